@@ -1,0 +1,54 @@
+//! The command line, as clap types only. Meaning lives in `commands/`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::printer::ColorChoice;
+
+/// Build Debian root filesystems that are reproducible to the bit.
+#[derive(Debug, Parser)]
+#[command(name = "debroot", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every subcommand takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Say less: no progress or status lines (-qq: no warnings either).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub quiet: u8,
+
+    /// Say more (-vv: debugging output).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// When to colour messages on stderr. `NO_COLOR` also turns colour off.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
+    pub color: ColorChoice,
+
+    /// Cache directory for indexes and packages [default: $XDG_CACHE_HOME/debroot].
+    #[arg(long, value_name = "DIR", global = true)]
+    pub cache_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Inspect profiles.
+    #[command(subcommand)]
+    Profile(ProfileCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProfileCommand {
+    /// Print a profile after `extends`, with defaults filled in, as TOML.
+    Show {
+        /// The profile, e.g. profiles/minbase.toml.
+        profile: PathBuf,
+    },
+}

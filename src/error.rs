@@ -1,0 +1,259 @@
+//! Error classes, exit codes, and how a failure is shown.
+//!
+//! Every module has its own typed errors (thiserror) whose fields carry the path, URL, package or
+//! member concerned. Each of those types says which [`ExitClass`] it belongs to through
+//! [`Classify`], and converts into a [`Failure`], the one error type commands return. `main`
+//! renders a failure as
+//!
+//! ```text
+//! error: <what failed, naming its object>
+//! caused by: <each underlying cause, outermost first>
+//! hint: <the obvious next step, when there is one>
+//! ```
+//!
+//! and exits with the class's code. The table of codes is the user-facing contract (README).
+
+use std::error::Error as StdError;
+use std::fmt;
+
+/// The documented exit codes (DESIGN §1, README).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ExitClass {
+    /// 1: a comparison found differences (`diff`, `verify`, `lock --check`), like diff(1).
+    Differs,
+    /// 2: bad command line, profile or value.
+    Usage,
+    /// 3: the package set cannot be resolved.
+    Resolution,
+    /// 4: a signature or trust check failed.
+    Trust,
+    /// 5: a hash or size did not match signed metadata.
+    Integrity,
+    /// 6: the network failed.
+    Network,
+    /// 7: an archive is malformed or carries unsafe content.
+    Archive,
+    /// 8: a maintainer script or a hook failed.
+    Script,
+    /// 9: writing the output or another local I/O operation failed.
+    Output,
+    /// 130: interrupted by a signal.
+    Interrupted,
+}
+
+impl ExitClass {
+    /// Every class, in code order (for the README table and its test).
+    pub const ALL: [ExitClass; 10] = [
+        ExitClass::Differs,
+        ExitClass::Usage,
+        ExitClass::Resolution,
+        ExitClass::Trust,
+        ExitClass::Integrity,
+        ExitClass::Network,
+        ExitClass::Archive,
+        ExitClass::Script,
+        ExitClass::Output,
+        ExitClass::Interrupted,
+    ];
+
+    pub fn code(self) -> u8 {
+        match self {
+            ExitClass::Differs => 1,
+            ExitClass::Usage => 2,
+            ExitClass::Resolution => 3,
+            ExitClass::Trust => 4,
+            ExitClass::Integrity => 5,
+            ExitClass::Network => 6,
+            ExitClass::Archive => 7,
+            ExitClass::Script => 8,
+            ExitClass::Output => 9,
+            ExitClass::Interrupted => 130,
+        }
+    }
+
+    /// One line for the README's table.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            ExitClass::Differs => "differences found (`diff`, `verify`, `lock --check`)",
+            ExitClass::Usage => "usage, profile or value error",
+            ExitClass::Resolution => "the package set cannot be resolved",
+            ExitClass::Trust => "signature or trust failure",
+            ExitClass::Integrity => "hash or size mismatch against signed metadata",
+            ExitClass::Network => "network failure",
+            ExitClass::Archive => "malformed archive or unsafe content",
+            ExitClass::Script => "maintainer script or hook failed",
+            ExitClass::Output => "output or local I/O failure",
+            ExitClass::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// Implemented by every module error: which exit class it belongs to, and an optional hint.
+pub trait Classify: StdError + Send + Sync + 'static {
+    fn class(&self) -> ExitClass;
+
+    fn hint(&self) -> Option<String> {
+        None
+    }
+}
+
+/// A classified error with the context commands added on the way up.
+pub struct Failure {
+    class: ExitClass,
+    /// Context messages, outermost first.
+    context: Vec<String>,
+    error: Box<dyn StdError + Send + Sync>,
+    hint: Option<String>,
+}
+
+/// An error that is only a message (for commands that detect a condition themselves).
+#[derive(Debug)]
+struct Message(String);
+
+impl fmt::Display for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl StdError for Message {}
+
+impl Failure {
+    /// A failure from a typed error of the given class.
+    pub fn new(class: ExitClass, error: impl StdError + Send + Sync + 'static) -> Self {
+        Failure {
+            class,
+            context: Vec::new(),
+            error: Box::new(error),
+            hint: None,
+        }
+    }
+
+    /// A failure that is only a message.
+    pub fn message(class: ExitClass, message: impl Into<String>) -> Self {
+        Failure::new(class, Message(message.into()))
+    }
+
+    /// Adds a context line above what is already there.
+    pub fn context(mut self, message: impl Into<String>) -> Self {
+        self.context.insert(0, message.into());
+        self
+    }
+
+    /// Sets (or replaces) the hint.
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn class(&self) -> ExitClass {
+        self.class
+    }
+
+    /// The lines of the message without prefixes: the headline, then each cause.
+    pub fn lines(&self) -> Vec<String> {
+        let mut lines = self.context.clone();
+        lines.push(self.error.to_string());
+        let mut source = self.error.source();
+        while let Some(cause) = source {
+            let text = cause.to_string();
+            // Some errors repeat their source in their own message; say it once.
+            if lines.last().is_none_or(|last| !last.ends_with(&text)) {
+                lines.push(text);
+            }
+            source = cause.source();
+        }
+        lines
+    }
+
+    pub fn hint_text(&self) -> Option<&str> {
+        self.hint.as_deref()
+    }
+}
+
+impl fmt::Debug for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Failure")
+            .field("class", &self.class)
+            .field("lines", &self.lines())
+            .field("hint", &self.hint)
+            .finish()
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, line) in self.lines().iter().enumerate() {
+            if i == 0 {
+                write!(f, "error: {line}")?;
+            } else {
+                write!(f, "\ncaused by: {line}")?;
+            }
+        }
+        if let Some(hint) = &self.hint {
+            write!(f, "\nhint: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+impl<E: Classify> From<E> for Failure {
+    fn from(error: E) -> Self {
+        let class = error.class();
+        let hint = error.hint();
+        Failure {
+            class,
+            context: Vec::new(),
+            error: Box::new(error),
+            hint,
+        }
+    }
+}
+
+/// Adds context to results on the way up, keeping the class of the underlying error.
+pub trait ResultExt<T> {
+    fn context<M: Into<String>>(self, message: impl FnOnce() -> M) -> Result<T, Failure>;
+}
+
+impl<T, E: Into<Failure>> ResultExt<T> for Result<T, E> {
+    fn context<M: Into<String>>(self, message: impl FnOnce() -> M) -> Result<T, Failure> {
+        self.map_err(|error| error.into().context(message()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot read `/x/profile.toml`")]
+    struct ReadError(#[source] std::io::Error);
+
+    impl Classify for ReadError {
+        fn class(&self) -> ExitClass {
+            ExitClass::Usage
+        }
+        fn hint(&self) -> Option<String> {
+            Some("check the path".into())
+        }
+    }
+
+    #[test]
+    fn renders_error_causes_and_hint() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory");
+        let result: Result<(), ReadError> = Err(ReadError(io));
+        let failure = result.context(|| "loading profile").unwrap_err();
+        assert_eq!(failure.class().code(), 2);
+        assert_eq!(
+            failure.to_string(),
+            "error: loading profile\ncaused by: cannot read `/x/profile.toml`\ncaused by: No such file or directory\nhint: check the path"
+        );
+    }
+
+    #[test]
+    fn codes_are_distinct() {
+        let mut codes: Vec<u8> = ExitClass::ALL.iter().map(|c| c.code()).collect();
+        codes.dedup();
+        assert_eq!(codes.len(), ExitClass::ALL.len());
+    }
+}

@@ -1,0 +1,67 @@
+//! debroot builds Debian root filesystems that are reproducible to the bit.
+//!
+//! A tour of the pipeline, each step in the module named after it:
+//!
+//! 1. [`profile`]: the TOML profile says what to build (suite, variant, packages, hooks, output).
+//! 2. `repo`: signed repository indexes, verified, from a snapshot, a mirror or the host's apt
+//!    sources.
+//! 3. `resolve`: the whole package set in one pass, before anything is downloaded.
+//! 4. `lock`: the resolution, written as a byte-stable lockfile.
+//! 5. `cache` and `fetch`: `.deb`s into a content-addressed store, verified by SHA256.
+//! 6. `unpack`, `install`, `hooks`: safe extraction, maintainer scripts and hooks in a sealed
+//!    namespace.
+//! 7. `output` and `diff`: the tree written as a directory or tarball, and compared.
+//!
+//! The Debian vocabulary all of them share (deb822, versions, relations, architectures) is in
+//! [`debian`]. [`context`] is the only reader of the environment and the clock; [`error`] maps
+//! failures to the documented exit codes; [`printer`] keeps stdout for data.
+//!
+//! Steps 2 to 7 are being built issue by issue; this crate documents only what exists.
+
+pub mod cli;
+pub mod commands;
+pub mod context;
+pub mod debian;
+pub mod error;
+pub mod printer;
+pub mod profile;
+pub mod timestamp;
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::commands::{Env, Outcome};
+use crate::context::Context;
+use crate::printer::Printer;
+
+/// Runs debroot with `args` (argv, program name first) and returns the exit code.
+pub fn run(args: impl IntoIterator<Item = OsString>, context: &Context) -> ExitCode {
+    let cli = match cli::Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(error) => {
+            // clap prints help and version to stdout and usage errors to stderr, exit 0 or 2.
+            let _ = error.print();
+            return ExitCode::from(if error.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let printer = Printer::new(
+        cli.global.quiet,
+        cli.global.verbose,
+        cli.global.color,
+        context,
+    );
+    let env = Env {
+        context,
+        printer: &printer,
+    };
+    match commands::dispatch(cli, &env) {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::Differs) => ExitCode::from(1),
+        Err(failure) => {
+            printer.error(&failure);
+            ExitCode::from(failure.class().code())
+        }
+    }
+}

@@ -1,0 +1,1326 @@
+//! Profiles: the TOML files that say what to build (DESIGN §2).
+//!
+//! This module owns the schema, `extends` merging and the validation of every value. It is pure:
+//! files are read through the reader the caller passes in, so the rules here can be tested with
+//! in-memory files, and the clock arrives as a value.
+//!
+//! Rules:
+//! - Every table has `deny_unknown_fields`: a misspelt key is an error, never ignored.
+//! - `extends = "base.toml"` names another profile, relative to the folder of the file that says
+//!   it. The base is loaded first; the extending file's lists are appended to the base's (an entry
+//!   already present is not repeated) and its scalars replace the base's. Cycles and chains deeper
+//!   than [`MAX_EXTENDS_DEPTH`] are errors.
+//! - Paths (`keyring`, `hooks`, `extends`) are relative to the folder of the file that sets them.
+//! - Every error names `file:line:column` and the key path (`source.suite`), and exits 2.
+
+use std::fmt;
+use std::ops::Range;
+use std::path::{Component, Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::debian::{Architecture, PackageName, Version};
+use crate::error::{Classify, ExitClass};
+use crate::timestamp::Timestamp;
+
+/// Profiles larger than this are refused before parsing (a profile is a few hundred bytes).
+pub const MAX_PROFILE_BYTES: u64 = 1 << 20;
+/// Longest `extends` chain.
+pub const MAX_EXTENDS_DEPTH: usize = 16;
+/// Debian's archive keyring, the default `source.keyring`.
+pub const DEFAULT_KEYRING: &str = "/usr/share/keyrings/debian-archive-keyring.gpg";
+
+/// Where a value was written.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Location {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
+    }
+}
+
+/// A value with the place it was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located<T> {
+    pub value: T,
+    pub at: Location,
+}
+
+/// Everything that can be wrong with a profile. All are usage errors (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    #[error("cannot read profile `{}`", .path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("profile `{}` is larger than {limit} bytes", .path.display())]
+    TooLarge { path: PathBuf, limit: u64 },
+    #[error("{at}: profile is not valid UTF-8")]
+    NotUtf8 { at: Location },
+    #[error("{at}: {message}")]
+    Syntax { at: Location, message: String },
+    #[error("{at}: `{key}`: {message}")]
+    Invalid {
+        at: Location,
+        key: String,
+        message: String,
+    },
+    #[error("{at}: `extends`: cycle {}", chain_text(.chain))]
+    Cycle { at: Location, chain: Vec<PathBuf> },
+    #[error("{at}: `extends`: chain is deeper than {MAX_EXTENDS_DEPTH} profiles")]
+    TooDeep { at: Location },
+    #[error("`{}`: `{key}` is required and no profile in the chain sets it", .path.display())]
+    Missing { path: PathBuf, key: &'static str },
+}
+
+fn chain_text(chain: &[PathBuf]) -> String {
+    chain
+        .iter()
+        .map(|p| format!("`{}`", p.display()))
+        .collect::<Vec<_>>()
+        .join(" -> ")
+}
+
+impl Classify for ProfileError {
+    fn class(&self) -> ExitClass {
+        ExitClass::Usage
+    }
+
+    fn hint(&self) -> Option<String> {
+        match self {
+            ProfileError::Missing { key, .. } => Some(format!(
+                "set `{key}` in the profile (see profiles/minbase.toml for a commented example)"
+            )),
+            ProfileError::Read { .. } => {
+                Some("give the path of a profile such as `profiles/minbase.toml`".into())
+            }
+            _ => None,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The schema as written in one file. Every leaf is spanned so errors can point at it.
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProfile {
+    extends: Option<Spanned<String>>,
+    source: Option<RawSource>,
+    packages: Option<RawPackages>,
+    build: Option<RawBuild>,
+    output: Option<RawOutput>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSource {
+    suite: Option<Spanned<String>>,
+    updates: Option<Spanned<bool>>,
+    components: Option<Vec<Spanned<String>>>,
+    architectures: Option<Vec<Spanned<String>>>,
+    mirror: Option<Spanned<String>>,
+    snapshot: Option<Spanned<String>>,
+    keyring: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPackages {
+    variant: Option<Spanned<String>>,
+    include: Option<Vec<Spanned<String>>>,
+    exclude: Option<Vec<Spanned<String>>>,
+    recommends: Option<Spanned<bool>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBuild {
+    mode: Option<Spanned<String>>,
+    hooks: Option<Vec<Spanned<String>>>,
+    hostname: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOutput {
+    format: Option<Spanned<String>>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Typed values.
+
+/// The mmdebstrap variants: which packages make the base set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Variant {
+    /// Only the packages of `include`, unpacked without scripts.
+    Extract,
+    /// Only the packages of `include`, installed.
+    Custom,
+    /// Packages with `Essential: yes`.
+    Essential,
+    /// `essential` plus apt.
+    Apt,
+    /// `essential` plus `Priority: required` (mmdebstrap's `required`).
+    Minbase,
+    /// `minbase` plus build-essential.
+    Buildd,
+    /// `minbase` plus `Priority: important` (mmdebstrap's `debootstrap`).
+    Important,
+    /// `important` plus `Priority: standard`.
+    Standard,
+}
+
+impl Variant {
+    const NAMES: &[(&str, Variant)] = &[
+        ("extract", Variant::Extract),
+        ("custom", Variant::Custom),
+        ("essential", Variant::Essential),
+        ("apt", Variant::Apt),
+        ("minbase", Variant::Minbase),
+        ("required", Variant::Minbase),
+        ("buildd", Variant::Buildd),
+        ("important", Variant::Important),
+        ("debootstrap", Variant::Important),
+        ("standard", Variant::Standard),
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        Self::NAMES
+            .iter()
+            .find(|(_, v)| *v == self)
+            .map_or("minbase", |(name, _)| name)
+    }
+
+    fn parse(text: &str) -> Option<Variant> {
+        Self::NAMES
+            .iter()
+            .find(|(name, _)| *name == text)
+            .map(|(_, v)| *v)
+    }
+}
+
+/// How a build runs maintainer scripts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Mode {
+    /// `root` when running as uid 0, else `unshare`.
+    Auto,
+    Root,
+    Unshare,
+    /// No scripts, no privilege: the unpacked files only.
+    Extract,
+}
+
+impl Mode {
+    const NAMES: &[(&str, Mode)] = &[
+        ("auto", Mode::Auto),
+        ("root", Mode::Root),
+        ("unshare", Mode::Unshare),
+        ("extract", Mode::Extract),
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        Self::NAMES
+            .iter()
+            .find(|(_, m)| *m == self)
+            .map_or("auto", |(name, _)| name)
+    }
+
+    pub fn parse(text: &str) -> Option<Mode> {
+        Self::NAMES
+            .iter()
+            .find(|(name, _)| *name == text)
+            .map(|(_, m)| *m)
+    }
+}
+
+/// What a build writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum OutputFormat {
+    Dir,
+    Tar,
+    TarGz,
+    TarXz,
+    TarZst,
+}
+
+impl OutputFormat {
+    pub const NAMES: &[(&str, OutputFormat)] = &[
+        ("dir", OutputFormat::Dir),
+        ("tar", OutputFormat::Tar),
+        ("tar.gz", OutputFormat::TarGz),
+        ("tar.xz", OutputFormat::TarXz),
+        ("tar.zst", OutputFormat::TarZst),
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        Self::NAMES
+            .iter()
+            .find(|(_, f)| *f == self)
+            .map_or("dir", |(name, _)| name)
+    }
+
+    pub fn parse(text: &str) -> Option<OutputFormat> {
+        Self::NAMES
+            .iter()
+            .find(|(name, _)| *name == text)
+            .map(|(_, f)| *f)
+    }
+}
+
+/// `source.mirror`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mirror {
+    /// The first Debian archive URI of the host's apt sources.
+    Host,
+    /// An `http`, `https` or `file` URL.
+    Url(url::Url),
+}
+
+/// A package named in `include`: `name`, `name:arch` or `name=version`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PackageSpec {
+    pub name: PackageName,
+    pub arch: Option<Architecture>,
+    pub version: Option<Version>,
+}
+
+impl fmt::Display for PackageSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.name)?;
+        if let Some(arch) = &self.arch {
+            write!(f, ":{arch}")?;
+        }
+        if let Some(version) = &self.version {
+            write!(f, "={version}")?;
+        }
+        Ok(())
+    }
+}
+
+impl PackageSpec {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let (rest, version) = match text.split_once('=') {
+            Some((rest, version)) => (
+                rest,
+                Some(Version::parse(version).map_err(|e| e.to_string())?),
+            ),
+            None => (text, None),
+        };
+        let (name, arch) = match rest.split_once(':') {
+            Some((name, arch)) => (
+                name,
+                Some(Architecture::parse(arch).map_err(|e| e.to_string())?),
+            ),
+            None => (rest, None),
+        };
+        let name = PackageName::parse(name).map_err(|e| e.to_string())?;
+        Ok(PackageSpec {
+            name,
+            arch,
+            version,
+        })
+    }
+}
+
+/// `[source]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    pub suite: String,
+    pub updates: bool,
+    pub components: Vec<String>,
+    /// Never empty; the first is the native architecture.
+    pub architectures: Vec<Architecture>,
+    pub mirror: Option<Mirror>,
+    pub snapshot: Option<Timestamp>,
+    pub keyring: PathBuf,
+}
+
+impl Source {
+    pub fn native_architecture(&self) -> &Architecture {
+        // `load` refuses an empty list.
+        &self.architectures[0]
+    }
+}
+
+/// `[packages]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Packages {
+    pub variant: Variant,
+    pub include: Vec<Located<PackageSpec>>,
+    pub exclude: Vec<Located<PackageName>>,
+    pub recommends: bool,
+}
+
+/// `[build]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Build {
+    pub mode: Mode,
+    pub hooks: Vec<PathBuf>,
+    pub hostname: Option<String>,
+}
+
+/// `[output]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Output {
+    pub format: Option<OutputFormat>,
+}
+
+/// A profile after `extends`, validated, with defaults applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    /// The profile that was asked for.
+    pub path: PathBuf,
+    /// Every file merged, the base first and `path` last.
+    pub files: Vec<PathBuf>,
+    pub source: Source,
+    pub packages: Packages,
+    pub build: Build,
+    pub output: Output,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading.
+
+/// Everything `load` needs from outside.
+pub struct LoadOptions<'a> {
+    /// The directory relative profile paths are relative to.
+    pub current_dir: &'a Path,
+    /// Now, to refuse snapshot times in the future.
+    pub now: Timestamp,
+    /// Reads a file, at most [`MAX_PROFILE_BYTES`] + 1 bytes of it.
+    pub read: &'a mut dyn FnMut(&Path) -> std::io::Result<Vec<u8>>,
+}
+
+/// Normalizes `path` lexically (`.` and `..` removed) against `base`. Cycle detection and
+/// messages use these names; no symlink is resolved, so no file is touched.
+pub fn normalize(base: &Path, path: &Path) -> PathBuf {
+    let joined = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        base.join(path)
+    };
+    let mut out = PathBuf::new();
+    for component in joined.components() {
+        match component {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+/// One file's values, validated, before merging.
+#[derive(Default)]
+struct Layer {
+    suite: Option<Located<String>>,
+    updates: Option<bool>,
+    components: Vec<Located<String>>,
+    architectures: Vec<Located<Architecture>>,
+    mirror: Option<Mirror>,
+    snapshot: Option<Located<Timestamp>>,
+    keyring: Option<PathBuf>,
+    variant: Option<Variant>,
+    include: Vec<Located<PackageSpec>>,
+    exclude: Vec<Located<PackageName>>,
+    recommends: Option<bool>,
+    mode: Option<Mode>,
+    hooks: Vec<PathBuf>,
+    hostname: Option<String>,
+    format: Option<OutputFormat>,
+}
+
+/// A file's text and name, for turning spans into locations.
+struct FileText<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl FileText<'_> {
+    fn location(&self, span: Range<usize>) -> Location {
+        let start = span.start.min(self.text.len());
+        let before = &self.text[..start];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        Location {
+            file: self.path.to_path_buf(),
+            line,
+            column: self.text[line_start..start].chars().count() + 1,
+        }
+    }
+
+    fn invalid(&self, span: Range<usize>, key: &str, message: impl Into<String>) -> ProfileError {
+        ProfileError::Invalid {
+            at: self.location(span),
+            key: key.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    fn located<T>(&self, span: Range<usize>, value: T) -> Located<T> {
+        Located {
+            value,
+            at: self.location(span),
+        }
+    }
+}
+
+/// Loads the profile at `path` with everything it extends.
+pub fn load(path: &Path, options: LoadOptions<'_>) -> Result<Profile, ProfileError> {
+    let top = normalize(options.current_dir, path);
+    let mut chain: Vec<PathBuf> = Vec::new();
+    let mut layers: Vec<Layer> = Vec::new();
+    let mut next: Option<(PathBuf, Option<Location>)> = Some((top.clone(), None));
+    while let Some((file, extended_at)) = next.take() {
+        if let Some(at) = &extended_at {
+            if chain.contains(&file) {
+                let mut cycle = chain.clone();
+                cycle.push(file);
+                return Err(ProfileError::Cycle {
+                    at: at.clone(),
+                    chain: cycle,
+                });
+            }
+            if chain.len() >= MAX_EXTENDS_DEPTH {
+                return Err(ProfileError::TooDeep { at: at.clone() });
+            }
+        }
+        let bytes = (options.read)(&file).map_err(|source| ProfileError::Read {
+            path: file.clone(),
+            source,
+        })?;
+        if bytes.len() as u64 > MAX_PROFILE_BYTES {
+            return Err(ProfileError::TooLarge {
+                path: file,
+                limit: MAX_PROFILE_BYTES,
+            });
+        }
+        let text = match std::str::from_utf8(&bytes) {
+            Ok(text) => text,
+            Err(error) => {
+                let valid = std::str::from_utf8(&bytes[..error.valid_up_to()]).unwrap_or("");
+                let at = FileText {
+                    path: &file,
+                    text: valid,
+                }
+                .location(valid.len()..valid.len());
+                return Err(ProfileError::NotUtf8 { at });
+            }
+        };
+        let source = FileText { path: &file, text };
+        let raw = parse_raw(&source)?;
+        let folder = file.parent().unwrap_or(Path::new("/")).to_path_buf();
+        if let Some(extends) = &raw.extends {
+            let target = normalize(&folder, Path::new(extends.get_ref()));
+            next = Some((target, Some(source.location(extends.span()))));
+        }
+        layers.push(validate_layer(&source, &folder, raw, options.now)?);
+        chain.push(file);
+    }
+    // Layers were collected from the top down; merge from the base up.
+    layers.reverse();
+    chain.reverse();
+    merge(top, chain, layers)
+}
+
+fn parse_raw(source: &FileText<'_>) -> Result<RawProfile, ProfileError> {
+    let deserializer =
+        toml::de::Deserializer::parse(source.text).map_err(|error| ProfileError::Syntax {
+            at: source.location(error.span().unwrap_or(0..0)),
+            message: error.message().to_owned(),
+        })?;
+    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let key = error
+            .path()
+            .to_string()
+            .replace(".$__serde_spanned_private_value", "");
+        let inner = error.inner();
+        let key = if key == "." {
+            "(top level)".to_owned()
+        } else {
+            key
+        };
+        source.invalid(inner.span().unwrap_or(0..0), &key, inner.message())
+    })
+}
+
+fn is_debian_word(text: &str) -> bool {
+    let b = text.as_bytes();
+    !b.is_empty()
+        && b.len() <= 64
+        && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
+        && b.iter()
+            .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"+-.".contains(&c))
+}
+
+fn is_hostname(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= 253
+        && text.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
+fn names<T>(table: &[(&str, T)]) -> String {
+    table
+        .iter()
+        .map(|(name, _)| format!("`{name}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Checks one file's values and resolves its paths.
+fn validate_layer(
+    source: &FileText<'_>,
+    folder: &Path,
+    raw: RawProfile,
+    now: Timestamp,
+) -> Result<Layer, ProfileError> {
+    let mut layer = Layer::default();
+    let src = raw.source.unwrap_or_default();
+    if let Some(suite) = src.suite {
+        if !is_debian_word(suite.get_ref()) {
+            return Err(source.invalid(
+                suite.span(),
+                "source.suite",
+                format!(
+                    "invalid suite `{}`: lowercase letters, digits, `+`, `-` and `.` only",
+                    crate::debian::escape(suite.get_ref().as_bytes())
+                ),
+            ));
+        }
+        layer.suite = Some(source.located(suite.span(), suite.into_inner()));
+    }
+    layer.updates = src.updates.map(Spanned::into_inner);
+    for component in src.components.unwrap_or_default() {
+        if !is_debian_word(component.get_ref()) {
+            return Err(source.invalid(
+                component.span(),
+                "source.components",
+                format!(
+                    "invalid component `{}`",
+                    crate::debian::escape(component.get_ref().as_bytes())
+                ),
+            ));
+        }
+        layer
+            .components
+            .push(source.located(component.span(), component.into_inner()));
+    }
+    for arch in src.architectures.unwrap_or_default() {
+        let parsed = Architecture::parse(arch.get_ref())
+            .map_err(|e| source.invalid(arch.span(), "source.architectures", e.to_string()))?;
+        if parsed.is_all() {
+            return Err(source.invalid(
+                arch.span(),
+                "source.architectures",
+                "`all` is not an architecture a system runs; packages of `all` come with every architecture",
+            ));
+        }
+        layer
+            .architectures
+            .push(source.located(arch.span(), parsed));
+    }
+    if let Some(mirror) = src.mirror {
+        layer.mirror = Some(
+            parse_mirror(mirror.get_ref())
+                .map_err(|message| source.invalid(mirror.span(), "source.mirror", message))?,
+        );
+    }
+    if let Some(snapshot) = src.snapshot {
+        let time = Timestamp::parse_snapshot(snapshot.get_ref())
+            .map_err(|e| source.invalid(snapshot.span(), "source.snapshot", e.to_string()))?;
+        if time > now {
+            return Err(source.invalid(
+                snapshot.span(),
+                "source.snapshot",
+                format!("snapshot `{}` is in the future", snapshot.get_ref()),
+            ));
+        }
+        layer.snapshot = Some(source.located(snapshot.span(), time));
+    }
+    if let Some(keyring) = src.keyring {
+        if keyring.get_ref().is_empty() {
+            return Err(source.invalid(keyring.span(), "source.keyring", "empty path"));
+        }
+        layer.keyring = Some(normalize(folder, Path::new(keyring.get_ref())));
+    }
+
+    let packages = raw.packages.unwrap_or_default();
+    if let Some(variant) = packages.variant {
+        layer.variant = Some(Variant::parse(variant.get_ref()).ok_or_else(|| {
+            source.invalid(
+                variant.span(),
+                "packages.variant",
+                format!(
+                    "unknown variant `{}`; expected one of {}",
+                    crate::debian::escape(variant.get_ref().as_bytes()),
+                    names(Variant::NAMES)
+                ),
+            )
+        })?);
+    }
+    for spec in packages.include.unwrap_or_default() {
+        let parsed = PackageSpec::parse(spec.get_ref())
+            .map_err(|message| source.invalid(spec.span(), "packages.include", message))?;
+        layer.include.push(source.located(spec.span(), parsed));
+    }
+    for name in packages.exclude.unwrap_or_default() {
+        let parsed = PackageName::parse(name.get_ref())
+            .map_err(|e| source.invalid(name.span(), "packages.exclude", e.to_string()))?;
+        layer.exclude.push(source.located(name.span(), parsed));
+    }
+    layer.recommends = packages.recommends.map(Spanned::into_inner);
+
+    let build = raw.build.unwrap_or_default();
+    if let Some(mode) = build.mode {
+        layer.mode = Some(Mode::parse(mode.get_ref()).ok_or_else(|| {
+            source.invalid(
+                mode.span(),
+                "build.mode",
+                format!(
+                    "unknown mode `{}`; expected one of {}",
+                    crate::debian::escape(mode.get_ref().as_bytes()),
+                    names(Mode::NAMES)
+                ),
+            )
+        })?);
+    }
+    for hook in build.hooks.unwrap_or_default() {
+        if hook.get_ref().is_empty() {
+            return Err(source.invalid(hook.span(), "build.hooks", "empty path"));
+        }
+        layer
+            .hooks
+            .push(normalize(folder, Path::new(hook.get_ref())));
+    }
+    if let Some(hostname) = build.hostname {
+        if !is_hostname(hostname.get_ref()) {
+            return Err(source.invalid(
+                hostname.span(),
+                "build.hostname",
+                format!(
+                    "invalid host name `{}`: letters, digits and `-` in dot-separated labels",
+                    crate::debian::escape(hostname.get_ref().as_bytes())
+                ),
+            ));
+        }
+        layer.hostname = Some(hostname.into_inner());
+    }
+
+    if let Some(format) = raw.output.unwrap_or_default().format {
+        layer.format = Some(OutputFormat::parse(format.get_ref()).ok_or_else(|| {
+            source.invalid(
+                format.span(),
+                "output.format",
+                format!(
+                    "unknown format `{}`; expected one of {}",
+                    crate::debian::escape(format.get_ref().as_bytes()),
+                    names(OutputFormat::NAMES)
+                ),
+            )
+        })?);
+    }
+    Ok(layer)
+}
+
+/// Parses `source.mirror`: `host` or an `http`, `https` or `file` URL without credentials.
+pub fn parse_mirror(text: &str) -> Result<Mirror, String> {
+    if text == "host" {
+        return Ok(Mirror::Host);
+    }
+    let url = url::Url::parse(text).map_err(|e| {
+        format!(
+            "`{}` is neither `host` nor a URL: {e}",
+            crate::debian::escape(text.as_bytes())
+        )
+    })?;
+    if !matches!(url.scheme(), "http" | "https" | "file") {
+        return Err(format!(
+            "unsupported URL scheme `{}`; use `http`, `https` or `file`",
+            url.scheme()
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(
+            "credentials do not belong in a profile; pass them with --mirror or DEBROOT_MIRROR"
+                .into(),
+        );
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("a mirror URL takes no query or fragment".into());
+    }
+    Ok(Mirror::Url(url))
+}
+
+/// Appends `items` to `list`, skipping entries already present (by value).
+fn append_unique<T: PartialEq>(list: &mut Vec<Located<T>>, items: Vec<Located<T>>) {
+    for item in items {
+        if !list.iter().any(|existing| existing.value == item.value) {
+            list.push(item);
+        }
+    }
+}
+
+fn merge(top: PathBuf, files: Vec<PathBuf>, layers: Vec<Layer>) -> Result<Profile, ProfileError> {
+    let mut merged = Layer::default();
+    for layer in layers {
+        merged.suite = layer.suite.or(merged.suite);
+        merged.updates = layer.updates.or(merged.updates);
+        append_unique(&mut merged.components, layer.components);
+        append_unique(&mut merged.architectures, layer.architectures);
+        merged.mirror = layer.mirror.or(merged.mirror);
+        merged.snapshot = layer.snapshot.or(merged.snapshot);
+        merged.keyring = layer.keyring.or(merged.keyring);
+        merged.variant = layer.variant.or(merged.variant);
+        append_unique(&mut merged.include, layer.include);
+        append_unique(&mut merged.exclude, layer.exclude);
+        merged.recommends = layer.recommends.or(merged.recommends);
+        merged.mode = layer.mode.or(merged.mode);
+        for hook in layer.hooks {
+            if !merged.hooks.contains(&hook) {
+                merged.hooks.push(hook);
+            }
+        }
+        merged.hostname = layer.hostname.or(merged.hostname);
+        merged.format = layer.format.or(merged.format);
+    }
+
+    let suite = merged.suite.ok_or_else(|| ProfileError::Missing {
+        path: top.clone(),
+        key: "source.suite",
+    })?;
+    let mut architectures: Vec<Architecture> = merged
+        .architectures
+        .iter()
+        .map(|a| a.value.clone())
+        .collect();
+    if architectures.is_empty() {
+        architectures.push(Architecture::build_default());
+    }
+    let mut components: Vec<String> = merged.components.into_iter().map(|c| c.value).collect();
+    if components.is_empty() {
+        components.push("main".to_owned());
+    }
+    // An include may name only an architecture the profile installs.
+    for spec in &merged.include {
+        if let Some(arch) = &spec.value.arch
+            && !architectures.contains(arch)
+        {
+            return Err(ProfileError::Invalid {
+                at: spec.at.clone(),
+                key: "packages.include".into(),
+                message: format!(
+                    "`{}` names architecture `{arch}`, which is not in `source.architectures`",
+                    spec.value
+                ),
+            });
+        }
+    }
+    for excluded in &merged.exclude {
+        if let Some(spec) = merged
+            .include
+            .iter()
+            .find(|spec| spec.value.name == excluded.value)
+        {
+            return Err(ProfileError::Invalid {
+                at: excluded.at.clone(),
+                key: "packages.exclude".into(),
+                message: format!(
+                    "`{}` is both excluded and included (at {})",
+                    excluded.value, spec.at
+                ),
+            });
+        }
+    }
+    let _ = suite.at;
+    Ok(Profile {
+        path: top,
+        files,
+        source: Source {
+            suite: suite.value,
+            updates: merged.updates.unwrap_or(true),
+            components,
+            architectures,
+            mirror: merged.mirror,
+            snapshot: merged.snapshot.map(|s| s.value),
+            keyring: merged
+                .keyring
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_KEYRING)),
+        },
+        packages: Packages {
+            variant: merged.variant.unwrap_or(Variant::Important),
+            include: merged.include,
+            exclude: merged.exclude,
+            recommends: merged.recommends.unwrap_or(false),
+        },
+        build: Build {
+            mode: merged.mode.unwrap_or(Mode::Auto),
+            hooks: merged.hooks,
+            hostname: merged.hostname,
+        },
+        output: Output {
+            format: merged.format,
+        },
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Showing.
+
+#[derive(serde::Serialize)]
+struct ShowProfile<'a> {
+    source: ShowSource<'a>,
+    packages: ShowPackages,
+    build: ShowBuild<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    output: Option<ShowOutput>,
+}
+
+#[derive(serde::Serialize)]
+struct ShowSource<'a> {
+    suite: &'a str,
+    updates: bool,
+    components: &'a [String],
+    architectures: &'a [Architecture],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mirror: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    snapshot: Option<String>,
+    keyring: String,
+}
+
+#[derive(serde::Serialize)]
+struct ShowPackages {
+    variant: &'static str,
+    include: Vec<String>,
+    exclude: Vec<String>,
+    recommends: bool,
+}
+
+#[derive(serde::Serialize)]
+struct ShowBuild<'a> {
+    mode: &'static str,
+    hooks: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hostname: Option<&'a str>,
+}
+
+#[derive(serde::Serialize)]
+struct ShowOutput {
+    format: &'static str,
+}
+
+impl Profile {
+    /// The merged profile as TOML, defaults included: a complete profile with no `extends` that
+    /// loads to the same values.
+    pub fn to_toml(&self) -> String {
+        let show = ShowProfile {
+            source: ShowSource {
+                suite: &self.source.suite,
+                updates: self.source.updates,
+                components: &self.source.components,
+                architectures: &self.source.architectures,
+                mirror: self.source.mirror.as_ref().map(|m| match m {
+                    Mirror::Host => "host".to_owned(),
+                    Mirror::Url(url) => url.to_string(),
+                }),
+                snapshot: self.source.snapshot.map(Timestamp::snapshot_form),
+                keyring: self.source.keyring.display().to_string(),
+            },
+            packages: ShowPackages {
+                variant: self.packages.variant.as_str(),
+                include: self
+                    .packages
+                    .include
+                    .iter()
+                    .map(|s| s.value.to_string())
+                    .collect(),
+                exclude: self
+                    .packages
+                    .exclude
+                    .iter()
+                    .map(|s| s.value.to_string())
+                    .collect(),
+                recommends: self.packages.recommends,
+            },
+            build: ShowBuild {
+                mode: self.build.mode.as_str(),
+                hooks: self
+                    .build
+                    .hooks
+                    .iter()
+                    .map(|h| h.display().to_string())
+                    .collect(),
+                hostname: self.build.hostname.as_deref(),
+            },
+            output: self.output.format.map(|format| ShowOutput {
+                format: format.as_str(),
+            }),
+        };
+        let files: Vec<String> = self
+            .files
+            .iter()
+            .map(|f| format!("#   {}\n", f.display()))
+            .collect();
+        let body = toml::to_string_pretty(&show)
+            .unwrap_or_else(|e| format!("# cannot render the profile as TOML: {e}\n"));
+        format!(
+            "# The profile `{}` after `extends`, with defaults filled in.\n# Merged from (base first):\n{}\n{body}",
+            self.path.display(),
+            files.concat()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    const NOW: Timestamp = Timestamp(1_790_000_000); // 2026-09-21
+
+    fn load_from(files: &[(&str, &str)], path: &str) -> Result<Profile, ProfileError> {
+        let files: BTreeMap<PathBuf, Vec<u8>> = files
+            .iter()
+            .map(|(p, t)| (PathBuf::from(p), t.as_bytes().to_vec()))
+            .collect();
+        let mut read = |p: &Path| {
+            files
+                .get(p)
+                .cloned()
+                .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "not found"))
+        };
+        load(
+            Path::new(path),
+            LoadOptions {
+                current_dir: Path::new("/p"),
+                now: NOW,
+                read: &mut read,
+            },
+        )
+    }
+
+    fn error_text(files: &[(&str, &str)], path: &str) -> String {
+        load_from(files, path).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn extends_appends_lists_and_overrides_scalars() {
+        let base = "[source]\nsuite = \"trixie\"\ncomponents = [\"main\"]\nkeyring = \"keys/a.gpg\"\n[packages]\nvariant = \"minbase\"\ninclude = [\"systemd-sysv\"]\n[build]\nhooks = [\"../hooks/common\"]\n";
+        let child = "extends = \"base/minbase.toml\"\n[source]\nsuite = \"bookworm\"\ncomponents = [\"main\", \"contrib\"]\n[packages]\ninclude = [\"sway\", \"systemd-sysv\"]\n[build]\nhooks = [\"hooks/kiosk\"]\n";
+        let profile = load_from(
+            &[("/p/base/minbase.toml", base), ("/p/kiosk.toml", child)],
+            "kiosk.toml",
+        )
+        .unwrap();
+        assert_eq!(profile.source.suite, "bookworm");
+        assert_eq!(profile.source.components, vec!["main", "contrib"]);
+        assert_eq!(profile.source.keyring, PathBuf::from("/p/base/keys/a.gpg"));
+        let include: Vec<String> = profile
+            .packages
+            .include
+            .iter()
+            .map(|s| s.value.to_string())
+            .collect();
+        assert_eq!(include, vec!["systemd-sysv", "sway"]);
+        assert_eq!(
+            profile.build.hooks,
+            vec![
+                PathBuf::from("/p/hooks/common"),
+                PathBuf::from("/p/hooks/kiosk")
+            ]
+        );
+        assert_eq!(
+            profile.files,
+            vec![
+                PathBuf::from("/p/base/minbase.toml"),
+                PathBuf::from("/p/kiosk.toml")
+            ]
+        );
+        assert_eq!(
+            profile.packages.include[1].at.to_string(),
+            "/p/kiosk.toml:6:12"
+        );
+    }
+
+    #[test]
+    fn defaults() {
+        let profile =
+            load_from(&[("/p/a.toml", "[source]\nsuite = \"trixie\"\n")], "a.toml").unwrap();
+        assert!(profile.source.updates);
+        assert_eq!(profile.source.components, vec!["main"]);
+        assert_eq!(
+            profile.source.architectures,
+            vec![Architecture::build_default()]
+        );
+        assert_eq!(profile.source.keyring, PathBuf::from(DEFAULT_KEYRING));
+        assert_eq!(profile.packages.variant, Variant::Important);
+        assert_eq!(profile.build.mode, Mode::Auto);
+        assert!(!profile.packages.recommends);
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_column_and_key() {
+        let text = error_text(
+            &[(
+                "/p/a.toml",
+                "[source]\nsuite = \"trixie\"\n\n[packages]\npakages = [\"vim\"]\n",
+            )],
+            "a.toml",
+        );
+        assert!(
+            text.starts_with("/p/a.toml:5:1: `packages.pakages`: unknown field `pakages`"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn wrong_type_names_the_key() {
+        let text = error_text(
+            &[(
+                "/p/a.toml",
+                "[source]\nsuite = \"trixie\"\n[packages]\ninclude = \"vim\"\n",
+            )],
+            "a.toml",
+        );
+        assert!(text.starts_with("/p/a.toml:4:11: `packages.include`: invalid type: string \"vim\", expected a sequence"), "{text}");
+        let text = error_text(
+            &[(
+                "/p/a.toml",
+                "[source]\nsuite = \"trixie\"\ncomponents = [\"main\", 3]\n",
+            )],
+            "a.toml",
+        );
+        assert!(
+            text.starts_with("/p/a.toml:3:23: `source.components[1]`"),
+            "{text}"
+        );
+        let text = error_text(&[("/p/a.toml", "packages = \"vim\"\n")], "a.toml");
+        assert!(
+            text.starts_with("/p/a.toml:1:12: `packages`: invalid type"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn syntax_errors() {
+        let text = error_text(&[("/p/a.toml", "[source]\nsuite = \"trixie\n")], "a.toml");
+        assert!(text.starts_with("/p/a.toml:2:"), "{text}");
+        let text = error_text(
+            &[("/p/a.toml", "[source]\nsuite = \"a\"\nsuite = \"b\"\n")],
+            "a.toml",
+        );
+        assert!(text.starts_with("/p/a.toml:3:1: duplicate key"), "{text}");
+        let text = error_text(
+            &[("/p/a.toml", "[source]\nsuite = \"tr\u{0}\"\n")],
+            "a.toml",
+        );
+        assert!(text.starts_with("/p/a.toml:2:"), "{text}");
+    }
+
+    #[test]
+    fn invalid_utf8_and_size() {
+        let mut bytes = b"[source]\nsuite = \"tr".to_vec();
+        bytes.push(0xff);
+        let mut read = |_: &Path| Ok(bytes.clone());
+        let error = load(
+            Path::new("/p/a.toml"),
+            LoadOptions {
+                current_dir: Path::new("/"),
+                now: NOW,
+                read: &mut read,
+            },
+        )
+        .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "/p/a.toml:2:12: profile is not valid UTF-8"
+        );
+        let big = vec![b'#'; MAX_PROFILE_BYTES as usize + 1];
+        let mut read = |_: &Path| Ok(big.clone());
+        let error = load(
+            Path::new("/p/a.toml"),
+            LoadOptions {
+                current_dir: Path::new("/"),
+                now: NOW,
+                read: &mut read,
+            },
+        )
+        .unwrap_err();
+        assert!(matches!(error, ProfileError::TooLarge { .. }));
+    }
+
+    #[test]
+    fn extends_cycle_is_detected() {
+        let text = error_text(
+            &[
+                ("/p/a.toml", "extends = \"b.toml\"\n"),
+                ("/p/b.toml", "extends = \"./sub/../a.toml\"\n"),
+            ],
+            "a.toml",
+        );
+        assert_eq!(
+            text,
+            "/p/b.toml:1:11: `extends`: cycle `/p/a.toml` -> `/p/b.toml` -> `/p/a.toml`"
+        );
+        let text = error_text(&[("/p/a.toml", "extends = \"a.toml\"\n")], "a.toml");
+        assert!(text.contains("cycle"), "{text}");
+    }
+
+    #[test]
+    fn missing_base_and_missing_suite() {
+        let error = load_from(&[("/p/a.toml", "extends = \"nope.toml\"\n")], "a.toml").unwrap_err();
+        assert!(
+            matches!(&error, ProfileError::Read { path, .. } if path == Path::new("/p/nope.toml"))
+        );
+        let error = load_from(
+            &[("/p/a.toml", "[packages]\nvariant = \"apt\"\n")],
+            "a.toml",
+        )
+        .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "`/p/a.toml`: `source.suite` is required and no profile in the chain sets it"
+        );
+    }
+
+    #[test]
+    fn values_are_validated() {
+        let cases = [
+            (
+                "[source]\nsuite = \"Tri xie\"\n",
+                "/p/a.toml:2:9: `source.suite`: invalid suite",
+            ),
+            (
+                "[source]\nsuite = \"trixie\"\narchitectures = [\"amd64;rm -rf /\"]\n",
+                "/p/a.toml:3:18: `source.architectures`: invalid architecture",
+            ),
+            (
+                "[source]\nsuite = \"trixie\"\narchitectures = [\"all\"]\n",
+                "/p/a.toml:3:18: `source.architectures`: `all`",
+            ),
+            (
+                "[source]\nsuite = \"trixie\"\nsnapshot = \"2024-13-45\"\n",
+                "/p/a.toml:3:12: `source.snapshot`: invalid snapshot timestamp",
+            ),
+            (
+                "[source]\nsuite = \"trixie\"\nsnapshot = \"20991231T000000Z\"\n",
+                "/p/a.toml:3:12: `source.snapshot`: snapshot `20991231T000000Z` is in the future",
+            ),
+            (
+                "[source]\nsuite = \"trixie\"\nmirror = \"ftp://x/debian\"\n",
+                "/p/a.toml:3:10: `source.mirror`: unsupported URL scheme `ftp`",
+            ),
+            (
+                "[source]\nsuite = \"trixie\"\nmirror = \"https://u:p@x/debian\"\n",
+                "/p/a.toml:3:10: `source.mirror`: credentials",
+            ),
+            (
+                "[source]\nsuite = \"trixie\"\nmirror = \"not a url\"\n",
+                "/p/a.toml:3:10: `source.mirror`: `not a url` is neither",
+            ),
+            (
+                "[source]\nsuite = \"trixie\"\n[packages]\nvariant = \"tiny\"\n",
+                "/p/a.toml:4:11: `packages.variant`: unknown variant `tiny`",
+            ),
+            (
+                "[source]\nsuite = \"trixie\"\n[packages]\ninclude = [\"$(touch /tmp/x)\"]\n",
+                "/p/a.toml:4:12: `packages.include`: invalid package name",
+            ),
+            (
+                "[source]\nsuite = \"trixie\"\n[packages]\ninclude = [\"vim:arm64\"]\n",
+                "/p/a.toml:4:12: `packages.include`: `vim:arm64` names architecture `arm64`",
+            ),
+            (
+                "[source]\nsuite = \"trixie\"\n[packages]\ninclude = [\"vim\"]\nexclude = [\"vim\"]\n",
+                "/p/a.toml:5:12: `packages.exclude`: `vim` is both excluded and included",
+            ),
+            (
+                "[source]\nsuite = \"trixie\"\n[packages]\ninclude = [\"foo/../../bar\"]\n",
+                "/p/a.toml:4:12: `packages.include`: invalid package name",
+            ),
+            (
+                "[source]\nsuite = \"trixie\"\n[build]\nmode = \"chroot\"\n",
+                "/p/a.toml:4:8: `build.mode`: unknown mode `chroot`",
+            ),
+            (
+                "[source]\nsuite = \"trixie\"\n[build]\nhostname = \"-bad\"\n",
+                "/p/a.toml:4:12: `build.hostname`: invalid host name",
+            ),
+            (
+                "[source]\nsuite = \"trixie\"\n[output]\nformat = \"zip\"\n",
+                "/p/a.toml:4:10: `output.format`: unknown format `zip`",
+            ),
+            (
+                "[source]\nsuite = \"trixie\"\nkeyring = \"\"\n",
+                "/p/a.toml:3:11: `source.keyring`: empty path",
+            ),
+        ];
+        for (text, expected) in cases {
+            let got = error_text(&[("/p/a.toml", text)], "a.toml");
+            assert!(
+                got.starts_with(expected),
+                "for {text:?}\n got: {got}\nwant: {expected}"
+            );
+        }
+    }
+
+    #[test]
+    fn include_specs() {
+        let profile = load_from(
+            &[("/p/a.toml", "[source]\nsuite = \"trixie\"\narchitectures = [\"amd64\", \"i386\"]\n[packages]\ninclude = [\"libc6:i386\", \"hello=2.10-3\"]\n")],
+            "a.toml",
+        )
+        .unwrap();
+        assert_eq!(
+            profile.packages.include[0]
+                .value
+                .arch
+                .as_ref()
+                .unwrap()
+                .as_str(),
+            "i386"
+        );
+        assert_eq!(
+            profile.packages.include[1]
+                .value
+                .version
+                .as_ref()
+                .unwrap()
+                .as_str(),
+            "2.10-3"
+        );
+        assert_eq!(profile.source.native_architecture().as_str(), "amd64");
+    }
+
+    #[test]
+    fn shown_profile_loads_to_the_same_values() {
+        let base = "[source]\nsuite = \"trixie\"\nmirror = \"host\"\nsnapshot = \"20260101T000000Z\"\n[packages]\nvariant = \"minbase\"\ninclude = [\"sway\"]\n[build]\nhostname = \"kiosk\"\n[output]\nformat = \"tar.zst\"\n";
+        let first = load_from(&[("/p/a.toml", base)], "a.toml").unwrap();
+        let shown = first.to_toml();
+        let second = load_from(&[("/p/b.toml", &shown)], "b.toml").unwrap();
+        assert_eq!(first.source, second.source);
+        assert_eq!(first.build, second.build);
+        assert_eq!(first.output, second.output);
+        assert_eq!(first.packages.variant, second.packages.variant);
+        assert_eq!(second.to_toml().replace("/p/b.toml", "/p/a.toml"), shown);
+    }
+}
