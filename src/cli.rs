@@ -39,9 +39,52 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Fetch and verify the suites' indexes and summarize them (what `apt-get update` does).
+    Index(IndexArgs),
+
     /// Inspect profiles.
     #[command(subcommand)]
     Profile(ProfileCommand),
+}
+
+/// Where indexes and packages come from; the same on every subcommand that reads them.
+#[derive(Debug, Args)]
+pub struct RepoArgs {
+    /// Mirror URL (http, https or file), or `host` for the host's apt sources. Overrides
+    /// DEBROOT_MIRROR and the profile.
+    #[arg(long, value_name = "URL|host")]
+    pub mirror: Option<String>,
+
+    /// Pin to Debian's archive as it was at this time (YYYYMMDDTHHMMSSZ), overriding the profile.
+    #[arg(long, value_name = "TIMESTAMP")]
+    pub snapshot: Option<String>,
+
+    /// Server with snapshot.debian.org's URL layout [default: https://snapshot.debian.org].
+    #[arg(long, value_name = "URL")]
+    pub snapshot_server: Option<String>,
+}
+
+/// `--format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    /// For people.
+    #[default]
+    Text,
+    /// For programs.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct IndexArgs {
+    /// The profile, e.g. profiles/minbase.toml.
+    pub profile: PathBuf,
+
+    #[command(flatten)]
+    pub repo: RepoArgs,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
 #[derive(Debug, Subcommand)]

@@ -18,13 +18,18 @@
 //!
 //! Steps 2 to 7 are being built issue by issue; this crate documents only what exists.
 
+pub mod cache;
 pub mod cli;
 pub mod commands;
+pub mod compression;
 pub mod context;
 pub mod debian;
+pub mod digest;
 pub mod error;
+pub mod fetch;
 pub mod printer;
 pub mod profile;
+pub mod repo;
 pub mod timestamp;
 
 use std::ffi::OsString;
@@ -55,6 +60,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>, context: &Context) -> ExitC
     let env = Env {
         context,
         printer: &printer,
+        cache_dir: cli.global.cache_dir.clone(),
     };
     match commands::dispatch(cli, &env) {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

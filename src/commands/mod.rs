@@ -1,15 +1,22 @@
 //! One orchestrator per subcommand. Commands are where typed module errors meet context
 //! (`ResultExt::context`) and where edge I/O is wired to pure modules.
 
+mod index;
 mod profile;
 
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use crate::cli::{Cli, Command, ProfileCommand};
+use crate::cache::Cache;
+use crate::cli::{Cli, Command, ProfileCommand, RepoArgs};
 use crate::context::Context;
-use crate::error::{ExitClass, Failure};
+use crate::error::{ExitClass, Failure, ResultExt};
+use crate::fetch::{FetchOptions, Fetcher};
 use crate::printer::Printer;
+use crate::profile::Profile;
+use crate::repo::release::TimeCheck;
+use crate::repo::signature::Keyring;
+use crate::repo::source::{self, Sources};
 use crate::timestamp::Timestamp;
 
 /// What a successful command reports to `main`.
@@ -25,16 +32,19 @@ pub enum Outcome {
 pub struct Env<'a> {
     pub context: &'a Context,
     pub printer: &'a Printer,
+    /// `--cache-dir`.
+    pub cache_dir: Option<PathBuf>,
 }
 
 pub fn dispatch(cli: Cli, env: &Env<'_>) -> Result<Outcome, Failure> {
     match cli.command {
+        Command::Index(args) => index::run(env, &args),
         Command::Profile(ProfileCommand::Show { profile }) => profile::show(env, &profile),
     }
 }
 
 /// Loads a profile from disk (the edge for the pure `profile` module).
-pub fn load_profile(env: &Env<'_>, path: &Path) -> Result<crate::profile::Profile, Failure> {
+pub fn load_profile(env: &Env<'_>, path: &Path) -> Result<Profile, Failure> {
     let current_dir = std::env::current_dir().map_err(|error| {
         Failure::new(ExitClass::Output, error).context("cannot determine the current directory")
     })?;
@@ -54,4 +64,129 @@ pub fn load_profile(env: &Env<'_>, path: &Path) -> Result<crate::profile::Profil
         },
     )?;
     Ok(profile)
+}
+
+/// The async runtime for commands that use the network: two workers, like the machine.
+pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::new(ExitClass::Output, e).context("cannot start the async runtime"))
+}
+
+/// The cache directory: `--cache-dir`, else `$XDG_CACHE_HOME/debroot`, else `~/.cache/debroot`.
+pub fn open_cache(env: &Env<'_>) -> Result<Cache, Failure> {
+    let dir = match &env.cache_dir {
+        Some(dir) => dir.clone(),
+        None => env
+            .context
+            .cache_home()
+            .map(|home| home.join("debroot"))
+            .ok_or_else(|| {
+                Failure::message(ExitClass::Usage, "no cache directory: HOME is not set")
+                    .hint("pass --cache-dir DIR")
+            })?,
+    };
+    Ok(Cache::open(&dir)?)
+}
+
+/// Reads the profile's keyring: missing, empty or secret-bearing keyrings are usage errors.
+pub fn load_keyring(path: &Path) -> Result<Keyring, Failure> {
+    let bytes = std::fs::read(path).map_err(|error| {
+        Failure::new(ExitClass::Usage, error)
+            .context(format!("cannot read keyring `{}`", path.display()))
+            .hint("set `source.keyring` to an OpenPGP keyring; Debian's is in the debian-archive-keyring package")
+    })?;
+    Keyring::parse(&bytes).map_err(|error| {
+        Failure::new(ExitClass::Usage, error)
+            .context(format!("cannot use keyring `{}`", path.display()))
+    })
+}
+
+/// What reading indexes needs: the chosen archives, the keyring, the time to judge against.
+pub struct Repo {
+    pub sources: Sources,
+    pub keyring: Keyring,
+    pub time: TimeCheck,
+    pub fetcher: Fetcher,
+    pub cache: Cache,
+}
+
+/// Chooses sources by DESIGN §3's precedence and opens what reading them needs.
+pub fn open_repo(env: &Env<'_>, profile: &Profile, args: &RepoArgs) -> Result<Repo, Failure> {
+    let usage = |message: String| Failure::message(ExitClass::Usage, message);
+    let command_line = args
+        .mirror
+        .as_deref()
+        .map(source::parse_mirror_override)
+        .transpose()
+        .context(|| "--mirror")?;
+    let environment = env
+        .context
+        .mirror_override()
+        .map(source::parse_mirror_override)
+        .transpose()
+        .context(|| "DEBROOT_MIRROR")?;
+    let snapshot = match &args.snapshot {
+        Some(text) => {
+            Some(Timestamp::parse_snapshot(text).map_err(|e| usage(format!("--snapshot: {e}")))?)
+        }
+        None => profile.source.snapshot,
+    };
+    let now = Timestamp::from_system(env.context.now());
+    if let Some(at) = snapshot
+        && at > now
+    {
+        return Err(usage(format!(
+            "snapshot `{}` is in the future",
+            at.snapshot_form()
+        )));
+    }
+    let snapshot_server = args
+        .snapshot_server
+        .as_deref()
+        .map(|text| {
+            url::Url::parse(text)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https" | "file"))
+                .ok_or_else(|| usage(format!("--snapshot-server: `{text}` is not an http(s) URL")))
+        })
+        .transpose()?;
+    let needs_host = matches!(
+        (&command_line, &environment, &profile.source.mirror),
+        (Some(crate::profile::Mirror::Host), _, _)
+            | (None, Some(crate::profile::Mirror::Host), _)
+            | (None, None, Some(crate::profile::Mirror::Host))
+            | (None, None, None)
+    );
+    let host = if needs_host {
+        source::read_host_sources(Path::new("/etc/apt"))
+    } else {
+        source::HostSources::default()
+    };
+    let sources = source::choose(
+        &source::Choice {
+            command_line,
+            environment,
+            profile: profile.source.mirror.clone(),
+            snapshot,
+            snapshot_server,
+        },
+        &host,
+    )?;
+    let keyring = load_keyring(&profile.source.keyring)?;
+    let time = match snapshot {
+        Some(at) => TimeCheck::Snapshot { at },
+        None => TimeCheck::Live { now },
+    };
+    let fetcher = Fetcher::new(env.context, FetchOptions::default())?;
+    let cache = open_cache(env)?;
+    Ok(Repo {
+        sources,
+        keyring,
+        time,
+        fetcher,
+        cache,
+    })
 }

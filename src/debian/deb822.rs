@@ -96,6 +96,16 @@ pub fn paragraphs(input: &[u8]) -> Paragraphs<'_> {
         pos: 0,
         line: 0,
         failed: false,
+        recover: false,
+    }
+}
+
+/// Iterates over the paragraphs of `input`; after an error, skips to the next blank line and
+/// goes on, so that one malformed stanza of an index does not hide the others.
+pub fn paragraphs_recovering(input: &[u8]) -> Paragraphs<'_> {
+    Paragraphs {
+        recover: true,
+        ..paragraphs(input)
     }
 }
 
@@ -111,6 +121,7 @@ pub struct Paragraphs<'a> {
     /// Lines consumed so far.
     line: usize,
     failed: bool,
+    recover: bool,
 }
 
 impl<'a> Paragraphs<'a> {
@@ -128,11 +139,17 @@ impl<'a> Paragraphs<'a> {
     }
 
     fn error(&mut self, kind: Deb822ErrorKind) -> Option<Result<Paragraph<'a>, Deb822Error>> {
-        self.failed = true;
-        Some(Err(Deb822Error {
-            line: self.line,
-            kind,
-        }))
+        let line = self.line;
+        if self.recover {
+            while let Some((_, rest)) = self.next_line() {
+                if is_blank(rest) {
+                    break;
+                }
+            }
+        } else {
+            self.failed = true;
+        }
+        Some(Err(Deb822Error { line, kind }))
     }
 }
 
@@ -334,6 +351,17 @@ mod tests {
                 String::from_utf8_lossy(text)
             );
         }
+    }
+
+    #[test]
+    fn recovering_skips_only_the_bad_paragraph() {
+        let text = b"A: 1\n\nB: 1\nB: 2\nC: 3\n\nD: 4\n";
+        let results: Vec<_> = paragraphs_recovering(text).collect();
+        assert_eq!(results.len(), 3);
+        assert!(results[0].is_ok());
+        assert_eq!(results[1].as_ref().unwrap_err().line, 4);
+        assert_eq!(results[2].as_ref().unwrap().get("d"), Some(&b"4"[..]));
+        assert_eq!(paragraphs(text).count(), 2);
     }
 
     #[test]

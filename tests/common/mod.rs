@@ -1,6 +1,11 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod deb;
+pub mod keys;
+pub mod repo;
+pub mod server;
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -38,4 +43,33 @@ pub fn stdout(output: &Output) -> String {
 
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// THREATS I7: every blob in the cache at `dir` hashes to its name.
+pub fn assert_cache_verified(dir: &Path) {
+    let blobs = dir.join("v1/sha256");
+    let Ok(shards) = std::fs::read_dir(&blobs) else {
+        return;
+    };
+    for shard in shards {
+        for entry in std::fs::read_dir(shard.unwrap().path()).unwrap() {
+            let path = entry.unwrap().path();
+            let bytes = std::fs::read(&path).unwrap();
+            let name = path.file_name().unwrap().to_str().unwrap();
+            assert_eq!(
+                repo::sha256_hex(&bytes),
+                name,
+                "cache blob {} is not what its name says",
+                path.display()
+            );
+        }
+    }
+}
+
+/// Whether the cache at `dir` holds a blob with this digest.
+pub fn cache_holds(dir: &Path, digest: &str) -> bool {
+    dir.join("v1/sha256")
+        .join(&digest[..2])
+        .join(digest)
+        .exists()
 }

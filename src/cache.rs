@@ -1,0 +1,574 @@
+//! The content-addressed store for indexes and packages.
+//!
+//! Layout: `DIR/v1/sha256/ab/abcdef…` (the full lower-case digest, sharded by its first two
+//! digits) and `DIR/v1/tmp/` for downloads in progress. `DIR` is `--cache-dir`, else
+//! `$XDG_CACHE_HOME/debroot`, else `~/.cache/debroot`. The key is always a SHA-256 taken from
+//! signed metadata; a path is never built from a package name or a URL, and [`Cache::path`] is
+//! the only function that turns a digest into a path.
+//!
+//! Writes: a unique temporary file (`O_EXCL`, named after the writing process) receives the
+//! bytes while they are hashed; on commit the digest and size are checked, the file is fsynced,
+//! a per-blob lock is taken, the final path is re-checked (another process may have finished
+//! first), and the file is renamed into place and the directory fsynced. Two debroot processes
+//! can fill one cache at once; a blob appears whole or not at all.
+//!
+//! Reads: every blob is hashed again when read. A blob that is corrupt, truncated or not a plain
+//! file (a planted symlink is never followed) is removed and reported as corrupt, so the caller
+//! fetches it again and warns.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::digest::{Hasher, Sha256Digest};
+use crate::error::{Classify, ExitClass};
+
+/// The store.
+#[derive(Debug, Clone)]
+pub struct Cache {
+    /// `DIR/v1`.
+    root: PathBuf,
+}
+
+/// A failed cache operation, with the path concerned.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("cannot use cache directory `{}`", .path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cache directory `{}` is {reason}", .path.display())]
+    Unsafe { path: PathBuf, reason: String },
+    #[error(
+        "downloaded data for `{digest}` does not match: expected {expected_size} bytes with SHA256 {digest}, got {size} bytes with SHA256 {got}"
+    )]
+    Mismatch {
+        digest: Sha256Digest,
+        expected_size: u64,
+        got: Sha256Digest,
+        size: u64,
+    },
+}
+
+impl Classify for CacheError {
+    fn class(&self) -> ExitClass {
+        match self {
+            CacheError::Mismatch { .. } => ExitClass::Integrity,
+            CacheError::Io { .. } | CacheError::Unsafe { .. } => ExitClass::Output,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        match self {
+            CacheError::Unsafe { .. } => Some(
+                "use a private cache directory (--cache-dir DIR, owned by you, mode 0700)".into(),
+            ),
+            _ => None,
+        }
+    }
+}
+
+fn io_error(path: &Path) -> impl FnOnce(io::Error) -> CacheError + '_ {
+    move |source| CacheError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// What a lookup found.
+#[derive(Debug)]
+pub enum Lookup<T> {
+    Hit(T),
+    Miss,
+    /// The blob was there but did not hash to its name (or was not a plain file); it has been
+    /// removed.
+    Corrupt(PathBuf),
+}
+
+enum Opened {
+    File(File),
+    Absent,
+    NotPlain,
+}
+
+/// Distinguishes temporary files of one process.
+static TEMPORARIES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Counts for `cache info` and `cache gc`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub blobs: u64,
+    pub bytes: u64,
+}
+
+fn is_hex_digest(name: &str) -> bool {
+    name.len() == 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+impl Cache {
+    /// Opens (creating when needed) the cache under `dir`. Refuses a directory that other users
+    /// could write to or that belongs to someone else, and removes temporary files left by
+    /// processes that no longer run.
+    pub fn open(dir: &Path) -> Result<Self, CacheError> {
+        let root = dir.join("v1");
+        for path in [dir, &root, &root.join("sha256"), &root.join("tmp")] {
+            match fs::create_dir(path) {
+                Ok(()) => {
+                    fs::set_permissions(path, fs::Permissions::from_mode(0o700))
+                        .map_err(io_error(path))?;
+                }
+                Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(error) if path == dir => {
+                    fs::create_dir_all(path).map_err(|_| io_error(path)(error))?;
+                    fs::set_permissions(path, fs::Permissions::from_mode(0o700))
+                        .map_err(io_error(path))?;
+                }
+                Err(error) => return Err(io_error(path)(error)),
+            }
+            let meta = fs::symlink_metadata(path).map_err(io_error(path))?;
+            if !meta.is_dir() {
+                return Err(CacheError::Unsafe {
+                    path: path.to_path_buf(),
+                    reason: "not a directory".into(),
+                });
+            }
+            let uid = rustix::process::geteuid().as_raw();
+            if meta.uid() != uid {
+                return Err(CacheError::Unsafe {
+                    path: path.to_path_buf(),
+                    reason: format!("owned by uid {}, not by uid {uid}", meta.uid()),
+                });
+            }
+            if meta.mode() & 0o022 != 0 {
+                return Err(CacheError::Unsafe {
+                    path: path.to_path_buf(),
+                    reason: format!("writable by others (mode {:04o})", meta.mode() & 0o7777),
+                });
+            }
+        }
+        let cache = Cache { root };
+        cache.remove_stale_temporaries();
+        Ok(cache)
+    }
+
+    /// `DIR/v1`.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The path of the blob with `digest`. The only place a digest becomes a path.
+    pub fn path(&self, digest: &Sha256Digest) -> PathBuf {
+        let hex = digest.hex();
+        self.root.join("sha256").join(&hex[..2]).join(hex)
+    }
+
+    fn lock_path(&self, digest: &Sha256Digest) -> PathBuf {
+        let hex = digest.hex();
+        self.root.join("tmp").join(format!("{hex}.lock"))
+    }
+
+    /// Temporary files are named `PID-…`; those of processes that are gone are removed.
+    fn remove_stale_temporaries(&self) {
+        let tmp = self.root.join("tmp");
+        let Ok(entries) = fs::read_dir(&tmp) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else {
+                continue;
+            };
+            let Some((pid, _)) = name.split_once('-') else {
+                continue;
+            };
+            let Ok(pid) = pid.parse::<u32>() else {
+                continue;
+            };
+            if !Path::new("/proc").join(pid.to_string()).exists() {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
+
+    /// Opens the blob without following a symlink.
+    fn open_blob(&self, digest: &Sha256Digest) -> Result<Opened, CacheError> {
+        let path = self.path(digest);
+        let file = OpenOptions::new()
+            .read(true)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+            .open(&path);
+        match file {
+            Ok(file) => Ok(Opened::File(file)),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(Opened::Absent),
+            // ELOOP: a symlink was planted in the store.
+            Err(error) if error.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) => {
+                Ok(Opened::NotPlain)
+            }
+            Err(error) => Err(io_error(&path)(error)),
+        }
+    }
+
+    fn remove_corrupt(&self, digest: &Sha256Digest) -> Result<PathBuf, CacheError> {
+        let path = self.path(digest);
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(path),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(path),
+            Err(error) => Err(io_error(&path)(error)),
+        }
+    }
+
+    /// Reads and verifies a blob into memory (indexes).
+    pub fn read(&self, digest: &Sha256Digest, size: u64) -> Result<Lookup<Vec<u8>>, CacheError> {
+        let file = match self.open_blob(digest)? {
+            Opened::File(file) => file,
+            Opened::Absent => return Ok(Lookup::Miss),
+            Opened::NotPlain => return Ok(Lookup::Corrupt(self.remove_corrupt(digest)?)),
+        };
+        let path = self.path(digest);
+        let meta = file.metadata().map_err(io_error(&path))?;
+        if !meta.is_file() || meta.len() != size {
+            return Ok(Lookup::Corrupt(self.remove_corrupt(digest)?));
+        }
+        let mut bytes = Vec::with_capacity(size as usize);
+        file.take(size + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io_error(&path))?;
+        if bytes.len() as u64 != size || Sha256Digest::of(&bytes) != *digest {
+            return Ok(Lookup::Corrupt(self.remove_corrupt(digest)?));
+        }
+        Ok(Lookup::Hit(bytes))
+    }
+
+    /// Opens and verifies a blob for streaming (packages): hashed once, then rewound.
+    pub fn open_blob_verified(
+        &self,
+        digest: &Sha256Digest,
+        size: u64,
+    ) -> Result<Lookup<File>, CacheError> {
+        let mut file = match self.open_blob(digest)? {
+            Opened::File(file) => file,
+            Opened::Absent => return Ok(Lookup::Miss),
+            Opened::NotPlain => return Ok(Lookup::Corrupt(self.remove_corrupt(digest)?)),
+        };
+        let path = self.path(digest);
+        let meta = file.metadata().map_err(io_error(&path))?;
+        if !meta.is_file() || meta.len() != size {
+            return Ok(Lookup::Corrupt(self.remove_corrupt(digest)?));
+        }
+        let mut hasher = Hasher::new();
+        let mut buffer = vec![0u8; 1 << 16];
+        loop {
+            let n = file.read(&mut buffer).map_err(io_error(&path))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buffer[..n]);
+        }
+        if hasher.len() != size || hasher.finish() != *digest {
+            return Ok(Lookup::Corrupt(self.remove_corrupt(digest)?));
+        }
+        file.rewind().map_err(io_error(&path))?;
+        Ok(Lookup::Hit(file))
+    }
+
+    /// Starts writing the blob `digest` of `size` bytes.
+    pub fn begin(&self, digest: Sha256Digest, size: u64) -> Result<Pending, CacheError> {
+        let tmp = self.root.join("tmp");
+        for _ in 0..100u32 {
+            let serial = TEMPORARIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let path = tmp.join(format!(
+                "{}-{serial}-{}",
+                std::process::id(),
+                &digest.hex()[..16],
+            ));
+            match OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o644)
+                .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+                .open(&path)
+            {
+                Ok(file) => {
+                    return Ok(Pending {
+                        cache: self.clone(),
+                        digest,
+                        size,
+                        path,
+                        file: Some(file),
+                        hasher: Hasher::new(),
+                    });
+                }
+                Err(error) if error.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(error) => return Err(io_error(&path)(error)),
+            }
+        }
+        Err(CacheError::Unsafe {
+            path: tmp,
+            reason: "full of temporary files that cannot be replaced".into(),
+        })
+    }
+
+    /// Stores `bytes` (already verified by the caller or not: they are checked again).
+    pub fn insert(&self, digest: Sha256Digest, bytes: &[u8]) -> Result<PathBuf, CacheError> {
+        let mut pending = self.begin(digest, bytes.len() as u64)?;
+        pending.write(bytes)?;
+        pending.commit()
+    }
+
+    /// Every blob in the store, by digest, with its size (sorted).
+    pub fn blobs(&self) -> Result<Vec<(Sha256Digest, u64)>, CacheError> {
+        let base = self.root.join("sha256");
+        let mut out = Vec::new();
+        let mut shards: Vec<PathBuf> = fs::read_dir(&base)
+            .map_err(io_error(&base))?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .collect();
+        shards.sort();
+        for shard in shards {
+            let Ok(entries) = fs::read_dir(&shard) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                let Some(digest) = name.to_str().filter(|n| is_hex_digest(n)) else {
+                    continue;
+                };
+                let Ok(digest) = Sha256Digest::parse(digest) else {
+                    continue;
+                };
+                let Ok(meta) = entry.metadata() else {
+                    continue;
+                };
+                out.push((digest, meta.len()));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Blob count and bytes.
+    pub fn usage(&self) -> Result<Usage, CacheError> {
+        let blobs = self.blobs()?;
+        Ok(Usage {
+            blobs: blobs.len() as u64,
+            bytes: blobs.iter().map(|(_, size)| size).sum(),
+        })
+    }
+
+    /// Removes every blob not in `keep`; returns what was removed.
+    pub fn remove_except(
+        &self,
+        keep: &std::collections::BTreeSet<Sha256Digest>,
+    ) -> Result<Usage, CacheError> {
+        let mut removed = Usage::default();
+        for (digest, size) in self.blobs()? {
+            if keep.contains(&digest) {
+                continue;
+            }
+            let path = self.path(&digest);
+            fs::remove_file(&path).map_err(io_error(&path))?;
+            removed.blobs += 1;
+            removed.bytes += size;
+        }
+        Ok(removed)
+    }
+}
+
+/// A blob being written; see [`Cache::begin`]. Dropped without `commit`, it removes its
+/// temporary file.
+pub struct Pending {
+    cache: Cache,
+    digest: Sha256Digest,
+    size: u64,
+    path: PathBuf,
+    file: Option<File>,
+    hasher: Hasher,
+}
+
+impl Pending {
+    /// Bytes written so far.
+    pub fn written(&self) -> u64 {
+        self.hasher.len()
+    }
+
+    /// Appends bytes; refuses to go past the expected size (the caller cuts the stream there).
+    pub fn write(&mut self, bytes: &[u8]) -> Result<(), CacheError> {
+        let file = self.file.as_mut().ok_or_else(|| CacheError::Io {
+            path: self.path.clone(),
+            source: io::Error::other("write after commit"),
+        })?;
+        file.write_all(bytes).map_err(io_error(&self.path))?;
+        self.hasher.update(bytes);
+        Ok(())
+    }
+
+    /// Starts over (a retried download), keeping the temporary file.
+    pub fn reset(&mut self) -> Result<(), CacheError> {
+        if let Some(file) = self.file.as_mut() {
+            file.set_len(0).map_err(io_error(&self.path))?;
+            file.rewind().map_err(io_error(&self.path))?;
+        }
+        self.hasher = Hasher::new();
+        Ok(())
+    }
+
+    /// The digest and size so far.
+    pub fn current(&self) -> (Sha256Digest, u64) {
+        (self.hasher.clone().finish(), self.hasher.len())
+    }
+
+    /// Checks digest and size, then moves the blob into place atomically.
+    pub fn commit(mut self) -> Result<PathBuf, CacheError> {
+        let (got, size) = self.current();
+        if got != self.digest || size != self.size {
+            return Err(CacheError::Mismatch {
+                digest: self.digest,
+                expected_size: self.size,
+                got,
+                size,
+            });
+        }
+        let file = self.file.take().ok_or_else(|| CacheError::Io {
+            path: self.path.clone(),
+            source: io::Error::other("commit twice"),
+        })?;
+        file.sync_all().map_err(io_error(&self.path))?;
+        drop(file);
+        let final_path = self.cache.path(&self.digest);
+        let shard = final_path.parent().unwrap_or(self.cache.root());
+        if let Err(error) = fs::create_dir(shard)
+            && !shard.is_dir()
+        {
+            return Err(io_error(shard)(error));
+        }
+        let lock_path = self.cache.lock_path(&self.digest);
+        let lock = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+            .open(&lock_path)
+            .map_err(io_error(&lock_path))?;
+        rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive)
+            .map_err(|e| io_error(&lock_path)(e.into()))?;
+        // Another process may have stored the same blob meanwhile: keep the one in place when
+        // it verifies, so readers never see the file change under them.
+        let already = matches!(
+            self.cache.open_blob_verified(&self.digest, self.size),
+            Ok(Lookup::Hit(_))
+        );
+        let result = if already {
+            fs::remove_file(&self.path).map_err(io_error(&self.path))
+        } else {
+            fs::rename(&self.path, &final_path)
+                .map_err(io_error(&final_path))
+                .and_then(|()| {
+                    File::open(shard)
+                        .and_then(|dir| dir.sync_all())
+                        .map_err(io_error(shard))
+                })
+        };
+        let _ = fs::remove_file(&lock_path);
+        drop(lock);
+        result?;
+        Ok(final_path)
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if self.file.is_some() {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_read_and_detect_corruption() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(&dir.path().join("c")).unwrap();
+        let data = b"hello cache".to_vec();
+        let digest = Sha256Digest::of(&data);
+        assert!(matches!(
+            cache.read(&digest, data.len() as u64).unwrap(),
+            Lookup::Miss
+        ));
+        let path = cache.insert(digest, &data).unwrap();
+        assert_eq!(path, cache.path(&digest));
+        assert!(path.ends_with(format!("v1/sha256/{}/{}", &digest.hex()[..2], digest.hex())));
+        match cache.read(&digest, data.len() as u64).unwrap() {
+            Lookup::Hit(bytes) => assert_eq!(bytes, data),
+            other => panic!("{other:?}"),
+        }
+        // A flipped byte is detected and the blob removed.
+        fs::write(&path, b"hellO cache").unwrap();
+        assert!(matches!(
+            cache
+                .open_blob_verified(&digest, data.len() as u64)
+                .unwrap(),
+            Lookup::Corrupt(_)
+        ));
+        assert!(!path.exists());
+        // A planted symlink is not followed.
+        let target = dir.path().join("sentinel");
+        fs::write(&target, &data).unwrap();
+        std::os::unix::fs::symlink(&target, &path).unwrap();
+        assert!(matches!(
+            cache.read(&digest, data.len() as u64).unwrap(),
+            Lookup::Corrupt(_)
+        ));
+        assert!(target.exists());
+        assert!(fs::symlink_metadata(&path).is_err());
+    }
+
+    #[test]
+    fn wrong_bytes_never_enter_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        let digest = Sha256Digest::of(b"right");
+        let error = cache.insert(digest, b"wrong").unwrap_err();
+        assert!(matches!(error, CacheError::Mismatch { .. }));
+        assert!(!cache.path(&digest).exists());
+        assert_eq!(fs::read_dir(dir.path().join("v1/tmp")).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn refuses_a_shared_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = dir.path().join("shared");
+        fs::create_dir(&shared).unwrap();
+        fs::set_permissions(&shared, fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(matches!(
+            Cache::open(&shared),
+            Err(CacheError::Unsafe { .. })
+        ));
+    }
+
+    #[test]
+    fn stale_temporaries_of_dead_processes_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        let stale = dir.path().join("v1/tmp/999999999-dead-beef");
+        let live = dir
+            .path()
+            .join(format!("v1/tmp/{}-live", std::process::id()));
+        fs::write(&stale, b"x").unwrap();
+        fs::write(&live, b"x").unwrap();
+        drop(cache);
+        Cache::open(dir.path()).unwrap();
+        assert!(!stale.exists());
+        assert!(live.exists());
+    }
+}

@@ -1,0 +1,417 @@
+//! Downloads: bytes from `http`, `https` and `file` URLs, bounded, retried, verified.
+//!
+//! Every download has a byte limit known in advance (the `Size` from signed metadata, or a fixed
+//! cap for an `InRelease`) and is cut there: a server that sends more is refused, however it
+//! announces its length. Downloads into the cache are streamed through SHA-256 and only a blob
+//! whose digest and size match enters the store.
+//!
+//! Retries follow apt (acquire-worker.cc, basehttp.cc): connection failures, resets, truncated
+//! bodies, timeouts, HTTP 5xx, 408 and 429 are transient and retried with exponential backoff
+//! (`Retry-After` honoured, capped); 404, 401, 403 and other statuses are final. Redirects are
+//! limited in number, never loop, never go from https to http, and never leave http(s).
+//! Proxies come from the standard variables (`http_proxy`, `https_proxy`, `all_proxy`,
+//! `no_proxy`, read through [`Context`]).
+
+use std::fmt;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use url::Url;
+
+use crate::cache::{CacheError, Pending};
+use crate::context::Context;
+use crate::error::{Classify, ExitClass};
+use crate::repo::source::redact;
+
+/// Tunables of the downloader.
+#[derive(Debug, Clone)]
+pub struct FetchOptions {
+    /// Attempts after the first for a transient failure.
+    pub retries: u32,
+    /// First backoff delay; doubled each retry.
+    pub backoff: Duration,
+    /// Longest backoff or `Retry-After` wait.
+    pub max_wait: Duration,
+    pub connect_timeout: Duration,
+    /// A transfer that receives nothing for this long is timed out.
+    pub read_timeout: Duration,
+    /// A transfer slower than `low_speed_bytes` per `low_speed_window` is timed out.
+    pub low_speed_window: Duration,
+    pub low_speed_bytes: u64,
+    pub max_redirects: usize,
+}
+
+impl Default for FetchOptions {
+    fn default() -> Self {
+        FetchOptions {
+            retries: 4,
+            backoff: Duration::from_secs(1),
+            max_wait: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(30),
+            read_timeout: Duration::from_secs(30),
+            low_speed_window: Duration::from_secs(60),
+            low_speed_bytes: 1024,
+            max_redirects: 10,
+        }
+    }
+}
+
+/// What went wrong with one URL.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchErrorKind {
+    #[error("not found (HTTP 404)")]
+    NotFound,
+    #[error("access denied (HTTP {0})")]
+    Denied(u16),
+    #[error("HTTP status {0}")]
+    Status(u16),
+    #[error("the server sent more than the {limit} bytes expected")]
+    TooLarge { limit: u64 },
+    #[error("truncated (got {got} of {expected} bytes)")]
+    Truncated { got: u64, expected: u64 },
+    #[error("timed out: {0}")]
+    Timeout(String),
+    #[error("connection failed: {0}")]
+    Connection(String),
+    #[error("redirect rejected: {0}")]
+    Redirect(String),
+    #[error("cannot read the file: {0}")]
+    File(std::io::Error),
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+}
+
+impl FetchErrorKind {
+    fn transient(&self) -> bool {
+        match self {
+            FetchErrorKind::Truncated { .. }
+            | FetchErrorKind::Timeout(_)
+            | FetchErrorKind::Connection(_) => true,
+            FetchErrorKind::Status(code) => *code >= 500 || *code == 408 || *code == 429,
+            _ => false,
+        }
+    }
+}
+
+/// A failed download, naming the URL (credentials redacted) and how many attempts were made.
+#[derive(Debug, thiserror::Error)]
+pub struct FetchError {
+    pub url: String,
+    pub attempts: u32,
+    #[source]
+    pub kind: FetchErrorKind,
+}
+
+impl fmt::Display for FetchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.attempts > 1 {
+            write!(
+                f,
+                "cannot fetch `{}` after {} attempts",
+                self.url, self.attempts
+            )
+        } else {
+            write!(f, "cannot fetch `{}`", self.url)
+        }
+    }
+}
+
+impl Classify for FetchError {
+    fn class(&self) -> ExitClass {
+        match &self.kind {
+            FetchErrorKind::Cache(CacheError::Mismatch { .. })
+            | FetchErrorKind::TooLarge { .. } => ExitClass::Integrity,
+            FetchErrorKind::Cache(_) => ExitClass::Output,
+            _ => ExitClass::Network,
+        }
+    }
+}
+
+/// The downloader.
+pub struct Fetcher {
+    client: reqwest::Client,
+    options: FetchOptions,
+}
+
+/// Where a download's bytes go.
+trait Sink {
+    fn accept(&mut self, bytes: &[u8]) -> Result<(), FetchErrorKind>;
+    fn written(&self) -> u64;
+    fn restart(&mut self) -> Result<(), FetchErrorKind>;
+}
+
+impl Sink for Vec<u8> {
+    fn accept(&mut self, bytes: &[u8]) -> Result<(), FetchErrorKind> {
+        self.extend_from_slice(bytes);
+        Ok(())
+    }
+    fn written(&self) -> u64 {
+        self.len() as u64
+    }
+    fn restart(&mut self) -> Result<(), FetchErrorKind> {
+        self.clear();
+        Ok(())
+    }
+}
+
+impl Sink for Pending {
+    fn accept(&mut self, bytes: &[u8]) -> Result<(), FetchErrorKind> {
+        self.write(bytes).map_err(FetchErrorKind::Cache)
+    }
+    fn written(&self) -> u64 {
+        Pending::written(self)
+    }
+    fn restart(&mut self) -> Result<(), FetchErrorKind> {
+        self.reset().map_err(FetchErrorKind::Cache)
+    }
+}
+
+/// An attempt's failure, with how long the server asked us to wait.
+struct AttemptError {
+    kind: FetchErrorKind,
+    retry_after: Option<Duration>,
+}
+
+impl From<FetchErrorKind> for AttemptError {
+    fn from(kind: FetchErrorKind) -> Self {
+        AttemptError {
+            kind,
+            retry_after: None,
+        }
+    }
+}
+
+fn describe_reqwest(error: &reqwest::Error) -> FetchErrorKind {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    if error.is_redirect() {
+        FetchErrorKind::Redirect(text)
+    } else if error.is_timeout() {
+        FetchErrorKind::Timeout(text)
+    } else {
+        FetchErrorKind::Connection(text)
+    }
+}
+
+impl Fetcher {
+    pub fn new(context: &Context, options: FetchOptions) -> Result<Self, FetchError> {
+        // reqwest is built without a bundled TLS provider; install ring's once per process.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let max_redirects = options.max_redirects;
+        let policy = reqwest::redirect::Policy::custom(move |attempt| {
+            let next = attempt.url().clone();
+            let previous = attempt.previous();
+            if previous.len() > max_redirects {
+                return attempt.error(format!("more than {max_redirects} redirects"));
+            }
+            if !matches!(next.scheme(), "http" | "https") {
+                return attempt.error(format!("to a `{}` URL", next.scheme()));
+            }
+            if previous.iter().any(|p| p.scheme() == "https") && next.scheme() != "https" {
+                return attempt.error("from https to http".to_owned());
+            }
+            if previous.contains(&next) {
+                return attempt.error(format!("loop back to `{}`", redact(&next)));
+            }
+            attempt.follow()
+        });
+        let mut builder = reqwest::Client::builder()
+            .no_proxy()
+            .redirect(policy)
+            .user_agent(concat!("debroot/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(options.connect_timeout)
+            .read_timeout(options.read_timeout);
+        let no_proxy = context
+            .proxy("no_proxy")
+            .and_then(reqwest::NoProxy::from_string);
+        let proxy_error = |name: &str, error: reqwest::Error| FetchError {
+            url: format!("${name}"),
+            attempts: 0,
+            kind: FetchErrorKind::Connection(format!("invalid proxy: {error}")),
+        };
+        for name in ["http_proxy", "https_proxy", "all_proxy"] {
+            if let Some(value) = context.proxy(name) {
+                let proxy = match name {
+                    "http_proxy" => reqwest::Proxy::http(value),
+                    "https_proxy" => reqwest::Proxy::https(value),
+                    _ => reqwest::Proxy::all(value),
+                }
+                .map_err(|e| proxy_error(name, e))?;
+                builder = builder.proxy(proxy.no_proxy(no_proxy.clone()));
+            }
+        }
+        let client = builder.build().map_err(|e| FetchError {
+            url: String::new(),
+            attempts: 0,
+            kind: describe_reqwest(&e),
+        })?;
+        Ok(Fetcher { client, options })
+    }
+
+    /// Fetches `url` into memory; more than `limit` bytes is an error.
+    pub async fn get(&self, url: &Url, limit: u64) -> Result<Vec<u8>, FetchError> {
+        let mut bytes = Vec::new();
+        self.fetch(url, limit, None, &mut bytes).await?;
+        Ok(bytes)
+    }
+
+    /// Downloads exactly `pending`'s expected size from `url` into the cache and commits it.
+    pub async fn download(
+        &self,
+        url: &Url,
+        size: u64,
+        mut pending: Pending,
+    ) -> Result<std::path::PathBuf, FetchError> {
+        let attempts = self.fetch(url, size, Some(size), &mut pending).await?;
+        pending.commit().map_err(|e| FetchError {
+            url: redact(url),
+            attempts,
+            kind: FetchErrorKind::Cache(e),
+        })
+    }
+
+    /// Runs attempts until one succeeds or a final error; returns the attempt count.
+    async fn fetch(
+        &self,
+        url: &Url,
+        limit: u64,
+        exact: Option<u64>,
+        sink: &mut dyn Sink,
+    ) -> Result<u32, FetchError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = if url.scheme() == "file" {
+                read_file(url, limit, sink).map_err(AttemptError::from)
+            } else {
+                self.attempt(url, limit, sink).await
+            };
+            let result = result.and_then(|()| match exact {
+                Some(expected) if sink.written() < expected => {
+                    Err(AttemptError::from(FetchErrorKind::Truncated {
+                        got: sink.written(),
+                        expected,
+                    }))
+                }
+                _ => Ok(()),
+            });
+            match result {
+                Ok(()) => return Ok(attempt),
+                Err(error) if error.kind.transient() && attempt <= self.options.retries => {
+                    let backoff = self
+                        .options
+                        .backoff
+                        .saturating_mul(1 << (attempt - 1).min(16));
+                    let wait = error
+                        .retry_after
+                        .unwrap_or(backoff)
+                        .min(self.options.max_wait);
+                    tokio::time::sleep(wait).await;
+                    sink.restart().map_err(|kind| FetchError {
+                        url: redact(url),
+                        attempts: attempt,
+                        kind,
+                    })?;
+                }
+                Err(error) => {
+                    return Err(FetchError {
+                        url: redact(url),
+                        attempts: attempt,
+                        kind: error.kind,
+                    });
+                }
+            }
+        }
+    }
+
+    async fn attempt(
+        &self,
+        url: &Url,
+        limit: u64,
+        sink: &mut dyn Sink,
+    ) -> Result<(), AttemptError> {
+        let response = self
+            .client
+            .get(url.clone())
+            .send()
+            .await
+            .map_err(|e| AttemptError::from(describe_reqwest(&e)))?;
+        let status = response.status().as_u16();
+        if status != 200 {
+            let retry_after = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            let kind = match status {
+                404 | 410 => FetchErrorKind::NotFound,
+                401 | 403 => FetchErrorKind::Denied(status),
+                _ => FetchErrorKind::Status(status),
+            };
+            return Err(AttemptError { kind, retry_after });
+        }
+        if let Some(length) = response.content_length()
+            && length > limit
+        {
+            return Err(FetchErrorKind::TooLarge { limit }.into());
+        }
+        let mut stream = response.bytes_stream();
+        let window = self.options.low_speed_window;
+        let mut window_start = tokio::time::Instant::now();
+        let mut window_bytes = 0u64;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| AttemptError::from(describe_reqwest(&e)))?;
+            if sink.written() + chunk.len() as u64 > limit {
+                return Err(FetchErrorKind::TooLarge { limit }.into());
+            }
+            sink.accept(&chunk)?;
+            window_bytes += chunk.len() as u64;
+            if window_start.elapsed() >= window {
+                if window_bytes < self.options.low_speed_bytes {
+                    return Err(FetchErrorKind::Timeout(format!(
+                        "slower than {} bytes in {} s",
+                        self.options.low_speed_bytes,
+                        window.as_secs()
+                    ))
+                    .into());
+                }
+                window_start = tokio::time::Instant::now();
+                window_bytes = 0;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `file://` URLs: the same limit, no retries needed.
+fn read_file(url: &Url, limit: u64, sink: &mut dyn Sink) -> Result<(), FetchErrorKind> {
+    use std::io::Read;
+    let path = url
+        .to_file_path()
+        .map_err(|()| FetchErrorKind::File(std::io::Error::other("not a local path")))?;
+    let file = std::fs::File::open(&path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            FetchErrorKind::NotFound
+        } else {
+            FetchErrorKind::File(e)
+        }
+    })?;
+    let mut reader = file.take(limit + 1);
+    let mut buffer = vec![0u8; 1 << 16];
+    loop {
+        let n = reader.read(&mut buffer).map_err(FetchErrorKind::File)?;
+        if n == 0 {
+            return Ok(());
+        }
+        if sink.written() + n as u64 > limit {
+            return Err(FetchErrorKind::TooLarge { limit });
+        }
+        sink.accept(&buffer[..n])?;
+    }
+}

@@ -1,0 +1,440 @@
+//! Fetching and verifying a profile's suites: what `apt-get update` does, the edge of `repo`.
+//!
+//! For each suite (SUITE, SUITE-updates, SUITE-security): fetch `dists/SUITE/InRelease` (at most
+//! [`MAX_INRELEASE_BYTES`]), split its envelope strictly, verify its signatures against the
+//! keyring, parse only the verified text as a `Release` and check it (suite, architectures,
+//! components, time). Then, for each component and architecture, fetch the `Packages` index the
+//! signed `Release` lists (by hash when the archive offers it), check its size and SHA-256
+//! before decompressing it, decompress it to at most its listed uncompressed size, check that
+//! digest too, and parse it.
+//!
+//! Indexes are stored in the content-addressed cache under the digest of the file fetched, so a
+//! suite that did not change costs one request: its `InRelease`. There is never a fallback from
+//! `InRelease` to an unsigned `Release`, from https to http, or to another mirror.
+
+use std::time::{Duration, Instant};
+
+use url::Url;
+
+use crate::cache::{Cache, CacheError, Lookup};
+use crate::compression::{self, Compression, DecompressError};
+use crate::debian::Architecture;
+use crate::digest::Sha256Digest;
+use crate::error::{Classify, ExitClass};
+use crate::fetch::{FetchError, FetchErrorKind, Fetcher};
+use crate::repo::clearsign::{self, EnvelopeError};
+use crate::repo::packages::{self, PackagesError, PackagesIndex};
+use crate::repo::release::{
+    self, CheckError, Expectation, FileEntry, Release, ReleaseError, TimeCheck,
+};
+use crate::repo::signature::{self, GoodSignature, Keyring, SignatureError};
+use crate::repo::source::{Archive, Sources, redact};
+
+/// apt's `Acquire::MaxReleaseFileSize` is 10 MB; Debian's InRelease is about 150 kB.
+pub const MAX_INRELEASE_BYTES: u64 = 10 << 20;
+/// The largest uncompressed `Packages` debroot reads (trixie's main/amd64 is about 57 MB).
+pub const MAX_INDEX_BYTES: u64 = 512 << 20;
+
+/// A suite to read, and from which archive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SuiteRequest {
+    pub suite: String,
+    pub archive: Archive,
+}
+
+/// The suites of a profile: SUITE, and with `updates` SUITE-updates and SUITE-security.
+pub fn suites_of(source: &crate::profile::Source) -> Vec<SuiteRequest> {
+    let mut suites = vec![SuiteRequest {
+        suite: source.suite.clone(),
+        archive: Archive::Main,
+    }];
+    if source.updates {
+        suites.push(SuiteRequest {
+            suite: format!("{}-updates", source.suite),
+            archive: Archive::Main,
+        });
+        suites.push(SuiteRequest {
+            suite: format!("{}-security", source.suite),
+            archive: Archive::Security,
+        });
+    }
+    suites
+}
+
+/// What to read.
+pub struct Request<'a> {
+    pub sources: &'a Sources,
+    pub keyring: &'a Keyring,
+    pub suites: &'a [SuiteRequest],
+    pub architectures: &'a [Architecture],
+    pub components: &'a [String],
+    pub time: TimeCheck,
+}
+
+/// One `Packages` index of a suite.
+#[derive(Debug, Clone)]
+pub struct IndexFile {
+    pub component: String,
+    pub architecture: Architecture,
+    /// The path the signed `Release` lists (the compressed file fetched).
+    pub path: String,
+    pub compressed: FileEntry,
+    pub uncompressed: FileEntry,
+    /// Whether it came from the cache (no request made).
+    pub cached: bool,
+    pub packages: PackagesIndex,
+}
+
+/// A verified suite.
+#[derive(Debug, Clone)]
+pub struct Suite {
+    pub request: SuiteRequest,
+    pub base: Url,
+    pub inrelease_url: Url,
+    pub inrelease_sha256: Sha256Digest,
+    pub release: Release,
+    pub signatures: Vec<GoodSignature>,
+    pub indexes: Vec<IndexFile>,
+    pub elapsed: Duration,
+}
+
+/// Why a suite could not be read, naming the URL.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    #[error(
+        "`{url}` is missing but an unsigned Release exists: the repository is no longer signed, and debroot never reads an unsigned Release"
+    )]
+    Unsigned { url: String },
+    #[error("`{url}` is not a clearsigned file (captive portal or proxy?)")]
+    NotClearsigned {
+        url: String,
+        #[source]
+        source: EnvelopeError,
+    },
+    #[error("`{url}` is not signed by a trusted key")]
+    Signature {
+        url: String,
+        #[source]
+        source: SignatureError,
+    },
+    #[error("`{url}` has an invalid Release")]
+    Release {
+        url: String,
+        #[source]
+        source: ReleaseError,
+    },
+    #[error("`{url}` is not the suite asked for")]
+    Check {
+        url: String,
+        #[source]
+        source: CheckError,
+    },
+    #[error("`{url}` does not list `{path}`")]
+    NotListed { url: String, path: String },
+    #[error(
+        "insufficient hash information: `{url}` lists `{path}` without the SHA256 of its uncompressed form"
+    )]
+    InsufficientHashes { url: String, path: String },
+    #[error(
+        "Hash Sum mismatch for `{url}`: expected {expected_size} bytes with SHA256 {expected}, got {size} bytes with SHA256 {got}"
+    )]
+    Mismatch {
+        url: String,
+        expected: Sha256Digest,
+        expected_size: u64,
+        got: Sha256Digest,
+        size: u64,
+    },
+    #[error("cannot decompress `{url}`")]
+    Decompress {
+        url: String,
+        #[source]
+        source: DecompressError,
+    },
+    #[error("`{url}` is not a valid index")]
+    Packages {
+        url: String,
+        #[source]
+        source: PackagesError,
+    },
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Classify for IndexError {
+    fn class(&self) -> ExitClass {
+        match self {
+            IndexError::Fetch(error) => error.class(),
+            IndexError::Unsigned { .. }
+            | IndexError::NotClearsigned { .. }
+            | IndexError::Signature { .. }
+            | IndexError::Release { .. }
+            | IndexError::Check { .. }
+            | IndexError::NotListed { .. }
+            | IndexError::Packages { .. } => ExitClass::Trust,
+            IndexError::InsufficientHashes { .. }
+            | IndexError::Mismatch { .. }
+            | IndexError::Decompress { .. } => ExitClass::Integrity,
+            IndexError::Cache(error) => error.class(),
+            IndexError::Internal(_) => ExitClass::Output,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        match self {
+            IndexError::Fetch(FetchError {
+                kind: FetchErrorKind::NotFound,
+                ..
+            }) => Some(
+                "check the suite name and the mirror (or snapshot timestamp); `debroot index` shows which URLs are used".into(),
+            ),
+            IndexError::Signature { .. } => Some(
+                "check `source.keyring`: it must hold the key that signs this repository".into(),
+            ),
+            IndexError::Check {
+                source: CheckError::Expired { .. },
+                ..
+            } => Some("the mirror is stale or frozen; use another mirror or pin a snapshot".into()),
+            _ => None,
+        }
+    }
+}
+
+/// Index files, in preference order: smaller downloads first.
+const PREFERRED: [&str; 4] = [".xz", ".zst", ".gz", ""];
+
+/// Reads and verifies every suite of `request`, concurrently.
+pub async fn load(
+    fetcher: &Fetcher,
+    cache: &Cache,
+    request: &Request<'_>,
+) -> Result<Vec<Suite>, IndexError> {
+    let loads = request
+        .suites
+        .iter()
+        .map(|suite| load_suite(fetcher, cache, request, suite));
+    futures_util::future::try_join_all(loads).await
+}
+
+async fn load_suite(
+    fetcher: &Fetcher,
+    cache: &Cache,
+    request: &Request<'_>,
+    suite: &SuiteRequest,
+) -> Result<Suite, IndexError> {
+    let started = Instant::now();
+    let base = request.sources.base_for(suite.archive).clone();
+    let dists = base
+        .join(&format!("dists/{}/", suite.suite))
+        .map_err(|e| IndexError::Internal(e.to_string()))?;
+    let inrelease_url = dists
+        .join("InRelease")
+        .map_err(|e| IndexError::Internal(e.to_string()))?;
+    let shown = redact(&inrelease_url);
+    let bytes = match fetcher.get(&inrelease_url, MAX_INRELEASE_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            // A missing InRelease next to a present Release is a repository that stopped
+            // signing (or an attacker who removed the signature): say so. The Release is only
+            // probed, never parsed or used (THREATS A8).
+            if matches!(error.kind, FetchErrorKind::NotFound) {
+                let release_url = dists
+                    .join("Release")
+                    .map_err(|e| IndexError::Internal(e.to_string()))?;
+                if fetcher.get(&release_url, MAX_INRELEASE_BYTES).await.is_ok() {
+                    return Err(IndexError::Unsigned { url: shown });
+                }
+            }
+            return Err(error.into());
+        }
+    };
+    let inrelease_sha256 = Sha256Digest::of(&bytes);
+    let cleartext = clearsign::split(&bytes).map_err(|source| IndexError::NotClearsigned {
+        url: shown.clone(),
+        source,
+    })?;
+    let reference = match request.time {
+        TimeCheck::Live { now } => now,
+        TimeCheck::Snapshot { at } => at,
+    };
+    let signatures =
+        signature::verify(request.keyring, &cleartext, reference).map_err(|source| {
+            IndexError::Signature {
+                url: shown.clone(),
+                source,
+            }
+        })?;
+    let release = release::parse(&cleartext.text()).map_err(|source| IndexError::Release {
+        url: shown.clone(),
+        source,
+    })?;
+    release
+        .check(&Expectation {
+            suite: &suite.suite,
+            architectures: request.architectures,
+            components: request.components,
+            time: request.time,
+        })
+        .map_err(|source| IndexError::Check {
+            url: shown.clone(),
+            source,
+        })?;
+    // Keep the InRelease itself, by digest: a lock names it, offline runs read it.
+    cache.insert(inrelease_sha256, &bytes)?;
+
+    let mut wanted: Vec<(String, Architecture)> = Vec::new();
+    for component in request.components {
+        for arch in request.architectures {
+            wanted.push((component.clone(), arch.clone()));
+        }
+        // Like apt: a separate `binary-all` index only when the Release has the architecture
+        // `all` and does not say its packages are in every `binary-ARCH` index.
+        let has_all = release.architectures.iter().any(|a| a == "all");
+        if has_all && !release.all_in_arch_indexes {
+            wanted.push((
+                component.clone(),
+                Architecture::parse("all").map_err(|e| IndexError::Internal(e.to_string()))?,
+            ));
+        }
+    }
+    let mut indexes = Vec::new();
+    for (component, arch) in wanted {
+        let index = load_index(fetcher, cache, &release, &dists, &shown, &component, &arch).await?;
+        indexes.push(index);
+    }
+    Ok(Suite {
+        request: suite.clone(),
+        base,
+        inrelease_url,
+        inrelease_sha256,
+        release,
+        signatures,
+        indexes,
+        elapsed: started.elapsed(),
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn load_index(
+    fetcher: &Fetcher,
+    cache: &Cache,
+    release: &Release,
+    dists: &Url,
+    release_url: &str,
+    component: &str,
+    arch: &Architecture,
+) -> Result<IndexFile, IndexError> {
+    // The security archive lists `main/...` while its Components say `updates/main`.
+    let plain = format!("{component}/binary-{arch}/Packages");
+    let uncompressed = *release.files.get(&plain).ok_or_else(|| {
+        let any_listed = PREFERRED
+            .iter()
+            .any(|ext| release.files.contains_key(&format!("{plain}{ext}")));
+        if any_listed {
+            IndexError::InsufficientHashes {
+                url: release_url.to_owned(),
+                path: plain.clone(),
+            }
+        } else {
+            IndexError::NotListed {
+                url: release_url.to_owned(),
+                path: plain.clone(),
+            }
+        }
+    })?;
+    let (path, compressed) = PREFERRED
+        .iter()
+        .find_map(|ext| {
+            let path = format!("{plain}{ext}");
+            release.files.get(&path).map(|entry| (path, *entry))
+        })
+        .ok_or_else(|| IndexError::NotListed {
+            url: release_url.to_owned(),
+            path: plain.clone(),
+        })?;
+    let compression = Compression::from_extension(&path).unwrap_or(Compression::None);
+    let join = |path: &str| {
+        dists
+            .join(path)
+            .map_err(|e| IndexError::Internal(e.to_string()))
+    };
+    let plain_url = join(&path)?;
+    let mut url = plain_url.clone();
+    if release.acquire_by_hash {
+        let folder = path.rsplit_once('/').map_or("", |(folder, _)| folder);
+        url = join(&format!(
+            "{folder}/by-hash/SHA256/{}",
+            compressed.sha256.hex()
+        ))?;
+    }
+    let mut shown = redact(&url);
+    let (bytes, cached) = match cache.read(&compressed.sha256, compressed.size)? {
+        Lookup::Hit(bytes) => (bytes, true),
+        Lookup::Miss | Lookup::Corrupt(_) => {
+            // A by-hash file may be missing on a mirror; the plain path serves the same bytes
+            // (or not, and then the digest check says so).
+            let bytes = match fetcher.get(&url, compressed.size).await {
+                Err(FetchError {
+                    kind: FetchErrorKind::NotFound,
+                    ..
+                }) if url != plain_url => {
+                    shown = redact(&plain_url);
+                    fetcher.get(&plain_url, compressed.size).await?
+                }
+                other => other?,
+            };
+            let got = Sha256Digest::of(&bytes);
+            if got != compressed.sha256 || bytes.len() as u64 != compressed.size {
+                return Err(IndexError::Mismatch {
+                    url: shown,
+                    expected: compressed.sha256,
+                    expected_size: compressed.size,
+                    got,
+                    size: bytes.len() as u64,
+                });
+            }
+            cache.insert(compressed.sha256, &bytes)?;
+            (bytes, false)
+        }
+    };
+    let limit = uncompressed.size.min(MAX_INDEX_BYTES);
+    let arch_for_parse = arch.clone();
+    let shown_for_task = shown.clone();
+    let parsed = tokio::task::spawn_blocking(move || -> Result<PackagesIndex, IndexError> {
+        let text = compression::decompress(compression, &bytes, limit).map_err(|source| {
+            IndexError::Decompress {
+                url: shown_for_task.clone(),
+                source,
+            }
+        })?;
+        let got = Sha256Digest::of(&text);
+        if got != uncompressed.sha256 || text.len() as u64 != uncompressed.size {
+            return Err(IndexError::Mismatch {
+                url: format!("{shown_for_task} (uncompressed)"),
+                expected: uncompressed.sha256,
+                expected_size: uncompressed.size,
+                got,
+                size: text.len() as u64,
+            });
+        }
+        packages::parse(&text, &arch_for_parse).map_err(|source| IndexError::Packages {
+            url: shown_for_task,
+            source,
+        })
+    })
+    .await
+    .map_err(|e| IndexError::Internal(e.to_string()))??;
+    Ok(IndexFile {
+        component: component.to_owned(),
+        architecture: arch.clone(),
+        path,
+        compressed,
+        uncompressed,
+        cached,
+        packages: parsed,
+    })
+}

@@ -1,0 +1,349 @@
+//! `Packages` indexes: one record per binary package, validated field by field.
+//!
+//! Pure. The index bytes given here were already checked against the size and SHA-256 of the
+//! signed `Release`. Even so, a stanza is only trusted as far as its fields are valid (THREATS
+//! A7): a package name that is not a Debian name, a `Filename` that is absolute, has `..` or a
+//! URL scheme, a `Version` that is not a version, a missing `Size` or `SHA256`, a duplicate field
+//! (a smuggled second `Package:`) each reject the stanza, recorded with its line so that asking
+//! for that package later names the reason. A stanza whose `Architecture` is neither the index's
+//! nor `all` rejects the whole index (A5: mix-and-match). `Status` and any other field debroot
+//! does not use are ignored; nothing from an index is ever written into a dpkg database.
+//!
+//! Relation fields are kept as text and parsed when the resolver first looks at the package: a
+//! resolution touches a few thousand of the 65,000 packages of a suite.
+
+use std::fmt;
+
+use crate::debian::deb822::{self, Paragraph};
+use crate::debian::{Architecture, PackageName, Version};
+use crate::digest::Sha256Digest;
+
+/// `Multi-Arch`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum MultiArch {
+    #[default]
+    No,
+    Same,
+    Foreign,
+    Allowed,
+}
+
+impl MultiArch {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MultiArch::No => "no",
+            MultiArch::Same => "same",
+            MultiArch::Foreign => "foreign",
+            MultiArch::Allowed => "allowed",
+        }
+    }
+}
+
+/// `Priority`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Priority {
+    Required,
+    Important,
+    Standard,
+    Optional,
+    Extra,
+    /// Absent or another word.
+    Other,
+}
+
+/// The relation fields of a package, as written (continuation lines folded).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RelationTexts {
+    pub pre_depends: Option<Box<str>>,
+    pub depends: Option<Box<str>>,
+    pub recommends: Option<Box<str>>,
+    pub conflicts: Option<Box<str>>,
+    pub breaks: Option<Box<str>>,
+    pub replaces: Option<Box<str>>,
+    pub provides: Option<Box<str>>,
+}
+
+/// One binary package of an index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageRecord {
+    pub name: PackageName,
+    pub version: Version,
+    pub architecture: Architecture,
+    pub multi_arch: MultiArch,
+    pub essential: bool,
+    pub priority: Priority,
+    /// Pool path relative to the archive root, e.g. `pool/main/h/hello/hello_2.10-3_amd64.deb`.
+    pub filename: Box<str>,
+    pub size: u64,
+    pub sha256: Sha256Digest,
+    pub relations: RelationTexts,
+    /// Line of the stanza in its index, for messages.
+    pub line: usize,
+}
+
+/// A stanza that was not accepted, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    pub line: usize,
+    /// The `Package` field, when there was one (escaped for display).
+    pub package: Option<String>,
+    pub reason: String,
+}
+
+impl fmt::Display for Rejected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.package {
+            Some(name) => write!(f, "line {}: package `{name}`: {}", self.line, self.reason),
+            None => write!(f, "line {}: {}", self.line, self.reason),
+        }
+    }
+}
+
+/// A parsed index.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PackagesIndex {
+    pub packages: Vec<PackageRecord>,
+    pub rejected: Vec<Rejected>,
+}
+
+/// Why a whole index is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PackagesError {
+    #[error(
+        "line {line}: package `{package}` has Architecture `{found}` in the index of `{expected}`"
+    )]
+    Architecture {
+        line: usize,
+        package: String,
+        found: String,
+        expected: String,
+    },
+}
+
+fn required<'a>(paragraph: &'a Paragraph<'_>, field: &str) -> Result<&'a str, String> {
+    let value = paragraph
+        .get(field)
+        .ok_or_else(|| format!("no `{field}` field"))?;
+    std::str::from_utf8(value).map_err(|_| format!("`{field}` is not UTF-8"))
+}
+
+/// A pool path that stays inside the archive: relative, no `..`, no empty component, no URL
+/// scheme, no control characters or spaces.
+fn valid_filename(path: &str) -> bool {
+    !path.is_empty()
+        && !path.starts_with('/')
+        && !path.contains("://")
+        && path
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..")
+        && path.bytes().all(|b| b.is_ascii_graphic() && b != b'\\')
+}
+
+fn relation_text(paragraph: &Paragraph<'_>, field: &str) -> Result<Option<Box<str>>, String> {
+    paragraph
+        .get(field)
+        .map(|value| {
+            let folded = deb822::folded(value);
+            std::str::from_utf8(&folded)
+                .map(Into::into)
+                .map_err(|_| format!("`{field}` is not UTF-8"))
+        })
+        .transpose()
+}
+
+fn record(paragraph: &Paragraph<'_>) -> Result<PackageRecord, String> {
+    let name = PackageName::parse(required(paragraph, "Package")?).map_err(|e| e.to_string())?;
+    let version = Version::parse(required(paragraph, "Version")?).map_err(|e| e.to_string())?;
+    let architecture =
+        Architecture::parse(required(paragraph, "Architecture")?).map_err(|e| e.to_string())?;
+    let filename = required(paragraph, "Filename")?;
+    if !valid_filename(filename) {
+        return Err(format!(
+            "unsafe `Filename` `{}`",
+            crate::debian::escape(filename.as_bytes())
+        ));
+    }
+    let size_text =
+        required(paragraph, "Size").map_err(|e| format!("{e} (no Size information)"))?;
+    let size: u64 = size_text
+        .parse()
+        .ok()
+        .filter(|_| size_text.bytes().all(|b| b.is_ascii_digit()))
+        .ok_or_else(|| {
+            format!(
+                "invalid `Size` `{}`",
+                crate::debian::escape(size_text.as_bytes())
+            )
+        })?;
+    let sha256 = Sha256Digest::parse(required(paragraph, "SHA256")?).map_err(|e| e.to_string())?;
+    let multi_arch = match paragraph.get("Multi-Arch") {
+        None | Some(b"no") => MultiArch::No,
+        Some(b"same") => MultiArch::Same,
+        Some(b"foreign") => MultiArch::Foreign,
+        Some(b"allowed") => MultiArch::Allowed,
+        Some(other) => {
+            return Err(format!(
+                "invalid `Multi-Arch` `{}`",
+                crate::debian::escape(other)
+            ));
+        }
+    };
+    let essential = match paragraph.get("Essential") {
+        None | Some(b"no") => false,
+        Some(b"yes") => true,
+        Some(other) => {
+            return Err(format!(
+                "invalid `Essential` `{}`",
+                crate::debian::escape(other)
+            ));
+        }
+    };
+    let priority = match paragraph.get("Priority") {
+        Some(b"required") => Priority::Required,
+        Some(b"important") => Priority::Important,
+        Some(b"standard") => Priority::Standard,
+        Some(b"optional") => Priority::Optional,
+        Some(b"extra") => Priority::Extra,
+        _ => Priority::Other,
+    };
+    Ok(PackageRecord {
+        name,
+        version,
+        architecture,
+        multi_arch,
+        essential,
+        priority,
+        filename: filename.into(),
+        size,
+        sha256,
+        relations: RelationTexts {
+            pre_depends: relation_text(paragraph, "Pre-Depends")?,
+            depends: relation_text(paragraph, "Depends")?,
+            recommends: relation_text(paragraph, "Recommends")?,
+            conflicts: relation_text(paragraph, "Conflicts")?,
+            breaks: relation_text(paragraph, "Breaks")?,
+            replaces: relation_text(paragraph, "Replaces")?,
+            provides: relation_text(paragraph, "Provides")?,
+        },
+        line: paragraph.line,
+    })
+}
+
+/// Parses a `Packages` index of `arch` (`all` packages are accepted in any index).
+pub fn parse(input: &[u8], arch: &Architecture) -> Result<PackagesIndex, PackagesError> {
+    let mut index = PackagesIndex::default();
+    for paragraph in deb822::paragraphs_recovering(input) {
+        let paragraph = match paragraph {
+            Ok(paragraph) => paragraph,
+            Err(error) => {
+                index.rejected.push(Rejected {
+                    line: error.line,
+                    package: None,
+                    reason: error.kind.to_string(),
+                });
+                continue;
+            }
+        };
+        match record(&paragraph) {
+            Ok(record) => {
+                if !record.architecture.is_all() && record.architecture != *arch {
+                    return Err(PackagesError::Architecture {
+                        line: record.line,
+                        package: record.name.to_string(),
+                        found: record.architecture.to_string(),
+                        expected: arch.to_string(),
+                    });
+                }
+                index.packages.push(record);
+            }
+            Err(reason) => index.rejected.push(Rejected {
+                line: paragraph.line,
+                package: paragraph.get("Package").map(crate::debian::escape),
+                reason,
+            }),
+        }
+    }
+    Ok(index)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HASH: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+    fn stanza(extra: &str) -> String {
+        format!(
+            "Package: hello\nVersion: 2.10-3\nArchitecture: amd64\nFilename: pool/main/h/hello/hello_2.10-3_amd64.deb\nSize: 100\nSHA256: {HASH}\n{extra}"
+        )
+    }
+
+    fn amd64() -> Architecture {
+        Architecture::parse("amd64").unwrap()
+    }
+
+    #[test]
+    fn parses_a_record() {
+        let text = stanza(
+            "Depends: libc6 (>= 2.34),\n libfoo\nMulti-Arch: foreign\nEssential: yes\nPriority: required\nStatus: install ok installed\n",
+        );
+        let index = parse(text.as_bytes(), &amd64()).unwrap();
+        assert!(index.rejected.is_empty(), "{:?}", index.rejected);
+        let record = &index.packages[0];
+        assert_eq!(record.name.as_str(), "hello");
+        assert_eq!(record.multi_arch, MultiArch::Foreign);
+        assert!(record.essential);
+        assert_eq!(record.priority, Priority::Required);
+        assert_eq!(
+            record.relations.depends.as_deref(),
+            Some("libc6 (>= 2.34), libfoo")
+        );
+    }
+
+    #[test]
+    fn hostile_stanzas_are_rejected_with_their_line() {
+        let cases = [
+            stanza("").replace(
+                "pool/main/h/hello/hello_2.10-3_amd64.deb",
+                "../../../../host_sentinel/x",
+            ),
+            stanza("").replace(
+                "pool/main/h/hello/hello_2.10-3_amd64.deb",
+                "http://evil/x.deb",
+            ),
+            stanza("").replace("pool/main/h/hello/hello_2.10-3_amd64.deb", "/etc/passwd"),
+            stanza("").replace("Package: hello", "Package: ../../evil"),
+            stanza("").replace("Package: hello", "Package: Foo/Bar"),
+            stanza("").replace("Version: 2.10-3", "Version: 1/../../x"),
+            stanza("").replace("Size: 100\n", ""),
+            stanza("").replace(&format!("SHA256: {HASH}\n"), ""),
+            stanza("").replace("Size: 100", "Size: -1"),
+            stanza("Package: injected\n"),
+            stanza("Multi-Arch: sometimes\n"),
+        ];
+        let mut text = String::new();
+        for case in &cases {
+            text.push_str(case);
+            text.push('\n');
+        }
+        text.push_str(&stanza("").replace("hello", "good"));
+        let index = parse(text.as_bytes(), &amd64()).unwrap();
+        assert_eq!(index.packages.len(), 1, "{:#?}", index.packages);
+        assert_eq!(index.packages[0].name.as_str(), "good");
+        assert_eq!(index.rejected.len(), cases.len(), "{:#?}", index.rejected);
+        assert_eq!(index.rejected[0].line, 1);
+        assert!(index.rejected[0].reason.contains("unsafe `Filename`"));
+        assert!(index.rejected[6].reason.contains("no Size information"));
+    }
+
+    #[test]
+    fn foreign_architecture_rejects_the_index() {
+        let text = stanza("").replace("Architecture: amd64", "Architecture: arm64");
+        assert!(matches!(
+            parse(text.as_bytes(), &amd64()),
+            Err(PackagesError::Architecture { .. })
+        ));
+        let all = stanza("").replace("Architecture: amd64", "Architecture: all");
+        assert_eq!(parse(all.as_bytes(), &amd64()).unwrap().packages.len(), 1);
+    }
+}
