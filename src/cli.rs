@@ -42,6 +42,12 @@ pub enum Command {
     /// Fetch and verify the suites' indexes and summarize them (what `apt-get update` does).
     Index(IndexArgs),
 
+    /// Resolve the profile's package set and write PROFILE.lock beside it.
+    Lock(LockArgs),
+
+    /// Show the dependency chain that pulled a package into the profile's set.
+    Why(WhyArgs),
+
     /// Inspect profiles.
     #[command(subcommand)]
     Profile(ProfileCommand),
@@ -94,4 +100,45 @@ pub enum ProfileCommand {
         /// The profile, e.g. profiles/minbase.toml.
         profile: PathBuf,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    /// The profile, e.g. profiles/minbase.toml; the lock is written beside it.
+    pub profile: PathBuf,
+
+    #[command(flatten)]
+    pub repo: RepoArgs,
+
+    /// Resolve again against the current indexes, even when the lock matches the profile.
+    #[arg(long)]
+    pub update: bool,
+
+    /// Write nothing; exit 1 if the lock would change.
+    #[arg(long)]
+    pub check: bool,
+
+    /// Print the lock to stdout instead of writing it.
+    #[arg(long)]
+    pub print: bool,
+
+    /// Output format of the summary.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct WhyArgs {
+    /// The profile, e.g. profiles/minbase.toml.
+    pub profile: PathBuf,
+
+    /// The package, `name` or `name:arch`.
+    pub package: String,
+
+    #[command(flatten)]
+    pub repo: RepoArgs,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }

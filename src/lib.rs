@@ -18,6 +18,7 @@
 //!
 //! Steps 2 to 7 are being built issue by issue; this crate documents only what exists.
 
+pub mod atomic;
 pub mod cache;
 pub mod cli;
 pub mod commands;
@@ -27,9 +28,11 @@ pub mod debian;
 pub mod digest;
 pub mod error;
 pub mod fetch;
+pub mod lock;
 pub mod printer;
 pub mod profile;
 pub mod repo;
+pub mod resolve;
 pub mod timestamp;
 
 use std::ffi::OsString;

@@ -883,6 +883,66 @@ fn merge(top: PathBuf, files: Vec<PathBuf>, layers: Vec<Layer>) -> Result<Profil
 }
 
 // ---------------------------------------------------------------------------------------------
+// Identity.
+
+impl Profile {
+    /// The digest of everything that decides the resolution: suite, updates, components,
+    /// architectures, snapshot, variant, include, exclude, recommends. Not the mirror (any mirror
+    /// serves the same packages), the keyring's path, build or output settings, or where the
+    /// files are: a lock stays valid when a profile moves or is built on another machine.
+    pub fn resolution_digest(&self) -> crate::digest::Sha256Digest {
+        let list = |items: Vec<String>| items.join(",");
+        let text = format!(
+            "suite={}\nupdates={}\ncomponents={}\narchitectures={}\nsnapshot={}\nvariant={}\ninclude={}\nexclude={}\nrecommends={}\n",
+            self.source.suite,
+            self.source.updates,
+            list(self.source.components.clone()),
+            list(
+                self.source
+                    .architectures
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect()
+            ),
+            self.source
+                .snapshot
+                .map(Timestamp::snapshot_form)
+                .unwrap_or_default(),
+            self.packages.variant.as_str(),
+            list(
+                self.packages
+                    .include
+                    .iter()
+                    .map(|s| s.value.to_string())
+                    .collect()
+            ),
+            list(
+                self.packages
+                    .exclude
+                    .iter()
+                    .map(|s| s.value.to_string())
+                    .collect()
+            ),
+            self.packages.recommends,
+        );
+        crate::digest::Sha256Digest::of(text.as_bytes())
+    }
+
+    /// `minbase.toml` → `minbase.lock`, beside the profile.
+    pub fn lock_path(&self) -> PathBuf {
+        self.path.with_extension("lock")
+    }
+
+    /// The profile's file name, for the lock's header.
+    pub fn file_name(&self) -> String {
+        self.path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Showing.
 
 #[derive(serde::Serialize)]

@@ -4,87 +4,17 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Output;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use common::deb::Package;
 use common::repo::{self, Signature, Signer, Suite};
-use common::server::{Fault, Server};
+use common::server::Fault;
 use common::{debroot, keys, stderr, stdout};
 use pgp::crypto::hash::HashAlgorithm;
 
-const SNAPSHOT: &str = "20261101T120000Z";
-
-struct Fixture {
-    dir: tempfile::TempDir,
-    server: Server,
-    written: repo::Written,
-}
-
-impl Fixture {
-    fn new(suites: Vec<Suite>) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let www = dir.path().join("www");
-        let written = repo::write_archive(&www, &suites);
-        repo::write_keyring(dir.path());
-        std::fs::write(dir.path().join("p.toml"), repo::profile("", "")).unwrap();
-        let server = Server::start(&www);
-        Fixture {
-            dir,
-            server,
-            written,
-        }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn mirror(&self) -> String {
-        self.server.url("debian")
-    }
-
-    /// `debroot index p.toml --mirror ... --format json` plus `extra` arguments.
-    fn index(&self, extra: &[&str]) -> Output {
-        let mirror = self.mirror();
-        let cache = self.path().join("cache");
-        let mut args = vec![
-            "index",
-            "p.toml",
-            "--mirror",
-            &mirror,
-            "--format",
-            "json",
-            "--cache-dir",
-            cache.to_str().unwrap(),
-        ];
-        args.extend_from_slice(extra);
-        debroot(self.path(), &args, &[("HOME", "/nonexistent")])
-    }
-
-    fn set_keyring(&self, bytes: &[u8]) {
-        std::fs::write(self.path().join("keyring.gpg"), bytes).unwrap();
-    }
-
-    fn inrelease(&self, suite: &str) -> PathBuf {
-        self.written.inrelease(suite).to_path_buf()
-    }
-
-    fn edit_inrelease(&self, suite: &str, edit: impl FnOnce(String) -> String) {
-        let path = self.inrelease(suite);
-        let text = std::fs::read_to_string(&path).unwrap();
-        std::fs::write(&path, edit(text)).unwrap();
-    }
-
-    fn package_requests(&self) -> Vec<String> {
-        self.server
-            .requests()
-            .into_iter()
-            .filter(|p| p.contains("/Packages") || p.contains("/by-hash/"))
-            .collect()
-    }
-}
+use common::fixture::{Fixture, SNAPSHOT};
 
 fn hello() -> Vec<Package> {
     vec![

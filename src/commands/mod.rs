@@ -2,7 +2,9 @@
 //! (`ResultExt::context`) and where edge I/O is wired to pure modules.
 
 mod index;
+mod lock;
 mod profile;
+mod why;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -39,6 +41,8 @@ pub struct Env<'a> {
 pub fn dispatch(cli: Cli, env: &Env<'_>) -> Result<Outcome, Failure> {
     match cli.command {
         Command::Index(args) => index::run(env, &args),
+        Command::Lock(args) => lock::run(env, &args),
+        Command::Why(args) => why::run(env, &args),
         Command::Profile(ProfileCommand::Show { profile }) => profile::show(env, &profile),
     }
 }
@@ -189,4 +193,164 @@ pub fn open_repo(env: &Env<'_>, profile: &Profile, args: &RepoArgs) -> Result<Re
         fetcher,
         cache,
     })
+}
+
+/// Reads and verifies the profile's suites, warning about rejected stanzas.
+pub fn read_indexes(
+    env: &Env<'_>,
+    profile: &Profile,
+    repo: &Repo,
+) -> Result<Vec<crate::repo::indexes::Suite>, Failure> {
+    use crate::repo::indexes;
+    let suites = indexes::suites_of(&profile.source);
+    env.printer.status(
+        "Reading",
+        &format!(
+            "{} suites from {} ({})",
+            suites.len(),
+            crate::repo::source::redact(&repo.sources.main),
+            repo.sources.origin
+        ),
+    );
+    let request = indexes::Request {
+        sources: &repo.sources,
+        keyring: &repo.keyring,
+        suites: &suites,
+        architectures: &profile.source.architectures,
+        components: &profile.source.components,
+        time: repo.time,
+    };
+    let loaded = runtime()?
+        .block_on(indexes::load(&repo.fetcher, &repo.cache, &request))
+        .context(|| format!("cannot read the indexes of `{}`", profile.path.display()))?;
+    for suite in &loaded {
+        for index in &suite.indexes {
+            for rejected in &index.packages.rejected {
+                env.printer.warn(&format!(
+                    "`{}` of `{}`: rejected stanza at {rejected}",
+                    index.path, suite.request.suite
+                ));
+            }
+        }
+    }
+    Ok(loaded)
+}
+
+/// The universe of the loaded suites, in the profile's suite order.
+pub fn universe(
+    profile: &Profile,
+    suites: &[crate::repo::indexes::Suite],
+) -> crate::resolve::Universe {
+    let mut parts = Vec::new();
+    for suite in suites {
+        for index in &suite.indexes {
+            parts.push((suite.request.suite.clone(), index.packages.clone()));
+        }
+    }
+    crate::resolve::Universe::new(&profile.source.architectures, parts)
+}
+
+/// The resolution request of a profile.
+pub fn request(profile: &Profile) -> crate::resolve::Request {
+    crate::resolve::Request {
+        variant: profile.packages.variant,
+        include: profile
+            .packages
+            .include
+            .iter()
+            .map(|spec| crate::resolve::Requested {
+                spec: spec.value.clone(),
+                origin: format!("`packages.include` at {}", spec.at),
+            })
+            .collect(),
+        exclude: profile
+            .packages
+            .exclude
+            .iter()
+            .map(|e| e.value.clone())
+            .collect(),
+        recommends: profile.packages.recommends,
+    }
+}
+
+/// The lock beside the profile, if there is one.
+pub fn read_lock(profile: &Profile) -> Result<Option<crate::lock::Lock>, Failure> {
+    let path = profile.lock_path();
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => {
+            return Err(Failure::new(ExitClass::Output, error)
+                .context(format!("cannot read lockfile `{}`", path.display())));
+        }
+    };
+    let lock = crate::lock::Lock::parse(&text)
+        .context(|| format!("cannot use lockfile `{}`", path.display()))?;
+    Ok(Some(lock))
+}
+
+/// Resolves the profile against fresh indexes and builds its lock (nothing is written).
+pub fn resolve_lock(
+    env: &Env<'_>,
+    profile: &Profile,
+    args: &RepoArgs,
+    previous: Option<&crate::lock::Lock>,
+) -> Result<crate::lock::Lock, Failure> {
+    use crate::lock::{self, LockedSuite};
+    let repo = open_repo(env, profile, args)?;
+    let suites = read_indexes(env, profile, &repo)?;
+    let locked_suites: Vec<LockedSuite> = suites
+        .iter()
+        .map(|suite| LockedSuite {
+            name: suite.request.suite.clone(),
+            archive: match suite.request.archive {
+                crate::repo::source::Archive::Main => "debian".into(),
+                crate::repo::source::Archive::Security => "debian-security".into(),
+            },
+            date: suite.release.date,
+            inrelease_sha256: suite.inrelease_sha256,
+        })
+        .collect();
+    if let Some(previous) = previous {
+        lock::check_rollback(&previous.suites, &locked_suites)?;
+    }
+    let started = std::time::Instant::now();
+    let universe = universe(profile, &suites);
+    let resolution = crate::resolve::resolve(&universe, &request(profile)).context(|| {
+        format!(
+            "cannot resolve the packages of `{}`",
+            profile.path.display()
+        )
+    })?;
+    for warning in &resolution.warnings {
+        env.printer.warn(warning);
+    }
+    env.printer.status(
+        "Resolved",
+        &format!(
+            "{} packages in {:.2}s",
+            resolution.packages.len(),
+            started.elapsed().as_secs_f64()
+        ),
+    );
+    let snapshot = match &args.snapshot {
+        Some(text) => Some(
+            Timestamp::parse_snapshot(text)
+                .map_err(|e| Failure::message(ExitClass::Usage, format!("--snapshot: {e}")))?,
+        ),
+        None => profile.source.snapshot,
+    };
+    let (epoch, epoch_from) =
+        lock::epoch(env.context.source_date_epoch()?, snapshot, &locked_suites);
+    Ok(lock::from_resolution(
+        &universe,
+        &resolution,
+        lock::Anchor {
+            profile_digest: profile.resolution_digest(),
+            epoch,
+            epoch_from,
+            snapshot,
+            suites: locked_suites,
+        },
+    ))
 }

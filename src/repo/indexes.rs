@@ -372,6 +372,29 @@ async fn load_index(
         ))?;
     }
     let mut shown = redact(&url);
+    let limit = uncompressed.size.min(MAX_INDEX_BYTES);
+    let parse = |text: Vec<u8>, shown: String, arch: Architecture| {
+        tokio::task::spawn_blocking(move || {
+            packages::parse(&text, &arch)
+                .map_err(|source| IndexError::Packages { url: shown, source })
+        })
+    };
+    // The decompressed index is cached too (by its own digest from the Release): reading and
+    // hashing it is several times faster than decompressing again.
+    if let Lookup::Hit(text) = cache.read(&uncompressed.sha256, uncompressed.size)? {
+        let packages = parse(text, shown, arch.clone())
+            .await
+            .map_err(|e| IndexError::Internal(e.to_string()))??;
+        return Ok(IndexFile {
+            component: component.to_owned(),
+            architecture: arch.clone(),
+            path,
+            compressed,
+            uncompressed,
+            cached: true,
+            packages,
+        });
+    }
     let (bytes, cached) = match cache.read(&compressed.sha256, compressed.size)? {
         Lookup::Hit(bytes) => (bytes, true),
         Lookup::Miss | Lookup::Corrupt(_) => {
@@ -401,10 +424,8 @@ async fn load_index(
             (bytes, false)
         }
     };
-    let limit = uncompressed.size.min(MAX_INDEX_BYTES);
-    let arch_for_parse = arch.clone();
     let shown_for_task = shown.clone();
-    let parsed = tokio::task::spawn_blocking(move || -> Result<PackagesIndex, IndexError> {
+    let text = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, IndexError> {
         let text = compression::decompress(compression, &bytes, limit).map_err(|source| {
             IndexError::Decompress {
                 url: shown_for_task.clone(),
@@ -421,13 +442,16 @@ async fn load_index(
                 size: text.len() as u64,
             });
         }
-        packages::parse(&text, &arch_for_parse).map_err(|source| IndexError::Packages {
-            url: shown_for_task,
-            source,
-        })
+        Ok(text)
     })
     .await
     .map_err(|e| IndexError::Internal(e.to_string()))??;
+    if compression != Compression::None {
+        cache.insert(uncompressed.sha256, &text)?;
+    }
+    let parsed = parse(text, shown, arch.clone())
+        .await
+        .map_err(|e| IndexError::Internal(e.to_string()))??;
     Ok(IndexFile {
         component: component.to_owned(),
         architecture: arch.clone(),

@@ -2,8 +2,10 @@
 #![allow(dead_code)]
 
 pub mod deb;
+pub mod fixture;
 pub mod keys;
 pub mod repo;
+pub mod scenario;
 pub mod server;
 
 use std::io::Read;

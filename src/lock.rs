@@ -1,0 +1,581 @@
+//! The lockfile: everything a build needs to get the same packages again, and nothing that
+//! depends on where they come from.
+//!
+//! # Design goals
+//!
+//! - **Complete.** A build from a lock reads no index and resolves nothing (`build --frozen`):
+//!   every package is named with its version, architecture, suite, pool path, size and SHA256.
+//! - **Location-free.** No mirror URL: packages are addressed by SHA256 and pool path, so a
+//!   snapshot server, the host's mirror or a local copy can serve them.
+//! - **Anchored in time.** Each suite's `InRelease` SHA256 and `Date`, the snapshot time when
+//!   pinned, and the epoch (`SOURCE_DATE_EPOCH` of every build from this lock) are recorded;
+//!   a repository that serves an older state than the lock records is refused (rollback).
+//! - **Reviewable.** Sorted, byte-stable TOML, one package per table, with the reason each
+//!   package is in, so a lock diff reads as a list of changes.
+//!
+//! # Format
+//!
+//! TOML with an `@generated` header; top-level `version`, `profile-digest`, `epoch`,
+//! `epoch-from`, optional `snapshot`; `[[suite]]` tables in the profile's suite order;
+//! `[[package]]` tables sorted by name then architecture. debroot writes the bytes itself
+//! (not through a TOML library's formatter), so the same lock is the same bytes whichever
+//! library version built debroot.
+//!
+//! # Compatibility policy
+//!
+//! `version = 1` is this format. A debroot reads every lock version it knows and refuses a
+//! newer one with a hint to upgrade. Unknown keys are errors, never ignored, so a field is only
+//! ever added together with a version increase. Within a version the meaning of a field never
+//! changes. A debroot that can read an older version may write it back in the newest format
+//! only when the lock is rewritten anyway (`lock --update` or a profile change).
+
+use std::fmt::Write as _;
+
+use serde::Deserialize;
+
+use crate::digest::Sha256Digest;
+use crate::error::{Classify, ExitClass};
+use crate::timestamp::Timestamp;
+
+/// The format written, and the newest one read.
+pub const VERSION: u32 = 1;
+
+/// Where the epoch came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EpochFrom {
+    /// The snapshot time of a pinned profile.
+    Snapshot,
+    /// The newest `Date` of the suites.
+    ReleaseDate,
+    /// `SOURCE_DATE_EPOCH` of the environment that wrote the lock.
+    Environment,
+}
+
+impl EpochFrom {
+    fn as_str(self) -> &'static str {
+        match self {
+            EpochFrom::Snapshot => "snapshot",
+            EpochFrom::ReleaseDate => "release-date",
+            EpochFrom::Environment => "SOURCE_DATE_EPOCH",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        match text {
+            "snapshot" => Some(EpochFrom::Snapshot),
+            "release-date" => Some(EpochFrom::ReleaseDate),
+            "SOURCE_DATE_EPOCH" => Some(EpochFrom::Environment),
+            _ => None,
+        }
+    }
+}
+
+/// A suite the lock was resolved from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockedSuite {
+    pub name: String,
+    /// `debian` or `debian-security`.
+    pub archive: String,
+    pub date: Timestamp,
+    pub inrelease_sha256: Sha256Digest,
+}
+
+/// Why a package is in the lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Why {
+    /// Asked for: `Essential: yes`, `Priority: required`, `include`...
+    Requested(String),
+    /// Pulled in by another package of the lock.
+    RequiredBy { parent: String, via: String },
+}
+
+/// A locked package.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockedPackage {
+    pub name: String,
+    pub version: String,
+    pub architecture: String,
+    pub suite: String,
+    pub filename: String,
+    pub size: u64,
+    pub sha256: Sha256Digest,
+    pub essential: bool,
+    pub why: Why,
+}
+
+impl LockedPackage {
+    /// `name` or `name:arch` when the architecture is not `native`.
+    pub fn display_name(&self, native: &str) -> String {
+        if self.architecture == native || self.architecture == "all" {
+            self.name.clone()
+        } else {
+            format!("{}:{}", self.name, self.architecture)
+        }
+    }
+}
+
+/// A lockfile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lock {
+    pub profile_digest: Sha256Digest,
+    pub epoch: i64,
+    pub epoch_from: EpochFrom,
+    pub snapshot: Option<Timestamp>,
+    pub suites: Vec<LockedSuite>,
+    pub packages: Vec<LockedPackage>,
+}
+
+/// Why a lockfile cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("lockfile is not valid TOML or not a debroot lock: {0}")]
+    Syntax(String),
+    #[error("lockfile has version {found}; this debroot reads versions up to {VERSION}")]
+    Newer { found: u32 },
+    #[error("lockfile value is invalid: {0}")]
+    Invalid(String),
+}
+
+impl Classify for LockError {
+    fn class(&self) -> ExitClass {
+        ExitClass::Usage
+    }
+
+    fn hint(&self) -> Option<String> {
+        match self {
+            LockError::Newer { .. } => Some(
+                "upgrade debroot, or lock again with this one (`debroot lock --update`)".into(),
+            ),
+            _ => Some("lock again with `debroot lock --update PROFILE`".into()),
+        }
+    }
+}
+
+/// TOML basic string with the escapes TOML requires.
+fn quote(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{:04X}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+impl Lock {
+    /// Sorts packages by name then architecture (the canonical order).
+    pub fn sort(&mut self) {
+        self.packages
+            .sort_by(|a, b| (&a.name, &a.architecture).cmp(&(&b.name, &b.architecture)));
+    }
+
+    /// The canonical bytes.
+    pub fn to_toml(&self, profile_name: &str) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "# This file is @generated by debroot from {}. Do not edit it by hand:",
+            quote(profile_name)
+        );
+        out.push_str(
+            "# `debroot lock --update` rewrites it; `debroot why` explains each package.\n",
+        );
+        let _ = writeln!(out, "version = {VERSION}");
+        let _ = writeln!(
+            out,
+            "profile-digest = {}",
+            quote(&format!("sha256:{}", self.profile_digest))
+        );
+        let _ = writeln!(out, "epoch = {}", self.epoch);
+        let _ = writeln!(out, "epoch-from = {}", quote(self.epoch_from.as_str()));
+        if let Some(snapshot) = self.snapshot {
+            let _ = writeln!(out, "snapshot = {}", quote(&snapshot.snapshot_form()));
+        }
+        for suite in &self.suites {
+            out.push_str("\n[[suite]]\n");
+            let _ = writeln!(out, "name = {}", quote(&suite.name));
+            let _ = writeln!(out, "archive = {}", quote(&suite.archive));
+            let _ = writeln!(out, "date = {}", quote(&suite.date.rfc3339()));
+            let _ = writeln!(
+                out,
+                "inrelease-sha256 = {}",
+                quote(&suite.inrelease_sha256.hex())
+            );
+        }
+        for package in &self.packages {
+            out.push_str("\n[[package]]\n");
+            let _ = writeln!(out, "name = {}", quote(&package.name));
+            let _ = writeln!(out, "version = {}", quote(&package.version));
+            let _ = writeln!(out, "architecture = {}", quote(&package.architecture));
+            let _ = writeln!(out, "suite = {}", quote(&package.suite));
+            let _ = writeln!(out, "filename = {}", quote(&package.filename));
+            let _ = writeln!(out, "size = {}", package.size);
+            let _ = writeln!(out, "sha256 = {}", quote(&package.sha256.hex()));
+            let _ = writeln!(out, "essential = {}", package.essential);
+            match &package.why {
+                Why::Requested(what) => {
+                    let _ = writeln!(out, "requested = {}", quote(what));
+                }
+                Why::RequiredBy { parent, via } => {
+                    let _ = writeln!(out, "required-by = {}", quote(parent));
+                    let _ = writeln!(out, "via = {}", quote(via));
+                }
+            }
+        }
+        out
+    }
+
+    /// Parses a lockfile.
+    pub fn parse(text: &str) -> Result<Self, LockError> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields, rename_all = "kebab-case")]
+        struct RawLock {
+            version: u32,
+            profile_digest: String,
+            epoch: i64,
+            epoch_from: String,
+            snapshot: Option<String>,
+            #[serde(default)]
+            suite: Vec<RawSuite>,
+            #[serde(default)]
+            package: Vec<RawPackage>,
+        }
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields, rename_all = "kebab-case")]
+        struct RawSuite {
+            name: String,
+            archive: String,
+            date: String,
+            inrelease_sha256: String,
+        }
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields, rename_all = "kebab-case")]
+        struct RawPackage {
+            name: String,
+            version: String,
+            architecture: String,
+            suite: String,
+            filename: String,
+            size: u64,
+            sha256: String,
+            essential: bool,
+            requested: Option<String>,
+            required_by: Option<String>,
+            via: Option<String>,
+        }
+        // Read the version first, so a newer lock is refused for being newer, not for its keys.
+        if let Ok(table) = text.parse::<toml::Table>()
+            && let Some(version) = table.get("version").and_then(toml::Value::as_integer)
+            && version > i64::from(VERSION)
+        {
+            return Err(LockError::Newer {
+                found: u32::try_from(version).unwrap_or(u32::MAX),
+            });
+        }
+        let raw: RawLock = toml::from_str(text).map_err(|e| LockError::Syntax(e.to_string()))?;
+        if raw.version != VERSION {
+            return Err(LockError::Invalid(format!(
+                "unknown version {}",
+                raw.version
+            )));
+        }
+        let digest =
+            |text: &str| Sha256Digest::parse(text).map_err(|e| LockError::Invalid(e.to_string()));
+        let profile_digest =
+            digest(raw.profile_digest.strip_prefix("sha256:").ok_or_else(|| {
+                LockError::Invalid("`profile-digest` must start with `sha256:`".into())
+            })?)?;
+        let epoch_from = EpochFrom::parse(&raw.epoch_from).ok_or_else(|| {
+            LockError::Invalid(format!("unknown `epoch-from` `{}`", raw.epoch_from))
+        })?;
+        let snapshot = raw
+            .snapshot
+            .map(|s| Timestamp::parse_snapshot(&s).map_err(|e| LockError::Invalid(e.to_string())))
+            .transpose()?;
+        let suites = raw
+            .suite
+            .into_iter()
+            .map(|s| {
+                Ok(LockedSuite {
+                    date: parse_rfc3339(&s.date)?,
+                    inrelease_sha256: digest(&s.inrelease_sha256)?,
+                    name: s.name,
+                    archive: s.archive,
+                })
+            })
+            .collect::<Result<Vec<_>, LockError>>()?;
+        let packages = raw
+            .package
+            .into_iter()
+            .map(|p| {
+                let why = match (p.requested, p.required_by, p.via) {
+                    (Some(what), None, None) => Why::Requested(what),
+                    (None, Some(parent), Some(via)) => Why::RequiredBy { parent, via },
+                    _ => {
+                        return Err(LockError::Invalid(format!(
+                            "package `{}` needs either `requested` or `required-by` with `via`",
+                            p.name
+                        )));
+                    }
+                };
+                crate::debian::PackageName::parse(&p.name)
+                    .map_err(|e| LockError::Invalid(e.to_string()))?;
+                crate::debian::Version::parse(&p.version)
+                    .map_err(|e| LockError::Invalid(e.to_string()))?;
+                if p.filename.starts_with('/')
+                    || p.filename.split('/').any(|c| c == ".." || c.is_empty())
+                {
+                    return Err(LockError::Invalid(format!(
+                        "unsafe filename `{}`",
+                        p.filename
+                    )));
+                }
+                Ok(LockedPackage {
+                    sha256: digest(&p.sha256)?,
+                    name: p.name,
+                    version: p.version,
+                    architecture: p.architecture,
+                    suite: p.suite,
+                    filename: p.filename,
+                    size: p.size,
+                    essential: p.essential,
+                    why,
+                })
+            })
+            .collect::<Result<Vec<_>, LockError>>()?;
+        Ok(Lock {
+            profile_digest,
+            epoch: raw.epoch,
+            epoch_from,
+            snapshot,
+            suites,
+            packages,
+        })
+    }
+
+    /// The digest of the lock's bytes (recorded in build manifests).
+    pub fn digest(&self, profile_name: &str) -> Sha256Digest {
+        Sha256Digest::of(self.to_toml(profile_name).as_bytes())
+    }
+}
+
+/// `2026-11-21T09:15:44Z`.
+fn parse_rfc3339(text: &str) -> Result<Timestamp, LockError> {
+    let compact: String = text.chars().filter(|c| *c != '-' && *c != ':').collect();
+    Timestamp::parse_snapshot(&compact)
+        .map_err(|_| LockError::Invalid(format!("invalid date `{text}`")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Lock {
+        Lock {
+            profile_digest: Sha256Digest::of(b"profile"),
+            epoch: 1_763_716_544,
+            epoch_from: EpochFrom::ReleaseDate,
+            snapshot: None,
+            suites: vec![LockedSuite {
+                name: "trixie".into(),
+                archive: "debian".into(),
+                date: Timestamp(1_763_716_544),
+                inrelease_sha256: Sha256Digest::of(b"inrelease"),
+            }],
+            packages: vec![
+                LockedPackage {
+                    name: "libc6".into(),
+                    version: "2.41-12".into(),
+                    architecture: "amd64".into(),
+                    suite: "trixie".into(),
+                    filename: "pool/main/g/glibc/libc6_2.41-12_amd64.deb".into(),
+                    size: 2_800_000,
+                    sha256: Sha256Digest::of(b"libc6"),
+                    essential: false,
+                    why: Why::RequiredBy {
+                        parent: "base-files".into(),
+                        via: "Pre-Depends: libc6 (>= 2.34) | \"x\"".into(),
+                    },
+                },
+                LockedPackage {
+                    name: "base-files".into(),
+                    version: "13.8".into(),
+                    architecture: "amd64".into(),
+                    suite: "trixie".into(),
+                    filename: "pool/main/b/base-files/base-files_13.8_amd64.deb".into(),
+                    size: 70_000,
+                    sha256: Sha256Digest::of(b"base-files"),
+                    essential: true,
+                    why: Why::Requested("Essential: yes".into()),
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn round_trips_byte_for_byte() {
+        let mut lock = sample();
+        lock.sort();
+        assert_eq!(lock.packages[0].name, "base-files");
+        let text = lock.to_toml("minbase.toml");
+        assert!(text.starts_with("# This file is @generated by debroot"));
+        let parsed = Lock::parse(&text).unwrap();
+        assert_eq!(parsed, lock);
+        assert_eq!(parsed.to_toml("minbase.toml"), text);
+        assert!(!text.contains("http"), "no URL in a lock");
+    }
+
+    #[test]
+    fn refuses_newer_versions_unknown_keys_and_unsafe_paths() {
+        let text = sample().to_toml("p.toml");
+        let newer = text.replace("version = 1\n", "version = 2\n");
+        assert!(matches!(
+            Lock::parse(&newer),
+            Err(LockError::Newer { found: 2 })
+        ));
+        let unknown = text.replace("essential = true\n", "essential = true\nmirror = \"x\"\n");
+        assert!(matches!(Lock::parse(&unknown), Err(LockError::Syntax(_))));
+        let unsafe_path = text.replace("pool/main/b/base-files/", "../../");
+        assert!(matches!(
+            Lock::parse(&unsafe_path),
+            Err(LockError::Invalid(_))
+        ));
+    }
+}
+
+/// Builds the lock of a resolution.
+pub fn from_resolution(
+    universe: &crate::resolve::Universe,
+    resolution: &crate::resolve::Resolution,
+    anchor: Anchor,
+) -> Lock {
+    use crate::resolve::Reason;
+    let native = universe.native().clone();
+    let display = |key: &crate::resolve::Key| {
+        if key.1 == native {
+            key.0.to_string()
+        } else {
+            format!("{}:{}", key.0, key.1)
+        }
+    };
+    let packages = resolution
+        .packages
+        .iter()
+        .map(|selected| {
+            let entry = universe.entry(selected.entry);
+            let record = &entry.record;
+            let why = match &selected.reason {
+                Reason::Essential => Why::Requested("Essential: yes".into()),
+                Reason::Priority(priority) => Why::Requested(format!("Priority: {priority}")),
+                Reason::Variant(variant) => Why::Requested(format!("variant: {variant}")),
+                Reason::Include(_) => Why::Requested("packages.include".into()),
+                Reason::Dependency {
+                    parent,
+                    field,
+                    relation,
+                } => Why::RequiredBy {
+                    parent: display(parent),
+                    via: format!("{field}: {relation}"),
+                },
+            };
+            LockedPackage {
+                name: record.name.to_string(),
+                version: record.version.to_string(),
+                architecture: record.architecture.to_string(),
+                suite: entry.suite.clone(),
+                filename: record.filename.to_string(),
+                size: record.size,
+                sha256: record.sha256,
+                essential: record.essential,
+                why,
+            }
+        })
+        .collect();
+    let mut lock = Lock {
+        profile_digest: anchor.profile_digest,
+        epoch: anchor.epoch,
+        epoch_from: anchor.epoch_from,
+        snapshot: anchor.snapshot,
+        suites: anchor.suites,
+        packages,
+    };
+    lock.sort();
+    lock
+}
+
+/// What anchors a lock besides its packages.
+#[derive(Debug, Clone)]
+pub struct Anchor {
+    pub profile_digest: Sha256Digest,
+    pub epoch: i64,
+    pub epoch_from: EpochFrom,
+    pub snapshot: Option<Timestamp>,
+    pub suites: Vec<LockedSuite>,
+}
+
+/// The epoch of a lock: `SOURCE_DATE_EPOCH` when set, else the snapshot time when pinned, else
+/// the newest `Date` of the suites. Never the clock.
+pub fn epoch(
+    environment: Option<i64>,
+    snapshot: Option<Timestamp>,
+    suites: &[LockedSuite],
+) -> (i64, EpochFrom) {
+    if let Some(epoch) = environment {
+        return (epoch, EpochFrom::Environment);
+    }
+    if let Some(snapshot) = snapshot {
+        return (snapshot.0, EpochFrom::Snapshot);
+    }
+    let newest = suites.iter().map(|s| s.date.0).max().unwrap_or(0);
+    (newest, EpochFrom::ReleaseDate)
+}
+
+/// A repository state older than the lock records: a rollback (THREATS A4).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(
+    "repository state older than locked for `{suite}`: the mirror serves a Release of {served}, the lock records {locked}"
+)]
+pub struct RollbackError {
+    pub suite: String,
+    pub served: Timestamp,
+    pub locked: Timestamp,
+}
+
+impl Classify for RollbackError {
+    fn class(&self) -> ExitClass {
+        ExitClass::Trust
+    }
+
+    fn hint(&self) -> Option<String> {
+        Some(
+            "the mirror is stale or replays an old state; use another mirror or pin a snapshot"
+                .into(),
+        )
+    }
+}
+
+/// Refuses suites older than the lock records (same suite name).
+pub fn check_rollback(locked: &[LockedSuite], served: &[LockedSuite]) -> Result<(), RollbackError> {
+    for suite in served {
+        if let Some(old) = locked.iter().find(|l| l.name == suite.name)
+            && suite.date < old.date
+        {
+            return Err(RollbackError {
+                suite: suite.name.clone(),
+                served: suite.date,
+                locked: old.date,
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,348 @@
+//! The universe: every package of every suite read, seen as apt sees it.
+//!
+//! Packages are grouped by key, `(name, architecture)`, with `Architecture: all` packages under
+//! the native architecture (dpkg and apt treat them as native). Within a key, versions are
+//! ordered as apt orders candidates with default pins: highest version first, and for the same
+//! version the earlier suite (SUITE before SUITE-updates before SUITE-security). The first is the
+//! *candidate*, the only version apt installs unless asked for another (`name=version`).
+//!
+//! Relation fields are parsed when first needed, except `Provides`, which the universe needs to
+//! know who provides what.
+
+use std::cell::OnceCell;
+use std::collections::BTreeMap;
+
+use crate::debian::relation::{self, Dependency, FieldKind, Relation};
+use crate::debian::{Architecture, PackageName, Version};
+use crate::repo::packages::{MultiArch, PackageRecord, PackagesIndex, Priority, Rejected};
+
+/// `(name, architecture)`; `all` packages are keyed under the native architecture.
+pub type Key = (PackageName, Architecture);
+
+/// One package version of one suite.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub record: PackageRecord,
+    pub suite: String,
+    /// Position of the suite in the profile's order (0: the profile's suite).
+    pub suite_rank: usize,
+    /// `record.architecture`, with `all` read as the native architecture.
+    pub arch: Architecture,
+    /// `Provides`, parsed: (virtual name, provided version).
+    pub provides: Vec<(PackageName, Option<Version>)>,
+}
+
+/// The relation fields of an entry the resolver follows.
+#[derive(Debug, Clone, Default)]
+pub struct Relations {
+    pub pre_depends: Vec<Relation>,
+    pub depends: Vec<Relation>,
+    pub recommends: Vec<Relation>,
+    pub conflicts: Vec<Dependency>,
+    pub breaks: Vec<Dependency>,
+}
+
+/// All packages of all suites.
+pub struct Universe {
+    native: Architecture,
+    architectures: Vec<Architecture>,
+    suites: Vec<String>,
+    entries: Vec<Entry>,
+    by_key: BTreeMap<Key, Vec<usize>>,
+    /// Virtual name to the entries that provide it.
+    providers: BTreeMap<PackageName, Vec<usize>>,
+    rejected: BTreeMap<String, Vec<(String, Rejected)>>,
+    relations: Vec<OnceCell<Result<Relations, String>>>,
+}
+
+fn parse_field(kind: FieldKind, text: &Option<Box<str>>) -> Result<Vec<Relation>, String> {
+    match text {
+        None => Ok(Vec::new()),
+        Some(text) => relation::parse(kind, text).map_err(|e| e.to_string()),
+    }
+}
+
+fn single(relations: Vec<Relation>) -> Vec<Dependency> {
+    relations.into_iter().flat_map(|r| r.alternatives).collect()
+}
+
+impl Universe {
+    /// Builds the universe from `(suite, index)` pairs in the profile's suite order.
+    /// `architectures` lists the native architecture first.
+    pub fn new(architectures: &[Architecture], suites: Vec<(String, PackagesIndex)>) -> Self {
+        let native = architectures
+            .first()
+            .cloned()
+            .unwrap_or_else(Architecture::build_default);
+        let mut universe = Universe {
+            native: native.clone(),
+            architectures: architectures.to_vec(),
+            suites: Vec::new(),
+            entries: Vec::new(),
+            by_key: BTreeMap::new(),
+            providers: BTreeMap::new(),
+            rejected: BTreeMap::new(),
+            relations: Vec::new(),
+        };
+        for (suite_rank, (suite, index)) in suites.into_iter().enumerate() {
+            if !universe.suites.contains(&suite) {
+                universe.suites.push(suite.clone());
+            }
+            for rejected in index.rejected {
+                let name = rejected.package.clone().unwrap_or_default();
+                universe
+                    .rejected
+                    .entry(name)
+                    .or_default()
+                    .push((suite.clone(), rejected));
+            }
+            for record in index.packages {
+                let arch = if record.architecture.is_all() {
+                    native.clone()
+                } else {
+                    record.architecture.clone()
+                };
+                if !universe.architectures.contains(&arch) {
+                    continue;
+                }
+                // A malformed Provides makes the package provide nothing; its other relations
+                // are checked when the resolver reaches it.
+                let provides = record
+                    .relations
+                    .provides
+                    .as_deref()
+                    .map(|text| relation::parse(FieldKind::Provides, text))
+                    .and_then(Result::ok)
+                    .map(single)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|d| (d.name, d.constraint.map(|c| c.version)))
+                    .collect();
+                let index = universe.entries.len();
+                universe
+                    .by_key
+                    .entry((record.name.clone(), arch.clone()))
+                    .or_default()
+                    .push(index);
+                universe.entries.push(Entry {
+                    record,
+                    suite: suite.clone(),
+                    suite_rank,
+                    arch,
+                    provides,
+                });
+            }
+        }
+        let entries = &universe.entries;
+        for versions in universe.by_key.values_mut() {
+            versions.sort_by(|&a, &b| {
+                let (a, b) = (&entries[a], &entries[b]);
+                b.record
+                    .version
+                    .cmp(&a.record.version)
+                    .then(a.suite_rank.cmp(&b.suite_rank))
+                    .then(a.record.filename.cmp(&b.record.filename))
+            });
+        }
+        for (index, entry) in universe.entries.iter().enumerate() {
+            for (name, _) in &entry.provides {
+                universe
+                    .providers
+                    .entry(name.clone())
+                    .or_default()
+                    .push(index);
+            }
+        }
+        universe.relations = (0..universe.entries.len())
+            .map(|_| OnceCell::new())
+            .collect();
+        universe
+    }
+
+    pub fn native(&self) -> &Architecture {
+        &self.native
+    }
+
+    pub fn architectures(&self) -> &[Architecture] {
+        &self.architectures
+    }
+
+    pub fn suites(&self) -> &[String] {
+        &self.suites
+    }
+
+    pub fn entry(&self, index: usize) -> &Entry {
+        &self.entries[index]
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Every version of a key, candidate first.
+    pub fn versions(&self, key: &Key) -> &[usize] {
+        self.by_key.get(key).map_or(&[], Vec::as_slice)
+    }
+
+    /// Every key, sorted.
+    pub fn keys(&self) -> impl Iterator<Item = &Key> {
+        self.by_key.keys()
+    }
+
+    /// The entries providing the virtual `name`.
+    pub fn providers(&self, name: &PackageName) -> &[usize] {
+        self.providers.get(name).map_or(&[], Vec::as_slice)
+    }
+
+    /// Whether `name` exists at all, as a package (any architecture) or a virtual.
+    pub fn knows(&self, name: &PackageName) -> bool {
+        self.architectures
+            .iter()
+            .any(|arch| self.by_key.contains_key(&(name.clone(), arch.clone())))
+            || self.providers.contains_key(name)
+    }
+
+    /// Index stanzas rejected for `name`, with their suite.
+    pub fn rejected(&self, name: &str) -> &[(String, Rejected)] {
+        self.rejected.get(name).map_or(&[], Vec::as_slice)
+    }
+
+    /// Every package name (for suggestions).
+    pub fn names(&self) -> impl Iterator<Item = &PackageName> {
+        self.by_key
+            .keys()
+            .map(|(name, _)| name)
+            .chain(self.providers.keys())
+    }
+
+    /// The relations of an entry, parsed on first use.
+    pub fn relations(&self, index: usize) -> Result<&Relations, &str> {
+        self.relations[index]
+            .get_or_init(|| {
+                let texts = &self.entries[index].record.relations;
+                Ok(Relations {
+                    pre_depends: parse_field(FieldKind::PreDepends, &texts.pre_depends)?,
+                    depends: parse_field(FieldKind::Depends, &texts.depends)?,
+                    recommends: parse_field(FieldKind::Recommends, &texts.recommends)?,
+                    conflicts: single(parse_field(FieldKind::Conflicts, &texts.conflicts)?),
+                    breaks: single(parse_field(FieldKind::Breaks, &texts.breaks)?),
+                })
+            })
+            .as_ref()
+            .map_err(String::as_str)
+    }
+
+    /// Names of the packages of the profile's suite, native architecture, that `select` picks
+    /// (by any of their versions in that suite), sorted.
+    pub fn names_in_main_suite(&self, select: impl Fn(&Entry) -> bool) -> Vec<PackageName> {
+        let mut names: Vec<PackageName> = self
+            .entries
+            .iter()
+            .filter(|e| e.suite_rank == 0 && e.arch == self.native && select(e))
+            .map(|e| e.record.name.clone())
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// A provider's preference rank (smaller is preferred): Essential, then better Priority,
+    /// then the native architecture, then name. apt's `CompareProviders` orders by Essential,
+    /// `Important`, native architecture and Priority; its last resort is the package ID, which
+    /// depends on cache building order, so debroot ends with the name instead.
+    pub fn provider_rank(&self, index: usize) -> (bool, u8, bool, PackageName) {
+        let entry = &self.entries[index];
+        let priority = match entry.record.priority {
+            Priority::Required => 1,
+            Priority::Important => 2,
+            Priority::Standard => 3,
+            Priority::Optional => 4,
+            Priority::Extra => 5,
+            Priority::Other => 6,
+        };
+        (
+            !entry.record.essential,
+            priority,
+            entry.arch != self.native,
+            entry.record.name.clone(),
+        )
+    }
+
+    /// Whether `entry` satisfies the alternative `dependency` written by a package of
+    /// architecture `depending_arch` (dpkg's `deparchsatisfied` for real packages and for
+    /// provided names).
+    pub fn satisfies(
+        &self,
+        index: usize,
+        dependency: &Dependency,
+        depending_arch: &Architecture,
+    ) -> bool {
+        let entry = &self.entries[index];
+        let arch_ok = |rule: ArchRule| rule.admits(entry.record.multi_arch);
+        if entry.record.name == dependency.name {
+            let rule = arch_rule(dependency, depending_arch, &entry.arch, &self.native);
+            if rule.is_some_and(arch_ok)
+                && dependency
+                    .constraint
+                    .as_ref()
+                    .is_none_or(|c| c.admits(&entry.record.version))
+            {
+                return true;
+            }
+        }
+        entry.provides.iter().any(|(name, provided)| {
+            name == &dependency.name
+                && arch_rule(dependency, depending_arch, &entry.arch, &self.native)
+                    .is_some_and(arch_ok)
+                && match (&dependency.constraint, provided) {
+                    (None, _) => true,
+                    (Some(c), Some(version)) => c.admits(version),
+                    // An unversioned Provides never satisfies a versioned dependency.
+                    (Some(_), None) => false,
+                }
+        })
+    }
+}
+
+/// What a target's `Multi-Arch` must be for a dependency across architectures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ArchRule {
+    /// Same architecture (or an explicit one): any `Multi-Arch`.
+    Any,
+    /// Another architecture, unqualified dependency: the target must be `Multi-Arch: foreign`.
+    Foreign,
+    /// `:any`: the target must be `Multi-Arch: allowed`.
+    Allowed,
+}
+
+impl ArchRule {
+    pub fn admits(self, multi_arch: MultiArch) -> bool {
+        match self {
+            ArchRule::Any => true,
+            ArchRule::Foreign => multi_arch == MultiArch::Foreign,
+            ArchRule::Allowed => multi_arch == MultiArch::Allowed,
+        }
+    }
+}
+
+/// The rule for a target of architecture `target_arch` (`all` already read as native), or
+/// `None` when that architecture cannot satisfy the dependency at all.
+pub fn arch_rule(
+    dependency: &Dependency,
+    depending_arch: &Architecture,
+    target_arch: &Architecture,
+    native: &Architecture,
+) -> Option<ArchRule> {
+    use crate::debian::relation::ArchQualifier;
+    match &dependency.arch {
+        None if target_arch == depending_arch => Some(ArchRule::Any),
+        None => Some(ArchRule::Foreign),
+        Some(ArchQualifier::Any) => Some(ArchRule::Allowed),
+        Some(ArchQualifier::Native) => (target_arch == native).then_some(ArchRule::Any),
+        Some(ArchQualifier::Arch(arch)) => (target_arch == arch).then_some(ArchRule::Any),
+    }
+}
