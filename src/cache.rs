@@ -117,7 +117,13 @@ impl Cache {
     /// processes that no longer run.
     pub fn open(dir: &Path) -> Result<Self, CacheError> {
         let root = dir.join("v1");
-        for path in [dir, &root, &root.join("sha256"), &root.join("tmp")] {
+        for path in [
+            dir,
+            &root,
+            &root.join("sha256"),
+            &root.join("tmp"),
+            &root.join("refs"),
+        ] {
             match fs::create_dir(path) {
                 Ok(()) => {
                     fs::set_permissions(path, fs::Permissions::from_mode(0o700))
@@ -275,6 +281,48 @@ impl Cache {
         }
         file.rewind().map_err(io_error(&path))?;
         Ok(Lookup::Hit(file))
+    }
+
+    /// Reads and verifies a blob whose size is not known in advance (at most `limit` bytes).
+    pub fn read_unsized(
+        &self,
+        digest: &Sha256Digest,
+        limit: u64,
+    ) -> Result<Lookup<Vec<u8>>, CacheError> {
+        let file = match self.open_blob(digest)? {
+            Opened::File(file) => file,
+            Opened::Absent => return Ok(Lookup::Miss),
+            Opened::NotPlain => return Ok(Lookup::Corrupt(self.remove_corrupt(digest)?)),
+        };
+        let path = self.path(digest);
+        let mut bytes = Vec::new();
+        file.take(limit + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io_error(&path))?;
+        if bytes.len() as u64 > limit || Sha256Digest::of(&bytes) != *digest {
+            return Ok(Lookup::Corrupt(self.remove_corrupt(digest)?));
+        }
+        Ok(Lookup::Hit(bytes))
+    }
+
+    /// Records that `name` (a URL) last gave the blob `digest`: how an offline run finds the
+    /// `InRelease` it last verified. The blob itself stays content-addressed and verified.
+    pub fn set_ref(&self, name: &str, digest: &Sha256Digest) -> Result<(), CacheError> {
+        let path = self.ref_path(name);
+        crate::atomic::write(&path, format!("{}\n", digest.hex()).as_bytes(), 0o644)
+            .map_err(io_error(&path))
+    }
+
+    /// The digest recorded for `name`, if any.
+    pub fn get_ref(&self, name: &str) -> Option<Sha256Digest> {
+        let text = fs::read_to_string(self.ref_path(name)).ok()?;
+        Sha256Digest::parse(text.trim()).ok()
+    }
+
+    fn ref_path(&self, name: &str) -> PathBuf {
+        self.root
+            .join("refs")
+            .join(Sha256Digest::of(name.as_bytes()).hex())
     }
 
     /// Starts writing the blob `digest` of `size` bytes.

@@ -48,6 +48,13 @@ pub enum Command {
     /// Show the dependency chain that pulled a package into the profile's set.
     Why(WhyArgs),
 
+    /// Download every package of the lock into the cache (resolving first when there is none).
+    Fetch(FetchArgs),
+
+    /// Inspect and clean the package cache.
+    #[command(subcommand)]
+    Cache(CacheCommand),
+
     /// Inspect profiles.
     #[command(subcommand)]
     Profile(ProfileCommand),
@@ -68,6 +75,22 @@ pub struct RepoArgs {
     /// Server with snapshot.debian.org's URL layout [default: https://snapshot.debian.org].
     #[arg(long, value_name = "URL")]
     pub snapshot_server: Option<String>,
+
+    /// Use the cache only: make no network request, and fail clearly when something is missing.
+    #[arg(long)]
+    pub offline: bool,
+
+    /// Downloads at a time.
+    #[arg(long, short = 'j', value_name = "N", default_value_t = 8)]
+    pub jobs: usize,
+
+    /// Seconds a transfer may make no progress before it is retried.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub timeout: u64,
+
+    /// Retries of a transient network failure (with exponential backoff).
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub retries: u32,
 }
 
 /// `--format`.
@@ -141,4 +164,25 @@ pub struct WhyArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    /// A profile (its lock is used, or written) or a lockfile.
+    pub target: PathBuf,
+
+    #[command(flatten)]
+    pub repo: RepoArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// How many blobs the cache holds, and how many bytes.
+    Info,
+    /// Remove every blob that none of the given locks needs.
+    Gc {
+        /// Lockfiles whose packages are kept.
+        #[arg(long = "keep", value_name = "LOCKFILE", required = true, num_args = 1..)]
+        keep: Vec<PathBuf>,
+    },
 }

@@ -39,6 +39,8 @@ pub struct FetchOptions {
     pub low_speed_window: Duration,
     pub low_speed_bytes: u64,
     pub max_redirects: usize,
+    /// Use the cache only: every download is an error.
+    pub offline: bool,
 }
 
 impl Default for FetchOptions {
@@ -52,6 +54,7 @@ impl Default for FetchOptions {
             low_speed_window: Duration::from_secs(60),
             low_speed_bytes: 1024,
             max_redirects: 10,
+            offline: false,
         }
     }
 }
@@ -77,6 +80,8 @@ pub enum FetchErrorKind {
     Redirect(String),
     #[error("cannot read the file: {0}")]
     File(std::io::Error),
+    #[error("not in the cache, and --offline forbids downloading it")]
+    Offline,
     #[error(transparent)]
     Cache(#[from] CacheError),
 }
@@ -204,21 +209,10 @@ impl Fetcher {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let max_redirects = options.max_redirects;
         let policy = reqwest::redirect::Policy::custom(move |attempt| {
-            let next = attempt.url().clone();
-            let previous = attempt.previous();
-            if previous.len() > max_redirects {
-                return attempt.error(format!("more than {max_redirects} redirects"));
+            match redirect_verdict(attempt.previous(), attempt.url(), max_redirects) {
+                Ok(()) => attempt.follow(),
+                Err(reason) => attempt.error(reason),
             }
-            if !matches!(next.scheme(), "http" | "https") {
-                return attempt.error(format!("to a `{}` URL", next.scheme()));
-            }
-            if previous.iter().any(|p| p.scheme() == "https") && next.scheme() != "https" {
-                return attempt.error("from https to http".to_owned());
-            }
-            if previous.contains(&next) {
-                return attempt.error(format!("loop back to `{}`", redact(&next)));
-            }
-            attempt.follow()
         });
         let mut builder = reqwest::Client::builder()
             .no_proxy()
@@ -253,26 +247,19 @@ impl Fetcher {
         Ok(Fetcher { client, options })
     }
 
+    pub fn offline(&self) -> bool {
+        self.options.offline
+    }
+
+    pub fn options(&self) -> &FetchOptions {
+        &self.options
+    }
+
     /// Fetches `url` into memory; more than `limit` bytes is an error.
     pub async fn get(&self, url: &Url, limit: u64) -> Result<Vec<u8>, FetchError> {
         let mut bytes = Vec::new();
         self.fetch(url, limit, None, &mut bytes).await?;
         Ok(bytes)
-    }
-
-    /// Downloads exactly `pending`'s expected size from `url` into the cache and commits it.
-    pub async fn download(
-        &self,
-        url: &Url,
-        size: u64,
-        mut pending: Pending,
-    ) -> Result<std::path::PathBuf, FetchError> {
-        let attempts = self.fetch(url, size, Some(size), &mut pending).await?;
-        pending.commit().map_err(|e| FetchError {
-            url: redact(url),
-            attempts,
-            kind: FetchErrorKind::Cache(e),
-        })
     }
 
     /// Runs attempts until one succeeds or a final error; returns the attempt count.
@@ -283,13 +270,20 @@ impl Fetcher {
         exact: Option<u64>,
         sink: &mut dyn Sink,
     ) -> Result<u32, FetchError> {
+        if self.options.offline && url.scheme() != "file" {
+            return Err(FetchError {
+                url: redact(url),
+                attempts: 0,
+                kind: FetchErrorKind::Offline,
+            });
+        }
         let mut attempt = 0;
         loop {
             attempt += 1;
             let result = if url.scheme() == "file" {
                 read_file(url, limit, sink).map_err(AttemptError::from)
             } else {
-                self.attempt(url, limit, sink).await
+                self.attempt(url, limit, exact, sink).await
             };
             let result = result.and_then(|()| match exact {
                 Some(expected) if sink.written() < expected => {
@@ -333,6 +327,7 @@ impl Fetcher {
         &self,
         url: &Url,
         limit: u64,
+        exact: Option<u64>,
         sink: &mut dyn Sink,
     ) -> Result<(), AttemptError> {
         let response = self
@@ -342,6 +337,18 @@ impl Fetcher {
             .await
             .map_err(|e| AttemptError::from(describe_reqwest(&e)))?;
         let status = response.status().as_u16();
+        if (300..400).contains(&status) {
+            // A redirect the client did not follow (one it cannot, such as to `file:`).
+            let location = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .map(|v| crate::debian::escape(v.as_bytes()))
+                .unwrap_or_default();
+            return Err(FetchErrorKind::Redirect(format!(
+                "HTTP {status} to `{location}` is not followed"
+            ))
+            .into());
+        }
         if status != 200 {
             let retry_after = response
                 .headers()
@@ -356,7 +363,8 @@ impl Fetcher {
             };
             return Err(AttemptError { kind, retry_after });
         }
-        if let Some(length) = response.content_length()
+        let response_length = response.content_length();
+        if let Some(length) = response_length
             && length > limit
         {
             return Err(FetchErrorKind::TooLarge { limit }.into());
@@ -365,8 +373,20 @@ impl Fetcher {
         let window = self.options.low_speed_window;
         let mut window_start = tokio::time::Instant::now();
         let mut window_bytes = 0u64;
+        let expected = exact.or(response_length);
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| AttemptError::from(describe_reqwest(&e)))?;
+            let chunk = chunk.map_err(|error| {
+                // A body that ends early is a truncation, whatever the transport calls it.
+                match expected {
+                    Some(expected) if !error.is_timeout() => {
+                        AttemptError::from(FetchErrorKind::Truncated {
+                            got: sink.written(),
+                            expected,
+                        })
+                    }
+                    _ => AttemptError::from(describe_reqwest(&error)),
+                }
+            })?;
             if sink.written() + chunk.len() as u64 > limit {
                 return Err(FetchErrorKind::TooLarge { limit }.into());
             }
@@ -387,6 +407,24 @@ impl Fetcher {
         }
         Ok(())
     }
+}
+
+/// Whether a redirect from the chain `previous` to `next` may be followed: a bounded number of
+/// hops, http(s) only, never from https down to http, never back to a URL already visited.
+pub fn redirect_verdict(previous: &[Url], next: &Url, max_redirects: usize) -> Result<(), String> {
+    if previous.len() > max_redirects {
+        return Err(format!("more than {max_redirects} redirects"));
+    }
+    if !matches!(next.scheme(), "http" | "https") {
+        return Err(format!("to a `{}` URL", next.scheme()));
+    }
+    if previous.iter().any(|p| p.scheme() == "https") && next.scheme() != "https" {
+        return Err("from https to http".to_owned());
+    }
+    if previous.contains(next) {
+        return Err(format!("loop back to `{}`", redact(next)));
+    }
+    Ok(())
 }
 
 /// `file://` URLs: the same limit, no retries needed.
@@ -414,4 +452,229 @@ fn read_file(url: &Url, limit: u64, sink: &mut dyn Sink) -> Result<(), FetchErro
         }
         sink.accept(&buffer[..n])?;
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(text: &str) -> Url {
+        Url::parse(text).unwrap()
+    }
+
+    #[test]
+    fn redirects_never_downgrade_loop_or_leave_http() {
+        let start = [url("https://mirror.test/debian/x.deb")];
+        assert!(redirect_verdict(&start, &url("https://other.test/x.deb"), 10).is_ok());
+        assert_eq!(
+            redirect_verdict(&start, &url("http://mirror.test/debian/x.deb"), 10),
+            Err("from https to http".to_owned())
+        );
+        assert!(redirect_verdict(&start, &url("file:///host_sentinel/x"), 10).is_err());
+        assert!(redirect_verdict(&start, &url("mirror+http://x/"), 10).is_err());
+        let chain = [url("http://a.test/1"), url("http://b.test/2")];
+        assert!(
+            redirect_verdict(&chain, &url("http://a.test/1"), 10)
+                .unwrap_err()
+                .starts_with("loop")
+        );
+        let long: Vec<Url> = (0..11)
+            .map(|i| url(&format!("http://a.test/{i}")))
+            .collect();
+        assert!(
+            redirect_verdict(&long, &url("http://a.test/x"), 10)
+                .unwrap_err()
+                .starts_with("more than")
+        );
+    }
+}
+
+/// A package (or any blob) to bring into the cache.
+#[derive(Debug, Clone)]
+pub struct Wanted {
+    pub url: Url,
+    pub sha256: crate::digest::Sha256Digest,
+    pub size: u64,
+    /// `name version architecture`, for messages.
+    pub label: String,
+}
+
+/// What a run of [`fetch_all`] did.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    /// Already in the cache (verified).
+    pub cached: usize,
+    pub downloaded: usize,
+    /// Bytes downloaded.
+    pub bytes: u64,
+    /// Blobs that were in the cache but corrupt, removed and downloaded again.
+    pub repaired: Vec<String>,
+}
+
+/// Told about progress as it happens (the printer's progress bar, or nothing).
+pub trait Observer: Send + Sync {
+    fn bytes(&self, _count: u64) {}
+    fn bytes_lost(&self, _count: u64) {}
+    fn done(&self, _label: &str) {}
+}
+
+/// An observer that ignores everything.
+pub struct Quiet;
+
+impl Observer for Quiet {}
+
+/// A failed package download, naming the package.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot fetch `{label}`")]
+pub struct PackageError {
+    pub label: String,
+    #[source]
+    pub source: FetchError,
+}
+
+impl Classify for PackageError {
+    fn class(&self) -> ExitClass {
+        self.source.class()
+    }
+
+    fn hint(&self) -> Option<String> {
+        match &self.source.kind {
+            FetchErrorKind::NotFound => Some(
+                "the mirror no longer has this version (a live mirror drops old versions at each point release); run `debroot lock --update PROFILE`, or pin `source.snapshot`".into(),
+            ),
+            FetchErrorKind::Offline => Some("run once without --offline to fill the cache".into()),
+            FetchErrorKind::Cache(CacheError::Mismatch { .. }) => Some(
+                "the mirror served other bytes than the signed index promised; try another mirror".into(),
+            ),
+            _ => None,
+        }
+    }
+}
+
+/// A sink into the cache that reports bytes to an observer.
+struct Observed<'a> {
+    pending: Pending,
+    observer: &'a dyn Observer,
+}
+
+impl Sink for Observed<'_> {
+    fn accept(&mut self, bytes: &[u8]) -> Result<(), FetchErrorKind> {
+        self.pending.write(bytes).map_err(FetchErrorKind::Cache)?;
+        self.observer.bytes(bytes.len() as u64);
+        Ok(())
+    }
+    fn written(&self) -> u64 {
+        self.pending.written()
+    }
+    fn restart(&mut self) -> Result<(), FetchErrorKind> {
+        self.observer.bytes_lost(self.pending.written());
+        self.pending.reset().map_err(FetchErrorKind::Cache)
+    }
+}
+
+impl Fetcher {
+    /// Downloads `size` bytes of `url` into the cache, reporting progress.
+    async fn download_observed(
+        &self,
+        url: &Url,
+        size: u64,
+        pending: Pending,
+        observer: &dyn Observer,
+    ) -> Result<(), FetchError> {
+        let mut sink = Observed { pending, observer };
+        let attempts = self.fetch(url, size, Some(size), &mut sink).await?;
+        // fsync and rename block: keep them off the download threads.
+        let pending = sink.pending;
+        let committed = tokio::task::spawn_blocking(move || pending.commit())
+            .await
+            .map_err(|e| CacheError::Io {
+                path: std::path::PathBuf::new(),
+                source: std::io::Error::other(e.to_string()),
+            })
+            .and_then(|result| result);
+        committed.map(drop).map_err(|e| FetchError {
+            url: redact(url),
+            attempts,
+            kind: FetchErrorKind::Cache(e),
+        })
+    }
+}
+
+/// Brings every wanted blob into the cache: verified blobs already there are kept (a corrupt
+/// one is removed and downloaded again), the rest downloaded, at most `jobs` at a time. Stops
+/// at the first failure; nothing unverified is ever left in the cache.
+pub async fn fetch_all(
+    fetcher: &Fetcher,
+    cache: &crate::cache::Cache,
+    wanted: &[Wanted],
+    jobs: usize,
+    observer: &dyn Observer,
+) -> Result<Report, PackageError> {
+    use crate::cache::Lookup;
+    use futures_util::stream::{self, TryStreamExt};
+    let report = std::sync::Mutex::new(Report::default());
+    stream::iter(wanted.iter().map(Ok::<_, PackageError>))
+        .try_for_each_concurrent(jobs.max(1), |item| {
+            let report = &report;
+            async move {
+                let fail = |source: FetchError| PackageError {
+                    label: item.label.clone(),
+                    source,
+                };
+                let cache_error = |e: CacheError| {
+                    fail(FetchError {
+                        url: redact(&item.url),
+                        attempts: 0,
+                        kind: FetchErrorKind::Cache(e),
+                    })
+                };
+                let blob_cache = cache.clone();
+                let (digest, size) = (item.sha256, item.size);
+                let lookup = tokio::task::spawn_blocking(move || {
+                    blob_cache
+                        .open_blob_verified(&digest, size)
+                        .map(|lookup| match lookup {
+                            Lookup::Hit(_) => Lookup::Hit(()),
+                            Lookup::Miss => Lookup::Miss,
+                            Lookup::Corrupt(path) => Lookup::Corrupt(path),
+                        })
+                })
+                .await
+                .map_err(|e| {
+                    cache_error(CacheError::Io {
+                        path: cache.path(&digest),
+                        source: std::io::Error::other(e.to_string()),
+                    })
+                })?
+                .map_err(cache_error)?;
+                match lookup {
+                    Lookup::Hit(()) => {
+                        observer.bytes(item.size);
+                        observer.done(&item.label);
+                        report.lock().expect("report lock").cached += 1;
+                        return Ok(());
+                    }
+                    Lookup::Corrupt(path) => {
+                        report.lock().expect("report lock").repaired.push(format!(
+                            "{} ({})",
+                            item.label,
+                            path.display()
+                        ));
+                    }
+                    Lookup::Miss => {}
+                }
+                let pending = cache.begin(item.sha256, item.size).map_err(cache_error)?;
+                fetcher
+                    .download_observed(&item.url, item.size, pending, observer)
+                    .await
+                    .map_err(fail)?;
+                observer.done(&item.label);
+                let mut report = report.lock().expect("report lock");
+                report.downloaded += 1;
+                report.bytes += item.size;
+                Ok(())
+            }
+        })
+        .await?;
+    Ok(report.into_inner().expect("report lock"))
 }

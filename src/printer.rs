@@ -141,3 +141,67 @@ impl Printer {
         let _ = io::stderr().lock().write_all(out.as_bytes());
     }
 }
+
+/// A progress display for one phase: a bar of bytes and items on a terminal, nothing off it
+/// (the phase's status line says what happened when it ends).
+pub struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    items: std::sync::atomic::AtomicU64,
+    total_items: u64,
+}
+
+impl Printer {
+    /// A progress display for `total_items` items of `total_bytes` bytes in all.
+    pub fn progress(&self, verb: &str, total_bytes: u64, total_items: u64) -> Progress {
+        let bar = self.progress_enabled().then(|| {
+            let bar = indicatif::ProgressBar::new(total_bytes);
+            let style = indicatif::ProgressStyle::with_template(
+                "{prefix:>12.bold.cyan} [{bar:30}] {bytes}/{total_bytes} {msg} ({bytes_per_sec}, {eta})",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> ");
+            bar.set_style(style);
+            bar.set_prefix(verb.to_owned());
+            bar.set_message(format!("0/{total_items}"));
+            bar
+        });
+        Progress {
+            bar,
+            items: std::sync::atomic::AtomicU64::new(0),
+            total_items,
+        }
+    }
+}
+
+impl Progress {
+    /// Removes the bar.
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl crate::fetch::Observer for Progress {
+    fn bytes(&self, count: u64) {
+        if let Some(bar) = &self.bar {
+            bar.inc(count);
+        }
+    }
+
+    fn bytes_lost(&self, count: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(bar.position().saturating_sub(count));
+        }
+    }
+
+    fn done(&self, _label: &str) {
+        let done = self
+            .items
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
+        if let Some(bar) = &self.bar {
+            bar.set_message(format!("{done}/{} packages", self.total_items));
+        }
+    }
+}

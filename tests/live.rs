@@ -215,3 +215,60 @@ fn why_libc6_prints_a_chain() {
     assert!(text.contains("required by "), "{text}");
     assert!(text.contains("requested: "), "{text}");
 }
+
+#[test]
+#[ignore = "live: needs the host's Debian mirror"]
+fn fetch_minbase_then_nothing_then_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        common::repo_root().join("profiles/minbase.toml"),
+        dir.path().join("minbase.toml"),
+    )
+    .unwrap();
+    let cache = dir.path().join("cache");
+    let cache = cache.to_str().unwrap();
+    let first = debroot(
+        dir.path(),
+        &["fetch", "minbase.toml", "--cache-dir", cache],
+        &[],
+    );
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let lock = debroot::lock::Lock::parse(
+        &std::fs::read_to_string(dir.path().join("minbase.lock")).unwrap(),
+    )
+    .unwrap();
+    let count = lock.packages.len();
+    assert!(
+        stderr(&first).contains(&format!("Fetched {count} packages: {count} downloaded")),
+        "{}",
+        stderr(&first)
+    );
+    let second = debroot(
+        dir.path(),
+        &["fetch", "minbase.toml", "--cache-dir", cache],
+        &[],
+    );
+    assert!(
+        stderr(&second).contains(&format!(
+            "0 downloaded (0 bytes), {count} already in the cache"
+        )),
+        "{}",
+        stderr(&second)
+    );
+    // The network "unavailable": a mirror nothing listens on, and --offline.
+    let offline = debroot(
+        dir.path(),
+        &[
+            "fetch",
+            "minbase.lock",
+            "--offline",
+            "--mirror",
+            "http://127.0.0.1:9/debian",
+            "--cache-dir",
+            cache,
+        ],
+        &[],
+    );
+    assert_eq!(offline.status.code(), Some(0), "{}", stderr(&offline));
+    common::assert_cache_verified(std::path::Path::new(cache));
+}

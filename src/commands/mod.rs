@@ -1,6 +1,8 @@
 //! One orchestrator per subcommand. Commands are where typed module errors meet context
 //! (`ResultExt::context`) and where edge I/O is wired to pure modules.
 
+mod cache;
+mod fetch;
 mod index;
 mod lock;
 mod profile;
@@ -43,6 +45,8 @@ pub fn dispatch(cli: Cli, env: &Env<'_>) -> Result<Outcome, Failure> {
         Command::Index(args) => index::run(env, &args),
         Command::Lock(args) => lock::run(env, &args),
         Command::Why(args) => why::run(env, &args),
+        Command::Fetch(args) => fetch::run(env, &args),
+        Command::Cache(command) => cache::run(env, &command),
         Command::Profile(ProfileCommand::Show { profile }) => profile::show(env, &profile),
     }
 }
@@ -117,8 +121,38 @@ pub struct Repo {
     pub cache: Cache,
 }
 
-/// Chooses sources by DESIGN §3's precedence and opens what reading them needs.
-pub fn open_repo(env: &Env<'_>, profile: &Profile, args: &RepoArgs) -> Result<Repo, Failure> {
+/// The downloader configured by the command line (`--offline`, `--timeout`, `--retries`).
+pub fn fetcher(env: &Env<'_>, args: &RepoArgs) -> Result<Fetcher, Failure> {
+    let timeout = std::time::Duration::from_secs(args.timeout.max(1));
+    let options = FetchOptions {
+        retries: args.retries,
+        connect_timeout: timeout,
+        read_timeout: timeout,
+        low_speed_window: timeout.max(std::time::Duration::from_secs(10)),
+        offline: args.offline,
+        ..FetchOptions::default()
+    };
+    Ok(Fetcher::new(env.context, options)?)
+}
+
+/// The snapshot time: `--snapshot`, else the one given (profile or lock).
+pub fn snapshot(args: &RepoArgs, pinned: Option<Timestamp>) -> Result<Option<Timestamp>, Failure> {
+    match &args.snapshot {
+        Some(text) => Timestamp::parse_snapshot(text)
+            .map(Some)
+            .map_err(|e| Failure::message(ExitClass::Usage, format!("--snapshot: {e}"))),
+        None => Ok(pinned),
+    }
+}
+
+/// Chooses the archive URLs by DESIGN §3's precedence.
+pub fn choose_sources(
+    env: &Env<'_>,
+    profile_mirror: Option<&crate::profile::Mirror>,
+    snapshot: Option<Timestamp>,
+    args: &RepoArgs,
+) -> Result<Sources, Failure> {
+    use crate::profile::Mirror;
     let usage = |message: String| Failure::message(ExitClass::Usage, message);
     let command_line = args
         .mirror
@@ -132,12 +166,6 @@ pub fn open_repo(env: &Env<'_>, profile: &Profile, args: &RepoArgs) -> Result<Re
         .map(source::parse_mirror_override)
         .transpose()
         .context(|| "DEBROOT_MIRROR")?;
-    let snapshot = match &args.snapshot {
-        Some(text) => {
-            Some(Timestamp::parse_snapshot(text).map_err(|e| usage(format!("--snapshot: {e}")))?)
-        }
-        None => profile.source.snapshot,
-    };
     let now = Timestamp::from_system(env.context.now());
     if let Some(at) = snapshot
         && at > now
@@ -157,42 +185,81 @@ pub fn open_repo(env: &Env<'_>, profile: &Profile, args: &RepoArgs) -> Result<Re
                 .ok_or_else(|| usage(format!("--snapshot-server: `{text}` is not an http(s) URL")))
         })
         .transpose()?;
-    let needs_host = matches!(
-        (&command_line, &environment, &profile.source.mirror),
-        (Some(crate::profile::Mirror::Host), _, _)
-            | (None, Some(crate::profile::Mirror::Host), _)
-            | (None, None, Some(crate::profile::Mirror::Host))
-            | (None, None, None)
-    );
+    let chosen = command_line
+        .as_ref()
+        .or(environment.as_ref())
+        .or(profile_mirror);
+    let needs_host =
+        matches!(chosen, Some(Mirror::Host)) || (chosen.is_none() && snapshot.is_none());
     let host = if needs_host {
         source::read_host_sources(Path::new("/etc/apt"))
     } else {
         source::HostSources::default()
     };
-    let sources = source::choose(
+    Ok(source::choose(
         &source::Choice {
             command_line,
             environment,
-            profile: profile.source.mirror.clone(),
+            profile: profile_mirror.cloned(),
             snapshot,
             snapshot_server,
         },
         &host,
-    )?;
+    )?)
+}
+
+/// Chooses sources and opens what reading a profile's indexes needs.
+pub fn open_repo(env: &Env<'_>, profile: &Profile, args: &RepoArgs) -> Result<Repo, Failure> {
+    let snapshot = snapshot(args, profile.source.snapshot)?;
+    let sources = choose_sources(env, profile.source.mirror.as_ref(), snapshot, args)?;
     let keyring = load_keyring(&profile.source.keyring)?;
     let time = match snapshot {
         Some(at) => TimeCheck::Snapshot { at },
-        None => TimeCheck::Live { now },
+        None => TimeCheck::Live {
+            now: Timestamp::from_system(env.context.now()),
+        },
     };
-    let fetcher = Fetcher::new(env.context, FetchOptions::default())?;
-    let cache = open_cache(env)?;
     Ok(Repo {
         sources,
         keyring,
         time,
-        fetcher,
-        cache,
+        fetcher: fetcher(env, args)?,
+        cache: open_cache(env)?,
     })
+}
+
+/// Writes a lock beside its profile, atomically.
+pub fn write_lock(profile: &Profile, lock: &crate::lock::Lock) -> Result<(), Failure> {
+    let path = profile.lock_path();
+    crate::atomic::write(&path, lock.to_toml(&profile.file_name()).as_bytes(), 0o644).map_err(|e| {
+        Failure::new(ExitClass::Output, e)
+            .context(format!("cannot write lockfile `{}`", path.display()))
+    })
+}
+
+/// The profile's lock when it matches the profile; otherwise a fresh resolution, written.
+pub fn current_lock(
+    env: &Env<'_>,
+    profile: &Profile,
+    args: &RepoArgs,
+) -> Result<crate::lock::Lock, Failure> {
+    let existing = read_lock(profile)?;
+    if let Some(lock) = &existing
+        && lock.profile_digest == profile.resolution_digest()
+    {
+        return Ok(existing.expect("checked above"));
+    }
+    let lock = resolve_lock(env, profile, args, existing.as_ref())?;
+    write_lock(profile, &lock)?;
+    env.printer.status(
+        "Locked",
+        &format!(
+            "{} packages in `{}`",
+            lock.packages.len(),
+            profile.lock_path().display()
+        ),
+    );
+    Ok(lock)
 }
 
 /// Reads and verifies the profile's suites, warning about rejected stanzas.

@@ -187,6 +187,10 @@ impl Classify for IndexError {
     fn hint(&self) -> Option<String> {
         match self {
             IndexError::Fetch(FetchError {
+                kind: FetchErrorKind::Offline,
+                ..
+            }) => Some("run once without --offline to fill the cache".into()),
+            IndexError::Fetch(FetchError {
                 kind: FetchErrorKind::NotFound,
                 ..
             }) => Some(
@@ -235,7 +239,30 @@ async fn load_suite(
         .join("InRelease")
         .map_err(|e| IndexError::Internal(e.to_string()))?;
     let shown = redact(&inrelease_url);
-    let bytes = match fetcher.get(&inrelease_url, MAX_INRELEASE_BYTES).await {
+    // Offline: the InRelease last verified from this URL, still verified again below.
+    let offline_copy = if fetcher.offline() {
+        let cached = cache
+            .get_ref(inrelease_url.as_str())
+            .map(|digest| cache.read_unsized(&digest, MAX_INRELEASE_BYTES))
+            .transpose()?;
+        match cached {
+            Some(Lookup::Hit(bytes)) => Some(bytes),
+            _ => {
+                return Err(IndexError::Fetch(FetchError {
+                    url: shown,
+                    attempts: 0,
+                    kind: FetchErrorKind::Offline,
+                }));
+            }
+        }
+    } else {
+        None
+    };
+    let fetched = match offline_copy {
+        Some(bytes) => Ok(bytes),
+        None => fetcher.get(&inrelease_url, MAX_INRELEASE_BYTES).await,
+    };
+    let bytes = match fetched {
         Ok(bytes) => bytes,
         Err(error) => {
             // A missing InRelease next to a present Release is a repository that stopped
@@ -285,6 +312,7 @@ async fn load_suite(
         })?;
     // Keep the InRelease itself, by digest: a lock names it, offline runs read it.
     cache.insert(inrelease_sha256, &bytes)?;
+    cache.set_ref(inrelease_url.as_str(), &inrelease_sha256)?;
 
     let mut wanted: Vec<(String, Architecture)> = Vec::new();
     for component in request.components {

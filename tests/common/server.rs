@@ -221,11 +221,17 @@ fn handle(mut stream: TcpStream, root: &Path, state: &Mutex<State>) -> std::io::
             break;
         }
     }
-    let path = request_line
+    let mut path = request_line
         .split_whitespace()
         .nth(1)
         .unwrap_or("/")
         .to_owned();
+    // As a proxy, requests come in absolute form (`GET http://host/path`): serve the path.
+    if let Some(rest) = path.strip_prefix("http://") {
+        path = rest
+            .find('/')
+            .map_or("/".to_owned(), |i| rest[i..].to_owned());
+    }
     let fault = {
         let mut state = state.lock().unwrap();
         state.log.push((path.clone(), Instant::now()));

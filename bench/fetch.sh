@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Cold-cache download of a profile's whole package set: `debroot fetch` against
+# `apt-get download` of the same package list from the same mirror, interleaved, N runs each
+# (default 3). Prints the medians and the ratio debroot/apt (the target is at most 0.5).
+#
+# Usage: bash bench/fetch.sh [RUNS] [PACKAGES...]
+# Default packages: the kiosk set on top of minbase (sway wayvnc chromium seatd foot).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-3}
+shift || true
+include=("${@:-sway wayvnc chromium seatd foot}")
+cargo build --release --quiet
+debroot="$PWD/target/release/debroot"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+quoted=$(for p in ${include[*]}; do printf '"%s", ' "$p"; done)
+sed "s/^include = \[\]/include = [${quoted%, }]/" profiles/minbase.toml > "$work/kiosk.toml"
+"$debroot" -q lock "$work/kiosk.toml" --cache-dir "$work/index-cache"
+lock="$work/kiosk.lock"
+packages=$(python3 - "$lock" <<'PY'
+import sys, tomllib
+lock = tomllib.load(open(sys.argv[1], "rb"))
+print(" ".join(f"{p['name']}:{p['architecture']}={p['version']}" for p in lock["package"]))
+PY
+)
+count=$(wc -w <<<"$packages")
+bytes=$(python3 -c "import sys,tomllib; print(sum(p['size'] for p in tomllib.load(open('$lock','rb'))['package']))")
+echo "package set: $count packages, $bytes bytes"
+
+# apt, configured for the profile's suites from the host's mirror, in a private directory.
+uris=$(cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null \
+    | grep -E '^(URIs:|deb )' | tr ' ' '\n' | grep -E '^(https?|file)://' || true)
+main=$(grep -v -- '-security' <<<"$uris" | awk 'NR == 1')
+security=$(grep -- '-security' <<<"$uris" | awk 'NR == 1')
+security=${security:-${main%/debian}/debian-security}
+apt_dir="$work/apt"
+mkdir -p "$apt_dir"/etc/apt/{sources.list.d,preferences.d,apt.conf.d,trusted.gpg.d} \
+    "$apt_dir"/var/lib/apt/lists/partial "$apt_dir"/var/cache/apt/archives/partial "$apt_dir"/var/lib/dpkg
+touch "$apt_dir/var/lib/dpkg/status"
+keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+cat > "$apt_dir/etc/apt/sources.list" <<LIST
+deb [signed-by=$keyring] $main trixie main
+deb [signed-by=$keyring] $main trixie-updates main
+deb [signed-by=$keyring] $security trixie-security main
+LIST
+apt_opts=(-o "Dir=$apt_dir" -o "Dir::State::status=$apt_dir/var/lib/dpkg/status"
+    -o "APT::Architecture=amd64" -o "APT::Architectures=amd64" -o "Debug::NoLocking=1"
+    -o "APT::Sandbox::User=root")
+apt-get "${apt_opts[@]}" -qq update
+
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+seconds() { python3 -c "print(round($2 - $1, 3))"; }
+debroot_times=()
+apt_times=()
+for run in $(seq "$runs"); do
+    rm -rf "$work/cache"
+    start=$(date +%s.%N)
+    "$debroot" -q fetch "$lock" --cache-dir "$work/cache"
+    debroot_times+=("$(seconds "$start" "$(date +%s.%N)")")
+
+    rm -rf "$work/download" && mkdir "$work/download"
+    start=$(date +%s.%N)
+    (cd "$work/download" && apt-get "${apt_opts[@]}" -qq download $packages >/dev/null)
+    apt_times+=("$(seconds "$start" "$(date +%s.%N)")")
+    echo "run $run: debroot ${debroot_times[-1]} s, apt-get download ${apt_times[-1]} s"
+done
+downloaded=$(ls "$work/download" | wc -l)
+[ "$downloaded" = "$count" ] || echo "warning: apt-get downloaded $downloaded files, expected $count"
+d=$(median "${debroot_times[@]}")
+a=$(median "${apt_times[@]}")
+echo "median: debroot fetch $d s, apt-get download $a s, ratio $(python3 -c "print(round($d / $a, 3))") (target <= 0.5)"

@@ -1,0 +1,50 @@
+//! `debroot cache info` and `debroot cache gc`.
+
+use std::collections::BTreeSet;
+
+use super::{Env, Outcome};
+use crate::cli::CacheCommand;
+use crate::error::{ExitClass, Failure, ResultExt};
+use crate::lock::Lock;
+
+pub fn run(env: &Env<'_>, command: &CacheCommand) -> Result<Outcome, Failure> {
+    let cache = super::open_cache(env)?;
+    match command {
+        CacheCommand::Info => {
+            let usage = cache.usage()?;
+            env.printer
+                .data(&format!(
+                    "path  {}\nblobs {}\nbytes {}\n",
+                    cache.root().display(),
+                    usage.blobs,
+                    usage.bytes
+                ))
+                .map_err(|e| {
+                    Failure::new(ExitClass::Output, e).context("cannot write to stdout")
+                })?;
+        }
+        CacheCommand::Gc { keep } => {
+            let mut digests = BTreeSet::new();
+            for path in keep {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    Failure::new(ExitClass::Usage, e)
+                        .context(format!("cannot read lockfile `{}`", path.display()))
+                })?;
+                let lock = Lock::parse(&text)
+                    .context(|| format!("cannot use lockfile `{}`", path.display()))?;
+                digests.extend(lock.packages.iter().map(|p| p.sha256));
+                digests.extend(lock.suites.iter().map(|s| s.inrelease_sha256));
+            }
+            let removed = cache.remove_except(&digests)?;
+            let left = cache.usage()?;
+            env.printer.status(
+                "Removed",
+                &format!(
+                    "{} blobs ({} bytes); {} blobs ({} bytes) kept",
+                    removed.blobs, removed.bytes, left.blobs, left.bytes
+                ),
+            );
+        }
+    }
+    Ok(Outcome::Success)
+}
