@@ -51,6 +51,9 @@ pub enum Command {
     /// Download every package of the lock into the cache (resolving first when there is none).
     Fetch(FetchArgs),
 
+    /// Build the profile's root filesystem into a directory or tarball.
+    Build(BuildArgs),
+
     /// Inspect and clean the package cache.
     #[command(subcommand)]
     Cache(CacheCommand),
@@ -185,4 +188,63 @@ pub enum CacheCommand {
         #[arg(long = "keep", value_name = "LOCKFILE", required = true, num_args = 1..)]
         keep: Vec<PathBuf>,
     },
+}
+
+/// `--mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ModeArg {
+    /// root as uid 0, else unshare.
+    Auto,
+    /// Maintainer scripts in private namespaces, as root.
+    Root,
+    /// The same in a user namespace, for a normal user (needs /etc/subuid ranges).
+    Unshare,
+    /// Unpack only: no scripts, no privilege.
+    Extract,
+}
+
+/// `--format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormatArg {
+    Dir,
+    Tar,
+    #[value(name = "tar.gz")]
+    TarGz,
+    #[value(name = "tar.xz")]
+    TarXz,
+    #[value(name = "tar.zst")]
+    TarZst,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// The profile, e.g. profiles/minbase.toml.
+    pub profile: PathBuf,
+
+    /// Where to write the root filesystem: a directory or a .tar[.gz|.xz|.zst] file.
+    #[arg(short, long, value_name = "OUTPUT")]
+    pub output: PathBuf,
+
+    /// Output format [default: from the output's name, else the profile's `output.format`].
+    #[arg(long, value_enum)]
+    pub format: Option<OutputFormatArg>,
+
+    /// How maintainer scripts run [default: the profile's `build.mode`].
+    #[arg(long, value_enum)]
+    pub mode: Option<ModeArg>,
+
+    /// Fail if the lock is missing or would change.
+    #[arg(long, conflicts_with = "frozen")]
+    pub locked: bool,
+
+    /// Build from the lock as it is: read no index, resolve nothing.
+    #[arg(long)]
+    pub frozen: bool,
+
+    /// Keep the work directory of a failed build for inspection.
+    #[arg(long)]
+    pub keep_failed: bool,
+
+    #[command(flatten)]
+    pub repo: RepoArgs,
 }

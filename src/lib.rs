@@ -28,12 +28,17 @@ pub mod debian;
 pub mod digest;
 pub mod error;
 pub mod fetch;
+pub mod install;
 pub mod lock;
+pub mod output;
+pub mod pipeline;
 pub mod printer;
 pub mod profile;
 pub mod repo;
 pub mod resolve;
 pub mod timestamp;
+pub mod unpack;
+pub mod workdir;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -46,6 +51,17 @@ use crate::printer::Printer;
 
 /// Runs debroot with `args` (argv, program name first) and returns the exit code.
 pub fn run(args: impl IntoIterator<Item = OsString>, context: &Context) -> ExitCode {
+    let args: Vec<OsString> = args.into_iter().collect();
+    // The namespace helpers are debroot re-executed by itself; they are not a user interface.
+    match args.get(1).and_then(|a| a.to_str()) {
+        Some("__sandbox") => {
+            return ExitCode::from(install::sandbox::sandbox_main(&args[2..]).clamp(0, 255) as u8);
+        }
+        Some("__sandbox-init") => {
+            return ExitCode::from(install::sandbox::init_main(&args[2..]).clamp(0, 255) as u8);
+        }
+        _ => {}
+    }
     let cli = match cli::Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(error) => {

@@ -1,6 +1,7 @@
 //! One orchestrator per subcommand. Commands are where typed module errors meet context
 //! (`ResultExt::context`) and where edge I/O is wired to pure modules.
 
+mod build;
 mod cache;
 mod fetch;
 mod index;
@@ -46,6 +47,7 @@ pub fn dispatch(cli: Cli, env: &Env<'_>) -> Result<Outcome, Failure> {
         Command::Lock(args) => lock::run(env, &args),
         Command::Why(args) => why::run(env, &args),
         Command::Fetch(args) => fetch::run(env, &args),
+        Command::Build(args) => build::run(env, &args),
         Command::Cache(command) => cache::run(env, &command),
         Command::Profile(ProfileCommand::Show { profile }) => profile::show(env, &profile),
     }

@@ -1,0 +1,433 @@
+//! The dpkg database of a root, written as `dpkg --no-triggers --unpack` leaves it, so that
+//! `dpkg --configure --pending` takes over exactly where dpkg's own unpack would have.
+//!
+//! What a fresh unpack leaves (checked against trixie's dpkg 1.22 on real packages, see the
+//! project notes):
+//!
+//! - `status`: a stanza per package with `Status: install ok unpacked`, the control fields, and
+//!   `Conffiles:` with the hash `newconffile` for each conffile (dpkg rewrites the whole file,
+//!   sorted and canonicalised, at its next run, so field order here is not significant);
+//! - `info/PKG.MEMBER` (`PKG:ARCH.MEMBER` for `Multi-Arch: same`): every control member but
+//!   `control` and names with a dot, with the member's mode and mtime; an `md5sums` generated
+//!   when the package ships none;
+//! - `info/PKG.list`: every member path in archive order with symlinks last, `/.` for the root,
+//!   directories included, diverted files under their own name, paths another package took over
+//!   (`Replaces`) left out;
+//! - conffiles under `PATH.dpkg-new` (the extractor does that);
+//! - `triggers/File` and `triggers/NAME`: the package's `interest*` lines, appended in unpack
+//!   order; activations of other packages' triggers are handed to `dpkg-trigger` before the
+//!   configure run, which records them exactly as dpkg's unpack would have.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::fs;
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use crate::repo::packages::MultiArch;
+use crate::unpack::Control;
+use crate::unpack::extract::{Diversions, Unpacked};
+use crate::unpack::tar::Kind;
+
+/// A failure writing the database, naming the file.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write `{}` of the dpkg database", .path.display())]
+pub struct DbError {
+    pub path: PathBuf,
+    #[source]
+    pub source: io::Error,
+}
+
+impl crate::error::Classify for DbError {
+    fn class(&self) -> crate::error::ExitClass {
+        crate::error::ExitClass::Output
+    }
+}
+
+fn db_error(path: &Path) -> impl FnOnce(io::Error) -> DbError + '_ {
+    move |source| DbError {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// `ROOT/var/lib/dpkg`.
+pub fn admin_dir(root: &Path) -> PathBuf {
+    root.join("var/lib/dpkg")
+}
+
+/// Creates an empty database: `status`, `info/format`, the directories dpkg expects, an empty
+/// `triggers/Unincorp` (without which `dpkg-trigger` silently does nothing), and the `arch`
+/// file listing the architectures, native first.
+pub fn init(root: &Path, architectures: &[crate::debian::Architecture]) -> Result<(), DbError> {
+    let admin = admin_dir(root);
+    for dir in ["", "info", "updates", "triggers", "alternatives", "parts"] {
+        let path = admin.join(dir);
+        fs::create_dir_all(&path).map_err(db_error(&path))?;
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).map_err(db_error(&path))?;
+    }
+    for (file, content) in [
+        ("status", &b""[..]),
+        ("info/format", b"1\n"),
+        ("triggers/Unincorp", b""),
+    ] {
+        let path = admin.join(file);
+        fs::write(&path, content).map_err(db_error(&path))?;
+    }
+    // The architectures dpkg accepts, native first (as `dpkg --add-architecture` writes it).
+    let mut text = String::new();
+    for arch in architectures {
+        let _ = writeln!(text, "{arch}");
+    }
+    let path = admin.join("arch");
+    fs::write(&path, text).map_err(db_error(&path))?;
+    Ok(())
+}
+
+/// The database name of a package: `name`, or `name:arch` for `Multi-Arch: same`.
+pub fn db_name(control: &Control) -> String {
+    if control.multi_arch == MultiArch::Same {
+        format!("{}:{}", control.package, control.architecture)
+    } else {
+        control.package.to_string()
+    }
+}
+
+/// Reads `ROOT/var/lib/dpkg/diversions` (triples of lines: from, to, package).
+pub fn read_diversions(root: &Path) -> Diversions {
+    let mut diversions = Diversions::new();
+    let Ok(text) = fs::read(admin_dir(root).join("diversions")) else {
+        return diversions;
+    };
+    let lines: Vec<&[u8]> = text.split(|&b| b == b'\n').collect();
+    for triple in lines.chunks(3) {
+        if let [from, to, package] = triple
+            && !from.is_empty()
+        {
+            let from = from.strip_prefix(b"/").unwrap_or(from).to_vec();
+            diversions.insert(
+                from,
+                (to.to_vec(), String::from_utf8_lossy(package).into_owned()),
+            );
+        }
+    }
+    diversions
+}
+
+fn absolute(path: &[u8]) -> Vec<u8> {
+    if path.is_empty() {
+        return b"/.".to_vec();
+    }
+    let mut out = Vec::with_capacity(path.len() + 1);
+    out.push(b'/');
+    out.extend_from_slice(path);
+    out
+}
+
+fn write_member(path: &Path, data: &[u8], mode: u32, mtime: i64) -> Result<(), DbError> {
+    fs::write(path, data).map_err(db_error(path))?;
+    fs::set_permissions(path, fs::Permissions::from_mode(mode & 0o7777)).map_err(db_error(path))?;
+    let time = rustix::fs::Timespec {
+        tv_sec: mtime,
+        tv_nsec: 0,
+    };
+    rustix::fs::utimensat(
+        rustix::fs::CWD,
+        path,
+        &rustix::fs::Timestamps {
+            last_access: time,
+            last_modification: time,
+        },
+        rustix::fs::AtFlags::empty(),
+    )
+    .map_err(|e| DbError {
+        path: path.to_path_buf(),
+        source: e.into(),
+    })
+}
+
+/// Writes a package's `info/` files and returns its `status` stanza.
+///
+/// `taken`: paths (package paths, as in `unpacked`) another package took over; they are left
+/// out of the `.list`.
+pub fn write_package(
+    root: &Path,
+    control: &Control,
+    unpacked: &Unpacked,
+    taken: &dyn Fn(&[u8]) -> bool,
+) -> Result<String, DbError> {
+    let info = admin_dir(root).join("info");
+    let name = db_name(control);
+    for member in &control.members {
+        if member.name.contains('.') || member.name == "list" {
+            continue;
+        }
+        let path = info.join(format!("{name}.{}", member.name));
+        write_member(&path, &member.data, member.mode, member.mtime)?;
+    }
+    // The file list: archive order, symlinks last.
+    let mut list: Vec<u8> = Vec::new();
+    let mut symlinks: Vec<u8> = Vec::new();
+    for (path, kind) in &unpacked.paths {
+        if *kind != Kind::Dir && taken(path) {
+            continue;
+        }
+        let target = if *kind == Kind::Symlink {
+            &mut symlinks
+        } else {
+            &mut list
+        };
+        target.extend_from_slice(&absolute(path));
+        target.push(b'\n');
+    }
+    list.extend_from_slice(&symlinks);
+    let list_path = info.join(format!("{name}.list"));
+    fs::write(&list_path, &list).map_err(db_error(&list_path))?;
+    // md5sums, when the package ships none: regular files and hard links in list order.
+    if control.member("md5sums").is_none() {
+        let mut sums = String::new();
+        for (path, kind) in &unpacked.paths {
+            if matches!(kind, Kind::File | Kind::Hardlink)
+                && !taken(path)
+                && let Some(md5) = unpacked.md5.get(path)
+            {
+                let _ = writeln!(sums, "{md5}  {}", String::from_utf8_lossy(path));
+            }
+        }
+        let path = info.join(format!("{name}.md5sums"));
+        fs::write(&path, sums).map_err(db_error(&path))?;
+    }
+    // The status stanza: the control fields with Status after Package, and Conffiles.
+    let mut stanza = String::new();
+    let text = String::from_utf8_lossy(&control.text);
+    let lines = text.lines().filter(|l| !l.trim().is_empty());
+    let mut wrote_status = false;
+    for line in lines {
+        stanza.push_str(line);
+        stanza.push('\n');
+        if !wrote_status && line.starts_with("Package:") {
+            stanza.push_str("Status: install ok unpacked\n");
+            wrote_status = true;
+        }
+    }
+    if !wrote_status {
+        stanza.push_str("Status: install ok unpacked\n");
+    }
+    let conffiles: Vec<String> = control
+        .conffiles
+        .iter()
+        .map(|c| {
+            let flag = if c.remove_on_upgrade {
+                " remove-on-upgrade"
+            } else {
+                ""
+            };
+            format!(" /{} newconffile{flag}", String::from_utf8_lossy(&c.path))
+        })
+        .collect();
+    if !conffiles.is_empty() {
+        stanza.push_str("Conffiles:\n");
+        for line in conffiles {
+            stanza.push_str(&line);
+            stanza.push('\n');
+        }
+    }
+    Ok(stanza)
+}
+
+/// Appends stanzas to `status` (dpkg sorts the file at its next write).
+pub fn append_status(root: &Path, stanzas: &[String]) -> Result<(), DbError> {
+    use std::io::Write;
+    let path = admin_dir(root).join("status");
+    let mut file = fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .map_err(db_error(&path))?;
+    let mut text = String::new();
+    for stanza in stanzas {
+        text.push_str(stanza);
+        text.push('\n');
+    }
+    file.write_all(text.as_bytes()).map_err(db_error(&path))
+}
+
+/// One line of a package's `triggers` control file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TriggerLine {
+    pub directive: String,
+    pub name: String,
+}
+
+/// Parses a `triggers` control member (`interest*` and `activate*` lines, `#` comments).
+pub fn trigger_lines(control: &Control) -> Vec<TriggerLine> {
+    let Some(member) = control.member("triggers") else {
+        return Vec::new();
+    };
+    String::from_utf8_lossy(&member.data)
+        .lines()
+        .map(|line| line.split('#').next().unwrap_or("").trim())
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            let directive = words.next()?;
+            let name = words.next()?;
+            // dpkg's trigger-name rule (printable, no spaces); debroot also keeps shell
+            // metacharacters out, since names are passed to `dpkg-trigger`.
+            if !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"/._+-:".contains(&b))
+            {
+                return None;
+            }
+            Some(TriggerLine {
+                directive: directive.to_owned(),
+                name: name.to_owned(),
+            })
+        })
+        .collect()
+}
+
+/// Registers the packages' trigger interests, in order: file triggers appended to
+/// `triggers/File` (`PATH PKG[/noawait]`), explicit ones to `triggers/NAME` (`PKG[/noawait]`).
+pub fn register_interests(root: &Path, controls: &[&Control]) -> Result<(), DbError> {
+    let triggers = admin_dir(root).join("triggers");
+    let file_path = triggers.join("File");
+    let mut file = fs::read_to_string(&file_path).unwrap_or_default();
+    let file_before = file.clone();
+    let mut explicit: BTreeMap<String, String> = BTreeMap::new();
+    for control in controls {
+        let package = db_name(control);
+        for line in trigger_lines(control) {
+            let noawait = match line.directive.as_str() {
+                "interest" | "interest-await" => "",
+                "interest-noawait" => "/noawait",
+                _ => continue,
+            };
+            let entry = format!("{package}{noawait}");
+            if line.name.starts_with('/') {
+                let text = format!("{} {entry}\n", line.name);
+                if !file.lines().any(|l| format!("{l}\n") == text) {
+                    file.push_str(&text);
+                }
+            } else {
+                let current = explicit.entry(line.name.clone()).or_insert_with(|| {
+                    fs::read_to_string(triggers.join(&line.name)).unwrap_or_default()
+                });
+                let kept: String = current
+                    .lines()
+                    .filter(|l| l.split('/').next() != Some(package.as_str()))
+                    .map(|l| format!("{l}\n"))
+                    .collect();
+                *current = format!("{kept}{entry}\n");
+            }
+        }
+    }
+    if file != file_before {
+        fs::write(&file_path, &file).map_err(db_error(&file_path))?;
+    }
+    for (name, content) in explicit {
+        let path = triggers.join(&name);
+        fs::write(&path, content).map_err(db_error(&path))?;
+    }
+    Ok(())
+}
+
+/// A trigger activation to hand to `dpkg-trigger`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Activation {
+    pub name: String,
+    /// The awaiting package, or `None` for a no-await activation.
+    pub awaiter: Option<String>,
+}
+
+/// The activations a batch's unpack causes: its packages' `activate*` lines, and every member
+/// path (as installed, diversions applied) with a file-trigger interest registered on it.
+pub fn activations(
+    root: &Path,
+    batch: &[(&Control, &Unpacked)],
+    diversions: &Diversions,
+) -> Vec<Activation> {
+    let file = fs::read_to_string(admin_dir(root).join("triggers/File")).unwrap_or_default();
+    let mut interests: BTreeMap<String, bool> = BTreeMap::new(); // path -> any awaiting interest
+    for line in file.lines() {
+        if let Some((path, owner)) = line.split_once(' ') {
+            let awaits = !owner.ends_with("/noawait");
+            let entry = interests.entry(path.to_owned()).or_insert(false);
+            *entry |= awaits;
+        }
+    }
+    let mut out: Vec<Activation> = Vec::new();
+    for (control, unpacked) in batch {
+        let package = db_name(control);
+        for line in trigger_lines(control) {
+            let awaiter = match line.directive.as_str() {
+                "activate" | "activate-await" => Some(package.clone()),
+                "activate-noawait" => None,
+                _ => continue,
+            };
+            out.push(Activation {
+                name: line.name,
+                awaiter,
+            });
+        }
+        for (path, _) in &unpacked.paths {
+            let installed = match diversions.get(path) {
+                Some((to, by)) if *by != control.package.as_str() => {
+                    String::from_utf8_lossy(to).into_owned()
+                }
+                _ => String::from_utf8_lossy(&absolute(path)).into_owned(),
+            };
+            if let Some(&awaits) = interests.get(&installed) {
+                out.push(Activation {
+                    name: installed,
+                    awaiter: awaits.then(|| package.clone()),
+                });
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The shell lines that hand activations to `dpkg-trigger`.
+pub fn trigger_commands(activations: &[Activation]) -> String {
+    let mut script = String::new();
+    for activation in activations {
+        match &activation.awaiter {
+            Some(package) => {
+                let _ = writeln!(
+                    script,
+                    "dpkg-trigger --by-package='{package}' '{}'",
+                    activation.name
+                );
+            }
+            None => {
+                let _ = writeln!(script, "dpkg-trigger --no-await '{}'", activation.name);
+            }
+        }
+    }
+    script
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diversions_file_is_read_as_triples() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("var/lib/dpkg")).unwrap();
+        fs::write(
+            dir.path().join("var/lib/dpkg/diversions"),
+            "/usr/bin/tdiv\n/usr/bin/tdiv.real\nt-diverter\n/etc/x\n/etc/x.distrib\n:\n",
+        )
+        .unwrap();
+        let diversions = read_diversions(dir.path());
+        assert_eq!(
+            diversions[&b"usr/bin/tdiv"[..].to_vec()].0,
+            b"/usr/bin/tdiv.real"
+        );
+        assert_eq!(diversions[&b"etc/x"[..].to_vec()].1, ":");
+    }
+}

@@ -1,0 +1,361 @@
+//! Installing packages into a root: the plan (pure), the namespace runner, the dpkg database,
+//! and the runner that executes the plan.
+//!
+//! debroot unpacks every package itself (in parallel, safely, see `unpack`) and writes the dpkg
+//! database as `dpkg --no-triggers --unpack` would; dpkg then does what only it should do: run
+//! maintainer scripts and triggers, in `dpkg --configure --pending`. In order:
+//!
+//! 1. The **Essential set** is unpacked, registered in the database, and `policy-rc.d` (answering
+//!    101) and a no-op `start-stop-daemon` are put in place; its `preinst` scripts run (after
+//!    unpack: there is no shell before), then dpkg configures the set.
+//! 2. Each **batch** of the plan: `preinst` scripts first (their `Pre-Depends` are configured,
+//!    and a diversion they add decides where the batch's files land), then unpack and register,
+//!    then the trigger activations the unpack caused are handed to `dpkg-trigger`, then dpkg
+//!    configures the batch.
+//!
+//! Every command runs in the sealed namespace of `sandbox`. A script that fails names the
+//! package, the script, its exit status and its last lines of output (exit 8).
+
+pub mod cleanup;
+pub mod dpkgdb;
+pub mod plan;
+pub mod sandbox;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
+
+use crate::commands::Env;
+use crate::error::{Classify, ExitClass, Failure, ResultExt};
+use crate::pipeline::{Package, Timings};
+use crate::profile::{Mode, Profile};
+use crate::unpack::extract::{Target, Unpacked};
+
+/// A maintainer script or dpkg run that failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{what} failed: {status}\n{output}")]
+pub struct ScriptError {
+    pub what: String,
+    pub status: sandbox::Status,
+    pub output: String,
+}
+
+impl Classify for ScriptError {
+    fn class(&self) -> ExitClass {
+        ExitClass::Script
+    }
+
+    fn hint(&self) -> Option<String> {
+        Some("`--keep-failed` keeps the work directory for inspection".into())
+    }
+}
+
+/// Lines of output shown with a failure.
+const SHOWN_LINES: usize = 25;
+
+fn sandbox_of(root: &Path, profile: &Profile, epoch: i64) -> sandbox::Sandbox {
+    sandbox::Sandbox {
+        root: root.to_path_buf(),
+        hostname: profile
+            .build
+            .hostname
+            .clone()
+            .unwrap_or_else(|| "localhost".into()),
+        env: sandbox::Sandbox::default_env(epoch),
+        binds: Vec::new(),
+        helper: None,
+    }
+}
+
+/// Runs a shell script in the namespace; a failure names `what` (or the package a
+/// `# debroot: ...` marker line named last).
+fn run_script(box_: &sandbox::Sandbox, script: &str, what: &str) -> Result<(), Failure> {
+    let outcome = box_
+        .run(&["/bin/sh", "-c", script])
+        .map_err(|e| Failure::new(ExitClass::Script, e))?;
+    if outcome.status.success() {
+        return Ok(());
+    }
+    // The driver scripts echo `debroot: NAME` before each step, so the last one is the culprit.
+    let text = String::from_utf8_lossy(&outcome.output).into_owned();
+    let culprit = text
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("debroot: "))
+        .map(str::to_owned)
+        .unwrap_or_else(|| what.to_owned());
+    let output: String = outcome
+        .last_lines(SHOWN_LINES)
+        .lines()
+        .filter(|l| !l.starts_with("debroot: "))
+        .map(|l| format!("  | {l}\n"))
+        .collect();
+    Err(ScriptError {
+        what: culprit,
+        status: outcome.status,
+        output: output.trim_end().to_owned(),
+    }
+    .into())
+}
+
+/// Prepares `var/lib/dpkg/debroot-ci/NAME/` with each package's control members, and returns
+/// the shell snippet that runs `preinst install` of each as dpkg does: from
+/// `/var/lib/dpkg/tmp.ci/` (where debconf reads the package's `control`), with dpkg's
+/// environment.
+fn preinst_script(
+    root: &Path,
+    packages: &[&Package],
+    dpkg_version: &str,
+) -> Result<String, Failure> {
+    let staging = dpkgdb::admin_dir(root).join("debroot-ci");
+    let mut script = String::from("set -e\n");
+    for package in packages {
+        if package.control.member("preinst").is_none() {
+            continue;
+        }
+        let name = dpkgdb::db_name(&package.control);
+        let dir = staging.join(&name);
+        let write = |path: &Path, data: &[u8], mode: u32| {
+            std::fs::create_dir_all(path.parent().unwrap_or(Path::new("/")))
+                .and_then(|()| std::fs::write(path, data))
+                .and_then(|()| {
+                    std::fs::set_permissions(
+                        path,
+                        std::os::unix::fs::PermissionsExt::from_mode(mode & 0o7777),
+                    )
+                })
+                .map_err(|e| {
+                    Failure::new(ExitClass::Output, e)
+                        .context(format!("cannot write `{}`", path.display()))
+                })
+        };
+        write(&dir.join("control"), &package.control.text, 0o644)?;
+        for member in &package.control.members {
+            write(&dir.join(&member.name), &member.data, member.mode)?;
+        }
+        let version = &package.control.version;
+        script.push_str(&format!(
+            "echo 'debroot: preinst of {name} ({version})'\n\
+             rm -rf /var/lib/dpkg/tmp.ci && mv '/var/lib/dpkg/debroot-ci/{name}' /var/lib/dpkg/tmp.ci\n\
+             DPKG_MAINTSCRIPT_PACKAGE='{}' DPKG_MAINTSCRIPT_ARCH='{}' DPKG_MAINTSCRIPT_NAME=preinst \
+             DPKG_MAINTSCRIPT_PACKAGE_REFCOUNT=1 DPKG_MAINTSCRIPT_DEBUG=0 DPKG_RUNNING_VERSION='{dpkg_version}' \
+             DPKG_ADMINDIR=/var/lib/dpkg DPKG_ROOT= DPKG_FORCE=security-mac,downgrade \
+             /var/lib/dpkg/tmp.ci/preinst install\n\
+             rm -rf /var/lib/dpkg/tmp.ci\n",
+            package.control.package, package.control.architecture
+        ));
+    }
+    script.push_str("rmdir /var/lib/dpkg/debroot-ci 2>/dev/null || true\n");
+    Ok(script)
+}
+
+const CONFIGURE: &str = "echo 'debroot: dpkg --configure'\n\
+    dpkg --force-unsafe-io --force-confdef --force-confold --configure --pending\n";
+
+/// Installs `packages` into `root` following `plan`, in `mode` (root or unshare).
+#[allow(clippy::too_many_arguments)]
+pub fn install(
+    env: &Env<'_>,
+    root: &Path,
+    profile: &Profile,
+    packages: &[Package],
+    plan: &plan::Plan,
+    epoch: i64,
+    mode: Mode,
+    timings: &mut Timings,
+) -> Result<(), Failure> {
+    if mode == Mode::Unshare {
+        return Err(Failure::message(
+            ExitClass::Usage,
+            "`unshare` mode (a user namespace for a normal user) is not implemented yet",
+        )
+        .hint("run as root (`--mode root`), or use `--mode extract`"));
+    }
+    let box_ = sandbox_of(root, profile, epoch);
+    let dpkg_version = packages
+        .iter()
+        .find(|p| p.control.package.as_str() == "dpkg")
+        .map(|p| p.control.version.to_string())
+        .unwrap_or_default();
+    dpkgdb::init(root, &profile.source.architectures)?;
+    let mut target = Target::open(root, true).map_err(|e| {
+        Failure::new(ExitClass::Output, e).context(format!("cannot open `{}`", root.display()))
+    })?;
+    let mut order_base = 0;
+
+    // The Essential set.
+    let phase = Instant::now();
+    let essential: Vec<&Package> = plan.essential.iter().map(|&i| &packages[i]).collect();
+    let unpacked = crate::pipeline::unpack_all(
+        &target,
+        packages,
+        &plan.essential,
+        order_base,
+        &Default::default(),
+        true,
+    )?;
+    order_base += plan.essential.len();
+    register(
+        root,
+        &target,
+        packages,
+        &plan.essential,
+        &unpacked,
+        &Default::default(),
+    )?;
+    timings.record("extract", phase);
+    let phase = Instant::now();
+    cleanup::install_guards(root)?;
+    let mut script = preinst_script(root, &essential, &dpkg_version)?;
+    script.push_str(CONFIGURE);
+    run_script(&box_, &script, "configuring the Essential set")?;
+    env.printer.status(
+        "Configured",
+        &format!("the Essential set ({} packages)", essential.len()),
+    );
+    let mut configure_time = phase.elapsed();
+
+    // The batches.
+    let mut unpack_time = std::time::Duration::ZERO;
+    for batch in &plan.batches {
+        target.refresh_ids();
+        let members: Vec<&Package> = batch.iter().map(|&i| &packages[i]).collect();
+        let step = Instant::now();
+        // preinst scripts run before the batch's files exist.
+        if members
+            .iter()
+            .any(|p| p.control.member("preinst").is_some())
+        {
+            let preinsts = preinst_script(root, &members, &dpkg_version)?;
+            run_script(&box_, &preinsts, "a preinst script")?;
+            target.refresh_ids();
+        }
+        configure_time += step.elapsed();
+        let step = Instant::now();
+        let diversions = dpkgdb::read_diversions(root);
+        let unpacked =
+            crate::pipeline::unpack_all(&target, packages, batch, order_base, &diversions, true)?;
+        order_base += batch.len();
+        register(root, &target, packages, batch, &unpacked, &diversions)?;
+        let batch_pairs: Vec<(&crate::unpack::Control, &Unpacked)> = unpacked
+            .iter()
+            .map(|(index, unpacked)| (&packages[*index].control, unpacked))
+            .collect();
+        let activations = dpkgdb::activations(root, &batch_pairs, &diversions);
+        unpack_time += step.elapsed();
+        let step = Instant::now();
+        let mut script = String::from("set -e\n");
+        script.push_str(&dpkgdb::trigger_commands(&activations));
+        script.push_str(CONFIGURE);
+        run_script(&box_, &script, "configuring packages")?;
+        configure_time += step.elapsed();
+        env.printer
+            .status("Installed", &format!("{} packages", batch.len()));
+    }
+    write_extended_states(
+        root,
+        packages,
+        plan,
+        &profile.source.native_architecture().to_string(),
+    )?;
+    timings.0.push(("install-unpack", unpack_time));
+    timings.0.push(("configure", configure_time));
+    let audit = box_
+        .run(&["dpkg", "--audit"])
+        .map_err(|e| Failure::new(ExitClass::Script, e))?;
+    if !audit.status.success() || !audit.output.is_empty() {
+        return Err(ScriptError {
+            what: "`dpkg --audit` after installing".into(),
+            status: audit.status,
+            output: audit.last_lines(SHOWN_LINES),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// apt's record of automatically installed packages: those the install phase pulled in as
+/// dependencies (the Essential set is installed by dpkg alone, as mmdebstrap does, so apt has
+/// no record of it), sorted by name. Only written when apt is installed.
+fn write_extended_states(
+    root: &Path,
+    packages: &[Package],
+    plan: &plan::Plan,
+    native: &str,
+) -> Result<(), Failure> {
+    let dir = root.join("var/lib/apt");
+    if !dir.is_dir() {
+        return Ok(());
+    }
+    let mut auto: Vec<(&str, &str)> = plan
+        .batches
+        .iter()
+        .flatten()
+        .map(|&i| &packages[i].locked)
+        .filter(|p| matches!(p.why, crate::lock::Why::RequiredBy { .. }))
+        .map(|p| {
+            (
+                p.name.as_str(),
+                if p.architecture == "all" {
+                    native
+                } else {
+                    p.architecture.as_str()
+                },
+            )
+        })
+        .collect();
+    auto.sort();
+    let mut text = String::new();
+    for (name, arch) in auto {
+        text.push_str(&format!(
+            "Package: {name}\nArchitecture: {arch}\nAuto-Installed: 1\n\n"
+        ));
+    }
+    let path = dir.join("extended_states");
+    std::fs::write(&path, text).map_err(|e| {
+        Failure::new(ExitClass::Output, e).context(format!("cannot write `{}`", path.display()))
+    })
+}
+
+/// Registers unpacked packages in the dpkg database, in plan order.
+fn register(
+    root: &Path,
+    target: &Target,
+    packages: &[Package],
+    order: &[usize],
+    unpacked: &[(usize, Unpacked)],
+    diversions: &crate::unpack::extract::Diversions,
+) -> Result<(), Failure> {
+    let by_index: BTreeMap<usize, &Unpacked> = unpacked.iter().map(|(i, u)| (*i, u)).collect();
+    let owners = target.owners_by_path();
+    let mut stanzas = Vec::new();
+    let mut controls = Vec::new();
+    for &index in order {
+        let package = &packages[index];
+        let Some(unpacked) = by_index.get(&index) else {
+            continue;
+        };
+        let name = package.control.package.to_string();
+        // A path is taken when the package that placed it last is another one.
+        let taken = |path: &[u8]| {
+            let key = match diversions.get(path) {
+                Some((to, by)) if *by != name => to.strip_prefix(b"/").unwrap_or(to).to_vec(),
+                _ => path.to_vec(),
+            };
+            owners.get(&key).is_some_and(|owner| *owner != name)
+        };
+        stanzas.push(dpkgdb::write_package(
+            root,
+            &package.control,
+            unpacked,
+            &taken,
+        )?);
+        controls.push(&package.control);
+    }
+    dpkgdb::append_status(root, &stanzas)?;
+    dpkgdb::register_interests(root, &controls)?;
+    target
+        .apply_directory_attributes()
+        .context(|| "cannot set directory attributes")?;
+    Ok(())
+}

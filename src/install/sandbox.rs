@@ -1,0 +1,524 @@
+//! Running maintainer scripts and hooks in a sealed namespace.
+//!
+//! Every command runs in fresh mount, PID, UTS, IPC and network namespaces (and, in unshare mode,
+//! a user namespace), chrooted into the root, with `/proc`, `/sys` and `/dev` mounted only inside
+//! that namespace, stdin from `/dev/null`, and an environment built from scratch. Three processes
+//! make it:
+//!
+//! 1. debroot spawns itself as `__sandbox` with the namespaces unshared before `exec` (and the
+//!    parent-death signal set, so it dies with debroot);
+//! 2. `__sandbox` turns every mount private, then spawns itself as `__sandbox-init`, which is
+//!    PID 1 of the new PID namespace (it also dies with its parent);
+//! 3. `__sandbox-init` mounts `/proc`, `/sys` (read-only) and a `/dev` of its own under the
+//!    root, sets the host name, chroots, runs the command, reaps every orphan, and exits with
+//!    the command's status.
+//!
+//! When PID 1 exits the kernel kills every process left in the namespace (a daemon a postinst
+//! double-forked included), and when the last process of the mount namespace is gone its mounts
+//! are gone: nothing can outlive a command or leak to the host, even if debroot is killed with
+//! SIGKILL (THREATS D2, D3, D4, I3, I4).
+
+use std::ffi::{OsStr, OsString};
+use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use rustix::mount::{MountFlags, MountPropagationFlags};
+use rustix::thread::UnshareFlags;
+
+/// How a command ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Exited(i32),
+    Signaled(i32),
+}
+
+impl Status {
+    pub fn success(self) -> bool {
+        self == Status::Exited(0)
+    }
+
+    fn from_std(status: std::process::ExitStatus) -> Self {
+        use std::os::unix::process::ExitStatusExt;
+        match (status.code(), status.signal()) {
+            // The inner processes report a signal as 128 + N.
+            (Some(code), _) if code > 128 && code < 128 + 65 => Status::Signaled(code - 128),
+            (Some(code), _) => Status::Exited(code),
+            (None, Some(signal)) => Status::Signaled(signal),
+            (None, None) => Status::Exited(-1),
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Status::Exited(code) => write!(f, "exit status {code}"),
+            Status::Signaled(signal) => write!(f, "killed by signal {signal}"),
+        }
+    }
+}
+
+/// What a command printed and how it ended.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub status: Status,
+    /// stdout and stderr interleaved, the last [`KEPT_OUTPUT`] bytes.
+    pub output: Vec<u8>,
+}
+
+/// How much output is kept for error messages.
+pub const KEPT_OUTPUT: usize = 64 * 1024;
+
+impl Outcome {
+    /// The last `lines` lines of output, for an error message.
+    pub fn last_lines(&self, lines: usize) -> String {
+        let text = String::from_utf8_lossy(&self.output);
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+}
+
+/// A failure to set up or run the sandbox itself.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot run `{command}` in the build namespace")]
+pub struct SandboxError {
+    pub command: String,
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// The sealed environment of a build.
+#[derive(Debug, Clone)]
+pub struct Sandbox {
+    pub root: PathBuf,
+    pub hostname: String,
+    /// The whole environment of commands.
+    pub env: Vec<(String, String)>,
+    /// Extra read-only bind mounts: (host path, path inside the root).
+    pub binds: Vec<(PathBuf, PathBuf)>,
+    /// The debroot executable that runs the namespace helpers (default: this one).
+    pub helper: Option<PathBuf>,
+}
+
+impl Sandbox {
+    /// The fixed environment of maintainer scripts: nothing from the host.
+    pub fn default_env(epoch: i64) -> Vec<(String, String)> {
+        vec![
+            (
+                "PATH".into(),
+                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+            ),
+            ("LC_ALL".into(), "C.UTF-8".into()),
+            ("LANG".into(), "C.UTF-8".into()),
+            ("DEBIAN_FRONTEND".into(), "noninteractive".into()),
+            ("DEBCONF_NONINTERACTIVE_SEEN".into(), "true".into()),
+            ("SOURCE_DATE_EPOCH".into(), epoch.to_string()),
+            ("HOME".into(), "/root".into()),
+            ("TZ".into(), "UTC".into()),
+        ]
+    }
+
+    /// Runs `argv` chrooted in the root, in fresh namespaces, stdin from `/dev/null`; returns
+    /// its status and the tail of its output.
+    pub fn run(&self, argv: &[&str]) -> Result<Outcome, SandboxError> {
+        self.run_with_timeout(argv, None)
+    }
+
+    /// As [`Sandbox::run`], killing the whole namespace after `timeout`.
+    pub fn run_with_timeout(
+        &self,
+        argv: &[&str],
+        timeout: Option<std::time::Duration>,
+    ) -> Result<Outcome, SandboxError> {
+        let error = |source| SandboxError {
+            command: argv.join(" "),
+            source,
+        };
+        let exe = match &self.helper {
+            Some(helper) => helper.clone(),
+            None => std::env::current_exe().map_err(error)?,
+        };
+        let mut command = Command::new(&exe);
+        command.arg("__sandbox").args(self.inner_args(argv));
+        command
+            .env_clear()
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        // SAFETY: between fork and exec only async-signal-safe system calls are made (prctl,
+        // unshare); no allocation, no lock.
+        unsafe {
+            command.pre_exec(|| {
+                rustix::process::set_parent_process_death_signal(Some(
+                    rustix::process::Signal::KILL,
+                ))?;
+                rustix::thread::unshare_unsafe(
+                    UnshareFlags::NEWNS
+                        | UnshareFlags::NEWPID
+                        | UnshareFlags::NEWUTS
+                        | UnshareFlags::NEWIPC
+                        | UnshareFlags::NEWNET,
+                )?;
+                Ok(())
+            });
+        }
+        let mut child = command.spawn().map_err(error)?;
+        let output = collect_output(&mut child, timeout).map_err(error)?;
+        Ok(output)
+    }
+
+    fn inner_args(&self, argv: &[&str]) -> Vec<OsString> {
+        let mut args: Vec<OsString> = vec!["--root".into(), self.root.clone().into_os_string()];
+        args.push("--hostname".into());
+        args.push(self.hostname.clone().into());
+        for (key, value) in &self.env {
+            args.push("--env".into());
+            args.push(format!("{key}={value}").into());
+        }
+        for (host, inside) in &self.binds {
+            args.push("--bind".into());
+            let mut spec = host.clone().into_os_string();
+            spec.push(":");
+            spec.push(inside.as_os_str());
+            args.push(spec);
+        }
+        args.push("--".into());
+        args.extend(argv.iter().map(OsString::from));
+        args
+    }
+}
+
+/// Reads the child's stdout and stderr into one bounded buffer, and waits (killing it after
+/// `timeout`).
+fn collect_output(
+    child: &mut std::process::Child,
+    timeout: Option<std::time::Duration>,
+) -> std::io::Result<Outcome> {
+    let (sender, receiver) = std::sync::mpsc::channel::<Vec<u8>>();
+    let mut readers = Vec::new();
+    for stream in [
+        child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+        child
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let sender = sender.clone();
+        readers.push(std::thread::spawn(move || {
+            let mut stream = stream;
+            let mut buffer = [0u8; 8192];
+            while let Ok(n) = stream.read(&mut buffer) {
+                if n == 0 || sender.send(buffer[..n].to_vec()).is_err() {
+                    break;
+                }
+            }
+        }));
+    }
+    drop(sender);
+    let started = std::time::Instant::now();
+    let mut output: Vec<u8> = Vec::new();
+    let mut timed_out = false;
+    loop {
+        match receiver.recv_timeout(std::time::Duration::from_millis(100)) {
+            Ok(chunk) => {
+                output.extend_from_slice(&chunk);
+                if output.len() > 2 * KEPT_OUTPUT {
+                    output.drain(..output.len() - KEPT_OUTPUT);
+                }
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        if let Some(limit) = timeout
+            && !timed_out
+            && started.elapsed() > limit
+        {
+            // The namespace's PID 1 dies with its parent; everything in it dies with PID 1.
+            let _ = child.kill();
+            timed_out = true;
+        }
+    }
+    for reader in readers {
+        let _ = reader.join();
+    }
+    let status = child.wait()?;
+    if output.len() > KEPT_OUTPUT {
+        output.drain(..output.len() - KEPT_OUTPUT);
+    }
+    let status = if timed_out {
+        Status::Signaled(9)
+    } else {
+        Status::from_std(status)
+    };
+    if timed_out {
+        output.extend_from_slice(b"\n(timed out)\n");
+    }
+    Ok(Outcome { status, output })
+}
+
+/// Arguments of the hidden `__sandbox` and `__sandbox-init` subcommands.
+#[derive(Debug, Default)]
+pub struct InnerArgs {
+    pub root: PathBuf,
+    pub hostname: String,
+    pub env: Vec<(String, String)>,
+    pub binds: Vec<(PathBuf, PathBuf)>,
+    pub argv: Vec<OsString>,
+}
+
+/// Parses `--root R --hostname H --env K=V... --bind A:B... -- ARGV...`.
+pub fn parse_inner(args: &[OsString]) -> Result<InnerArgs, String> {
+    let mut inner = InnerArgs::default();
+    let mut i = 0;
+    while i < args.len() {
+        let arg = args[i].to_str().unwrap_or("");
+        let value = || {
+            args.get(i + 1)
+                .cloned()
+                .ok_or(format!("{arg} needs a value"))
+        };
+        match arg {
+            "--root" => inner.root = PathBuf::from(value()?),
+            "--hostname" => inner.hostname = value()?.to_string_lossy().into_owned(),
+            "--env" => {
+                let text = value()?.to_string_lossy().into_owned();
+                let (key, val) = text.split_once('=').ok_or("--env needs KEY=VALUE")?;
+                inner.env.push((key.to_owned(), val.to_owned()));
+            }
+            "--bind" => {
+                let text = value()?;
+                let bytes = text.as_bytes();
+                let colon = bytes
+                    .iter()
+                    .rposition(|&b| b == b':')
+                    .ok_or("--bind needs HOST:INSIDE")?;
+                inner.binds.push((
+                    PathBuf::from(OsStr::from_bytes(&bytes[..colon])),
+                    PathBuf::from(OsStr::from_bytes(&bytes[colon + 1..])),
+                ));
+            }
+            "--" => {
+                inner.argv = args[i + 1..].to_vec();
+                break;
+            }
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+        i += 2;
+    }
+    if inner.root.as_os_str().is_empty() || inner.argv.is_empty() {
+        return Err("--root and a command are required".into());
+    }
+    Ok(inner)
+}
+
+fn exit_code(status: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => code,
+        (None, Some(signal)) => 128 + signal,
+        _ => 1,
+    }
+}
+
+/// `__sandbox`: in the new namespaces (but not yet PID 1), make mounts private and start PID 1.
+pub fn sandbox_main(args: &[OsString]) -> i32 {
+    let fail = |message: String| {
+        eprintln!("debroot sandbox: {message}");
+        125
+    };
+    if parse_inner(args).is_err() {
+        return fail("invalid arguments".into());
+    }
+    if let Err(error) = rustix::mount::mount_change(
+        "/",
+        MountPropagationFlags::REC | MountPropagationFlags::PRIVATE,
+    ) {
+        return fail(format!("cannot make mounts private: {error}"));
+    }
+    let Ok(exe) = std::env::current_exe() else {
+        return fail("cannot find debroot's executable".into());
+    };
+    let mut init = Command::new(exe);
+    init.arg("__sandbox-init").args(args);
+    // SAFETY: only prctl between fork and exec.
+    unsafe {
+        init.pre_exec(|| {
+            rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))?;
+            Ok(())
+        });
+    }
+    match init.status() {
+        Ok(status) => exit_code(status),
+        Err(error) => fail(format!("cannot start the namespace's init: {error}")),
+    }
+}
+
+fn ensure_dir(path: &Path) -> std::io::Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_dir() => Ok(()),
+        Ok(_) => Err(std::io::Error::other(format!(
+            "`{}` is not a directory; refusing to mount over it",
+            path.display()
+        ))),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => std::fs::create_dir(path),
+        Err(error) => Err(error),
+    }
+}
+
+fn setup_mounts(inner: &InnerArgs) -> std::io::Result<()> {
+    let root = &inner.root;
+    let nosuid = MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC;
+    ensure_dir(&root.join("proc"))?;
+    rustix::mount::mount("proc", root.join("proc"), "proc", nosuid, None)?;
+    ensure_dir(&root.join("sys"))?;
+    rustix::mount::mount(
+        "sysfs",
+        root.join("sys"),
+        "sysfs",
+        nosuid | MountFlags::RDONLY,
+        None,
+    )?;
+    let dev = root.join("dev");
+    ensure_dir(&dev)?;
+    rustix::mount::mount(
+        "tmpfs",
+        &dev,
+        "tmpfs",
+        MountFlags::NOSUID | MountFlags::NOEXEC,
+        Some(c"mode=0755,size=65536k"),
+    )?;
+    for node in ["null", "zero", "full", "random", "urandom", "tty"] {
+        let target = dev.join(node);
+        std::fs::write(&target, b"")?;
+        rustix::mount::mount_bind(Path::new("/dev").join(node), &target)?;
+    }
+    for (name, target) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+        ("ptmx", "pts/ptmx"),
+    ] {
+        std::os::unix::fs::symlink(target, dev.join(name))?;
+    }
+    std::fs::create_dir(dev.join("pts"))?;
+    rustix::mount::mount(
+        "devpts",
+        dev.join("pts"),
+        "devpts",
+        MountFlags::NOSUID | MountFlags::NOEXEC,
+        Some(c"newinstance,ptmxmode=0666,mode=0620"),
+    )?;
+    std::fs::create_dir(dev.join("shm"))?;
+    rustix::mount::mount(
+        "tmpfs",
+        dev.join("shm"),
+        "tmpfs",
+        nosuid,
+        Some(c"mode=1777"),
+    )?;
+    for (host, inside) in &inner.binds {
+        let target = root.join(inside.strip_prefix("/").unwrap_or(inside));
+        if host.is_dir() {
+            ensure_dir(&target)?;
+        } else if !target.exists() {
+            std::fs::write(&target, b"")?;
+        }
+        rustix::mount::mount_bind(host, &target)?;
+        rustix::mount::mount_remount(&target, MountFlags::BIND | MountFlags::RDONLY, "")?;
+    }
+    Ok(())
+}
+
+/// Marks every descriptor above stderr close-on-exec, so the command inherits only 0, 1 and 2
+/// whatever debroot's own parent left open (THREATS D5).
+fn close_inherited_descriptors() {
+    let Ok(entries) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    let fds: Vec<i32> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse().ok()))
+        .filter(|&fd| fd > 2)
+        .collect();
+    for fd in fds {
+        // SAFETY: the descriptor is only borrowed to change its flags; a descriptor that was the
+        // directory listing itself and is already closed just fails.
+        let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        let _ = rustix::io::fcntl_setfd(borrowed, rustix::io::FdFlags::CLOEXEC);
+    }
+}
+
+/// `__sandbox-init`: PID 1 of the namespace.
+pub fn init_main(args: &[OsString]) -> i32 {
+    let fail = |message: String| {
+        eprintln!("debroot sandbox: {message}");
+        125
+    };
+    let inner = match parse_inner(args) {
+        Ok(inner) => inner,
+        Err(message) => return fail(message),
+    };
+    if let Err(error) = setup_mounts(&inner) {
+        return fail(format!(
+            "cannot set up mounts under `{}`: {error}",
+            inner.root.display()
+        ));
+    }
+    if !inner.hostname.is_empty()
+        && let Err(error) = rustix::system::sethostname(inner.hostname.as_bytes())
+    {
+        return fail(format!("cannot set the host name: {error}"));
+    }
+    if let Err(error) = rustix::process::chroot(&inner.root) {
+        return fail(format!(
+            "cannot chroot into `{}`: {error}",
+            inner.root.display()
+        ));
+    }
+    if let Err(error) = std::env::set_current_dir("/") {
+        return fail(format!("cannot enter the root: {error}"));
+    }
+    close_inherited_descriptors();
+    let mut command = Command::new(&inner.argv[0]);
+    command
+        .args(&inner.argv[1..])
+        .env_clear()
+        .stdin(Stdio::null());
+    for (key, value) in &inner.env {
+        command.env(key, value);
+    }
+    let child = match command.spawn() {
+        Ok(child) => child,
+        Err(error) => {
+            return fail(format!(
+                "cannot run `{}`: {error}",
+                inner.argv[0].to_string_lossy()
+            ));
+        }
+    };
+    let main = rustix::process::Pid::from_child(&child);
+    // Reap every process until the command itself exits.
+    loop {
+        match rustix::process::wait(rustix::process::WaitOptions::empty()) {
+            Ok(Some((pid, status))) if pid == main => {
+                if let Some(code) = status.exit_status() {
+                    return code;
+                }
+                return 128 + status.terminating_signal().unwrap_or(1);
+            }
+            Ok(_) => continue,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(error) => return fail(format!("waiting for the command: {error}")),
+        }
+    }
+}

@@ -1,0 +1,405 @@
+//! Writing a built root as the output: a directory, or a tarball (`.tar`, `.tar.gz`, `.tar.xz`,
+//! `.tar.zst`), and the manifest beside it.
+//!
+//! The tree is walked in byte order of paths without following a symlink. Tarballs are written
+//! beside their final path under a temporary name and renamed into place only when complete, so
+//! a failed build leaves the previous output untouched (THREATS E2). Compression settings are
+//! fixed, so the same tree gives the same bytes: gzip level 6 without a name or time in its
+//! header, xz preset 6 with 24 MiB blocks (the same output whatever the number of threads), zstd
+//! level 9 with checksums (the same output for any number of workers).
+//!
+//! Like mmdebstrap's tarballs, a tarball holds a static `/dev` (the nodes a container or first
+//! boot needs before a devtmpfs is mounted); the tree itself never holds device nodes.
+
+pub mod tar;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+use crate::digest::{Hasher, Sha256Digest};
+use crate::error::{Classify, ExitClass};
+use crate::profile::OutputFormat;
+pub use tar::{Node, NodeKind};
+
+/// Why writing the output failed, naming the path.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    #[error("cannot read `{}` of the built tree", .path.display())]
+    Walk {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot write `{}`", .path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot write the tarball")]
+    Tar(#[from] tar::TarWriteError),
+}
+
+impl Classify for OutputError {
+    fn class(&self) -> ExitClass {
+        ExitClass::Output
+    }
+}
+
+/// The format a file name asks for, if any.
+pub fn format_of(path: &Path) -> Option<OutputFormat> {
+    let name = path.file_name()?.to_string_lossy();
+    if name.ends_with(".tar.gz") || name.ends_with(".tgz") {
+        Some(OutputFormat::TarGz)
+    } else if name.ends_with(".tar.xz") || name.ends_with(".txz") {
+        Some(OutputFormat::TarXz)
+    } else if name.ends_with(".tar.zst") || name.ends_with(".tzst") {
+        Some(OutputFormat::TarZst)
+    } else if name.ends_with(".tar") {
+        Some(OutputFormat::Tar)
+    } else {
+        None
+    }
+}
+
+/// Owners and groups to write instead of the ones on disk.
+pub trait Owners {
+    fn owner(&self, path: &[u8], uid: u32, gid: u32) -> (u32, u32);
+}
+
+/// Owners as they are on disk.
+pub struct OnDisk;
+
+impl Owners for OnDisk {
+    fn owner(&self, _path: &[u8], uid: u32, gid: u32) -> (u32, u32) {
+        (uid, gid)
+    }
+}
+
+/// Owners recorded during an unprivileged extraction, falling back to the disk's.
+pub struct Recorded(pub BTreeMap<Vec<u8>, (u32, u32)>);
+
+impl Owners for Recorded {
+    fn owner(&self, path: &[u8], uid: u32, gid: u32) -> (u32, u32) {
+        self.0.get(path).copied().unwrap_or((uid, gid))
+    }
+}
+
+fn xattrs(path: &Path) -> io::Result<BTreeMap<Vec<u8>, Vec<u8>>> {
+    let mut out = BTreeMap::new();
+    let mut names = vec![0u8; 4096];
+    let length = match rustix::fs::llistxattr(path, &mut names) {
+        Ok(length) => length,
+        Err(rustix::io::Errno::NOTSUP) => return Ok(out),
+        Err(error) => return Err(error.into()),
+    };
+    for name in names[..length].split(|&b| b == 0).filter(|n| !n.is_empty()) {
+        let mut value = vec![0u8; 65536];
+        let size = rustix::fs::lgetxattr(
+            path,
+            std::ffi::OsStr::new(std::str::from_utf8(name).unwrap_or("")),
+            &mut value,
+        )
+        .map_err(io::Error::from)?;
+        value.truncate(size);
+        out.insert(name.to_vec(), value);
+    }
+    Ok(out)
+}
+
+/// Walks `root` in byte order of paths, never following a symlink.
+pub fn walk(root: &Path, owners: &dyn Owners) -> Result<Vec<Node>, OutputError> {
+    let mut nodes = Vec::new();
+    let mut seen_inodes: BTreeMap<(u64, u64), Vec<u8>> = BTreeMap::new();
+    let mut stack: Vec<Vec<u8>> = vec![Vec::new()];
+    // Depth-first with sorted children gives byte order of full paths only if we sort names
+    // with '/' considered: collect every path first, then sort.
+    let mut paths: Vec<Vec<u8>> = Vec::new();
+    while let Some(relative) = stack.pop() {
+        let full = if relative.is_empty() {
+            root.to_path_buf()
+        } else {
+            root.join(std::ffi::OsStr::from_bytes_compat(&relative))
+        };
+        paths.push(relative.clone());
+        let meta = fs::symlink_metadata(&full).map_err(|source| OutputError::Walk {
+            path: full.clone(),
+            source,
+        })?;
+        if meta.is_dir() {
+            let entries = fs::read_dir(&full).map_err(|source| OutputError::Walk {
+                path: full.clone(),
+                source,
+            })?;
+            for entry in entries {
+                let entry = entry.map_err(|source| OutputError::Walk {
+                    path: full.clone(),
+                    source,
+                })?;
+                let mut child = relative.clone();
+                if !child.is_empty() {
+                    child.push(b'/');
+                }
+                child.extend_from_slice(std::os::unix::ffi::OsStrExt::as_bytes(
+                    entry.file_name().as_os_str(),
+                ));
+                stack.push(child);
+            }
+        }
+    }
+    paths.sort();
+    for relative in paths {
+        let full = if relative.is_empty() {
+            root.to_path_buf()
+        } else {
+            root.join(std::ffi::OsStr::from_bytes_compat(&relative))
+        };
+        let walk_error = |source| OutputError::Walk {
+            path: full.clone(),
+            source,
+        };
+        let meta = fs::symlink_metadata(&full).map_err(walk_error)?;
+        let file_type = meta.file_type();
+        let kind = if file_type.is_dir() {
+            NodeKind::Dir
+        } else if file_type.is_symlink() {
+            let target = fs::read_link(&full).map_err(|source| OutputError::Walk {
+                path: full.clone(),
+                source,
+            })?;
+            NodeKind::Symlink {
+                target: std::os::unix::ffi::OsStrExt::as_bytes(target.as_os_str()).to_vec(),
+            }
+        } else if file_type.is_file() {
+            let key = (meta.dev(), meta.ino());
+            match seen_inodes.get(&key) {
+                Some(first) if meta.nlink() > 1 => NodeKind::Hardlink {
+                    target: first.clone(),
+                },
+                _ => {
+                    if meta.nlink() > 1 {
+                        seen_inodes.insert(key, relative.clone());
+                    }
+                    NodeKind::File { size: meta.len() }
+                }
+            }
+        } else if file_type.is_char_device() {
+            let rdev = meta.rdev();
+            NodeKind::CharDevice {
+                major: rustix::fs::major(rdev),
+                minor: rustix::fs::minor(rdev),
+            }
+        } else if file_type.is_block_device() {
+            let rdev = meta.rdev();
+            NodeKind::BlockDevice {
+                major: rustix::fs::major(rdev),
+                minor: rustix::fs::minor(rdev),
+            }
+        } else if file_type.is_fifo() {
+            NodeKind::Fifo
+        } else {
+            // Sockets are never part of an image.
+            continue;
+        };
+        let (uid, gid) = owners.owner(&relative, meta.uid(), meta.gid());
+        let xattrs = if file_type.is_symlink() {
+            BTreeMap::new()
+        } else {
+            xattrs(&full).map_err(|source| OutputError::Walk {
+                path: full.clone(),
+                source,
+            })?
+        };
+        nodes.push(Node {
+            path: relative,
+            kind,
+            mode: meta.mode() & 0o7777,
+            uid,
+            gid,
+            mtime: meta.mtime(),
+            xattrs,
+        });
+    }
+    Ok(nodes)
+}
+
+/// `OsStr` from bytes (Unix).
+trait FromBytesCompat {
+    fn from_bytes_compat(bytes: &[u8]) -> &std::ffi::OsStr;
+}
+
+impl FromBytesCompat for std::ffi::OsStr {
+    fn from_bytes_compat(bytes: &[u8]) -> &std::ffi::OsStr {
+        std::os::unix::ffi::OsStrExt::from_bytes(bytes)
+    }
+}
+
+/// The static `/dev` of a tarball (mmdebstrap's list), with the epoch as time.
+pub fn static_dev(epoch: i64) -> Vec<Node> {
+    let node = |path: &str, kind: NodeKind, mode: u32| Node {
+        path: path.as_bytes().to_vec(),
+        kind,
+        mode,
+        uid: 0,
+        gid: 0,
+        mtime: epoch,
+        xattrs: BTreeMap::new(),
+    };
+    let char_dev = |major, minor| NodeKind::CharDevice { major, minor };
+    let link = |target: &str| NodeKind::Symlink {
+        target: target.as_bytes().to_vec(),
+    };
+    vec![
+        node("dev", NodeKind::Dir, 0o755),
+        node("dev/console", char_dev(5, 1), 0o666),
+        node("dev/fd", link("/proc/self/fd"), 0o777),
+        node("dev/full", char_dev(1, 7), 0o666),
+        node("dev/null", char_dev(1, 3), 0o666),
+        node("dev/ptmx", char_dev(5, 2), 0o666),
+        node("dev/pts", NodeKind::Dir, 0o755),
+        node("dev/random", char_dev(1, 8), 0o666),
+        node("dev/shm", NodeKind::Dir, 0o755),
+        node("dev/stderr", link("/proc/self/fd/2"), 0o777),
+        node("dev/stdin", link("/proc/self/fd/0"), 0o777),
+        node("dev/stdout", link("/proc/self/fd/1"), 0o777),
+        node("dev/tty", char_dev(5, 0), 0o666),
+        node("dev/urandom", char_dev(1, 9), 0o666),
+        node("dev/zero", char_dev(1, 5), 0o666),
+    ]
+}
+
+/// Merges the static `/dev` into a walked tree (its `dev` directory replaced).
+pub fn with_static_dev(nodes: Vec<Node>, epoch: i64) -> Vec<Node> {
+    let mut merged: BTreeMap<Vec<u8>, Node> = nodes
+        .into_iter()
+        .filter(|n| n.path != b"dev" && !n.path.starts_with(b"dev/"))
+        .map(|n| (n.path.clone(), n))
+        .collect();
+    for node in static_dev(epoch) {
+        merged.insert(node.path.clone(), node);
+    }
+    merged.into_values().collect()
+}
+
+/// A writer that hashes what passes through (the hasher is shared so it can be read after the
+/// compressor that owns this writer is finished).
+struct Hashing<W> {
+    inner: W,
+    hasher: std::rc::Rc<std::cell::RefCell<Hasher>>,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.borrow_mut().update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn threads() -> u32 {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get() as u32)
+        .clamp(1, 16)
+}
+
+/// Writes the tar stream of `nodes` (file data read from `root`) and returns the writer.
+fn write_tar<W: Write>(root: &Path, nodes: &[Node], writer: W) -> Result<W, OutputError> {
+    let mut tar = tar::TarWriter::new(writer);
+    for node in nodes {
+        if let NodeKind::File { .. } = node.kind {
+            let full = root.join(std::ffi::OsStr::from_bytes_compat(&node.path));
+            let mut file = open_nofollow(&full).map_err(|source| OutputError::Walk {
+                path: full.clone(),
+                source,
+            })?;
+            tar.append(node, Some(&mut file))?;
+        } else {
+            tar.append(node, None)?;
+        }
+    }
+    tar.finish().map_err(|source| OutputError::Write {
+        path: root.to_path_buf(),
+        source,
+    })
+}
+
+/// Writes the tarball of `nodes` (read from `root`) to `writer`, compressed as `format` says.
+/// Returns the SHA256 and size of the bytes written.
+pub fn write_tarball<W: Write>(
+    root: &Path,
+    nodes: &[Node],
+    format: OutputFormat,
+    writer: W,
+) -> Result<(Sha256Digest, u64), OutputError> {
+    let state = std::rc::Rc::new(std::cell::RefCell::new(Hasher::new()));
+    let hashing = Hashing {
+        inner: writer,
+        hasher: state.clone(),
+    };
+    let write_error = |source: io::Error| OutputError::Write {
+        path: root.to_path_buf(),
+        source,
+    };
+    match format {
+        OutputFormat::Tar | OutputFormat::Dir => {
+            write_tar(root, nodes, hashing)?
+                .flush()
+                .map_err(write_error)?;
+        }
+        OutputFormat::TarGz => {
+            let encoder = flate2::GzBuilder::new()
+                .mtime(0)
+                .operating_system(3)
+                .write(hashing, flate2::Compression::new(6));
+            write_tar(root, nodes, encoder)?
+                .finish()
+                .map_err(write_error)?;
+        }
+        OutputFormat::TarXz => {
+            let stream = liblzma::stream::MtStreamBuilder::new()
+                .preset(6)
+                .block_size(24 << 20)
+                .threads(threads())
+                .check(liblzma::stream::Check::Crc64)
+                .encoder()
+                .map_err(|e| write_error(io::Error::other(e)))?;
+            let encoder = liblzma::write::XzEncoder::new_stream(hashing, stream);
+            write_tar(root, nodes, encoder)?
+                .finish()
+                .map_err(write_error)?;
+        }
+        OutputFormat::TarZst => {
+            let mut encoder = zstd::stream::write::Encoder::new(hashing, 9).map_err(write_error)?;
+            encoder.include_checksum(true).map_err(write_error)?;
+            encoder.multithread(threads()).map_err(write_error)?;
+            write_tar(root, nodes, encoder)?
+                .finish()
+                .map_err(write_error)?;
+        }
+    }
+    let hasher = state.borrow().clone();
+    let size = hasher.len();
+    Ok((hasher.finish(), size))
+}
+
+fn open_nofollow(path: &Path) -> io::Result<fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(path)
+}
+
+/// Reads a file fully (for tests and the manifest).
+pub fn read_all(path: &Path) -> io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    open_nofollow(path)?.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}

@@ -1,0 +1,461 @@
+//! The `.deb` container, read strictly (deb(5), dpkg parity; THREATS C7).
+//!
+//! An ar archive in the common format: `!<arch>\n`, then members with 60-byte headers whose
+//! sizes are decimal and fit in what remains, each padded to an even length with `\n`. The
+//! members are `debian-binary` (format `2.x`), then `control.tar[.gz|.xz|.zst]`, then
+//! `data.tar[.gz|.xz|.zst]`, in that order; members whose names start with `_` may come between
+//! them and are skipped (dpkg reserves them); members after `data.tar` are not read. BSD long
+//! names, GNU symbol tables, names of only spaces or slashes, a missing or repeated member, or an
+//! unknown member before `data.tar` are refused with the member's name and offset. `data.tar.bz2`
+//! and `.lzma` are refused as unsupported: Debian's archive has none.
+
+use std::io::{self, Read};
+
+use crate::compression::{Compression, DecompressError};
+
+/// Largest `control.tar` (compressed or not), as apt's 64 MiB.
+pub const MAX_CONTROL: u64 = 64 << 20;
+
+/// Why a `.deb` is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum DebError {
+    #[error("not a Debian package: {0}")]
+    Format(String),
+    #[error("ar member `{name}` at byte {offset}: {reason}")]
+    Member {
+        name: String,
+        offset: u64,
+        reason: String,
+    },
+    #[error("cannot decompress `{member}`")]
+    Decompress {
+        member: String,
+        #[source]
+        source: DecompressError,
+    },
+    #[error("`{member}`")]
+    Tar {
+        member: String,
+        #[source]
+        source: super::tar::TarError,
+    },
+    #[error("reading the package: {0}")]
+    Io(#[source] io::Error),
+}
+
+/// One ar member header.
+#[derive(Debug, Clone)]
+struct Member {
+    name: String,
+    size: u64,
+    offset: u64,
+}
+
+/// A `.deb` being read front to back.
+pub struct DebReader<R> {
+    inner: R,
+    offset: u64,
+    /// Bytes of the current member (and its padding) not consumed.
+    pending: u64,
+}
+
+fn member_error(member: &Member, reason: impl Into<String>) -> DebError {
+    DebError::Member {
+        name: member.name.clone(),
+        offset: member.offset,
+        reason: reason.into(),
+    }
+}
+
+impl<R: Read> DebReader<R> {
+    /// Checks the ar magic and `debian-binary`, and positions at the next member.
+    pub fn open(mut inner: R) -> Result<Self, DebError> {
+        let mut magic = [0u8; 8];
+        inner
+            .read_exact(&mut magic)
+            .map_err(|_| DebError::Format("file is shorter than an ar header".into()))?;
+        if &magic != b"!<arch>\n" {
+            return Err(DebError::Format("bad ar magic (not an ar archive)".into()));
+        }
+        let mut reader = DebReader {
+            inner,
+            offset: 8,
+            pending: 0,
+        };
+        let first = reader
+            .next_member()?
+            .ok_or_else(|| DebError::Format("empty ar archive".into()))?;
+        if first.name != "debian-binary" {
+            return Err(member_error(&first, "expected `debian-binary` first"));
+        }
+        if first.size > 64 {
+            return Err(member_error(&first, "too long"));
+        }
+        let version = reader.read_member(&first, 64)?;
+        let text = String::from_utf8_lossy(&version);
+        let major = text.split('.').next().unwrap_or("");
+        if major != "2" || !text.ends_with('\n') {
+            return Err(member_error(
+                &first,
+                format!("unsupported format version `{}`", text.trim()),
+            ));
+        }
+        Ok(reader)
+    }
+
+    fn skip_pending(&mut self) -> Result<(), DebError> {
+        let count = self.pending;
+        self.pending = 0;
+        let copied =
+            io::copy(&mut (&mut self.inner).take(count), &mut io::sink()).map_err(DebError::Io)?;
+        if copied != count {
+            return Err(DebError::Format(format!(
+                "truncated ar archive at byte {}",
+                self.offset + copied
+            )));
+        }
+        self.offset += count;
+        Ok(())
+    }
+
+    /// The next member's header, or `None` at a clean end.
+    fn next_member(&mut self) -> Result<Option<Member>, DebError> {
+        self.skip_pending()?;
+        let mut header = [0u8; 60];
+        let mut filled = 0;
+        while filled < 60 {
+            let n = self
+                .inner
+                .read(&mut header[filled..])
+                .map_err(DebError::Io)?;
+            if n == 0 {
+                break;
+            }
+            filled += n;
+        }
+        if filled == 0 {
+            return Ok(None);
+        }
+        let offset = self.offset;
+        if filled < 60 {
+            return Err(DebError::Format(format!(
+                "truncated ar header at byte {offset}"
+            )));
+        }
+        self.offset += 60;
+        let raw_name = &header[0..16];
+        let name_text = String::from_utf8_lossy(raw_name).into_owned();
+        let shown = crate::debian::escape(name_text.trim_end().as_bytes());
+        if &header[58..60] != b"`\n" {
+            return Err(DebError::Member {
+                name: shown,
+                offset,
+                reason: "bad ar header terminator".into(),
+            });
+        }
+        let trimmed = name_text.trim_end_matches(' ');
+        let name = trimmed.strip_suffix('/').unwrap_or(trimmed);
+        if name.is_empty()
+            || name.bytes().all(|b| b == b'/' || b == b' ')
+            || name.starts_with("#1/")
+            || name.contains('/')
+        {
+            return Err(DebError::Member {
+                name: shown,
+                offset,
+                reason: "invalid ar member name (long-name tables and BSD names are refused)"
+                    .into(),
+            });
+        }
+        let size_text = String::from_utf8_lossy(&header[48..58]);
+        let size_text = size_text.trim_end_matches(' ');
+        if size_text.is_empty() || !size_text.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(DebError::Member {
+                name: shown,
+                offset,
+                reason: format!(
+                    "invalid member size `{}`",
+                    crate::debian::escape(size_text.as_bytes())
+                ),
+            });
+        }
+        let size: u64 = size_text.parse().map_err(|_| DebError::Member {
+            name: shown.clone(),
+            offset,
+            reason: "member size out of range".into(),
+        })?;
+        self.pending = size + size % 2;
+        Ok(Some(Member {
+            name: name.to_owned(),
+            size,
+            offset,
+        }))
+    }
+
+    /// Reads a whole (small) member into memory, with its padding.
+    fn read_member(&mut self, member: &Member, cap: u64) -> Result<Vec<u8>, DebError> {
+        if member.size > cap {
+            return Err(member_error(member, format!("larger than {cap} bytes")));
+        }
+        let mut data = vec![0u8; member.size as usize];
+        self.inner
+            .read_exact(&mut data)
+            .map_err(|_| member_error(member, "member is larger than what remains of the file"))?;
+        self.offset += member.size;
+        self.pending = 0;
+        if member.size % 2 == 1 {
+            let mut pad = [0u8; 1];
+            match self.inner.read(&mut pad) {
+                Ok(1) if pad[0] == b'\n' => self.offset += 1,
+                Ok(1) => {
+                    return Err(member_error(
+                        member,
+                        "odd-sized member without `\\n` padding",
+                    ));
+                }
+                Ok(_) => {
+                    return Err(member_error(
+                        member,
+                        "odd-sized member without `\\n` padding",
+                    ));
+                }
+                Err(error) => return Err(DebError::Io(error)),
+            }
+        }
+        Ok(data)
+    }
+
+    /// The next member that is not a `_` reserved one.
+    fn next_significant(&mut self) -> Result<Option<Member>, DebError> {
+        loop {
+            match self.next_member()? {
+                Some(member) if member.name.starts_with('_') => continue,
+                other => return Ok(other),
+            }
+        }
+    }
+
+    /// Reads and decompresses `control.tar` (at most [`MAX_CONTROL`] bytes either way).
+    pub fn control_tar(&mut self) -> Result<Vec<u8>, DebError> {
+        let member = self
+            .next_significant()?
+            .ok_or_else(|| DebError::Format("no `control.tar` member".into()))?;
+        let compression = match member.name.as_str() {
+            "control.tar" => Compression::None,
+            "control.tar.gz" => Compression::Gzip,
+            "control.tar.xz" => Compression::Xz,
+            "control.tar.zst" => Compression::Zstd,
+            _ => {
+                return Err(member_error(
+                    &member,
+                    "expected `control.tar[.gz|.xz|.zst]`",
+                ));
+            }
+        };
+        if member.size == 0 {
+            return Err(member_error(&member, "empty member"));
+        }
+        let bytes = self.read_member(&member, MAX_CONTROL)?;
+        crate::compression::decompress(compression, &bytes, MAX_CONTROL).map_err(|source| {
+            DebError::Decompress {
+                member: member.name.clone(),
+                source,
+            }
+        })
+    }
+
+    /// A decompressing reader over `data.tar`; the caller reads it to its end.
+    pub fn data_tar(self) -> Result<(String, Box<dyn Read>), DebError>
+    where
+        R: 'static,
+    {
+        let mut this = self;
+        let member = this
+            .next_significant()?
+            .ok_or_else(|| DebError::Format("no `data.tar` member".into()))?;
+        let compression = match member.name.as_str() {
+            "data.tar" => Compression::None,
+            "data.tar.gz" => Compression::Gzip,
+            "data.tar.xz" => Compression::Xz,
+            "data.tar.zst" => Compression::Zstd,
+            "data.tar.bz2" | "data.tar.lzma" => {
+                return Err(member_error(
+                    &member,
+                    "unsupported compression (Debian's archive uses xz, zstd and gzip)",
+                ));
+            }
+            name if name.starts_with("control.tar") => {
+                return Err(member_error(&member, "a second `control.tar`"));
+            }
+            _ => return Err(member_error(&member, "expected `data.tar[.gz|.xz|.zst]`")),
+        };
+        let name = member.name.clone();
+        let limited = ExactMember {
+            inner: this.inner.take(member.size),
+            remaining: member.size,
+            name: member.name,
+        };
+        let decoder = compression
+            .decoder(io::BufReader::with_capacity(1 << 16, limited))
+            .map_err(|source| DebError::Decompress {
+                member: name.clone(),
+                source,
+            })?;
+        Ok((name, decoder))
+    }
+}
+
+/// A member's bytes, erroring if the file ends before the member's declared size.
+struct ExactMember<R> {
+    inner: io::Take<R>,
+    remaining: u64,
+    name: String,
+}
+
+impl<R: Read> Read for ExactMember<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && self.remaining > 0 && !buf.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!(
+                    "member `{}` is larger than what remains of the file",
+                    self.name
+                ),
+            ));
+        }
+        self.remaining -= n as u64;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ar(members: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut out = b"!<arch>\n".to_vec();
+        for (name, data) in members {
+            out.extend_from_slice(
+                format!(
+                    "{:<16}{:<12}{:<6}{:<6}{:<8}{:<10}`\n",
+                    name,
+                    0,
+                    0,
+                    0,
+                    "100644",
+                    data.len()
+                )
+                .as_bytes(),
+            );
+            out.extend_from_slice(data);
+            if data.len() % 2 == 1 {
+                out.push(b'\n');
+            }
+        }
+        out
+    }
+
+    fn open(bytes: Vec<u8>) -> Result<(Vec<u8>, String), DebError> {
+        let mut reader = DebReader::open(io::Cursor::new(bytes))?;
+        let control = reader.control_tar()?;
+        let (name, _) = reader.data_tar()?;
+        Ok((control, name))
+    }
+
+    #[test]
+    fn member_order_and_reserved_members() {
+        let good = ar(&[
+            ("debian-binary", b"2.0\n"),
+            ("_extra", b"x"),
+            ("control.tar", b"ctl"),
+            ("data.tar", b""),
+            ("trailer", b"t"),
+        ]);
+        let (control, data) = open(good).unwrap();
+        assert_eq!(control, b"ctl");
+        assert_eq!(data, "data.tar");
+    }
+
+    #[test]
+    fn refuses_malformed_containers() {
+        let cases: Vec<(Vec<u8>, &str)> = vec![
+            (b"!<arch>X".to_vec(), "magic"),
+            (
+                ar(&[("debian-binary", b"3.0\n")]),
+                "unsupported format version",
+            ),
+            (ar(&[("control.tar", b"x")]), "debian-binary"),
+            (
+                ar(&[
+                    ("debian-binary", b"2.0\n"),
+                    ("zzz", b"x"),
+                    ("control.tar", b"c"),
+                ]),
+                "expected `control.tar",
+            ),
+            (
+                ar(&[("debian-binary", b"2.0\n"), ("#1/long", b"x")]),
+                "invalid ar member name",
+            ),
+            (
+                ar(&[("debian-binary", b"2.0\n"), ("//", b"x")]),
+                "invalid ar member name",
+            ),
+            (
+                ar(&[("debian-binary", b"2.0\n"), ("control.tar", b"")]),
+                "empty member",
+            ),
+            (
+                ar(&[
+                    ("debian-binary", b"2.0\n"),
+                    ("control.tar", b"c"),
+                    ("data.tar.bz2", b""),
+                ]),
+                "unsupported compression",
+            ),
+            (
+                ar(&[
+                    ("debian-binary", b"2.0\n"),
+                    ("control.tar", b"c"),
+                    ("control.tar.xz", b""),
+                ]),
+                "second `control.tar`",
+            ),
+        ];
+        for (bytes, reason) in cases {
+            let error = match open(bytes) {
+                Err(error) => error.to_string(),
+                Ok(_) => panic!("{reason}: accepted"),
+            };
+            assert!(error.contains(reason), "{error} lacks {reason}");
+        }
+        // A size that is not a number, or larger than the file.
+        let mut bad = ar(&[("debian-binary", b"2.0\n"), ("control.tar", b"ab")]);
+        let at = bad.len() - 2 - 12;
+        bad[at..at + 2].copy_from_slice(b"-1");
+        assert!(
+            open(bad)
+                .unwrap_err()
+                .to_string()
+                .contains("invalid member size")
+        );
+        let mut long = ar(&[("debian-binary", b"2.0\n"), ("control.tar", b"ab")]);
+        long.truncate(long.len() - 1);
+        assert!(
+            open(long)
+                .unwrap_err()
+                .to_string()
+                .contains("larger than what remains")
+        );
+        // An odd member without its padding byte.
+        let mut unpadded = ar(&[
+            ("debian-binary", b"2.0\n"),
+            ("control.tar", b"abc"),
+            ("data.tar", b""),
+        ]);
+        let pad = 8 + 60 + 4 + 60 + 3;
+        unpadded[pad] = b'X';
+        assert!(open(unpadded).unwrap_err().to_string().contains("padding"));
+    }
+}

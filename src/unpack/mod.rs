@@ -1,0 +1,358 @@
+//! `.deb` files: their control data, and their files written safely into a root.
+//!
+//! - [`deb`]: the ar container, read strictly;
+//! - [`tar`]: the tar members, read strictly;
+//! - [`extract`]: writing members inside the root (paths resolved in the root, `O_EXCL` temporary
+//!   files renamed into place, symlinks last, conflicts between packages decided by plan order
+//!   and `Replaces`).
+//!
+//! Every package read here was verified against the SHA256 of the lock when it left the cache;
+//! it is still treated as hostile (THREATS §1 rule 7).
+
+pub mod deb;
+pub mod extract;
+pub mod tar;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use crate::debian::deb822;
+use crate::debian::relation::{self, Dependency, FieldKind, Relation};
+use crate::debian::{Architecture, PackageName, Version};
+use crate::error::{Classify, ExitClass};
+use crate::repo::packages::MultiArch;
+
+/// Control-file fields dpkg only writes itself; a package that ships them is refused.
+const FORBIDDEN_FIELDS: [&str; 4] = ["Status", "Config-Version", "Conffiles", "Triggers-Pending"];
+
+/// A control member other than `control` (maintainer scripts, `md5sums`, `conffiles`...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ControlMember {
+    pub name: String,
+    pub data: Vec<u8>,
+    pub mode: u32,
+    pub mtime: i64,
+}
+
+/// A conffile declared by a package.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conffile {
+    /// Relative path (no leading `/`).
+    pub path: Vec<u8>,
+    pub remove_on_upgrade: bool,
+}
+
+/// What a package's `control.tar` says.
+#[derive(Debug, Clone)]
+pub struct Control {
+    /// The `control` file as shipped.
+    pub text: Vec<u8>,
+    pub package: PackageName,
+    pub version: Version,
+    pub architecture: Architecture,
+    pub multi_arch: MultiArch,
+    pub essential: bool,
+    pub pre_depends: Vec<Relation>,
+    pub depends: Vec<Relation>,
+    pub provides: Vec<Dependency>,
+    pub replaces: Vec<Dependency>,
+    pub conffiles: Vec<Conffile>,
+    /// Every member but `control`.
+    pub members: Vec<ControlMember>,
+    /// Things worth a warning (a duplicate conffile line).
+    pub warnings: Vec<String>,
+}
+
+impl Control {
+    pub fn member(&self, name: &str) -> Option<&ControlMember> {
+        self.members.iter().find(|m| m.name == name)
+    }
+
+    /// The relative paths of the conffiles installed.
+    pub fn conffile_paths(&self) -> BTreeSet<Vec<u8>> {
+        self.conffiles
+            .iter()
+            .filter(|c| !c.remove_on_upgrade)
+            .map(|c| c.path.clone())
+            .collect()
+    }
+}
+
+/// Why a package cannot be used, naming it.
+#[derive(Debug, thiserror::Error)]
+#[error("package `{package}`")]
+pub struct UnpackError {
+    pub package: String,
+    #[source]
+    pub kind: UnpackErrorKind,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UnpackErrorKind {
+    #[error(transparent)]
+    Deb(#[from] deb::DebError),
+    #[error("`control.tar`")]
+    ControlTar(#[source] tar::TarError),
+    #[error("invalid control data: {0}")]
+    Control(String),
+    #[error("control/index mismatch: the package says {found}, the lock says {expected}")]
+    Mismatch { found: String, expected: String },
+    #[error("`data.tar`")]
+    Extract(#[from] extract::ExtractError),
+    #[error("cannot open `{}`", .0.display())]
+    Open(std::path::PathBuf, #[source] std::io::Error),
+}
+
+impl Classify for UnpackError {
+    fn class(&self) -> ExitClass {
+        match &self.kind {
+            UnpackErrorKind::Mismatch { .. } => ExitClass::Integrity,
+            UnpackErrorKind::Open(..) => ExitClass::Output,
+            UnpackErrorKind::Extract(extract::ExtractError::Io { .. }) => ExitClass::Output,
+            _ => ExitClass::Archive,
+        }
+    }
+}
+
+fn control_error(reason: impl Into<String>) -> UnpackErrorKind {
+    UnpackErrorKind::Control(reason.into())
+}
+
+/// Reads the members of a decompressed `control.tar`.
+pub fn parse_control_tar(bytes: &[u8]) -> Result<Control, UnpackErrorKind> {
+    let mut reader = tar::TarReader::new(bytes);
+    let mut control_text: Option<Vec<u8>> = None;
+    let mut members: Vec<ControlMember> = Vec::new();
+    while let Some(entry) = reader.next_entry().map_err(UnpackErrorKind::ControlTar)? {
+        if entry.path.is_empty() && entry.kind == tar::Kind::Dir {
+            continue;
+        }
+        let name = String::from_utf8(entry.path.clone())
+            .ok()
+            .filter(|n| {
+                !n.contains('/')
+                    && n.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-_.+".contains(&b))
+            })
+            .ok_or_else(|| {
+                control_error(format!(
+                    "unexpected control member `{}`",
+                    crate::debian::escape(&entry.path)
+                ))
+            })?;
+        if entry.kind != tar::Kind::File {
+            return Err(control_error(format!(
+                "control member `{name}` is not a regular file"
+            )));
+        }
+        if entry.size > deb::MAX_CONTROL {
+            return Err(control_error(format!(
+                "control member `{name}` is too large"
+            )));
+        }
+        let mut data = vec![0u8; entry.size as usize];
+        let mut filled = 0;
+        while filled < data.len() {
+            let n = reader
+                .read(&mut data[filled..])
+                .map_err(UnpackErrorKind::ControlTar)?;
+            filled += n;
+        }
+        if members.iter().any(|m| m.name == name) || (name == "control" && control_text.is_some()) {
+            return Err(control_error(format!("duplicate control member `{name}`")));
+        }
+        if name == "control" {
+            control_text = Some(data);
+        } else {
+            members.push(ControlMember {
+                name,
+                data,
+                mode: entry.mode,
+                mtime: entry.mtime,
+            });
+        }
+    }
+    let text = control_text.ok_or_else(|| control_error("no `control` file"))?;
+    let paragraphs = deb822::parse(&text).map_err(|e| control_error(format!("`control`: {e}")))?;
+    let [paragraph] = paragraphs.as_slice() else {
+        return Err(control_error("`control` must hold exactly one paragraph"));
+    };
+    for field in FORBIDDEN_FIELDS {
+        if paragraph.get(field).is_some() {
+            return Err(control_error(format!(
+                "`control` contains the field `{field}`, which only dpkg writes"
+            )));
+        }
+    }
+    let field = |name: &str| -> Result<String, UnpackErrorKind> {
+        let value = paragraph
+            .get(name)
+            .ok_or_else(|| control_error(format!("`control` has no `{name}`")))?;
+        String::from_utf8(value.to_vec())
+            .map_err(|_| control_error(format!("`{name}` is not UTF-8")))
+    };
+    let relations = |name: &str, kind: FieldKind| -> Result<Vec<Relation>, UnpackErrorKind> {
+        match paragraph.get(name) {
+            None => Ok(Vec::new()),
+            Some(value) => {
+                let folded = deb822::folded(value);
+                let text = std::str::from_utf8(&folded)
+                    .map_err(|_| control_error(format!("`{name}` is not UTF-8")))?;
+                relation::parse(kind, text).map_err(|e| control_error(e.to_string()))
+            }
+        }
+    };
+    let package =
+        PackageName::parse(&field("Package")?).map_err(|e| control_error(e.to_string()))?;
+    let version = Version::parse(&field("Version")?).map_err(|e| control_error(e.to_string()))?;
+    let architecture =
+        Architecture::parse(&field("Architecture")?).map_err(|e| control_error(e.to_string()))?;
+    let multi_arch = match paragraph.get("Multi-Arch") {
+        None | Some(b"no") => MultiArch::No,
+        Some(b"same") => MultiArch::Same,
+        Some(b"foreign") => MultiArch::Foreign,
+        Some(b"allowed") => MultiArch::Allowed,
+        Some(other) => {
+            return Err(control_error(format!(
+                "invalid `Multi-Arch` `{}`",
+                crate::debian::escape(other)
+            )));
+        }
+    };
+    let mut warnings = Vec::new();
+    let mut conffiles: Vec<Conffile> = Vec::new();
+    if let Some(member) = members.iter().find(|m| m.name == "conffiles") {
+        for line in member.data.split(|&b| b == b'\n') {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            let (remove_on_upgrade, path) = match line.strip_prefix(b"remove-on-upgrade ") {
+                Some(path) => (true, path),
+                None => (false, line),
+            };
+            let path = path.strip_prefix(b"/").ok_or_else(|| {
+                control_error(format!(
+                    "conffile `{}` is not an absolute path",
+                    crate::debian::escape(path)
+                ))
+            })?;
+            let normalized = tar::normalize(path).map_err(|reason| {
+                control_error(format!(
+                    "conffile `/{}`: {reason}",
+                    crate::debian::escape(path)
+                ))
+            })?;
+            if normalized.is_empty() {
+                return Err(control_error("conffile `/` is not a file"));
+            }
+            if conffiles.iter().any(|c| c.path == normalized) {
+                warnings.push(format!(
+                    "duplicate conffile `/{}`",
+                    crate::debian::escape(&normalized)
+                ));
+                continue;
+            }
+            conffiles.push(Conffile {
+                path: normalized,
+                remove_on_upgrade,
+            });
+        }
+    }
+    Ok(Control {
+        essential: paragraph.get("Essential") == Some(b"yes"),
+        pre_depends: relations("Pre-Depends", FieldKind::PreDepends)?,
+        depends: relations("Depends", FieldKind::Depends)?,
+        provides: relations("Provides", FieldKind::Provides)?
+            .into_iter()
+            .flat_map(|r| r.alternatives)
+            .collect(),
+        replaces: relations("Replaces", FieldKind::Replaces)?
+            .into_iter()
+            .flat_map(|r| r.alternatives)
+            .collect(),
+        text: text.clone(),
+        package,
+        version,
+        architecture,
+        multi_arch,
+        conffiles,
+        members,
+        warnings,
+    })
+}
+
+fn open(path: &Path) -> Result<std::fs::File, UnpackErrorKind> {
+    std::fs::File::open(path).map_err(|e| UnpackErrorKind::Open(path.to_path_buf(), e))
+}
+
+/// Reads the control data of the `.deb` at `path`.
+pub fn read_control(path: &Path) -> Result<Control, UnpackErrorKind> {
+    let mut reader = deb::DebReader::open(std::io::BufReader::new(open(path)?))?;
+    let control = reader.control_tar()?;
+    parse_control_tar(&control)
+}
+
+/// Checks that the package is what the lock says (THREATS C10a).
+pub fn check_identity(
+    control: &Control,
+    name: &str,
+    version: &str,
+    architecture: &str,
+) -> Result<(), UnpackErrorKind> {
+    let found = format!(
+        "{} {} {}",
+        control.package, control.version, control.architecture
+    );
+    let expected = format!("{name} {version} {architecture}");
+    let same_version = Version::parse(version).is_ok_and(|v| v == control.version);
+    if control.package.as_str() != name
+        || !same_version
+        || control.architecture.as_str() != architecture
+    {
+        return Err(UnpackErrorKind::Mismatch { found, expected });
+    }
+    Ok(())
+}
+
+/// Unpacks the data of the `.deb` at `path` into `target`. With `for_dpkg`, conffiles wait
+/// under `.dpkg-new` and MD5s are kept for the dpkg database; without, files land in place.
+pub fn unpack_data(
+    target: &extract::Target,
+    claimant: usize,
+    path: &Path,
+    control: &Control,
+    diversions: &extract::Diversions,
+    for_dpkg: bool,
+) -> Result<extract::Unpacked, UnpackErrorKind> {
+    let mut reader = deb::DebReader::open(std::io::BufReader::new(open(path)?))?;
+    reader.control_tar()?;
+    let (_, data) = reader.data_tar()?;
+    let tar = tar::TarReader::new(data);
+    let options = extract::Options {
+        conffiles: control.conffile_paths(),
+        conffiles_in_place: !for_dpkg,
+        md5_all: for_dpkg && control.member("md5sums").is_none(),
+    };
+    let unpacked = target.unpack(
+        claimant,
+        tar,
+        &options,
+        diversions,
+        control.package.as_str(),
+    )?;
+    // `remove-on-upgrade` names a conffile the package no longer ships.
+    for conffile in control.conffiles.iter().filter(|c| c.remove_on_upgrade) {
+        if unpacked
+            .paths
+            .iter()
+            .any(|(path, _)| *path == conffile.path)
+        {
+            return Err(control_error(format!(
+                "conffile `/{}` is marked remove-on-upgrade but shipped",
+                crate::debian::escape(&conffile.path)
+            )));
+        }
+    }
+    Ok(unpacked)
+}

@@ -1,0 +1,207 @@
+//! The build's private work directory, its removal, and cleanup on interruption.
+//!
+//! A work directory is created with mode 0700 (so setuid programs of an old snapshot are never
+//! reachable by other users of the host, THREATS §1 rule 11) beside the output, so the output can
+//! be renamed into place. It is removed with `openat`/`unlinkat` only, never crossing into
+//! another filesystem, and only after checking `/proc/self/mountinfo` that nothing is mounted
+//! under it (rule 13): debroot's own mounts live in private namespaces and vanish with them,
+//! but a leftover mount must stop the removal, not be deleted through.
+//!
+//! Paths registered here are removed when debroot is interrupted (SIGINT, SIGTERM, SIGHUP),
+//! before it exits with 130 (143 for SIGTERM).
+
+use std::ffi::OsStr;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rustix::fs::{AtFlags, Mode, OFlags};
+
+static REGISTERED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Registers `path` for removal on interruption.
+pub fn register(path: &Path) {
+    if let Ok(mut list) = REGISTERED.lock() {
+        list.push(path.to_path_buf());
+    }
+}
+
+/// Forgets `path` (it was removed or kept on purpose).
+pub fn unregister(path: &Path) {
+    if let Ok(mut list) = REGISTERED.lock() {
+        list.retain(|p| p != path);
+    }
+}
+
+/// Installs the handler: on SIGINT, SIGTERM or SIGHUP, remove what is registered, say so, and
+/// exit 130 (143 for SIGTERM). A second signal during cleanup is ignored.
+pub fn install_signal_handler() {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
+        return;
+    };
+    std::thread::spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            let paths: Vec<PathBuf> = REGISTERED.lock().map(|l| l.clone()).unwrap_or_default();
+            for path in paths.iter().rev() {
+                // The build may still be writing: try a few times.
+                for _ in 0..5 {
+                    if remove(path).is_ok() {
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+            }
+            eprintln!("error: interrupted, cleaned up");
+            std::process::exit(if signal == SIGTERM { 143 } else { 130 });
+        }
+    });
+}
+
+/// Creates `parent/.NAME.debroot-PID/` with mode 0700.
+pub fn create(parent: &Path, name: &str) -> io::Result<PathBuf> {
+    for attempt in 0..100 {
+        let path = parent.join(format!(".{name}.debroot-{}-{attempt}", std::process::id()));
+        match std::fs::create_dir(&path) {
+            Ok(()) => {
+                std::fs::set_permissions(
+                    &path,
+                    std::os::unix::fs::PermissionsExt::from_mode(0o700),
+                )?;
+                register(&path);
+                return Ok(path);
+            }
+            Err(error) if error.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(error) => return Err(error),
+        }
+    }
+    Err(io::Error::other("cannot create a unique work directory"))
+}
+
+/// Mount points at or below `path`, from `/proc/self/mountinfo`.
+pub fn mounts_below(path: &Path) -> Vec<PathBuf> {
+    let Ok(text) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return Vec::new();
+    };
+    let prefix = path.as_os_str().as_bytes();
+    text.lines()
+        .filter_map(|line| line.split(' ').nth(4))
+        .map(|point| PathBuf::from(point.replace("\\040", " ")))
+        .filter(|point| {
+            let bytes = point.as_os_str().as_bytes();
+            bytes == prefix || (bytes.starts_with(prefix) && bytes.get(prefix.len()) == Some(&b'/'))
+        })
+        .collect()
+}
+
+/// Removes `path` and everything below it without crossing a filesystem boundary, refusing if
+/// anything is mounted below it.
+pub fn remove(path: &Path) -> io::Result<()> {
+    let mounts = mounts_below(path);
+    if !mounts.is_empty() {
+        return Err(io::Error::other(format!(
+            "refusing to remove `{}`: `{}` is mounted below it",
+            path.display(),
+            mounts[0].display()
+        )));
+    }
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => {
+            unregister(path);
+            return Ok(());
+        }
+        Err(error) => return Err(error),
+    };
+    if !meta.is_dir() {
+        std::fs::remove_file(path)?;
+        unregister(path);
+        return Ok(());
+    }
+    let dir = rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let device = rustix::fs::fstat(&dir)?.st_dev;
+    empty(&dir, device, 0)?;
+    drop(dir);
+    std::fs::remove_dir(path)?;
+    unregister(path);
+    Ok(())
+}
+
+/// Removes every entry of `dir`, recursively, staying on `device`.
+fn empty(dir: &OwnedFd, device: u64, depth: usize) -> io::Result<()> {
+    if depth > 4096 {
+        return Err(io::Error::other("directory tree too deep to remove"));
+    }
+    // Make the directory writable and searchable (a package may ship a 0555 directory).
+    let _ = rustix::fs::fchmod(dir, Mode::from_raw_mode(0o700));
+    let mut names: Vec<(Vec<u8>, bool)> = Vec::new();
+    for entry in rustix::fs::Dir::read_from(dir)? {
+        let entry = entry?;
+        let name = entry.file_name().to_bytes();
+        if name == b"." || name == b".." {
+            continue;
+        }
+        let is_dir = entry.file_type() == rustix::fs::FileType::Directory;
+        names.push((name.to_vec(), is_dir));
+    }
+    for (name, is_dir) in names {
+        let name = OsStr::from_bytes(&name);
+        if is_dir {
+            let child = rustix::fs::openat(
+                dir,
+                name,
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            )?;
+            if rustix::fs::fstat(&child)?.st_dev != device {
+                return Err(io::Error::other(format!(
+                    "refusing to remove across a filesystem boundary at `{}`",
+                    name.to_string_lossy()
+                )));
+            }
+            empty(&child, device, depth + 1)?;
+            drop(child);
+            rustix::fs::unlinkat(dir, name, AtFlags::REMOVEDIR)?;
+        } else {
+            rustix::fs::unlinkat(dir, name, AtFlags::empty())?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn removes_a_tree_with_read_only_directories_and_dangling_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let work = create(dir.path(), "out.tar").unwrap();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(
+                &std::fs::metadata(&work).unwrap().permissions()
+            ) & 0o777,
+            0o700
+        );
+        std::fs::create_dir_all(work.join("root/usr/bin")).unwrap();
+        std::fs::write(work.join("root/usr/bin/x"), b"x").unwrap();
+        std::os::unix::fs::symlink("/nonexistent", work.join("root/link")).unwrap();
+        let outside = dir.path().join("outside");
+        std::fs::write(&outside, b"keep").unwrap();
+        std::os::unix::fs::symlink(&outside, work.join("root/usr/escape")).unwrap();
+        std::fs::set_permissions(
+            work.join("root/usr/bin"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o555),
+        )
+        .unwrap();
+        remove(&work).unwrap();
+        assert!(!work.exists());
+        assert_eq!(std::fs::read(&outside).unwrap(), b"keep");
+    }
+}
