@@ -245,6 +245,11 @@ pub struct BuildArgs {
     #[arg(long)]
     pub keep_failed: bool,
 
+    /// Internal: the root phases of an `unshare` build, inside the user namespace, from the
+    /// work directory's `inner.json`.
+    #[arg(long, hide = true, value_name = "WORKDIR")]
+    pub inner: Option<PathBuf>,
+
     #[command(flatten)]
     pub repo: RepoArgs,
 }

@@ -42,6 +42,16 @@ pub enum ExitClass {
 }
 
 impl ExitClass {
+    /// The class whose code is `code` (143, SIGTERM's, is `Interrupted` too).
+    pub fn from_code(code: i32) -> Option<ExitClass> {
+        if code == 143 {
+            return Some(ExitClass::Interrupted);
+        }
+        ExitClass::ALL
+            .into_iter()
+            .find(|class| i32::from(class.code()) == code)
+    }
+
     /// Every class, in code order (for the README table and its test).
     pub const ALL: [ExitClass; 10] = [
         ExitClass::Differs,
@@ -104,6 +114,9 @@ pub struct Failure {
     context: Vec<String>,
     error: Box<dyn StdError + Send + Sync>,
     hint: Option<String>,
+    /// Already shown to the user (by a debroot child process): exit with the class, print
+    /// nothing more.
+    reported: bool,
 }
 
 /// An error that is only a message (for commands that detect a condition themselves).
@@ -126,7 +139,20 @@ impl Failure {
             context: Vec::new(),
             error: Box::new(error),
             hint: None,
+            reported: false,
         }
+    }
+
+    /// A failure a debroot child already reported on stderr, with its exit class.
+    pub fn reported(class: ExitClass) -> Self {
+        Failure {
+            reported: true,
+            ..Failure::message(class, "reported by a debroot child process")
+        }
+    }
+
+    pub fn is_reported(&self) -> bool {
+        self.reported
     }
 
     /// A failure that is only a message.
@@ -206,6 +232,7 @@ impl<E: Classify> From<E> for Failure {
             context: Vec::new(),
             error: Box::new(error),
             hint,
+            reported: false,
         }
     }
 }

@@ -23,6 +23,7 @@ pub mod cache;
 pub mod cli;
 pub mod commands;
 pub mod compression;
+pub mod confine;
 pub mod context;
 pub mod debian;
 pub mod digest;
@@ -38,6 +39,7 @@ pub mod repo;
 pub mod resolve;
 pub mod timestamp;
 pub mod unpack;
+pub mod userns;
 pub mod workdir;
 
 use std::ffi::OsString;
@@ -47,7 +49,33 @@ use clap::Parser;
 
 use crate::commands::{Env, Outcome};
 use crate::context::Context;
+use crate::error::ExitClass;
 use crate::printer::Printer;
+
+/// `__userns remove PATH` and `__userns cli ARGS...`: see [`userns`].
+fn userns_main(args: &[OsString], context: &Context) -> ExitCode {
+    if let Err(message) = userns::enter() {
+        eprintln!("error: {message}");
+        return ExitCode::from(ExitClass::Usage.code());
+    }
+    match (args.get(2).and_then(|a| a.to_str()), args.get(3)) {
+        (Some("remove"), Some(path)) => match workdir::remove(std::path::Path::new(path)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!(
+                    "error: cannot remove `{}`: {error}",
+                    std::path::Path::new(path).display()
+                );
+                ExitCode::from(ExitClass::Output.code())
+            }
+        },
+        (Some("cli"), _) => run(args[..1].iter().chain(&args[3..]).cloned(), context),
+        _ => {
+            eprintln!("error: invalid arguments to __userns");
+            ExitCode::from(ExitClass::Usage.code())
+        }
+    }
+}
 
 /// Runs debroot with `args` (argv, program name first) and returns the exit code.
 pub fn run(args: impl IntoIterator<Item = OsString>, context: &Context) -> ExitCode {
@@ -60,6 +88,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>, context: &Context) -> ExitC
         Some("__sandbox-init") => {
             return ExitCode::from(install::sandbox::init_main(&args[2..]).clamp(0, 255) as u8);
         }
+        Some("__userns") => return userns_main(&args, context),
         _ => {}
     }
     let cli = match cli::Cli::try_parse_from(args) {

@@ -125,6 +125,9 @@ impl Printer {
 
     /// An error with its causes and hint; always shown.
     pub fn error(&self, failure: &Failure) {
+        if failure.is_reported() {
+            return;
+        }
         let lines = failure.lines();
         let mut out = String::new();
         for (i, line) in lines.iter().enumerate() {

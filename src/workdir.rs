@@ -21,6 +21,81 @@ use rustix::fs::{AtFlags, Mode, OFlags};
 
 static REGISTERED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
+/// The id maps of an `unshare` build: set, a tree the user alone cannot remove is removed by a
+/// debroot child in a user namespace with the same maps.
+static NAMESPACE: Mutex<Option<(crate::userns::IdMap, crate::userns::IdMap)>> = Mutex::new(None);
+
+/// Held while a tree is being removed.
+static REMOVING: Mutex<()> = Mutex::new(());
+
+/// debroot children to kill before removing anything on interruption.
+static CHILDREN: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+/// Removal of trees made in a user namespace goes through one with `uids` and `gids`.
+pub fn use_namespace(uids: crate::userns::IdMap, gids: crate::userns::IdMap) {
+    if let Ok(mut namespace) = NAMESPACE.lock() {
+        *namespace = Some((uids, gids));
+    }
+}
+
+/// Registers (or, with `false`, forgets) a child that works in a registered path.
+pub fn track_child(pid: u32, running: bool) {
+    if let Ok(mut children) = CHILDREN.lock() {
+        children.retain(|&p| p != pid);
+        if running {
+            children.push(pid);
+        }
+    }
+}
+
+/// Removes `path` as [`remove`] does, from a user namespace when the build made the tree in
+/// one and the user alone may not delete it.
+pub fn remove_anywhere(path: &Path) -> io::Result<()> {
+    // One removal at a time: the signal handler and the failing build may both try.
+    let _guard = REMOVING.lock();
+    let error = match remove(path) {
+        Ok(()) => return Ok(()),
+        Err(error) => error,
+    };
+    let Some((uids, gids)) = NAMESPACE.lock().ok().and_then(|n| *n) else {
+        return Err(error);
+    };
+    let args = [OsStr::new("remove").to_owned(), path.as_os_str().to_owned()];
+    let mut child = crate::userns::Namespaced::spawn(&args, uids, gids)
+        .map_err(|failure| io::Error::other(failure.to_string()))?
+        .child;
+    let status = child.wait()?;
+    if status.success() {
+        unregister(path);
+        Ok(())
+    } else {
+        Err(error)
+    }
+}
+
+/// Kills the tracked children and waits (briefly) until they are gone.
+fn kill_children() {
+    let pids: Vec<u32> = CHILDREN.lock().map(|c| c.clone()).unwrap_or_default();
+    for &pid in &pids {
+        if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        }
+    }
+    for _ in 0..200 {
+        let alive = pids.iter().any(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                stat.rsplit(") ")
+                    .next()
+                    .is_some_and(|s| !s.starts_with('Z'))
+            })
+        });
+        if !alive {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 /// Registers `path` for removal on interruption.
 pub fn register(path: &Path) {
     if let Ok(mut list) = REGISTERED.lock() {
@@ -44,11 +119,12 @@ pub fn install_signal_handler() {
     };
     std::thread::spawn(move || {
         if let Some(signal) = signals.forever().next() {
+            kill_children();
             let paths: Vec<PathBuf> = REGISTERED.lock().map(|l| l.clone()).unwrap_or_default();
             for path in paths.iter().rev() {
                 // The build may still be writing: try a few times.
                 for _ in 0..5 {
-                    if remove(path).is_ok() {
+                    if remove_anywhere(path).is_ok() {
                         break;
                     }
                     std::thread::sleep(std::time::Duration::from_millis(50));
@@ -134,6 +210,14 @@ pub fn remove(path: &Path) -> io::Result<()> {
 }
 
 /// Removes every entry of `dir`, recursively, staying on `device`.
+/// An entry that is already gone is removed.
+fn ignore_gone(result: rustix::io::Result<()>) -> io::Result<()> {
+    match result {
+        Err(rustix::io::Errno::NOENT) => Ok(()),
+        other => other.map_err(io::Error::from),
+    }
+}
+
 fn empty(dir: &OwnedFd, device: u64, depth: usize) -> io::Result<()> {
     if depth > 4096 {
         return Err(io::Error::other("directory tree too deep to remove"));
@@ -167,9 +251,9 @@ fn empty(dir: &OwnedFd, device: u64, depth: usize) -> io::Result<()> {
             }
             empty(&child, device, depth + 1)?;
             drop(child);
-            rustix::fs::unlinkat(dir, name, AtFlags::REMOVEDIR)?;
+            ignore_gone(rustix::fs::unlinkat(dir, name, AtFlags::REMOVEDIR))?;
         } else {
-            rustix::fs::unlinkat(dir, name, AtFlags::empty())?;
+            ignore_gone(rustix::fs::unlinkat(dir, name, AtFlags::empty()))?;
         }
     }
     Ok(())

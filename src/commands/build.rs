@@ -18,7 +18,12 @@ struct WorkDir {
 impl Drop for WorkDir {
     fn drop(&mut self) {
         if self.succeeded || !self.keep_on_failure {
-            let _ = crate::workdir::remove(&self.path);
+            if let Err(error) = crate::workdir::remove_anywhere(&self.path) {
+                eprintln!(
+                    "warning: cannot remove the work directory `{}`: {error}",
+                    self.path.display()
+                );
+            }
         } else {
             crate::workdir::unregister(&self.path);
             eprintln!(
@@ -29,15 +34,9 @@ impl Drop for WorkDir {
     }
 }
 
-pub fn run(env: &Env<'_>, args: &BuildArgs) -> Result<Outcome, Failure> {
-    crate::workdir::install_signal_handler();
-    let started = Instant::now();
-    let mut timings = Timings::default();
-    let profile = super::load_profile(env, &args.profile)?;
-
-    // setup: the output is checked before anything else (THREATS E3).
-    let phase = Instant::now();
-    let format = match args.format {
+/// The output format: `--format`, else the output's name, else the profile's.
+fn format_of(args: &BuildArgs, profile: &crate::profile::Profile) -> OutputFormat {
+    match args.format {
         Some(OutputFormatArg::Dir) => OutputFormat::Dir,
         Some(OutputFormatArg::Tar) => OutputFormat::Tar,
         Some(OutputFormatArg::TarGz) => OutputFormat::TarGz,
@@ -46,7 +45,21 @@ pub fn run(env: &Env<'_>, args: &BuildArgs) -> Result<Outcome, Failure> {
         None => crate::output::format_of(&args.output)
             .or(profile.output.format)
             .unwrap_or(OutputFormat::Dir),
-    };
+    }
+}
+
+pub fn run(env: &Env<'_>, args: &BuildArgs) -> Result<Outcome, Failure> {
+    crate::workdir::install_signal_handler();
+    if let Some(work) = &args.inner {
+        return inner(env, args, work);
+    }
+    let started = Instant::now();
+    let mut timings = Timings::default();
+    let profile = super::load_profile(env, &args.profile)?;
+
+    // setup: the output is checked before anything else (THREATS E3).
+    let phase = Instant::now();
+    let format = format_of(args, &profile);
     let mode = pipeline::effective_mode(match args.mode {
         Some(ModeArg::Auto) => Mode::Auto,
         Some(ModeArg::Root) => Mode::Root,
@@ -60,6 +73,14 @@ pub fn run(env: &Env<'_>, args: &BuildArgs) -> Result<Outcome, Failure> {
                 .hint("run as root, or use `--mode unshare` or `--mode extract`"),
         );
     }
+    // unshare mode as root is root mode in a user namespace of root's: not needed.
+    let namespace = if mode == Mode::Unshare && !rustix::process::geteuid().is_root() {
+        let maps = crate::userns::preflight()?;
+        crate::workdir::use_namespace(maps.0, maps.1);
+        Some(maps)
+    } else {
+        None
+    };
     let cache = super::open_cache(env)?;
     let output = pipeline::preflight(&args.output, format, cache.root())?;
     let parent = output
@@ -158,82 +179,34 @@ pub fn run(env: &Env<'_>, args: &BuildArgs) -> Result<Outcome, Failure> {
     );
     timings.record("fetch", phase);
 
-    // extract (and, with scripts, essential + install)
-    let phase = Instant::now();
-    let packages = pipeline::read_controls(&lock, &cache)?;
-    for package in &packages {
-        for warning in &package.control.warnings {
-            env.printer
-                .warn(&format!("package `{}`: {warning}", package.locked.name));
+    let built = match namespace {
+        Some((uids, gids)) => {
+            in_namespace(&work.path, &lock, &profile, epoch, uids, gids, &mut timings)?
         }
-    }
-    let nodes: Vec<crate::install::plan::Node> = packages
-        .iter()
-        .map(|p| crate::install::plan::Node {
-            name: p.control.package.clone(),
-            version: p.control.version.clone(),
-            essential: p.control.essential,
-            pre_depends: p.control.pre_depends.clone(),
-            depends: p.control.depends.clone(),
-            provides: p.control.provides.clone(),
-        })
-        .collect();
-    let plan = crate::install::plan::plan(&nodes);
-    let owners: Box<dyn crate::output::Owners> = match mode {
-        Mode::Extract => {
-            let chown = rustix::process::geteuid().is_root();
-            let target = crate::unpack::extract::Target::open(&root, chown).map_err(|e| {
-                Failure::new(ExitClass::Output, e)
-                    .context(format!("cannot open `{}`", root.display()))
-            })?;
-            let mut order = plan.essential.clone();
-            order.extend(plan.batches.iter().flatten().copied());
-            pipeline::unpack_all(&target, &packages, &order, 0, &Default::default(), false)?;
-            target
-                .apply_directory_attributes()
-                .context(|| "cannot set directory attributes")?;
-            env.printer.status(
-                "Extracted",
-                &format!("{} packages (no scripts: extract mode)", packages.len()),
-            );
-            timings.record("extract", phase);
-            if chown {
-                Box::new(crate::output::OnDisk)
-            } else {
-                Box::new(crate::output::Recorded(target.recorded_owners()))
-            }
-        }
-        Mode::Root | Mode::Unshare | Mode::Auto => {
-            crate::install::install(
-                env,
-                &root,
-                &profile,
-                &packages,
-                &plan,
-                epoch,
-                mode,
-                &mut timings,
-            )?;
-            Box::new(crate::output::OnDisk)
-        }
+        None => build_tree(
+            env,
+            &profile,
+            &lock,
+            &cache,
+            &root,
+            &output,
+            format,
+            mode,
+            epoch,
+            &mut timings,
+        )?,
     };
-
-    // cleanup
-    let phase = Instant::now();
-    crate::install::cleanup::run(&root, &profile, mode)?;
-    pipeline::clamp_mtimes(&root, epoch)?;
-    timings.record("cleanup", phase);
-
-    // output
-    let phase = Instant::now();
-    let (sha256, bytes) = pipeline::write_output(&root, &output, format, epoch, owners.as_ref())?;
-    timings.record("write", phase);
+    let Built {
+        sha256,
+        bytes,
+        packages,
+    } = built;
     let report = Report {
         output: output.clone(),
         format,
         sha256,
         bytes,
-        packages: packages.len(),
+        packages,
         mode,
         epoch,
         timings,
@@ -273,5 +246,238 @@ pub fn run(env: &Env<'_>, args: &BuildArgs) -> Result<Outcome, Failure> {
     );
     env.printer
         .detail(&format!("phases: {}", breakdown.join(", ")));
+    Ok(Outcome::Success)
+}
+
+/// What the root phases produced.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Built {
+    sha256: crate::digest::Sha256Digest,
+    bytes: u64,
+    packages: usize,
+}
+
+/// The root phases: extract, essential + install (with scripts), cleanup, output.
+#[allow(clippy::too_many_arguments)]
+fn build_tree(
+    env: &Env<'_>,
+    profile: &crate::profile::Profile,
+    lock: &crate::lock::Lock,
+    cache: &crate::cache::Cache,
+    root: &std::path::Path,
+    output: &std::path::Path,
+    format: OutputFormat,
+    mode: Mode,
+    epoch: i64,
+    timings: &mut Timings,
+) -> Result<Built, Failure> {
+    // extract (and, with scripts, essential + install)
+    let phase = Instant::now();
+    let packages = pipeline::read_controls(lock, cache)?;
+    for package in &packages {
+        for warning in &package.control.warnings {
+            env.printer
+                .warn(&format!("package `{}`: {warning}", package.locked.name));
+        }
+    }
+    let nodes: Vec<crate::install::plan::Node> = packages
+        .iter()
+        .map(|p| crate::install::plan::Node {
+            name: p.control.package.clone(),
+            version: p.control.version.clone(),
+            essential: p.control.essential,
+            pre_depends: p.control.pre_depends.clone(),
+            depends: p.control.depends.clone(),
+            provides: p.control.provides.clone(),
+        })
+        .collect();
+    let plan = crate::install::plan::plan(&nodes);
+    let owners: Box<dyn crate::output::Owners> = match mode {
+        Mode::Extract => {
+            let chown = rustix::process::geteuid().is_root();
+            let target = crate::unpack::extract::Target::open(root, chown).map_err(|e| {
+                Failure::new(ExitClass::Output, e)
+                    .context(format!("cannot open `{}`", root.display()))
+            })?;
+            let mut order = plan.essential.clone();
+            order.extend(plan.batches.iter().flatten().copied());
+            pipeline::unpack_all(&target, &packages, &order, 0, &Default::default(), false)?;
+            target
+                .apply_directory_attributes()
+                .context(|| "cannot set directory attributes")?;
+            env.printer.status(
+                "Extracted",
+                &format!("{} packages (no scripts: extract mode)", packages.len()),
+            );
+            timings.record("extract", phase);
+            if chown {
+                Box::new(crate::output::OnDisk)
+            } else {
+                Box::new(crate::output::Recorded(target.recorded_owners()))
+            }
+        }
+        Mode::Root | Mode::Unshare | Mode::Auto => {
+            crate::install::install(env, root, profile, &packages, &plan, epoch, timings)?;
+            Box::new(crate::output::OnDisk)
+        }
+    };
+
+    // cleanup
+    let phase = Instant::now();
+    crate::install::cleanup::run(root, profile, mode)?;
+    pipeline::clamp_mtimes(root, epoch)?;
+    timings.record("cleanup", phase);
+
+    // output
+    let phase = Instant::now();
+    let (sha256, bytes) = pipeline::write_output(root, output, format, epoch, owners.as_ref())?;
+    timings.record("write", phase);
+    Ok(Built {
+        sha256,
+        bytes,
+        packages: packages.len(),
+    })
+}
+
+/// What the parent of an `unshare` build hands to its child in the user namespace
+/// (`WORKDIR/inner.json`); the child answers in `WORKDIR/built.json`.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct InnerSpec {
+    /// The lock, as its TOML text.
+    lock: String,
+    epoch: i64,
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct InnerReport {
+    built: Built,
+    /// Phase name and seconds.
+    timings: Vec<(String, f64)>,
+}
+
+/// Runs the root phases in a debroot child that is root of a user namespace.
+fn in_namespace(
+    work: &std::path::Path,
+    lock: &crate::lock::Lock,
+    profile: &crate::profile::Profile,
+    epoch: i64,
+    uids: crate::userns::IdMap,
+    gids: crate::userns::IdMap,
+    timings: &mut Timings,
+) -> Result<Built, Failure> {
+    let io = |path: &std::path::Path| {
+        let path = path.to_path_buf();
+        move |e: std::io::Error| {
+            Failure::new(ExitClass::Output, e).context(format!("cannot use `{}`", path.display()))
+        }
+    };
+    let spec = InnerSpec {
+        lock: lock.to_toml(&profile.file_name()),
+        epoch,
+    };
+    let spec_path = work.join("inner.json");
+    let text = serde_json::to_string(&spec).unwrap_or_default();
+    std::fs::write(&spec_path, text).map_err(io(&spec_path))?;
+    let mut args: Vec<std::ffi::OsString> = vec!["cli".into()];
+    args.extend(std::env::args_os().skip(1));
+    args.push("--inner".into());
+    args.push(work.as_os_str().to_owned());
+    let mut child = crate::userns::Namespaced::spawn(&args, uids, gids)?.child;
+    crate::workdir::track_child(child.id(), true);
+    let status = child.wait();
+    crate::workdir::track_child(child.id(), false);
+    let status = status
+        .map_err(|e| Failure::new(ExitClass::Output, e).context("cannot wait for debroot"))?;
+    if !status.success() {
+        use std::os::unix::process::ExitStatusExt;
+        let class =
+            status
+                .code()
+                .and_then(ExitClass::from_code)
+                .unwrap_or(if status.signal().is_some() {
+                    ExitClass::Interrupted
+                } else {
+                    ExitClass::Output
+                });
+        return Err(Failure::reported(class));
+    }
+    let report_path = work.join("built.json");
+    let text = std::fs::read_to_string(&report_path).map_err(io(&report_path))?;
+    let report: InnerReport = serde_json::from_str(&text).map_err(|e| {
+        Failure::new(ExitClass::Output, e)
+            .context(format!("cannot read `{}`", report_path.display()))
+    })?;
+    for (phase, seconds) in report.timings {
+        let name: &'static str = match phase.as_str() {
+            "extract" => "extract",
+            "install-unpack" => "install-unpack",
+            "configure" => "configure",
+            "cleanup" => "cleanup",
+            "write" => "write",
+            _ => "other",
+        };
+        timings
+            .0
+            .push((name, std::time::Duration::from_secs_f64(seconds.max(0.0))));
+    }
+    Ok(report.built)
+}
+
+/// `build --inner WORKDIR`: the root phases, as root of the user namespace `__userns` made.
+fn inner(env: &Env<'_>, args: &BuildArgs, work: &std::path::Path) -> Result<Outcome, Failure> {
+    let profile = super::load_profile(env, &args.profile)?;
+    let format = format_of(args, &profile);
+    let cache = super::open_cache(env)?;
+    let output = pipeline::preflight(&args.output, format, cache.root())?;
+    let spec_path = work.join("inner.json");
+    let text = std::fs::read_to_string(&spec_path).map_err(|e| {
+        Failure::new(ExitClass::Output, e).context(format!("cannot read `{}`", spec_path.display()))
+    })?;
+    let spec: InnerSpec = serde_json::from_str(&text).map_err(|e| {
+        Failure::new(ExitClass::Output, e).context(format!("cannot read `{}`", spec_path.display()))
+    })?;
+    let lock = crate::lock::Lock::parse(&spec.lock).context(|| "cannot read the lock")?;
+    let root = work.join("root");
+    crate::workdir::register(&root);
+    let mut timings = Timings::default();
+    let built = build_tree(
+        env,
+        &profile,
+        &lock,
+        &cache,
+        &root,
+        &output,
+        format,
+        Mode::Unshare,
+        spec.epoch,
+        &mut timings,
+    );
+    let built = match built {
+        Ok(built) => built,
+        Err(failure) => {
+            // Only root of the namespace can remove what the build made; the parent removes
+            // the rest.
+            if !args.keep_failed {
+                let _ = crate::workdir::remove(&root);
+            }
+            crate::workdir::unregister(&root);
+            return Err(failure);
+        }
+    };
+    crate::workdir::unregister(&root);
+    let report = InnerReport {
+        built,
+        timings: timings
+            .0
+            .iter()
+            .map(|(phase, time)| ((*phase).to_owned(), time.as_secs_f64()))
+            .collect(),
+    };
+    let report_path = work.join("built.json");
+    let text = serde_json::to_string(&report).unwrap_or_default();
+    std::fs::write(&report_path, text).map_err(|e| {
+        Failure::new(ExitClass::Output, e)
+            .context(format!("cannot write `{}`", report_path.display()))
+    })?;
     Ok(Outcome::Success)
 }

@@ -18,11 +18,12 @@
 //! | `var/lib/dpkg/*-old`, `var/cache/debconf/*-old` | backups of the previous database state |
 //! | `var/lib/dpkg/triggers/Unincorp` (when empty), `var/lib/dpkg/lock*`, `var/lib/dpkg/triggers/Lock` | left empty, kept as dpkg makes them |
 //! | `var/lib/apt/lists/*` (not `lock`, `partial`), `var/cache/apt/*.bin`, `var/cache/apt/archives/*.deb` | package indexes and downloads, not part of a system |
-//! | `run/*`, `tmp/*`: files no package ships (directories are kept, emptied) | runtime state |
+//! | `run/*` except `run/lock`, `tmp/*` | runtime state a script left; `run/lock` stays because `var/lock` points to it (Policy 9.1.4), as mmdebstrap |
 //! | `etc/fstab` written when absent (`# UNCONFIGURED FSTAB FOR BASE SYSTEM`) | as debootstrap and mmdebstrap: tools expect the file |
-//! | `etc/machine-id` | emptied (present, empty): systemd makes a new one at first boot |
+//! | `etc/machine-id` | unlinked and made anew, empty, 0644: systemd makes an id at first boot, and an empty file can be bind-mounted over on a read-only root (machine-id(5)) |
 //! | `var/lib/dbus/machine-id` | removed: derived from the machine id at first boot |
 //! | `etc/hostname` | written from `build.hostname` when the profile sets one; never the host's |
+//! | `var/lib/apt/lists/{lock,partial/}`, `var/cache/apt/archives/{lock,partial/}` | made as apt's first run makes them (`partial` owned by `_apt`, 0700): a root built by apt, as mmdebstrap's, has them |
 //!
 //! Afterwards every mtime newer than the epoch is set to the epoch (`pipeline`).
 
@@ -83,10 +84,12 @@ fn remove_matching(dir: &Path, select: impl Fn(&str) -> bool) -> Result<(), Fail
     let Ok(entries) = fs::read_dir(dir) else {
         return Ok(());
     };
-    let mut names: Vec<String> = entries
+    // Names are bytes: a name that is not UTF-8 is matched on its lossy form but removed by
+    // its real name.
+    let mut names: Vec<std::ffi::OsString> = entries
         .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|name| select(name))
+        .map(|e| e.file_name())
+        .filter(|name| select(&name.to_string_lossy()))
         .collect();
     names.sort();
     for name in names {
@@ -95,54 +98,78 @@ fn remove_matching(dir: &Path, select: impl Fn(&str) -> bool) -> Result<(), Fail
     Ok(())
 }
 
-/// Every path some package's `info/*.list` names (relative, no leading `/`).
-fn packaged_paths(root: &Path) -> std::collections::BTreeSet<Vec<u8>> {
-    let mut paths = std::collections::BTreeSet::new();
-    let Ok(entries) = fs::read_dir(root.join("var/lib/dpkg/info")) else {
-        return paths;
-    };
-    for entry in entries.flatten() {
-        if entry.path().extension().is_some_and(|e| e == "list")
-            && let Ok(text) = fs::read(entry.path())
-        {
-            for line in text.split(|&b| b == b'\n') {
-                if let Some(path) = line.strip_prefix(b"/") {
-                    paths.insert(path.to_vec());
-                }
-            }
+/// Runs the cleanup list on a built root, confined to it (see `confine`). Without privilege
+/// (extract mode as a normal user) no script ran, so only what packages may ship is cleaned,
+/// in direct children of the root that are real directories.
+pub fn run(root: &Path, profile: &Profile, mode: Mode) -> Result<(), Failure> {
+    if rustix::process::geteuid().is_root() {
+        return crate::confine::in_root(root, |root| run_confined(root, profile, mode));
+    }
+    for (dir, keep) in [("run", Some("lock")), ("tmp", None)] {
+        let path = root.join(dir);
+        if fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+            remove_matching(&path, |n| Some(n) != keep)?;
         }
     }
-    paths
+    if let Some(hostname) = &profile.build.hostname
+        && fs::symlink_metadata(root.join("etc")).is_ok_and(|m| m.is_dir())
+    {
+        write_hostname(root, hostname)?;
+    }
+    Ok(())
 }
 
-/// Removes what is under `relative` (contents, not the directory itself) unless a package
-/// ships it: runtime state a maintainer script left is not part of an image. Directories are
-/// kept (emptied): `base-files` makes `/run/lock`, which `/var/lock` points to.
-fn remove_unpackaged(
-    root: &Path,
-    relative: &Path,
-    packaged: &std::collections::BTreeSet<Vec<u8>>,
-) -> Result<(), Failure> {
-    use std::os::unix::ffi::OsStrExt;
-    let Ok(entries) = fs::read_dir(root.join(relative)) else {
+fn write_hostname(root: &Path, hostname: &str) -> Result<(), Failure> {
+    let path = root.join("etc/hostname");
+    remove_file(&path)?;
+    fs::write(&path, format!("{hostname}\n")).map_err(io_failure(&path))?;
+    fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644))
+        .map_err(io_failure(&path))
+}
+
+/// The uid of `name` in the root's `/etc/passwd`.
+fn uid_of(root: &Path, name: &str) -> Option<u32> {
+    let passwd = fs::read_to_string(root.join("etc/passwd")).ok()?;
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        (fields.next()? == name).then_some(())?;
+        fields.nth(1)?.parse().ok()
+    })
+}
+
+/// apt's state as its first run leaves it: its lock files, and its `partial` folders owned
+/// by `_apt` (mode 0700). mmdebstrap runs apt in the root and gets these; debroot runs no apt.
+fn apt_state(root: &Path) -> Result<(), Failure> {
+    if fs::symlink_metadata(root.join("usr/bin/apt-get")).is_err() {
         return Ok(());
-    };
-    let mut children: Vec<_> = entries.flatten().map(|e| e.file_name()).collect();
-    children.sort();
-    for name in children {
-        let child = relative.join(&name);
-        let key = child.as_os_str().as_bytes().to_vec();
-        if fs::symlink_metadata(root.join(&child)).is_ok_and(|m| m.is_dir()) {
-            remove_unpackaged(root, &child, packaged)?;
-        } else if !packaged.contains(&key) {
-            remove_file(&root.join(&child))?;
+    }
+    let apt = uid_of(root, "_apt");
+    for dir in [
+        "var/lib/apt/lists/partial",
+        "var/cache/apt/archives/partial",
+    ] {
+        let path = root.join(dir);
+        if fs::symlink_metadata(&path).is_err() {
+            fs::create_dir_all(&path).map_err(io_failure(&path))?;
+        }
+        if let Some(uid) = apt {
+            std::os::unix::fs::lchown(&path, Some(uid), Some(0)).map_err(io_failure(&path))?;
+        }
+        fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .map_err(io_failure(&path))?;
+    }
+    for lock in ["var/lib/apt/lists/lock", "var/cache/apt/archives/lock"] {
+        let path = root.join(lock);
+        if fs::symlink_metadata(&path).is_err() {
+            fs::write(&path, b"").map_err(io_failure(&path))?;
+            fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o640))
+                .map_err(io_failure(&path))?;
         }
     }
     Ok(())
 }
 
-/// Runs the cleanup list on a built root.
-pub fn run(root: &Path, profile: &Profile, mode: Mode) -> Result<(), Failure> {
+fn run_confined(root: &Path, profile: &Profile, mode: Mode) -> Result<(), Failure> {
     // The guards first: the real start-stop-daemon back, byte for byte.
     let daemon = root.join("usr/sbin/start-stop-daemon");
     let real = root.join("usr/sbin/start-stop-daemon.REAL");
@@ -180,13 +207,19 @@ pub fn run(root: &Path, profile: &Profile, mode: Mode) -> Result<(), Failure> {
     remove_matching(&root.join("var/cache/apt/archives"), |n| {
         n.ends_with(".deb")
     })?;
-    let packaged = packaged_paths(root);
-    remove_unpackaged(root, Path::new("tmp"), &packaged)?;
-    remove_unpackaged(root, Path::new("run"), &packaged)?;
+    remove_matching(&root.join("run"), |n| n != "lock")?;
+    remove_matching(&root.join("tmp"), |_| true)?;
     if mode != Mode::Extract {
+        // Unlinked and made anew: empty, 0644, whatever a package or systemd left there.
         let machine_id = root.join("etc/machine-id");
         if fs::symlink_metadata(&machine_id).is_ok() {
+            remove_file(&machine_id)?;
             fs::write(&machine_id, b"").map_err(io_failure(&machine_id))?;
+            fs::set_permissions(
+                &machine_id,
+                std::os::unix::fs::PermissionsExt::from_mode(0o644),
+            )
+            .map_err(io_failure(&machine_id))?;
         }
     }
     let fstab = root.join("etc/fstab");
@@ -195,14 +228,13 @@ pub fn run(root: &Path, profile: &Profile, mode: Mode) -> Result<(), Failure> {
         fs::set_permissions(&fstab, std::os::unix::fs::PermissionsExt::from_mode(0o644))
             .map_err(io_failure(&fstab))?;
     }
-    if let Some(hostname) = &profile.build.hostname {
-        let path = root.join("etc/hostname");
-        if root.join("etc").is_dir() {
-            remove_file(&path)?;
-            fs::write(&path, format!("{hostname}\n")).map_err(io_failure(&path))?;
-            fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644))
-                .map_err(io_failure(&path))?;
-        }
+    if mode != Mode::Extract {
+        apt_state(root)?;
+    }
+    if let Some(hostname) = &profile.build.hostname
+        && root.join("etc").is_dir()
+    {
+        write_hostname(root, hostname)?;
     }
     Ok(())
 }

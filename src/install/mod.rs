@@ -26,9 +26,10 @@ use std::path::Path;
 use std::time::Instant;
 
 use crate::commands::Env;
+use crate::confine;
 use crate::error::{Classify, ExitClass, Failure, ResultExt};
 use crate::pipeline::{Package, Timings};
-use crate::profile::{Mode, Profile};
+use crate::profile::Profile;
 use crate::unpack::extract::{Target, Unpacked};
 
 /// A maintainer script or dpkg run that failed.
@@ -152,7 +153,8 @@ fn preinst_script(
 const CONFIGURE: &str = "echo 'debroot: dpkg --configure'\n\
     dpkg --force-unsafe-io --force-confdef --force-confold --configure --pending\n";
 
-/// Installs `packages` into `root` following `plan`, in `mode` (root or unshare).
+/// Installs `packages` into `root` following `plan`, as root (of the host, or of the user
+/// namespace of an `unshare` build).
 #[allow(clippy::too_many_arguments)]
 pub fn install(
     env: &Env<'_>,
@@ -161,23 +163,16 @@ pub fn install(
     packages: &[Package],
     plan: &plan::Plan,
     epoch: i64,
-    mode: Mode,
     timings: &mut Timings,
 ) -> Result<(), Failure> {
-    if mode == Mode::Unshare {
-        return Err(Failure::message(
-            ExitClass::Usage,
-            "`unshare` mode (a user namespace for a normal user) is not implemented yet",
-        )
-        .hint("run as root (`--mode root`), or use `--mode extract`"));
-    }
     let box_ = sandbox_of(root, profile, epoch);
     let dpkg_version = packages
         .iter()
         .find(|p| p.control.package.as_str() == "dpkg")
         .map(|p| p.control.version.to_string())
         .unwrap_or_default();
-    dpkgdb::init(root, &profile.source.architectures)?;
+    let archs = &profile.source.architectures;
+    confine::in_root(root, |root| Ok(dpkgdb::init(root, archs)?))?;
     let mut target = Target::open(root, true).map_err(|e| {
         Failure::new(ExitClass::Output, e).context(format!("cannot open `{}`", root.display()))
     })?;
@@ -195,18 +190,23 @@ pub fn install(
         true,
     )?;
     order_base += plan.essential.len();
-    register(
-        root,
-        &target,
-        packages,
-        &plan.essential,
-        &unpacked,
-        &Default::default(),
-    )?;
+    confine::in_root(root, |root| {
+        register(
+            root,
+            &target,
+            packages,
+            &plan.essential,
+            &unpacked,
+            &Default::default(),
+        )
+    })?;
+    clamp_directories(root, &unpacked, epoch);
     timings.record("extract", phase);
     let phase = Instant::now();
-    cleanup::install_guards(root)?;
-    let mut script = preinst_script(root, &essential, &dpkg_version)?;
+    let mut script = confine::in_root(root, |root| {
+        cleanup::install_guards(root)?;
+        preinst_script(root, &essential, &dpkg_version)
+    })?;
     script.push_str(CONFIGURE);
     run_script(&box_, &script, "configuring the Essential set")?;
     env.printer.status(
@@ -226,22 +226,28 @@ pub fn install(
             .iter()
             .any(|p| p.control.member("preinst").is_some())
         {
-            let preinsts = preinst_script(root, &members, &dpkg_version)?;
+            let preinsts =
+                confine::in_root(root, |root| preinst_script(root, &members, &dpkg_version))?;
             run_script(&box_, &preinsts, "a preinst script")?;
             target.refresh_ids();
         }
         configure_time += step.elapsed();
         let step = Instant::now();
-        let diversions = dpkgdb::read_diversions(root);
+        let diversions = confine::in_root(root, |root| Ok(dpkgdb::read_diversions(root)))?;
         let unpacked =
             crate::pipeline::unpack_all(&target, packages, batch, order_base, &diversions, true)?;
         order_base += batch.len();
-        register(root, &target, packages, batch, &unpacked, &diversions)?;
+        confine::in_root(root, |root| {
+            register(root, &target, packages, batch, &unpacked, &diversions)
+        })?;
+        clamp_directories(root, &unpacked, epoch);
         let batch_pairs: Vec<(&crate::unpack::Control, &Unpacked)> = unpacked
             .iter()
             .map(|(index, unpacked)| (&packages[*index].control, unpacked))
             .collect();
-        let activations = dpkgdb::activations(root, &batch_pairs, &diversions);
+        let activations = confine::in_root(root, |root| {
+            Ok(dpkgdb::activations(root, &batch_pairs, &diversions))
+        })?;
         unpack_time += step.elapsed();
         let step = Instant::now();
         let mut script = String::from("set -e\n");
@@ -252,12 +258,10 @@ pub fn install(
         env.printer
             .status("Installed", &format!("{} packages", batch.len()));
     }
-    write_extended_states(
-        root,
-        packages,
-        plan,
-        &profile.source.native_architecture().to_string(),
-    )?;
+    let native = profile.source.native_architecture().to_string();
+    confine::in_root(root, |root| {
+        write_extended_states(root, packages, plan, &native)
+    })?;
     timings.0.push(("install-unpack", unpack_time));
     timings.0.push(("configure", configure_time));
     let audit = box_
@@ -315,6 +319,63 @@ fn write_extended_states(
     std::fs::write(&path, text).map_err(|e| {
         Failure::new(ExitClass::Output, e).context(format!("cannot write `{}`", path.display()))
     })
+}
+
+/// Sets the mtime of every directory the unpacked packages put entries in to at most the
+/// epoch, before maintainer scripts see them. Tools that key caches on directory mtimes read
+/// `SOURCE_DATE_EPOCH` and record at most the epoch (fontconfig's `fc-cache` does, and then
+/// deletes as stale the caches of directories changed after it): with the clamp their caches
+/// stay valid, in the build and in the image, whose mtimes are clamped the same way.
+/// Best effort: a directory that cannot be opened in the root keeps its mtime until the final
+/// clamp.
+fn clamp_directories(root: &Path, unpacked: &[(usize, Unpacked)], epoch: i64) {
+    use rustix::fs::{Mode as FsMode, OFlags, ResolveFlags, Timespec, Timestamps};
+    let mut dirs: std::collections::BTreeSet<&[u8]> = std::collections::BTreeSet::new();
+    for (_, unpacked) in unpacked {
+        for (path, _) in &unpacked.paths {
+            let mut rest: &[u8] = path;
+            while let Some(slash) = rest.iter().rposition(|&b| b == b'/') {
+                rest = &rest[..slash];
+                if !dirs.insert(rest) {
+                    break;
+                }
+            }
+        }
+    }
+    dirs.insert(b".");
+    let Ok(root_fd) = rustix::fs::open(
+        root,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        FsMode::empty(),
+    ) else {
+        return;
+    };
+    let epoch_time = Timespec {
+        tv_sec: epoch,
+        tv_nsec: 0,
+    };
+    for dir in dirs {
+        let Ok(fd) = rustix::fs::openat2(
+            &root_fd,
+            std::os::unix::ffi::OsStrExt::from_bytes(dir) as &std::ffi::OsStr,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            FsMode::empty(),
+            ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+        ) else {
+            continue;
+        };
+        if let Ok(stat) = rustix::fs::fstat(&fd)
+            && (stat.st_mtime > epoch || (stat.st_mtime == epoch && stat.st_mtime_nsec != 0))
+        {
+            let _ = rustix::fs::futimens(
+                &fd,
+                &Timestamps {
+                    last_access: epoch_time,
+                    last_modification: epoch_time,
+                },
+            );
+        }
+    }
 }
 
 /// Registers unpacked packages in the dpkg database, in plan order.
