@@ -4,12 +4,19 @@
 //! sizes are decimal and fit in what remains, each padded to an even length with `\n`. The
 //! members are `debian-binary` (format `2.x`), then `control.tar[.gz|.xz|.zst]`, then
 //! `data.tar[.gz|.xz|.zst]`, in that order; members whose names start with `_` may come between
-//! them and are skipped (dpkg reserves them); members after `data.tar` are not read. BSD long
-//! names, GNU symbol tables, names of only spaces or slashes, a missing or repeated member, or an
-//! unknown member before `data.tar` are refused with the member's name and offset. `data.tar.bz2`
-//! and `.lzma` are refused as unsupported: Debian's archive has none.
+//! them and are skipped (dpkg reserves them); members after `data.tar` (a signature, a
+//! `trailer`) are skipped too, but never a second `debian-binary`, `control.tar` or `data.tar`.
+//! BSD long names, GNU symbol tables, names of only spaces or slashes, a missing or repeated
+//! member, or an unknown member before `data.tar` are refused with the member's name and offset.
+//! `data.tar.bz2` and `.lzma` are refused as unsupported: Debian's archive has none.
+//!
+//! `data.tar` is decoded as it is read ([`DataTar`]). Its decoder must use every byte of the
+//! member: a second xz stream, gzip member or zstd frame after the first is data hidden after the
+//! end of the archive, and refused (THREATS C8g).
 
-use std::io::{self, Read};
+use std::cell::{Cell, RefCell};
+use std::io::{self, BufRead, Read, Seek, SeekFrom};
+use std::rc::Rc;
 
 use crate::compression::{Compression, DecompressError};
 
@@ -264,8 +271,9 @@ impl<R: Read> DebReader<R> {
         })
     }
 
-    /// A decompressing reader over `data.tar`; the caller reads it to its end.
-    pub fn data_tar(self) -> Result<(String, Box<dyn Read>), DebError>
+    /// A decompressing reader over `data.tar`; the caller reads it to its end, which checks
+    /// what follows it (see [`DataTar`]).
+    pub fn data_tar(self) -> Result<(String, DataTar<R>), DebError>
     where
         R: 'static,
     {
@@ -273,49 +281,134 @@ impl<R: Read> DebReader<R> {
         let member = this
             .next_significant()?
             .ok_or_else(|| DebError::Format("no `data.tar` member".into()))?;
-        let compression = match member.name.as_str() {
-            "data.tar" => Compression::None,
-            "data.tar.gz" => Compression::Gzip,
-            "data.tar.xz" => Compression::Xz,
-            "data.tar.zst" => Compression::Zstd,
-            "data.tar.bz2" | "data.tar.lzma" => {
-                return Err(member_error(
-                    &member,
-                    "unsupported compression (Debian's archive uses xz, zstd and gzip)",
-                ));
-            }
-            name if name.starts_with("control.tar") => {
-                return Err(member_error(&member, "a second `control.tar`"));
-            }
-            _ => return Err(member_error(&member, "expected `data.tar[.gz|.xz|.zst]`")),
-        };
-        let name = member.name.clone();
-        let limited = ExactMember {
-            inner: this.inner.take(member.size),
+        let compression = data_compression(&member)?;
+        // The member's bytes and its padding are read through `MemberBytes`, not skipped.
+        this.pending = 0;
+        let deb = Rc::new(RefCell::new(this));
+        let consumed = Rc::new(Cell::new(0));
+        let bytes = MemberBytes {
+            deb: Rc::clone(&deb),
             remaining: member.size,
-            name: member.name,
+            name: member.name.clone(),
+        };
+        let counted = Counted {
+            inner: io::BufReader::with_capacity(1 << 16, bytes),
+            consumed: Rc::clone(&consumed),
         };
         let decoder = compression
-            .decoder(io::BufReader::with_capacity(1 << 16, limited))
+            .decoder(counted)
             .map_err(|source| DebError::Decompress {
-                member: name.clone(),
+                member: member.name.clone(),
                 source,
             })?;
-        Ok((name, decoder))
+        Ok((
+            member.name.clone(),
+            DataTar {
+                decoder,
+                deb,
+                consumed,
+                member,
+                kind: compression.name(),
+                checked: false,
+            },
+        ))
+    }
+
+    /// After `data.tar` (whose bytes were all read): its padding, then only members that are
+    /// not a second `debian-binary`, `control.tar` or `data.tar`, up to a clean end of file.
+    fn check_after_data(&mut self, data: &Member) -> Result<(), DebError> {
+        if data.size % 2 == 1 {
+            let mut pad = [0u8; 1];
+            match self.inner.read(&mut pad) {
+                // A last member without its padding byte is harmless (and dpkg accepts it).
+                Ok(0) => return Ok(()),
+                Ok(_) if pad[0] == b'\n' => self.offset += 1,
+                Ok(_) => return Err(member_error(data, "odd-sized member without `\\n` padding")),
+                Err(error) => return Err(DebError::Io(error)),
+            }
+        }
+        while let Some(member) = self.next_member()? {
+            let name = member.name.as_str();
+            if name == "debian-binary" || name.starts_with("control.tar") {
+                return Err(member_error(&member, "after `data.tar`"));
+            }
+            if name.starts_with("data.tar") {
+                return Err(member_error(&member, "a second `data.tar`"));
+            }
+        }
+        Ok(())
     }
 }
 
-/// A member's bytes, erroring if the file ends before the member's declared size.
-struct ExactMember<R> {
-    inner: io::Take<R>,
+impl<R: Read + Seek> DebReader<R> {
+    /// Checks the members after `control.tar` from their headers alone: `data.tar` (after `_`
+    /// members), fitting in the file, then nothing but members that are not a second
+    /// `debian-binary`, `control.tar` or `data.tar`. So a malformed container is refused before
+    /// any of its files is written.
+    pub fn check_members(&mut self) -> Result<(), DebError> {
+        let data = self
+            .next_significant()?
+            .ok_or_else(|| DebError::Format("no `data.tar` member".into()))?;
+        data_compression(&data)?;
+        let length = self.inner.seek(SeekFrom::End(0)).map_err(DebError::Io)?;
+        let end = self.offset.saturating_add(data.size);
+        if end > length {
+            return Err(member_error(
+                &data,
+                "member is larger than what remains of the file",
+            ));
+        }
+        self.inner
+            .seek(SeekFrom::Start(end))
+            .map_err(DebError::Io)?;
+        self.offset = end;
+        self.pending = 0;
+        self.check_after_data(&data)
+    }
+}
+
+/// The compression of a `data.tar` member, by its name.
+fn data_compression(member: &Member) -> Result<Compression, DebError> {
+    let compression = match member.name.as_str() {
+        "data.tar" => Compression::None,
+        "data.tar.gz" => Compression::Gzip,
+        "data.tar.xz" => Compression::Xz,
+        "data.tar.zst" => Compression::Zstd,
+        "data.tar.bz2" | "data.tar.lzma" => {
+            return Err(member_error(
+                member,
+                "unsupported compression (Debian's archive uses xz, zstd and gzip)",
+            ));
+        }
+        name if name.starts_with("control.tar") => {
+            return Err(member_error(member, "a second `control.tar`"));
+        }
+        _ => return Err(member_error(member, "expected `data.tar[.gz|.xz|.zst]`")),
+    };
+    if member.size == 0 {
+        return Err(member_error(member, "empty member"));
+    }
+    Ok(compression)
+}
+
+/// The bytes of the `data.tar` member, read from the shared `.deb` reader.
+struct MemberBytes<R> {
+    deb: Rc<RefCell<DebReader<R>>>,
     remaining: u64,
     name: String,
 }
 
-impl<R: Read> Read for ExactMember<R> {
+impl<R: Read> Read for MemberBytes<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        if n == 0 && self.remaining > 0 && !buf.is_empty() {
+        if self.remaining == 0 || buf.is_empty() {
+            return Ok(0);
+        }
+        let want = buf
+            .len()
+            .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
+        let mut deb = self.deb.borrow_mut();
+        let n = deb.inner.read(&mut buf[..want])?;
+        if n == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
                 format!(
@@ -324,7 +417,85 @@ impl<R: Read> Read for ExactMember<R> {
                 ),
             ));
         }
+        deb.offset += n as u64;
         self.remaining -= n as u64;
+        Ok(n)
+    }
+}
+
+/// Counts the bytes a decoder takes from its input.
+struct Counted<B> {
+    inner: B,
+    consumed: Rc<Cell<u64>>,
+}
+
+impl<B: BufRead> Read for Counted<B> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.consumed.set(self.consumed.get() + n as u64);
+        Ok(n)
+    }
+}
+
+impl<B: BufRead> BufRead for Counted<B> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, amount: usize) {
+        self.inner.consume(amount);
+        self.consumed.set(self.consumed.get() + amount as u64);
+    }
+}
+
+/// The decoded `data.tar`. At the end of the decoded stream it checks that the decoder used
+/// every byte of the member (nothing hidden after the compressed stream, C8g) and what follows
+/// the member in the `.deb` (C7e); either failure is a read error naming the member.
+pub struct DataTar<R> {
+    decoder: Box<dyn Read>,
+    deb: Rc<RefCell<DebReader<R>>>,
+    consumed: Rc<Cell<u64>>,
+    member: Member,
+    kind: &'static str,
+    checked: bool,
+}
+
+impl<R: Read> DataTar<R> {
+    fn check_end(&mut self) -> Result<(), DebError> {
+        let consumed = self.consumed.get();
+        if consumed != self.member.size {
+            return Err(member_error(
+                &self.member,
+                format!(
+                    "data after the end of the {} stream ({} of {} bytes used)",
+                    self.kind, consumed, self.member.size
+                ),
+            ));
+        }
+        self.deb.borrow_mut().check_after_data(&self.member)
+    }
+}
+
+impl<R: Read> Read for DataTar<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.decoder.read(buf).map_err(|error| {
+            if error.kind() == io::ErrorKind::UnexpectedEof {
+                io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!(
+                        "truncated {} stream in `{}`: {error}",
+                        self.kind, self.member.name
+                    ),
+                )
+            } else {
+                error
+            }
+        })?;
+        if n == 0 && !buf.is_empty() && !self.checked {
+            self.checked = true;
+            self.check_end()
+                .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error))?;
+        }
         Ok(n)
     }
 }
@@ -356,7 +527,12 @@ mod tests {
         out
     }
 
+    /// Reads the control member and checks the rest, as `read_control` does, then opens
+    /// `data.tar` as `unpack_data` does.
     fn open(bytes: Vec<u8>) -> Result<(Vec<u8>, String), DebError> {
+        let mut checked = DebReader::open(io::Cursor::new(bytes.clone()))?;
+        checked.control_tar()?;
+        checked.check_members()?;
         let mut reader = DebReader::open(io::Cursor::new(bytes))?;
         let control = reader.control_tar()?;
         let (name, _) = reader.data_tar()?;
@@ -369,7 +545,7 @@ mod tests {
             ("debian-binary", b"2.0\n"),
             ("_extra", b"x"),
             ("control.tar", b"ctl"),
-            ("data.tar", b""),
+            ("data.tar", b"d"),
             ("trailer", b"t"),
         ]);
         let (control, data) = open(good).unwrap();
@@ -452,10 +628,94 @@ mod tests {
         let mut unpadded = ar(&[
             ("debian-binary", b"2.0\n"),
             ("control.tar", b"abc"),
-            ("data.tar", b""),
+            ("data.tar", b"d"),
         ]);
         let pad = 8 + 60 + 4 + 60 + 3;
         unpadded[pad] = b'X';
         assert!(open(unpadded).unwrap_err().to_string().contains("padding"));
+    }
+
+    /// Reads `data.tar` of `bytes` to its end.
+    fn read_data(bytes: Vec<u8>) -> Result<Vec<u8>, String> {
+        let mut reader = DebReader::open(io::Cursor::new(bytes)).map_err(|e| e.to_string())?;
+        reader.control_tar().map_err(|e| e.to_string())?;
+        let (_, mut data) = reader.data_tar().map_err(|e| e.to_string())?;
+        let mut out = Vec::new();
+        data.read_to_end(&mut out).map_err(|e| e.to_string())?;
+        Ok(out)
+    }
+
+    fn xz(data: &[u8]) -> Vec<u8> {
+        let mut encoder = liblzma::write::XzEncoder::new(Vec::new(), 1);
+        io::Write::write_all(&mut encoder, data).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    fn gz(data: &[u8]) -> Vec<u8> {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        io::Write::write_all(&mut encoder, data).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    #[test]
+    fn data_tar_is_read_to_the_end_of_the_file() {
+        let deb = |data: (&str, Vec<u8>), after: &[(&str, &[u8])]| {
+            let mut members: Vec<(&str, &[u8])> =
+                vec![("debian-binary", b"2.0\n"), ("control.tar", b"c")];
+            members.push((data.0, &data.1));
+            members.extend_from_slice(after);
+            ar(&members)
+        };
+        // A trailer after data.tar (a signature, say) is skipped; odd sizes keep their padding.
+        let good = deb(
+            ("data.tar.xz", xz(b"tar")),
+            &[("trailer", b"odd"), ("_sig", b"s")],
+        );
+        assert_eq!(read_data(good).unwrap(), b"tar");
+        let good = deb(("data.tar.gz", gz(b"tar")), &[]);
+        assert_eq!(read_data(good).unwrap(), b"tar");
+        let zst = zstd::encode_all(&b"tar"[..], 1).unwrap();
+        assert_eq!(
+            read_data(deb(("data.tar.zst", zst.clone()), &[])).unwrap(),
+            b"tar"
+        );
+        // A second data or control member after it is refused (C7e).
+        for (name, reason) in [
+            ("data.tar.xz", "a second `data.tar`"),
+            ("data.tar.gz", "a second `data.tar`"),
+            ("control.tar", "after `data.tar`"),
+        ] {
+            let error = read_data(deb(("data.tar.xz", xz(b"tar")), &[(name, b"x")])).unwrap_err();
+            assert!(error.contains(reason) && error.contains(name), "{error}");
+        }
+        // Data hidden after the compressed stream, inside the member (C8g).
+        let mut two = xz(b"tar");
+        two.extend_from_slice(&xz(b"hidden"));
+        let error = read_data(deb(("data.tar.xz", two), &[])).unwrap_err();
+        assert!(
+            error.contains("data after the end of the xz stream"),
+            "{error}"
+        );
+        let mut two = gz(b"tar");
+        two.extend_from_slice(&gz(b"hidden"));
+        let error = read_data(deb(("data.tar.gz", two), &[])).unwrap_err();
+        assert!(
+            error.contains("data after the end of the gzip stream"),
+            "{error}"
+        );
+        // A zstd skippable frame (magic 0x184D2A50, 4-byte length) after the data frame.
+        let mut skippable = zst;
+        skippable.extend_from_slice(&[0x50, 0x2a, 0x4d, 0x18, 6, 0, 0, 0]);
+        skippable.extend_from_slice(b"hidden");
+        let error = read_data(deb(("data.tar.zst", skippable), &[])).unwrap_err();
+        assert!(
+            error.contains("data after the end of the zstd stream"),
+            "{error}"
+        );
+        // A member that ends before its declared size.
+        let mut short = deb(("data.tar.xz", xz(b"tar")), &[]);
+        short.truncate(short.len() - 3);
+        let error = read_data(short).unwrap_err();
+        assert!(error.contains("larger than what remains"), "{error}");
     }
 }

@@ -57,6 +57,8 @@ pub struct Control {
     pub provides: Vec<Dependency>,
     pub replaces: Vec<Dependency>,
     pub conffiles: Vec<Conffile>,
+    /// `Installed-Size`, in KiB.
+    pub installed_size: Option<u64>,
     /// Every member but `control`.
     pub members: Vec<ControlMember>,
     /// Things worth a warning (a duplicate conffile line).
@@ -78,13 +80,51 @@ impl Control {
     }
 }
 
-/// Why a package cannot be used, naming it.
-#[derive(Debug, thiserror::Error)]
-#[error("package `{package}`")]
+/// Why a package cannot be used, naming it. Shown on one line with every reason on the way
+/// down (``package `x 1.0`: `data.tar`: member 1 `../x` at byte 512: unsafe path: ...``), so
+/// that the `error:` line names the package, the member and the reason; an underlying I/O error
+/// stays its cause.
+#[derive(Debug)]
 pub struct UnpackError {
     pub package: String,
-    #[source]
     pub kind: UnpackErrorKind,
+}
+
+impl UnpackError {
+    /// The errors below `kind` down to (not including) the first I/O error, and that one.
+    fn chain(&self) -> (Vec<String>, Option<&(dyn std::error::Error + 'static)>) {
+        let mut reasons = vec![self.kind.to_string()];
+        let mut source = std::error::Error::source(&self.kind);
+        while let Some(error) = source {
+            if error.is::<std::io::Error>() {
+                return (reasons, Some(error));
+            }
+            let text = error.to_string();
+            // Some errors repeat their source in their own message; say it once.
+            if reasons.last().is_none_or(|last| !last.ends_with(&text)) {
+                reasons.push(text);
+            }
+            source = error.source();
+        }
+        (reasons, None)
+    }
+}
+
+impl std::fmt::Display for UnpackError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "package `{}`: {}",
+            self.package,
+            self.chain().0.join(": ")
+        )
+    }
+}
+
+impl std::error::Error for UnpackError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.chain().1
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -219,6 +259,21 @@ pub fn parse_control_tar(bytes: &[u8]) -> Result<Control, UnpackErrorKind> {
             )));
         }
     };
+    let installed_size = match paragraph.get("Installed-Size") {
+        None => None,
+        Some(value) => Some(
+            std::str::from_utf8(value)
+                .ok()
+                .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|t| t.parse::<u64>().ok())
+                .ok_or_else(|| {
+                    control_error(format!(
+                        "invalid `Installed-Size` `{}`",
+                        crate::debian::escape(value)
+                    ))
+                })?,
+        ),
+    };
     let mut warnings = Vec::new();
     let mut conffiles: Vec<Conffile> = Vec::new();
     if let Some(member) = members.iter().find(|m| m.name == "conffiles") {
@@ -277,6 +332,7 @@ pub fn parse_control_tar(bytes: &[u8]) -> Result<Control, UnpackErrorKind> {
         architecture,
         multi_arch,
         conffiles,
+        installed_size,
         members,
         warnings,
     })
@@ -286,11 +342,15 @@ fn open(path: &Path) -> Result<std::fs::File, UnpackErrorKind> {
     std::fs::File::open(path).map_err(|e| UnpackErrorKind::Open(path.to_path_buf(), e))
 }
 
-/// Reads the control data of the `.deb` at `path`.
+/// Reads the control data of the `.deb` at `path`, and checks the container to its end (the
+/// members after `control.tar`, from their headers), so that a malformed `.deb` is refused
+/// before any package's files are written.
 pub fn read_control(path: &Path) -> Result<Control, UnpackErrorKind> {
     let mut reader = deb::DebReader::open(std::io::BufReader::new(open(path)?))?;
     let control = reader.control_tar()?;
-    parse_control_tar(&control)
+    let control = parse_control_tar(&control)?;
+    reader.check_members()?;
+    Ok(control)
 }
 
 /// Checks that the package is what the lock says (THREATS C10a).
@@ -315,6 +375,17 @@ pub fn check_identity(
     Ok(())
 }
 
+/// Most bytes of file data a package may unpack: twice its `Installed-Size` plus 16 MiB (dpkg
+/// computes `Installed-Size` as the sum of its files' sizes rounded up to KiB, so a package
+/// built by dpkg never comes near), else [`extract::MAX_BYTES`]. A 20 GiB stream of zeros in a
+/// package that says it installs 4 KiB stops at the cap (THREATS C8c).
+pub fn data_cap(installed_size: Option<u64>) -> u64 {
+    installed_size
+        .map(|kib| kib.saturating_mul(2048).saturating_add(16 << 20))
+        .unwrap_or(extract::MAX_BYTES)
+        .min(extract::MAX_BYTES)
+}
+
 /// Unpacks the data of the `.deb` at `path` into `target`. With `for_dpkg`, conffiles wait
 /// under `.dpkg-new` and MD5s are kept for the dpkg database; without, files land in place.
 pub fn unpack_data(
@@ -333,6 +404,8 @@ pub fn unpack_data(
         conffiles: control.conffile_paths(),
         conffiles_in_place: !for_dpkg,
         md5_all: for_dpkg && control.member("md5sums").is_none(),
+        max_bytes: data_cap(control.installed_size),
+        ..Default::default()
     };
     let unpacked = target.unpack(
         claimant,
@@ -355,4 +428,82 @@ pub fn unpack_data(
         }
     }
     Ok(unpacked)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_data_cap_follows_installed_size() {
+        assert_eq!(data_cap(Some(4)), 8192 + (16 << 20));
+        assert_eq!(data_cap(None), extract::MAX_BYTES);
+        assert_eq!(data_cap(Some(u64::MAX)), extract::MAX_BYTES);
+    }
+
+    #[test]
+    fn installed_size_must_be_a_number() {
+        let control = |size: &str| {
+            let text =
+                format!("Package: pk\nVersion: 1.0\nArchitecture: amd64\nInstalled-Size: {size}\n");
+            let mut tar = vec![0u8; 512];
+            tar[..9].copy_from_slice(b"./control");
+            tar[100..108].copy_from_slice(b"0000644\0");
+            tar[108..116].copy_from_slice(b"0000000\0");
+            tar[116..124].copy_from_slice(b"0000000\0");
+            tar[124..136].copy_from_slice(format!("{:011o}\0", text.len()).as_bytes());
+            tar[136..148].copy_from_slice(b"14000000000\0");
+            tar[156] = b'0';
+            tar[257..265].copy_from_slice(b"ustar\x0000");
+            tar[148..156].copy_from_slice(b"        ");
+            let sum: u64 = tar.iter().map(|&b| u64::from(b)).sum();
+            tar[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+            tar.extend_from_slice(text.as_bytes());
+            tar.resize(tar.len().div_ceil(512) * 512 + 1024, 0);
+            parse_control_tar(&tar)
+        };
+        assert_eq!(control("42").unwrap().installed_size, Some(42));
+        let error = control("4 KiB").unwrap_err().to_string();
+        assert!(
+            error.contains("invalid `Installed-Size` `4 KiB`"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn an_unpack_error_is_one_line_down_to_its_io_cause() {
+        let error = UnpackError {
+            package: "evil 1.0".into(),
+            kind: UnpackErrorKind::Extract(extract::ExtractError::Tar(tar::TarError::Invalid {
+                index: 1,
+                name: Some("../x".into()),
+                offset: 512,
+                reason: "unsafe path: `..` path component".into(),
+            })),
+        };
+        assert_eq!(
+            error.to_string(),
+            "package `evil 1.0`: `data.tar`: member 1 `../x` at byte 512: unsafe path: `..` path component"
+        );
+        assert!(std::error::Error::source(&error).is_none());
+        let error = UnpackError {
+            package: "full 1.0".into(),
+            kind: UnpackErrorKind::Extract(extract::ExtractError::Io {
+                path: "usr/bin/x".into(),
+                operation: "writing the file",
+                source: std::io::Error::from_raw_os_error(28),
+            }),
+        };
+        assert_eq!(
+            error.to_string(),
+            "package `full 1.0`: `data.tar`: member `usr/bin/x`: writing the file failed"
+        );
+        let cause = std::error::Error::source(&error).unwrap().to_string();
+        assert!(cause.contains("No space left on device"), "{cause}");
+        assert_eq!(
+            crate::error::Failure::from(error).lines().len(),
+            2,
+            "the headline, then the I/O error as its cause"
+        );
+    }
 }

@@ -6,9 +6,12 @@
 //! header checksum, PAX headers (`x`, `g`: the TARmageddon class of smuggled sizes), sparse,
 //! multivolume, volume and names entries, device nodes, FIFOs and any unknown type, sizes that
 //! are not numbers or are absurd, names that are absolute, contain `..`, an empty component, a
-//! newline, or are longer than [`MAX_NAME`], a hard link or directory that carries data, and an
-//! archive that ends without its end-of-archive blocks. After the end-of-archive blocks only zero
-//! bytes may follow (data hidden after the end is refused, C8g).
+//! newline or a NUL byte (a name field whose NUL terminator is followed by anything but NULs, as
+//! tools disagree on which name such a field holds), or are longer than [`MAX_NAME`], a mode field
+//! whose file-type bits contradict the type flag (a "regular file" whose mode says socket), a hard
+//! link or directory that carries data, and an archive that ends without its end-of-archive
+//! blocks. After the end-of-archive blocks at most [`MAX_PADDING`] zero bytes may follow (tar's
+//! record padding); anything else is data hidden after the end and refused (C8g).
 //!
 //! The reader is streaming: [`TarReader::next`] returns the next entry's header and the caller
 //! reads its data with [`TarReader::read`] before asking for the next.
@@ -19,6 +22,12 @@ use std::io::{self, Read};
 pub const MAX_NAME: usize = 4096;
 /// Largest member (as apt's `APT_FILESIZE_LIMIT`, 128 GiB).
 pub const MAX_MEMBER: u64 = 1 << 37;
+/// Most zero bytes accepted after the end-of-archive blocks. GNU tar pads to its record size
+/// (10 KiB by default, 1 MiB at the largest blocking factor anyone uses); more zeros would only
+/// make the decoder work for nothing.
+pub const MAX_PADDING: u64 = 1 << 20;
+/// How much of a name a message shows (names may be 4 KiB long).
+const SHOWN_NAME: usize = 256;
 
 /// What kind of entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,9 +64,11 @@ pub struct Entry {
 /// Why an archive is refused.
 #[derive(Debug, thiserror::Error)]
 pub enum TarError {
-    #[error("member {index} at byte {offset}: {reason}")]
+    #[error("member {index}{} at byte {offset}: {reason}", name.as_ref().map(|n| format!(" `{n}`")).unwrap_or_default())]
     Invalid {
         index: usize,
+        /// The member's name as written (escaped, shortened), when the header got that far.
+        name: Option<String>,
         offset: u64,
         reason: String,
     },
@@ -107,6 +118,43 @@ fn octal(field: &[u8]) -> Option<u64> {
 fn c_string(field: &[u8]) -> &[u8] {
     let end = field.iter().position(|&b| b == 0).unwrap_or(field.len());
     &field[..end]
+}
+
+/// A NUL-terminated name field, or `None` when something other than NULs follows the first NUL
+/// (a name with an embedded NUL: `a\0../../x` is `a` to one tool and more to another).
+fn name_field(field: &[u8]) -> Option<&[u8]> {
+    let name = c_string(field);
+    field[name.len()..].iter().all(|&b| b == 0).then_some(name)
+}
+
+/// A name field without the NULs that pad it (for a message about a NUL inside it).
+fn without_trailing_nuls(field: &[u8]) -> &[u8] {
+    let end = field.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+    &field[..end]
+}
+
+/// A member name for a message: escaped, and cut after [`SHOWN_NAME`] bytes.
+pub fn shown_name(name: &[u8]) -> String {
+    if name.len() <= SHOWN_NAME {
+        return crate::debian::escape(name);
+    }
+    format!(
+        "{}... ({} bytes)",
+        crate::debian::escape(&name[..SHOWN_NAME]),
+        name.len()
+    )
+}
+
+/// The file-type bits some writers (Go's `archive/tar`) put in the mode field.
+fn mode_type_matches(mode: u64, kind: Kind) -> bool {
+    let bits = mode & 0o170_000;
+    bits == 0
+        || bits
+            == match kind {
+                Kind::File | Kind::Hardlink => 0o100_000,
+                Kind::Dir => 0o040_000,
+                Kind::Symlink => 0o120_000,
+            }
 }
 
 /// Normalizes a member name: one leading `./` removed, one trailing `/` removed; refuses
@@ -169,6 +217,16 @@ impl<R: Read> TarReader<R> {
     fn invalid(&self, offset: u64, reason: impl Into<String>) -> TarError {
         TarError::Invalid {
             index: self.index,
+            name: None,
+            offset,
+            reason: reason.into(),
+        }
+    }
+
+    fn invalid_member(&self, offset: u64, name: &[u8], reason: impl Into<String>) -> TarError {
+        TarError::Invalid {
+            index: self.index,
+            name: Some(shown_name(name)),
             offset,
             reason: reason.into(),
         }
@@ -242,7 +300,10 @@ impl<R: Read> TarReader<R> {
     /// Reads a GNU long name/link payload (NUL-terminated), at most [`MAX_NAME`] + 1 bytes.
     fn long_value(&mut self, size: u64, header_offset: u64) -> Result<Vec<u8>, TarError> {
         if size > MAX_NAME as u64 + 1 {
-            return Err(self.invalid(header_offset, format!("GNU long name of {size} bytes")));
+            return Err(self.invalid(
+                header_offset,
+                format!("GNU long name of {size} bytes is longer than {MAX_NAME} bytes"),
+            ));
         }
         let mut value = vec![0u8; size as usize];
         if !self.read_block(&mut value)? {
@@ -252,7 +313,14 @@ impl<R: Read> TarReader<R> {
             });
         }
         self.skip((512 - size % 512) % 512)?;
-        Ok(c_string(&value).to_vec())
+        match name_field(&value) {
+            Some(name) => Ok(name.to_vec()),
+            None => Err(self.invalid_member(
+                header_offset,
+                without_trailing_nuls(&value),
+                "GNU long name or link contains a NUL byte",
+            )),
+        }
     }
 
     /// The next entry, or `None` at the end of the archive.
@@ -317,12 +385,17 @@ impl<R: Read> TarReader<R> {
                 return Err(self.invalid(header_offset, "not a ustar or GNU tar header"));
             }
             let typeflag = header[156];
-            let size = octal(&header[124..136])
-                .ok_or_else(|| self.invalid(header_offset, "malformed size field"))?;
+            let shown = long_name
+                .clone()
+                .unwrap_or_else(|| c_string(&header[0..100]).to_vec());
+            let size = octal(&header[124..136]).ok_or_else(|| {
+                self.invalid_member(header_offset, &shown, "malformed size field")
+            })?;
             if size > MAX_MEMBER {
-                return Err(self.invalid(
+                return Err(self.invalid_member(
                     header_offset,
-                    format!("member of {size} bytes is larger than the cap"),
+                    &shown,
+                    format!("member of {size} bytes exceeds the size cap of {MAX_MEMBER} bytes"),
                 ));
             }
             match typeflag {
@@ -342,25 +415,56 @@ impl<R: Read> TarReader<R> {
                 }
                 _ => {}
             }
+            // The name as written, for messages, before the type is judged.
+            let raw_name = match long_name.take() {
+                Some(name) => name,
+                None => {
+                    let name = name_field(&header[0..100]);
+                    let prefix = if magic == b"ustar\x0000" {
+                        name_field(&header[345..500])
+                    } else {
+                        Some(&b""[..])
+                    };
+                    let (Some(name), Some(prefix)) = (name, prefix) else {
+                        return Err(self.invalid_member(
+                            header_offset,
+                            without_trailing_nuls(&header[0..100]),
+                            "unsafe path: name contains a NUL byte",
+                        ));
+                    };
+                    if prefix.is_empty() {
+                        name.to_vec()
+                    } else {
+                        let mut full = prefix.to_vec();
+                        full.push(b'/');
+                        full.extend_from_slice(name);
+                        full
+                    }
+                }
+            };
             let kind = match typeflag {
                 b'0' | 0 | b'7' => Kind::File,
                 b'1' => Kind::Hardlink,
                 b'2' => Kind::Symlink,
                 b'5' => Kind::Dir,
                 b'3' | b'4' | b'6' => {
-                    return Err(self.invalid(
+                    return Err(self.invalid_member(
                         header_offset,
+                        &raw_name,
                         "special files are not allowed (Debian Policy 10.6)",
                     ));
                 }
                 b'x' | b'g' => {
-                    return Err(
-                        self.invalid(header_offset, "PAX headers are not allowed in a .deb")
-                    );
+                    return Err(self.invalid_member(
+                        header_offset,
+                        &raw_name,
+                        "PAX headers are not allowed in a .deb",
+                    ));
                 }
                 other => {
-                    return Err(self.invalid(
+                    return Err(self.invalid_member(
                         header_offset,
+                        &raw_name,
                         format!(
                             "unsupported tar entry type `{}`",
                             crate::debian::escape(&[other])
@@ -368,68 +472,74 @@ impl<R: Read> TarReader<R> {
                     ));
                 }
             };
-            let raw_name = match long_name.take() {
-                Some(name) => name,
-                None => {
-                    let name = c_string(&header[0..100]);
-                    let prefix = c_string(&header[345..500]);
-                    if magic == b"ustar\x0000" && !prefix.is_empty() {
-                        let mut full = prefix.to_vec();
-                        full.push(b'/');
-                        full.extend_from_slice(name);
-                        full
-                    } else {
-                        name.to_vec()
-                    }
-                }
-            };
             let path = normalize(&raw_name).map_err(|reason| {
-                self.invalid(
-                    header_offset,
-                    format!(
-                        "unsafe path `{}`: {reason}",
-                        crate::debian::escape(&raw_name)
-                    ),
-                )
+                self.invalid_member(header_offset, &raw_name, format!("unsafe path: {reason}"))
             })?;
             let link = match long_link.take() {
                 Some(link) => link,
-                None => c_string(&header[157..257]).to_vec(),
+                None => name_field(&header[157..257])
+                    .ok_or_else(|| {
+                        self.invalid_member(
+                            header_offset,
+                            &raw_name,
+                            "link target contains a NUL byte",
+                        )
+                    })?
+                    .to_vec(),
             };
             let number = |range: std::ops::Range<usize>, what: &str| {
-                octal(&header[range])
-                    .ok_or_else(|| self.invalid(header_offset, format!("malformed {what} field")))
+                octal(&header[range]).ok_or_else(|| {
+                    self.invalid_member(header_offset, &raw_name, format!("malformed {what} field"))
+                })
             };
-            let mode = number(100..108, "mode")? as u32 & 0o7777;
+            let mode = number(100..108, "mode")?;
+            if mode > 0o177_777 || !mode_type_matches(mode, kind) {
+                return Err(self.invalid_member(
+                    header_offset,
+                    &raw_name,
+                    format!("mode {mode:o} does not match the entry type"),
+                ));
+            }
+            let mode = mode as u32 & 0o7777;
             let uid = u32::try_from(number(108..116, "uid")?)
-                .map_err(|_| self.invalid(header_offset, "uid out of range"))?;
+                .map_err(|_| self.invalid_member(header_offset, &raw_name, "uid out of range"))?;
             let gid = u32::try_from(number(116..124, "gid")?)
-                .map_err(|_| self.invalid(header_offset, "gid out of range"))?;
+                .map_err(|_| self.invalid_member(header_offset, &raw_name, "gid out of range"))?;
             let mtime = i64::try_from(number(136..148, "mtime")?)
-                .map_err(|_| self.invalid(header_offset, "mtime out of range"))?;
+                .map_err(|_| self.invalid_member(header_offset, &raw_name, "mtime out of range"))?;
             let link = match kind {
                 Kind::Symlink => {
                     if link.is_empty() || link.len() > MAX_NAME || link.contains(&b'\n') {
-                        return Err(self.invalid(header_offset, "invalid symlink target"));
+                        return Err(self.invalid_member(
+                            header_offset,
+                            &raw_name,
+                            format!("invalid symlink target `{}`", shown_name(&link)),
+                        ));
                     }
                     link
                 }
                 Kind::Hardlink => normalize(&link).map_err(|reason| {
-                    self.invalid(
+                    self.invalid_member(
                         header_offset,
-                        format!(
-                            "unsafe hard link target `{}`: {reason}",
-                            crate::debian::escape(&link)
-                        ),
+                        &raw_name,
+                        format!("unsafe hard link target `{}`: {reason}", shown_name(&link)),
                     )
                 })?,
                 _ => Vec::new(),
             };
             if kind != Kind::File && size != 0 {
-                return Err(self.invalid(header_offset, "a link or directory member carries data"));
+                return Err(self.invalid_member(
+                    header_offset,
+                    &raw_name,
+                    "a link or directory member carries data",
+                ));
             }
             if path.is_empty() && kind != Kind::Dir {
-                return Err(self.invalid(header_offset, "the root entry is not a directory"));
+                return Err(self.invalid_member(
+                    header_offset,
+                    &raw_name,
+                    "unsafe path: the root entry is not a directory",
+                ));
             }
             let entry = Entry {
                 path,
@@ -452,13 +562,17 @@ impl<R: Read> TarReader<R> {
         }
     }
 
-    /// After the first zero block: a second one, then only zeros to the end.
+    /// After the first zero block: a second one, then at most [`MAX_PADDING`] zeros to the end.
     fn finish(&mut self, offset: u64) -> Result<(), TarError> {
         self.done = true;
         let mut block = [0u8; 512];
         if !self.read_block(&mut block)? {
             return Err(self.invalid(offset, "missing second end-of-archive block"));
         }
+        if block.iter().any(|&b| b != 0) {
+            return Err(self.invalid(offset, "data after the end of the archive"));
+        }
+        let end = self.offset;
         let mut buffer = [0u8; 8192];
         loop {
             let n = match self.inner.read(&mut buffer) {
@@ -469,13 +583,20 @@ impl<R: Read> TarReader<R> {
             if n == 0 {
                 break;
             }
-            if block.iter().chain(&buffer[..n]).any(|&b| b != 0) {
-                return Err(self.invalid(self.offset, "data after the end of the archive"));
+            if let Some(at) = buffer[..n].iter().position(|&b| b != 0) {
+                return Err(
+                    self.invalid(self.offset + at as u64, "data after the end of the archive")
+                );
             }
             self.offset += n as u64;
-        }
-        if block.iter().any(|&b| b != 0) {
-            return Err(self.invalid(offset, "data after the end of the archive"));
+            if self.offset - end > MAX_PADDING {
+                return Err(self.invalid(
+                    end,
+                    format!(
+                        "more than {MAX_PADDING} bytes of padding after the end of the archive"
+                    ),
+                ));
+            }
         }
         Ok(())
     }
@@ -645,5 +766,94 @@ mod tests {
                 .to_string()
                 .contains("not followed")
         );
+    }
+
+    /// `header` with `edit` applied and its checksum recomputed.
+    fn edited(mut h: [u8; 512], edit: impl FnOnce(&mut [u8; 512])) -> [u8; 512] {
+        edit(&mut h);
+        h[148..156].copy_from_slice(b"        ");
+        let sum: u64 = h.iter().map(|&b| u64::from(b)).sum();
+        h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+        h
+    }
+
+    #[test]
+    fn names_with_a_nul_byte_are_refused() {
+        // `x\0../../pwn`: `x` to one tool, more to another.
+        let h = edited(header(b"x", b'0', 0, b""), |h| {
+            h[1..11].copy_from_slice(b"\0../../pwn");
+        });
+        let error = entries(&archive(&[(h, b"")])).unwrap_err().to_string();
+        assert!(
+            error.contains("NUL byte") && error.contains("member 0"),
+            "{error}"
+        );
+        let h = edited(header(b"l", b'2', 0, b"t"), |h| {
+            h[159..163].copy_from_slice(b"/etc");
+        });
+        let error = entries(&archive(&[(h, b"")])).unwrap_err().to_string();
+        assert!(error.contains("link target contains a NUL byte"), "{error}");
+        let payload = b"a\0../../pwn\0";
+        let bytes = archive(&[
+            (
+                header(b"././@LongLink", b'L', payload.len() as u64, b""),
+                payload,
+            ),
+            (header(b"short", b'0', 0, b""), b""),
+        ]);
+        let error = entries(&bytes).unwrap_err().to_string();
+        assert!(error.contains("contains a NUL byte"), "{error}");
+    }
+
+    #[test]
+    fn mode_type_bits_must_match_the_type_flag() {
+        // Go's archive/tar writes the type bits: accepted when they agree.
+        let go = edited(header(b"f", b'0', 0, b""), |h| {
+            h[100..108].copy_from_slice(b"0100644\0");
+        });
+        assert_eq!(entries(&archive(&[(go, b"")])).unwrap()[0].mode, 0o644);
+        let dir = edited(header(b"d/", b'5', 0, b""), |h| {
+            h[100..108].copy_from_slice(b"0040755\0");
+        });
+        assert_eq!(entries(&archive(&[(dir, b"")])).unwrap()[0].mode, 0o755);
+        // A "regular file" whose mode says socket (0140000), or bits above the type.
+        for mode in [b"0140755\0", b"0020644\0", b"7777777\0"] {
+            let h = edited(header(b"sock", b'0', 0, b""), |h| {
+                h[100..108].copy_from_slice(mode);
+            });
+            let error = entries(&archive(&[(h, b"")])).unwrap_err().to_string();
+            assert!(
+                error.contains("does not match the entry type") && error.contains("`sock`"),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn padding_after_the_end_is_bounded() {
+        let mut padded = archive(&[(header(b"x", b'0', 1, b""), b"x")]);
+        padded.extend(std::iter::repeat_n(0u8, MAX_PADDING as usize));
+        assert!(entries(&padded).is_ok());
+        padded.extend([0u8; 8192]);
+        let error = entries(&padded).unwrap_err().to_string();
+        assert!(error.contains("padding after the end"), "{error}");
+    }
+
+    #[test]
+    fn messages_name_the_member_shortened() {
+        let error = entries(&archive(&[(header(b"dev/sda", b'3', 0, b""), b"")]))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            "member 0 `dev/sda` at byte 0: special files are not allowed (Debian Policy 10.6)"
+        );
+        let long = vec![b'a'; 4097];
+        let shown = shown_name(&long);
+        assert!(
+            shown.ends_with("... (4097 bytes)") && shown.len() < 300,
+            "{shown}"
+        );
+        assert_eq!(shown_name(b"caf\xe9"), "caf\\xe9");
     }
 }

@@ -164,6 +164,9 @@ pub struct Package {
     pub files: Vec<Member>,
     /// Maintainer scripts and other control members (`postinst`, `conffiles`...).
     pub control_files: Vec<(String, String, u32)>,
+    /// The `.deb` bytes served instead of the built ones (hand-crafted containers); the index
+    /// stanza still comes from the fields above and the hash from these bytes.
+    pub raw_deb: Option<Vec<u8>>,
 }
 
 impl Package {
@@ -175,7 +178,14 @@ impl Package {
             fields: Vec::new(),
             files: Vec::new(),
             control_files: Vec::new(),
+            raw_deb: None,
         }
+    }
+
+    /// Serves `bytes` as this package's `.deb`.
+    pub fn raw_deb(mut self, bytes: Vec<u8>) -> Self {
+        self.raw_deb = Some(bytes);
+        self
     }
 
     pub fn arch(mut self, arch: &str) -> Self {
@@ -259,14 +269,22 @@ impl Package {
         text
     }
 
-    /// The `.deb` bytes.
-    pub fn deb(&self) -> Vec<u8> {
+    /// The uncompressed `control.tar`: `control`, then the other control members.
+    pub fn control_tar(&self) -> Vec<u8> {
         let mut control = vec![
             Member::dir("./", 0o755),
             Member::file("./control", 0o644, self.control().as_bytes()),
         ];
         for (name, body, mode) in &self.control_files {
             control.push(Member::file(&format!("./{name}"), *mode, body.as_bytes()));
+        }
+        tar(&control)
+    }
+
+    /// The `.deb` bytes.
+    pub fn deb(&self) -> Vec<u8> {
+        if let Some(bytes) = &self.raw_deb {
+            return bytes.clone();
         }
         let mut data = vec![Member::dir("./", 0o755)];
         let mut dirs = std::collections::BTreeSet::new();
@@ -299,7 +317,7 @@ impl Package {
         data.extend(self.files.iter().cloned());
         ar(&[
             ("debian-binary", b"2.0\n".to_vec()),
-            ("control.tar.xz", xz(&tar(&control))),
+            ("control.tar.xz", xz(&self.control_tar())),
             ("data.tar.xz", xz(&tar(&data))),
         ])
     }

@@ -18,7 +18,11 @@ pub struct Fixture {
 
 impl Fixture {
     pub fn new(suites: Vec<Suite>) -> Self {
-        let dir = tempfile::tempdir().unwrap();
+        Fixture::in_dir(tempfile::tempdir().unwrap(), suites)
+    }
+
+    /// A fixture in `dir`, made beforehand (for packages that name paths inside it).
+    pub fn in_dir(dir: tempfile::TempDir, suites: Vec<Suite>) -> Self {
         let www = dir.path().join("www");
         let written = repo::write_archive(&www, &suites);
         repo::write_keyring(dir.path());
