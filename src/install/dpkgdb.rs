@@ -18,7 +18,7 @@
 //!   order; activations of other packages' triggers are handed to `dpkg-trigger` before the
 //!   configure run, which records them exactly as dpkg's unpack would have.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::fs;
 use std::io;
@@ -150,7 +150,7 @@ fn write_member(path: &Path, data: &[u8], mode: u32, mtime: i64) -> Result<(), D
 /// Writes a package's `info/` files and returns its `status` stanza.
 ///
 /// `taken`: paths (package paths, as in `unpacked`) another package took over; they are left
-/// out of the `.list`.
+/// out of the `.list` (not out of a generated `md5sums`, which dpkg leaves as it wrote it).
 pub fn write_package(
     root: &Path,
     control: &Control,
@@ -184,12 +184,13 @@ pub fn write_package(
     list.extend_from_slice(&symlinks);
     let list_path = info.join(format!("{name}.list"));
     fs::write(&list_path, &list).map_err(db_error(&list_path))?;
-    // md5sums, when the package ships none: regular files and hard links in list order.
+    // md5sums, when the package ships none: regular files and hard links in archive order.
+    // dpkg writes them as it unpacks the package, before a later package takes a file over,
+    // and never rewrites them: a taken path stays (as it does in a shipped `md5sums`).
     if control.member("md5sums").is_none() {
         let mut sums = String::new();
         for (path, kind) in &unpacked.paths {
             if matches!(kind, Kind::File | Kind::Hardlink)
-                && !taken(path)
                 && let Some(md5) = unpacked.md5.get(path)
             {
                 let _ = writeln!(sums, "{md5}  {}", String::from_utf8_lossy(path));
@@ -340,8 +341,10 @@ pub struct Activation {
     pub awaiter: Option<String>,
 }
 
-/// The activations a batch's unpack causes: its packages' `activate*` lines, and every member
-/// path (as installed, diversions applied) with a file-trigger interest registered on it.
+/// The activations a batch's unpack causes, in the order dpkg's unpack causes them, each once:
+/// its packages' `activate*` lines, and every member path (as installed, diversions applied)
+/// with a file-trigger interest registered on it (dpkg's unpack activates the member's own
+/// path only; parent directories are members of their own).
 pub fn activations(
     root: &Path,
     batch: &[(&Control, &Unpacked)],
@@ -385,8 +388,11 @@ pub fn activations(
             }
         }
     }
-    out.sort();
-    out.dedup();
+    // Kept in the order dpkg's unpack activates them (each package's `activate` lines in file
+    // order, then its members in archive order): dpkg puts each new pending trigger first, so
+    // this order decides the order of the names a `postinst triggered` call gets.
+    let mut seen = BTreeSet::new();
+    out.retain(|activation| seen.insert(activation.clone()));
     out
 }
 
@@ -413,6 +419,120 @@ pub fn trigger_commands(activations: &[Activation]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The control data of a package made of `(member, content)` (`control` first).
+    fn control(members: &[(&str, &str)]) -> Control {
+        let mut tar = Vec::new();
+        for (name, content) in members {
+            let mut header = [0u8; 512];
+            let name = format!("./{name}");
+            header[..name.len()].copy_from_slice(name.as_bytes());
+            header[100..107].copy_from_slice(b"0000644");
+            header[108..115].copy_from_slice(b"0000000");
+            header[116..123].copy_from_slice(b"0000000");
+            header[124..135].copy_from_slice(format!("{:011o}", content.len()).as_bytes());
+            header[136..147].copy_from_slice(b"00000000000");
+            header[156] = b'0';
+            header[257..263].copy_from_slice(b"ustar\0");
+            header[263..265].copy_from_slice(b"00");
+            header[148..156].copy_from_slice(b"        ");
+            let sum: u32 = header.iter().map(|&b| u32::from(b)).sum();
+            header[148..155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
+            tar.extend_from_slice(&header);
+            tar.extend_from_slice(content.as_bytes());
+            tar.resize(tar.len().div_ceil(512) * 512, 0);
+        }
+        tar.resize(tar.len() + 1024, 0);
+        crate::unpack::parse_control_tar(&tar).unwrap()
+    }
+
+    /// dpkg puts each newly pending trigger first, so the names a `postinst triggered` call
+    /// gets come in the reverse of the order the unpack activated them: the activations keep
+    /// dpkg's order (`activate` lines as written, then members in archive order), not a
+    /// sorted one (checked against dpkg 1.21 by `tests/privileged_build.rs`).
+    #[test]
+    fn activations_keep_the_order_of_the_unpack() {
+        let dir = tempfile::tempdir().unwrap();
+        init(dir.path(), &[]).unwrap();
+        fs::write(
+            admin_dir(dir.path()).join("triggers/File"),
+            "/usr/share/a t-watch\n/usr/share/z t-watch/noawait\n",
+        )
+        .unwrap();
+        let control = control(&[
+            ("control", "Package: t-act\nVersion: 1\nArchitecture: all\n"),
+            (
+                "triggers",
+                "activate-noawait t-second\nactivate t-first\nactivate t-first\n",
+            ),
+        ]);
+        let unpacked = Unpacked {
+            paths: vec![
+                (b"".to_vec(), Kind::Dir),
+                (b"usr/share/z".to_vec(), Kind::Dir),
+                (b"usr/share/a".to_vec(), Kind::Dir),
+                (b"usr/share/a/file".to_vec(), Kind::File),
+            ],
+            ..Default::default()
+        };
+        let activations = activations(dir.path(), &[(&control, &unpacked)], &Diversions::new());
+        let shown: Vec<(&str, Option<&str>)> = activations
+            .iter()
+            .map(|a| (a.name.as_str(), a.awaiter.as_deref()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("t-second", None),
+                ("t-first", Some("t-act")),
+                ("/usr/share/z", None),
+                ("/usr/share/a", Some("t-act")),
+            ]
+        );
+    }
+
+    /// dpkg writes a package's generated md5sums when it unpacks it and does not rewrite them
+    /// when a later package takes a file over (`Replaces`); only the `.list` loses the path
+    /// (checked against dpkg 1.21 by `tests/privileged_build.rs`).
+    #[test]
+    fn a_taken_path_leaves_the_list_but_not_the_generated_md5sums() {
+        let dir = tempfile::tempdir().unwrap();
+        init(dir.path(), &[]).unwrap();
+        let control = control(&[(
+            "control",
+            "Package: t-owner\nVersion: 1.0-1\nArchitecture: amd64\n",
+        )]);
+        let (taken_md5, own_md5) = ("a".repeat(32), "b".repeat(32));
+        let unpacked = Unpacked {
+            paths: vec![
+                (b"".to_vec(), Kind::Dir),
+                (b"usr".to_vec(), Kind::Dir),
+                (b"usr/taken".to_vec(), Kind::File),
+                (b"usr/own".to_vec(), Kind::File),
+            ],
+            md5: [
+                (b"usr/taken".to_vec(), taken_md5.clone()),
+                (b"usr/own".to_vec(), own_md5.clone()),
+            ]
+            .into_iter()
+            .collect(),
+            ..Default::default()
+        };
+        let stanza = write_package(dir.path(), &control, &unpacked, &|path| {
+            path == b"usr/taken"
+        })
+        .unwrap();
+        let info = admin_dir(dir.path()).join("info");
+        assert_eq!(
+            fs::read_to_string(info.join("t-owner.list")).unwrap(),
+            "/.\n/usr\n/usr/own\n"
+        );
+        assert_eq!(
+            fs::read_to_string(info.join("t-owner.md5sums")).unwrap(),
+            format!("{taken_md5}  usr/taken\n{own_md5}  usr/own\n")
+        );
+        assert!(stanza.starts_with("Package: t-owner\nStatus: install ok unpacked\n"));
+    }
 
     #[test]
     fn diversions_file_is_read_as_triples() {
