@@ -52,6 +52,10 @@ use crate::context::Context;
 use crate::error::ExitClass;
 use crate::printer::Printer;
 
+/// How debroot runs itself (namespace helpers): the running executable's inode, which stays
+/// valid when the file on disk is replaced during a build (an upgrade, a rebuild).
+pub const SELF_EXE: &str = "/proc/self/exe";
+
 /// `__userns remove PATH` and `__userns cli ARGS...`: see [`userns`].
 fn userns_main(args: &[OsString], context: &Context) -> ExitCode {
     if let Err(message) = userns::enter() {

@@ -239,9 +239,22 @@ pub fn unpack_all(
                         diversions,
                         for_dpkg,
                     )
-                    .map_err(|kind| crate::unpack::UnpackError {
-                        package: format!("{} {}", package.locked.name, package.locked.version),
-                        kind,
+                    .map_err(|kind| {
+                        // A conflict is told from the later package's side, whichever of the
+                        // two found it.
+                        let named = match &kind {
+                            crate::unpack::UnpackErrorKind::Extract(
+                                crate::unpack::extract::ExtractError::Conflict { package, .. },
+                            ) => packages
+                                .iter()
+                                .find(|p| p.control.package.as_str() == package),
+                            _ => None,
+                        }
+                        .unwrap_or(package);
+                        crate::unpack::UnpackError {
+                            package: format!("{} {}", named.locked.name, named.locked.version),
+                            kind,
+                        }
                     });
                     if result.is_err() {
                         failed.store(true, std::sync::atomic::Ordering::Relaxed);

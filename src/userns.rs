@@ -165,9 +165,7 @@ impl Namespaced {
     /// Starts `debroot __userns ARGS` and maps its ids; returns once it is root inside.
     pub fn spawn(args: &[OsString], uids: IdMap, gids: IdMap) -> Result<Self, Failure> {
         let failure = |message: String| Failure::message(ExitClass::Usage, message);
-        let exe = std::env::current_exe()
-            .map_err(|e| Failure::new(ExitClass::Output, e).context("cannot find debroot"))?;
-        let mut command = Command::new(exe);
+        let mut command = Command::new(crate::SELF_EXE);
         command
             .arg("__userns")
             .args(args)

@@ -140,7 +140,10 @@ pub fn install_signal_handler() {
 pub fn create(parent: &Path, name: &str) -> io::Result<PathBuf> {
     for attempt in 0..100 {
         let path = parent.join(format!(".{name}.debroot-{}-{attempt}", std::process::id()));
-        match std::fs::create_dir(&path) {
+        // Created 0700 (the umask can only take bits away), never observable as more.
+        match std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700)
+            .create(&path)
+        {
             Ok(()) => {
                 std::fs::set_permissions(
                     &path,

@@ -210,3 +210,21 @@ fn readme_exit_code_table_matches_the_code() {
         assert!(readme.contains(&row), "README lacks the row `{row}`");
     }
 }
+
+/// Every difference from mmdebstrap the live build test accepts is documented in the README's
+/// "Differences from mmdebstrap" table.
+#[test]
+fn readme_documents_every_accepted_difference_from_mmdebstrap() {
+    let readme = std::fs::read_to_string(common::repo_root().join("README.md")).unwrap();
+    let section = readme
+        .split("### Differences from mmdebstrap")
+        .nth(1)
+        .expect("README has a `Differences from mmdebstrap` section");
+    let section = section.split("\n#").next().unwrap_or(section);
+    for (path, _) in common::tree::MMDEBSTRAP_DIFFERENCES {
+        assert!(
+            section.contains(&format!("`{path}`")),
+            "README does not document `{path}`"
+        );
+    }
+}

@@ -70,10 +70,20 @@ fn sandbox_of(root: &Path, profile: &Profile, epoch: i64) -> sandbox::Sandbox {
 
 /// Runs a shell script in the namespace; a failure names `what` (or the package a
 /// `# debroot: ...` marker line named last).
-fn run_script(box_: &sandbox::Sandbox, script: &str, what: &str) -> Result<(), Failure> {
+fn run_script(
+    env: &Env<'_>,
+    box_: &sandbox::Sandbox,
+    script: &str,
+    what: &str,
+) -> Result<(), Failure> {
+    let started = Instant::now();
     let outcome = box_
         .run(&["/bin/sh", "-c", script])
         .map_err(|e| Failure::new(ExitClass::Script, e))?;
+    env.printer.debug(&format!(
+        "{what}: {:.2}s in the namespace",
+        started.elapsed().as_secs_f64()
+    ));
     if outcome.status.success() {
         return Ok(());
     }
@@ -146,8 +156,19 @@ fn preinst_script(
             package.control.package, package.control.architecture
         ));
     }
-    script.push_str("rmdir /var/lib/dpkg/debroot-ci 2>/dev/null || true\n");
     Ok(script)
+}
+
+/// Removes what `preinst_script` staged (left over when a package has no preinst, or a
+/// preinst failed), from debroot's side: the root may have no `rmdir`.
+fn remove_staging(root: &Path) -> Result<(), Failure> {
+    confine::in_root(root, |root| {
+        let staging = dpkgdb::admin_dir(root).join("debroot-ci");
+        crate::workdir::remove(&staging).map_err(|e| {
+            Failure::new(ExitClass::Output, e)
+                .context(format!("cannot remove `{}`", staging.display()))
+        })
+    })
 }
 
 const CONFIGURE: &str = "echo 'debroot: dpkg --configure'\n\
@@ -208,7 +229,8 @@ pub fn install(
         preinst_script(root, &essential, &dpkg_version)
     })?;
     script.push_str(CONFIGURE);
-    run_script(&box_, &script, "configuring the Essential set")?;
+    run_script(env, &box_, &script, "configuring the Essential set")?;
+    remove_staging(root)?;
     env.printer.status(
         "Configured",
         &format!("the Essential set ({} packages)", essential.len()),
@@ -228,7 +250,8 @@ pub fn install(
         {
             let preinsts =
                 confine::in_root(root, |root| preinst_script(root, &members, &dpkg_version))?;
-            run_script(&box_, &preinsts, "a preinst script")?;
+            run_script(env, &box_, &preinsts, "a preinst script")?;
+            remove_staging(root)?;
             target.refresh_ids();
         }
         configure_time += step.elapsed();
@@ -253,7 +276,7 @@ pub fn install(
         let mut script = String::from("set -e\n");
         script.push_str(&dpkgdb::trigger_commands(&activations));
         script.push_str(CONFIGURE);
-        run_script(&box_, &script, "configuring packages")?;
+        run_script(env, &box_, &script, "configuring packages")?;
         configure_time += step.elapsed();
         env.printer
             .status("Installed", &format!("{} packages", batch.len()));

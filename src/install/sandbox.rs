@@ -139,7 +139,7 @@ impl Sandbox {
         };
         let exe = match &self.helper {
             Some(helper) => helper.clone(),
-            None => std::env::current_exe().map_err(error)?,
+            None => PathBuf::from(crate::SELF_EXE),
         };
         let mut command = Command::new(&exe);
         command.arg("__sandbox").args(self.inner_args(argv));
@@ -344,10 +344,7 @@ pub fn sandbox_main(args: &[OsString]) -> i32 {
     ) {
         return fail(format!("cannot make mounts private: {error}"));
     }
-    let Ok(exe) = std::env::current_exe() else {
-        return fail("cannot find debroot's executable".into());
-    };
-    let mut init = Command::new(exe);
+    let mut init = Command::new(crate::SELF_EXE);
     init.arg("__sandbox-init").args(args);
     // SAFETY: only prctl between fork and exec.
     unsafe {

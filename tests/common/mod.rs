@@ -3,10 +3,13 @@
 
 pub mod deb;
 pub mod fixture;
+pub mod hostbase;
+pub mod invariants;
 pub mod keys;
 pub mod repo;
 pub mod scenario;
 pub mod server;
+pub mod tree;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
