@@ -12,6 +12,12 @@
 //! first), and the file is renamed into place and the directory fsynced. Two debroot processes
 //! can fill one cache at once; a blob appears whole or not at all.
 //!
+//! Derived blobs: data debroot computes from a verified blob (a package's decompressed
+//! `data.tar`, recompressed with zstd, so a warm build does not decompress xz again) are stored
+//! content-addressed like any other, and found through `DIR/v1/derived/KIND/SOURCE`, which
+//! names the derived blob's digest and size. They are verified on read like any blob; `cache
+//! gc` keeps those whose source it keeps.
+//!
 //! Reads: every blob is hashed again when read. A blob that is corrupt, truncated or not a plain
 //! file (a planted symlink is never followed) is removed and reported as corrupt, so the caller
 //! fetches it again and warns.
@@ -164,6 +170,11 @@ impl Cache {
     }
 
     /// `DIR/v1`.
+    /// `DIR`, the folder the user gave (or the default), which holds `v1`.
+    pub fn dir(&self) -> &Path {
+        self.root.parent().unwrap_or(&self.root)
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
     }
@@ -369,6 +380,87 @@ impl Cache {
         pending.commit()
     }
 
+    /// Starts writing a blob derived from verified data, whose digest is known at the end
+    /// ([`Pending::commit_derived`]).
+    pub fn begin_derived(&self) -> Result<Pending, CacheError> {
+        self.begin(Sha256Digest::of(b"derived"), 0)
+    }
+
+    fn derived_path(&self, kind: &str, source: &Sha256Digest) -> PathBuf {
+        self.root.join("derived").join(kind).join(source.hex())
+    }
+
+    /// Records that the blob `digest` of `size` bytes is `kind` derived from `source`.
+    pub fn set_derived(
+        &self,
+        kind: &str,
+        source: &Sha256Digest,
+        digest: &Sha256Digest,
+        size: u64,
+    ) -> Result<(), CacheError> {
+        let path = self.derived_path(kind, source);
+        let dir = path.parent().unwrap_or(&self.root);
+        fs::create_dir_all(dir).map_err(io_error(dir))?;
+        crate::atomic::write(
+            &path,
+            format!("{} {size}\n", digest.hex()).as_bytes(),
+            0o644,
+        )
+        .map_err(io_error(&path))
+    }
+
+    /// The verified blob of `kind` derived from `source`, opened, if the cache has it. A
+    /// corrupt one is removed (and its record with it).
+    pub fn open_derived(&self, kind: &str, source: &Sha256Digest) -> Option<File> {
+        let path = self.derived_path(kind, source);
+        let text = fs::read_to_string(&path).ok()?;
+        let (hex, size) = text.trim().split_once(' ')?;
+        let digest = Sha256Digest::parse(hex).ok()?;
+        let size: u64 = size.parse().ok()?;
+        match self.open_blob_verified(&digest, size) {
+            Ok(Lookup::Hit(file)) => Some(file),
+            _ => {
+                let _ = fs::remove_file(&path);
+                None
+            }
+        }
+    }
+
+    /// The derived blobs of `kind` whose source is in `sources`.
+    fn derived_of(
+        &self,
+        sources: &std::collections::BTreeSet<Sha256Digest>,
+    ) -> std::collections::BTreeSet<Sha256Digest> {
+        let mut derived = std::collections::BTreeSet::new();
+        let Ok(kinds) = fs::read_dir(self.root.join("derived")) else {
+            return derived;
+        };
+        for kind in kinds.flatten() {
+            let Ok(records) = fs::read_dir(kind.path()) else {
+                continue;
+            };
+            for record in records.flatten() {
+                let keep = record
+                    .file_name()
+                    .to_str()
+                    .and_then(|name| Sha256Digest::parse(name).ok())
+                    .is_some_and(|source| sources.contains(&source));
+                let target = fs::read_to_string(record.path())
+                    .ok()
+                    .and_then(|t| Sha256Digest::parse(t.split(' ').next()?).ok());
+                match target {
+                    Some(target) if keep => {
+                        derived.insert(target);
+                    }
+                    _ => {
+                        let _ = fs::remove_file(record.path());
+                    }
+                }
+            }
+        }
+        derived
+    }
+
     /// Every blob in the store, by digest, with its size (sorted).
     pub fn blobs(&self) -> Result<Vec<(Sha256Digest, u64)>, CacheError> {
         let base = self.root.join("sha256");
@@ -416,8 +508,9 @@ impl Cache {
         keep: &std::collections::BTreeSet<Sha256Digest>,
     ) -> Result<Usage, CacheError> {
         let mut removed = Usage::default();
+        let derived = self.derived_of(keep);
         for (digest, size) in self.blobs()? {
-            if keep.contains(&digest) {
+            if keep.contains(&digest) || derived.contains(&digest) {
                 continue;
             }
             let path = self.path(&digest);
@@ -528,6 +621,29 @@ impl Pending {
         drop(lock);
         result?;
         Ok(final_path)
+    }
+}
+
+impl Pending {
+    /// Commits a blob begun with [`Cache::begin_derived`]: its digest and size are what was
+    /// written.
+    pub fn commit_derived(mut self) -> Result<(Sha256Digest, u64), CacheError> {
+        let (digest, size) = self.current();
+        self.digest = digest;
+        self.size = size;
+        self.commit()?;
+        Ok((digest, size))
+    }
+}
+
+impl Write for Pending {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        Pending::write(self, bytes).map_err(io::Error::other)?;
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 

@@ -82,7 +82,7 @@ pub fn run(env: &Env<'_>, args: &BuildArgs) -> Result<Outcome, Failure> {
         None
     };
     let cache = super::open_cache(env)?;
-    let output = pipeline::preflight(&args.output, format, cache.root())?;
+    let output = pipeline::preflight(&args.output, format, cache.dir())?;
     let parent = output
         .parent()
         .unwrap_or(std::path::Path::new("."))
@@ -301,7 +301,15 @@ fn build_tree(
             })?;
             let mut order = plan.essential.clone();
             order.extend(plan.batches.iter().flatten().copied());
-            pipeline::unpack_all(&target, &packages, &order, 0, &Default::default(), false)?;
+            pipeline::unpack_all(
+                &target,
+                &packages,
+                &order,
+                0,
+                &Default::default(),
+                false,
+                cache,
+            )?;
             target
                 .apply_directory_attributes()
                 .context(|| "cannot set directory attributes")?;
@@ -317,7 +325,7 @@ fn build_tree(
             }
         }
         Mode::Root | Mode::Unshare | Mode::Auto => {
-            crate::install::install(env, root, profile, &packages, &plan, epoch, timings)?;
+            crate::install::install(env, root, profile, &packages, &plan, epoch, cache, timings)?;
             Box::new(crate::output::OnDisk)
         }
     };
@@ -428,7 +436,7 @@ fn inner(env: &Env<'_>, args: &BuildArgs, work: &std::path::Path) -> Result<Outc
     let profile = super::load_profile(env, &args.profile)?;
     let format = format_of(args, &profile);
     let cache = super::open_cache(env)?;
-    let output = pipeline::preflight(&args.output, format, cache.root())?;
+    let output = pipeline::preflight(&args.output, format, cache.dir())?;
     let spec_path = work.join("inner.json");
     let text = std::fs::read_to_string(&spec_path).map_err(|e| {
         Failure::new(ExitClass::Output, e).context(format!("cannot read `{}`", spec_path.display()))

@@ -184,6 +184,7 @@ pub fn install(
     packages: &[Package],
     plan: &plan::Plan,
     epoch: i64,
+    cache: &crate::cache::Cache,
     timings: &mut Timings,
 ) -> Result<(), Failure> {
     let box_ = sandbox_of(root, profile, epoch);
@@ -209,6 +210,7 @@ pub fn install(
         order_base,
         &Default::default(),
         true,
+        cache,
     )?;
     order_base += plan.essential.len();
     confine::in_root(root, |root| {
@@ -257,8 +259,15 @@ pub fn install(
         configure_time += step.elapsed();
         let step = Instant::now();
         let diversions = confine::in_root(root, |root| Ok(dpkgdb::read_diversions(root)))?;
-        let unpacked =
-            crate::pipeline::unpack_all(&target, packages, batch, order_base, &diversions, true)?;
+        let unpacked = crate::pipeline::unpack_all(
+            &target,
+            packages,
+            batch,
+            order_base,
+            &diversions,
+            true,
+            cache,
+        )?;
         order_base += batch.len();
         confine::in_root(root, |root| {
             register(root, &target, packages, batch, &unpacked, &diversions)

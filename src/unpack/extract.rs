@@ -3,7 +3,7 @@
 //! Every path is resolved inside the root: parent directories are opened with
 //! `openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)`, so `..` and absolute symlinks (such as
 //! `var/run -> /run` or merged-/usr's `bin -> usr/bin`) are rebased into the root and never reach
-//! the host. Files are created in the root directory under a temporary name with
+//! the host. Files are created in a scratch folder of the unpacking thread under a temporary name with
 //! `O_CREAT | O_EXCL | O_NOFOLLOW` and mode 0, their owner and mode set on the descriptor, then
 //! renamed over the final name, which replaces a planted symlink instead of writing through it.
 //! Symbolic links are created after the package's other members, hard links only to earlier
@@ -269,6 +269,9 @@ pub struct Target {
     users: BTreeMap<Vec<u8>, u32>,
     groups: BTreeMap<Vec<u8>, u32>,
     serial: AtomicU64,
+    /// Each unpacking thread's own folder in the root for its temporary names (see
+    /// [`Target::temporary_name`]), by thread.
+    scratch: Mutex<Vec<(std::thread::ThreadId, Vec<u8>)>>,
 }
 
 fn read_ids(root: &Path, file: &str) -> BTreeMap<Vec<u8>, u32> {
@@ -314,6 +317,7 @@ impl Target {
             users: read_ids(path, "etc/passwd"),
             groups: read_ids(path, "etc/group"),
             serial: AtomicU64::new(0),
+            scratch: Mutex::new(Vec::new()),
         })
     }
 
@@ -435,16 +439,74 @@ impl Target {
         Ok((current, name.to_vec()))
     }
 
+    /// A fresh temporary name, relative to the root, in this thread's scratch folder at the
+    /// root (made 0700 on first use). Each thread having its own folder, creating a file and
+    /// renaming it into place lock only that folder and the file's parent: with one shared
+    /// folder, every create and rename of every thread would queue on its lock.
     fn temporary_name(&self) -> Vec<u8> {
-        format!(
-            ".debroot-new-{}-{}",
-            std::process::id(),
-            self.serial.fetch_add(1, Ordering::Relaxed)
-        )
-        .into_bytes()
+        let serial = self.serial.fetch_add(1, Ordering::Relaxed);
+        let thread = std::thread::current().id();
+        let mut scratch = self
+            .scratch
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut name = match scratch.iter().find(|(t, _)| *t == thread) {
+            Some((_, folder)) => folder.clone(),
+            None => {
+                let folder =
+                    format!(".debroot-tmp-{}-{}", std::process::id(), scratch.len()).into_bytes();
+                // A failure shows when the file is created in it.
+                let _ =
+                    rustix::fs::mkdirat(&self.root, OsStr::from_bytes(&folder), Mode::from(0o700));
+                scratch.push((thread, folder.clone()));
+                folder
+            }
+        };
+        name.extend_from_slice(format!("/.debroot-new-{}-{serial}", std::process::id()).as_bytes());
+        name
     }
 
-    /// Removes a temporary name from the root directory (after a failure: best effort).
+    /// Removes the threads' scratch folders (and anything a failure left in them).
+    pub fn remove_scratch(&self) {
+        let folders: Vec<Vec<u8>> = std::mem::take(
+            &mut *self
+                .scratch
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+        .into_iter()
+        .map(|(_, folder)| folder)
+        .collect();
+        for folder in folders {
+            let name = OsStr::from_bytes(&folder);
+            if let Ok(dir) = rustix::fs::openat(
+                &self.root,
+                name,
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            ) {
+                let mut names = Vec::new();
+                if let Ok(entries) = rustix::fs::Dir::read_from(&dir) {
+                    for entry in entries.flatten() {
+                        let entry_name = entry.file_name().to_bytes();
+                        if entry_name != b"." && entry_name != b".." {
+                            names.push(entry_name.to_vec());
+                        }
+                    }
+                }
+                for entry_name in names {
+                    let _ = rustix::fs::unlinkat(
+                        &dir,
+                        OsStr::from_bytes(&entry_name),
+                        AtFlags::empty(),
+                    );
+                }
+            }
+            let _ = rustix::fs::unlinkat(&self.root, name, AtFlags::REMOVEDIR);
+        }
+    }
+
+    /// Removes a temporary name (after a failure: best effort).
     fn discard(&self, temporary: &[u8]) {
         let _ = rustix::fs::unlinkat(&self.root, OsStr::from_bytes(temporary), AtFlags::empty());
     }

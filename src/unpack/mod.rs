@@ -14,6 +14,7 @@ pub mod extract;
 pub mod tar;
 
 use std::collections::BTreeSet;
+use std::io::{Read, Write};
 use std::path::Path;
 
 use crate::debian::deb822;
@@ -388,6 +389,9 @@ pub fn data_cap(installed_size: Option<u64>) -> u64 {
 
 /// Unpacks the data of the `.deb` at `path` into `target`. With `for_dpkg`, conffiles wait
 /// under `.dpkg-new` and MD5s are kept for the dpkg database; without, files land in place.
+/// With `copy`, every byte of the decompressed `data.tar` is also written there (the cache keeps
+/// it, recompressed, so that the next build need not decompress xz again); a failure to write
+/// the copy stops the copying, not the unpacking, and is returned beside the result.
 pub fn unpack_data(
     target: &extract::Target,
     claimant: usize,
@@ -395,10 +399,30 @@ pub fn unpack_data(
     control: &Control,
     diversions: &extract::Diversions,
     for_dpkg: bool,
-) -> Result<extract::Unpacked, UnpackErrorKind> {
+    copy: Option<&mut dyn Write>,
+) -> Result<(extract::Unpacked, Option<std::io::Error>), UnpackErrorKind> {
     let mut reader = deb::DebReader::open(std::io::BufReader::new(open(path)?))?;
     reader.control_tar()?;
     let (_, data) = reader.data_tar()?;
+    let mut tee = Tee {
+        inner: data,
+        copy,
+        error: None,
+    };
+    let unpacked = unpack_tar(target, claimant, &mut tee, control, diversions, for_dpkg)?;
+    Ok((unpacked, tee.error))
+}
+
+/// Unpacks a package's decompressed `data.tar`, read from `data`, into `target`; see
+/// [`unpack_data`].
+pub fn unpack_tar(
+    target: &extract::Target,
+    claimant: usize,
+    data: impl Read,
+    control: &Control,
+    diversions: &extract::Diversions,
+    for_dpkg: bool,
+) -> Result<extract::Unpacked, UnpackErrorKind> {
     let tar = tar::TarReader::new(data);
     let options = extract::Options {
         conffiles: control.conffile_paths(),
@@ -428,6 +452,26 @@ pub fn unpack_data(
         }
     }
     Ok(unpacked)
+}
+
+/// A reader that copies what it reads to `copy`, until the copy fails.
+struct Tee<'a, R> {
+    inner: R,
+    copy: Option<&'a mut dyn Write>,
+    error: Option<std::io::Error>,
+}
+
+impl<R: Read> Read for Tee<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(copy) = self.copy.as_mut()
+            && let Err(error) = copy.write_all(&buf[..n])
+        {
+            self.error = Some(error);
+            self.copy = None;
+        }
+        Ok(n)
+    }
 }
 
 #[cfg(test)]
