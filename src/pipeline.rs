@@ -436,8 +436,21 @@ pub fn write_output(
     })?;
     crate::workdir::register(temporary.path());
     let temporary_path = temporary.path().to_path_buf();
-    let writer = std::io::BufWriter::with_capacity(1 << 20, temporary.file());
-    let result = crate::output::write_tarball(root, &nodes, format, writer)
+    let file = temporary.file().try_clone().map_err(|e| {
+        Failure::new(ExitClass::Output, e)
+            .context(format!("cannot write `{}`", temporary_path.display()))
+    })?;
+    let mut writer = crate::output::Pipelined::new(file);
+    let result = crate::output::write_tarball(root, &nodes, format, &mut writer)
+        .and_then(|done| {
+            writer
+                .finish()
+                .map(|()| done)
+                .map_err(|source| crate::output::OutputError::Write {
+                    path: temporary_path.clone(),
+                    source,
+                })
+        })
         .context(|| format!("cannot write `{}`", output.display()));
     let (digest, size) = match result {
         Ok(done) => done,
