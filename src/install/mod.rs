@@ -11,7 +11,8 @@
 //! 2. Each **batch** of the plan: `preinst` scripts first (their `Pre-Depends` are configured,
 //!    and a diversion they add decides where the batch's files land), then unpack and register,
 //!    then the trigger activations the unpack caused are handed to `dpkg-trigger`, then dpkg
-//!    configures the batch.
+//!    configures the batch's packages, by name, without running triggers (as apt does).
+//! 3. The triggers pending after the last batch run once (`dpkg --configure --pending`).
 //!
 //! Every command runs in the sealed namespace of `sandbox`. A script that fails names the
 //! package, the script, its exit status and its last lines of output (exit 8).
@@ -37,8 +38,67 @@ use crate::unpack::extract::{Target, Unpacked};
 #[error("{what} failed: {status}\n{output}")]
 pub struct ScriptError {
     pub what: String,
-    pub status: sandbox::Status,
+    /// How it ended: `exit status N`, `killed by signal N (NAME)`.
+    pub status: String,
     pub output: String,
+}
+
+/// What dpkg said failed, from its output: the package, the maintainer script, and how the
+/// script ended (`dpkg: error processing package NAME (--configure):` and the line after it).
+/// `None` when the output names no script (a dependency problem, dpkg's own error).
+pub fn dpkg_failure(output: &str) -> Option<(String, &'static str, String)> {
+    let lines: Vec<&str> = output.lines().collect();
+    let at = lines
+        .iter()
+        .rposition(|l| l.starts_with("dpkg: error processing package "))?;
+    let package = lines[at]
+        .strip_prefix("dpkg: error processing package ")?
+        .split(' ')
+        .next()?
+        .to_owned();
+    let reason = lines.get(at + 1)?.trim();
+    let script = [
+        ("pre-installation script", "preinst"),
+        ("post-installation script", "postinst"),
+        ("pre-removal script", "prerm"),
+        ("post-removal script", "postrm"),
+    ]
+    .into_iter()
+    .find(|(words, _)| reason.contains(words))?
+    .1;
+    let status = if let Some(code) = reason.split("returned error exit status ").nth(1) {
+        format!("exit status {}", code.trim())
+    } else if let Some(signal) = reason.split("was killed by signal (").nth(1) {
+        let name = signal
+            .trim_end_matches(')')
+            .trim_end_matches(", core dumped");
+        let name = name.split(')').next().unwrap_or(name);
+        let number = [
+            ("Hangup", 1),
+            ("Interrupt", 2),
+            ("Quit", 3),
+            ("Illegal instruction", 4),
+            ("Trace/breakpoint trap", 5),
+            ("Aborted", 6),
+            ("Bus error", 7),
+            ("Floating point exception", 8),
+            ("Killed", 9),
+            ("Segmentation fault", 11),
+            ("Broken pipe", 13),
+            ("Alarm clock", 14),
+            ("Terminated", 15),
+        ]
+        .into_iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, number)| number);
+        match number {
+            Some(number) => format!("killed by signal {number} ({name})"),
+            None => format!("killed by signal ({name})"),
+        }
+    } else {
+        reason.to_owned()
+    };
+    Some((package, script, status))
 }
 
 impl Classify for ScriptError {
@@ -68,13 +128,15 @@ fn sandbox_of(root: &Path, profile: &Profile, epoch: i64) -> sandbox::Sandbox {
     }
 }
 
-/// Runs a shell script in the namespace; a failure names `what` (or the package a
-/// `# debroot: ...` marker line named last).
+/// Runs a shell script in the namespace; a failure names `what`, or the step a `debroot: ...`
+/// marker line named last, or the maintainer script dpkg reported (with its version from
+/// `packages`).
 fn run_script(
     env: &Env<'_>,
     box_: &sandbox::Sandbox,
     script: &str,
     what: &str,
+    packages: &[Package],
 ) -> Result<(), Failure> {
     let started = Instant::now();
     let outcome = box_
@@ -89,12 +151,23 @@ fn run_script(
     }
     // The driver scripts echo `debroot: NAME` before each step, so the last one is the culprit.
     let text = String::from_utf8_lossy(&outcome.output).into_owned();
-    let culprit = text
+    let mut culprit = text
         .lines()
         .rev()
         .find_map(|l| l.strip_prefix("debroot: "))
         .map(str::to_owned)
         .unwrap_or_else(|| what.to_owned());
+    let mut status = outcome.status.to_string();
+    if culprit.starts_with("dpkg ")
+        && let Some((package, script_name, how)) = dpkg_failure(&text)
+    {
+        let bare = package.split(':').next().unwrap_or(&package);
+        culprit = match packages.iter().find(|p| p.control.package.as_str() == bare) {
+            Some(p) => format!("{script_name} of {package} ({})", p.control.version),
+            None => format!("{script_name} of {package}"),
+        };
+        status = how;
+    }
     let output: String = outcome
         .last_lines(SHOWN_LINES)
         .lines()
@@ -103,7 +176,7 @@ fn run_script(
         .collect();
     Err(ScriptError {
         what: culprit,
-        status: outcome.status,
+        status,
         output: output.trim_end().to_owned(),
     }
     .into())
@@ -174,6 +247,22 @@ fn remove_staging(root: &Path) -> Result<(), Failure> {
 const CONFIGURE: &str = "echo 'debroot: dpkg --configure'\n\
     dpkg --force-unsafe-io --force-confdef --force-confold --configure --pending\n";
 
+/// Configures the packages of a batch by name without running triggers, as apt drives dpkg:
+/// a trigger that several batches activate (ldconfig, the MIME and icon caches) then runs once,
+/// at the end ([`CONFIGURE`], whose `--pending` processes what is pending). Named, because
+/// `--pending` selects the packages with pending triggers too, and runs them.
+fn configure_batch(members: &[&Package]) -> String {
+    let names: Vec<String> = members
+        .iter()
+        .map(|p| format!("'{}'", dpkgdb::db_name(&p.control)))
+        .collect();
+    format!(
+        "echo 'debroot: dpkg --configure'\n\
+         dpkg --force-unsafe-io --force-confdef --force-confold --no-triggers --configure {}\n",
+        names.join(" ")
+    )
+}
+
 /// Installs `packages` into `root` following `plan`, as root (of the host, or of the user
 /// namespace of an `unshare` build).
 #[allow(clippy::too_many_arguments)]
@@ -231,7 +320,13 @@ pub fn install(
         preinst_script(root, &essential, &dpkg_version)
     })?;
     script.push_str(CONFIGURE);
-    run_script(env, &box_, &script, "configuring the Essential set")?;
+    run_script(
+        env,
+        &box_,
+        &script,
+        "configuring the Essential set",
+        packages,
+    )?;
     remove_staging(root)?;
     env.printer.status(
         "Configured",
@@ -252,7 +347,7 @@ pub fn install(
         {
             let preinsts =
                 confine::in_root(root, |root| preinst_script(root, &members, &dpkg_version))?;
-            run_script(env, &box_, &preinsts, "a preinst script")?;
+            run_script(env, &box_, &preinsts, "a preinst script", packages)?;
             remove_staging(root)?;
             target.refresh_ids();
         }
@@ -284,11 +379,17 @@ pub fn install(
         let step = Instant::now();
         let mut script = String::from("set -e\n");
         script.push_str(&dpkgdb::trigger_commands(&activations));
-        script.push_str(CONFIGURE);
-        run_script(env, &box_, &script, "configuring packages")?;
+        script.push_str(&configure_batch(&members));
+        run_script(env, &box_, &script, "configuring packages", packages)?;
         configure_time += step.elapsed();
         env.printer
             .status("Installed", &format!("{} packages", batch.len()));
+    }
+    if !plan.batches.is_empty() {
+        let step = Instant::now();
+        let script = format!("set -e\n{CONFIGURE}");
+        run_script(env, &box_, &script, "processing triggers", packages)?;
+        configure_time += step.elapsed();
     }
     let native = profile.source.native_architecture().to_string();
     confine::in_root(root, |root| {
@@ -302,7 +403,7 @@ pub fn install(
     if !audit.status.success() || !audit.output.is_empty() {
         return Err(ScriptError {
             what: "`dpkg --audit` after installing".into(),
-            status: audit.status,
+            status: audit.status.to_string(),
             output: audit.last_lines(SHOWN_LINES),
         }
         .into());
@@ -451,4 +552,36 @@ fn register(
         .apply_directory_attributes()
         .context(|| "cannot set directory attributes")?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dpkg_failures_name_package_script_and_status() {
+        // As dpkg 1.22 prints them.
+        let exit = "Setting up t-fail (1.0) ...\nboom\n\
+            dpkg: error processing package t-fail (--configure):\n \
+            installed t-fail package post-installation script subprocess returned error exit status 3\n\
+            Errors were encountered while processing:\n t-fail\n";
+        assert_eq!(
+            dpkg_failure(exit),
+            Some(("t-fail".into(), "postinst", "exit status 3".into()))
+        );
+        let signal = "dpkg: error processing package t-seg:amd64 (--configure):\n \
+            installed t-seg:amd64 package post-installation script subprocess was killed by signal (Segmentation fault), core dumped\n";
+        assert_eq!(
+            dpkg_failure(signal),
+            Some((
+                "t-seg:amd64".into(),
+                "postinst",
+                "killed by signal 11 (Segmentation fault)".into()
+            ))
+        );
+        let depends = "dpkg: error processing package t-dep (--configure):\n \
+            dependency problems - leaving unconfigured\n";
+        assert_eq!(dpkg_failure(depends), None);
+        assert_eq!(dpkg_failure("nothing to see"), None);
+    }
 }
