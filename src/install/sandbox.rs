@@ -455,6 +455,36 @@ fn close_inherited_descriptors() {
     }
 }
 
+/// Capabilities no maintainer script or hook needs and that reach past the namespace even as
+/// root of the host: device nodes (a disk's), kernel modules, raw I/O, the clocks, reboot, the
+/// kernel log, accounting, MAC and audit policy. They leave the bounding set of everything the
+/// namespace runs (THREATS D5: `mknod /dev/sdz b 8 0` fails).
+const DROPPED_CAPABILITIES: [rustix::thread::CapabilitySet; 13] = {
+    use rustix::thread::CapabilitySet as C;
+    [
+        C::MKNOD,
+        C::SYS_MODULE,
+        C::SYS_RAWIO,
+        C::SYS_BOOT,
+        C::SYS_TIME,
+        C::WAKE_ALARM,
+        C::SYSLOG,
+        C::SYS_PACCT,
+        C::SYS_TTY_CONFIG,
+        C::MAC_OVERRIDE,
+        C::MAC_ADMIN,
+        C::AUDIT_CONTROL,
+        C::BLOCK_SUSPEND,
+    ]
+};
+
+fn drop_host_capabilities() -> std::io::Result<()> {
+    for capability in DROPPED_CAPABILITIES {
+        rustix::thread::remove_capability_from_bounding_set(capability)?;
+    }
+    Ok(())
+}
+
 /// `__sandbox-init`: PID 1 of the namespace.
 pub fn init_main(args: &[OsString]) -> i32 {
     let fail = |message: String| {
@@ -486,6 +516,9 @@ pub fn init_main(args: &[OsString]) -> i32 {
         return fail(format!("cannot enter the root: {error}"));
     }
     close_inherited_descriptors();
+    if let Err(error) = drop_host_capabilities() {
+        return fail(format!("cannot limit capabilities: {error}"));
+    }
     let mut command = Command::new(&inner.argv[0]);
     command
         .args(&inner.argv[1..])
