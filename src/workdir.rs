@@ -136,6 +136,38 @@ pub fn install_signal_handler() {
     });
 }
 
+/// Removes the work directories of output `name` in `parent` whose debroot process is gone
+/// (killed with SIGKILL, or the machine went down): their namespaces died with them, so
+/// nothing is mounted there any more, and the removal still refuses to cross a mount. Returns
+/// each removed path with the process id it named, and each one that could not be removed with
+/// the reason.
+pub fn remove_stale(parent: &Path, name: &str) -> Vec<(PathBuf, u32, Option<io::Error>)> {
+    let prefix = format!(".{name}.debroot-");
+    let mut stale = Vec::new();
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return stale;
+    };
+    let mut found: Vec<(PathBuf, u32)> = entries
+        .flatten()
+        .filter_map(|entry| {
+            let file_name = entry.file_name();
+            let rest = file_name.to_str()?.strip_prefix(&prefix)?;
+            let (pid, serial) = rest.split_once('-')?;
+            serial.parse::<u32>().ok()?;
+            Some((entry.path(), pid.parse::<u32>().ok()?))
+        })
+        .collect();
+    found.sort();
+    for (path, pid) in found {
+        if pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        let error = remove_anywhere(&path).err();
+        stale.push((path, pid, error));
+    }
+    stale
+}
+
 /// Creates `parent/.NAME.debroot-PID/` with mode 0700.
 pub fn create(parent: &Path, name: &str) -> io::Result<PathBuf> {
     for attempt in 0..100 {

@@ -91,6 +91,18 @@ pub fn run(env: &Env<'_>, args: &BuildArgs) -> Result<Outcome, Failure> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    for (path, pid, error) in crate::workdir::remove_stale(&parent, &name) {
+        match error {
+            None => env.printer.warn(&format!(
+                "removed the stale work directory `{}` of debroot process {pid}, which is gone",
+                path.display()
+            )),
+            Some(error) => env.printer.warn(&format!(
+                "cannot remove the stale work directory `{}` of debroot process {pid}: {error}",
+                path.display()
+            )),
+        }
+    }
     let mut work = WorkDir {
         path: crate::workdir::create(&parent, &name).map_err(|e| {
             Failure::new(ExitClass::Output, e).context(format!(
