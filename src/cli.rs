@@ -61,6 +61,66 @@ pub enum Command {
     /// Inspect profiles.
     #[command(subcommand)]
     Profile(ProfileCommand),
+
+    /// Helpers for hooks: run a command in the root, move files across its boundary. Paths
+    /// inside the root resolve inside it, symlinks included.
+    #[command(subcommand)]
+    Hook(HookCommand),
+}
+
+/// `debroot hook ...`. The root is `--root`, else `DEBROOT_ROOT` (set for every hook).
+#[derive(Debug, Subcommand)]
+pub enum HookCommand {
+    /// Run CMD chrooted in the root, with the maintainer scripts' environment.
+    Chroot {
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
+        /// The command and its arguments.
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<std::ffi::OsString>,
+    },
+    /// Copy host files and folders into a folder of the root: `copy-in PATH... DIR`.
+    CopyIn {
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
+        #[arg(required = true, num_args = 2.., value_name = "PATH... DIR")]
+        paths: Vec<PathBuf>,
+    },
+    /// Copy files and folders of the root into a host folder: `copy-out PATH... DIR`.
+    CopyOut {
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
+        #[arg(required = true, num_args = 2.., value_name = "PATH... DIR")]
+        paths: Vec<PathBuf>,
+    },
+    /// Copy what a host folder holds into a folder of the root (made if missing).
+    SyncIn {
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
+        from: PathBuf,
+        to: PathBuf,
+    },
+    /// Copy what a folder of the root holds into a host folder (made if missing).
+    SyncOut {
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
+        from: PathBuf,
+        to: PathBuf,
+    },
+    /// Unpack a host tarball (plain, gzip, xz or zstd) into a folder of the root.
+    TarIn {
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
+        tarball: PathBuf,
+        dir: PathBuf,
+    },
+    /// Write a folder of the root as a host tarball (compressed as its name says).
+    TarOut {
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
+        dir: PathBuf,
+        tarball: PathBuf,
+    },
 }
 
 /// Where indexes and packages come from; the same on every subcommand that reads them.
@@ -244,6 +304,27 @@ pub struct BuildArgs {
     /// Keep the work directory of a failed build for inspection.
     #[arg(long)]
     pub keep_failed: bool,
+
+    /// A hook run on the empty root, before anything is unpacked (repeatable): an executable
+    /// file, or a shell snippet; the root's path is `$1`.
+    #[arg(long, value_name = "CMD")]
+    pub setup_hook: Vec<String>,
+
+    /// A hook run once the Essential set is unpacked, before any maintainer script.
+    #[arg(long, value_name = "CMD")]
+    pub extract_hook: Vec<String>,
+
+    /// A hook run once the Essential set is configured.
+    #[arg(long, value_name = "CMD")]
+    pub essential_hook: Vec<String>,
+
+    /// A hook run once every package is installed, before cleanup.
+    #[arg(long, value_name = "CMD")]
+    pub customize_hook: Vec<String>,
+
+    /// How long one hook may run [default: the profile's `build.hook-timeout`, else 600].
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub hook_timeout: Option<u64>,
 
     /// Internal: the root phases of an `unshare` build, inside the user namespace, from the
     /// work directory's `inner.json`.

@@ -124,6 +124,13 @@ impl Context {
         self.text("DEBROOT_MIRROR").filter(|v| !v.is_empty())
     }
 
+    /// `DEBROOT_ROOT`: the root of the build a hook runs in (for `debroot hook`).
+    pub fn hook_root(&self) -> Option<PathBuf> {
+        self.get("DEBROOT_ROOT")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    }
+
     /// The value of a variable a profile explicitly allows into hooks.
     pub fn passthrough(&self, name: &str) -> Option<&OsStr> {
         self.get(name)

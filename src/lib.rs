@@ -29,6 +29,7 @@ pub mod debian;
 pub mod digest;
 pub mod error;
 pub mod fetch;
+pub mod hooks;
 pub mod install;
 pub mod lock;
 pub mod output;

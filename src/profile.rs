@@ -147,6 +147,11 @@ struct RawBuild {
     mode: Option<Spanned<String>>,
     hooks: Option<Vec<Spanned<String>>>,
     hostname: Option<Spanned<String>>,
+    #[serde(rename = "hook-timeout")]
+    hook_timeout: Option<Spanned<i64>>,
+    #[serde(rename = "pass-env")]
+    pass_env: Option<Vec<Spanned<String>>>,
+    env: Option<std::collections::BTreeMap<Spanned<String>, Spanned<String>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -366,6 +371,47 @@ pub struct Build {
     pub mode: Mode,
     pub hooks: Vec<PathBuf>,
     pub hostname: Option<String>,
+    /// How long one hook may run, in seconds.
+    pub hook_timeout: u64,
+    /// Host environment variables hooks may see, by name.
+    pub pass_env: Vec<String>,
+    /// Settings handed to hooks as environment variables (`KIOSK_URL = "..."`).
+    pub env: std::collections::BTreeMap<String, String>,
+}
+
+/// The default of `build.hook-timeout`: ten minutes.
+pub const DEFAULT_HOOK_TIMEOUT: u64 = 600;
+
+/// Variables of the hook environment a profile cannot set or pass: debroot's own contract.
+const RESERVED_ENV: &[&str] = &[
+    "PATH",
+    "LC_ALL",
+    "LANG",
+    "HOME",
+    "TZ",
+    "SOURCE_DATE_EPOCH",
+    "DEBIAN_FRONTEND",
+    "DEBCONF_NONINTERACTIVE_SEEN",
+];
+
+/// Checks a variable name of `build.env` or `build.pass-env`: `[A-Za-z_][A-Za-z0-9_]*`, not
+/// `DEBROOT_*` and not one of the fixed variables.
+fn check_env_name(name: &str) -> Result<(), String> {
+    let mut chars = name.chars();
+    let valid = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        return Err(format!(
+            "`{}` is not a variable name (letters, digits and `_`, not starting with a digit)",
+            crate::debian::escape(name.as_bytes())
+        ));
+    }
+    if name.starts_with("DEBROOT_") || RESERVED_ENV.contains(&name) {
+        return Err(format!("`{name}` is set by debroot itself"));
+    }
+    Ok(())
 }
 
 /// `[output]`.
@@ -438,6 +484,9 @@ struct Layer {
     mode: Option<Mode>,
     hooks: Vec<PathBuf>,
     hostname: Option<String>,
+    hook_timeout: Option<u64>,
+    pass_env: Vec<Located<String>>,
+    env: std::collections::BTreeMap<String, String>,
     format: Option<OutputFormat>,
 }
 
@@ -724,6 +773,33 @@ fn validate_layer(
         }
         layer.hostname = Some(hostname.into_inner());
     }
+    if let Some(timeout) = build.hook_timeout {
+        let seconds = *timeout.get_ref();
+        if !(1..=86_400).contains(&seconds) {
+            return Err(source.invalid(
+                timeout.span(),
+                "build.hook-timeout",
+                format!("{seconds} is not a number of seconds from 1 to 86400"),
+            ));
+        }
+        layer.hook_timeout = Some(seconds.unsigned_abs());
+    }
+    for name in build.pass_env.unwrap_or_default() {
+        check_env_name(name.get_ref())
+            .map_err(|message| source.invalid(name.span(), "build.pass-env", message))?;
+        layer
+            .pass_env
+            .push(source.located(name.span(), name.into_inner()));
+    }
+    for (name, value) in build.env.unwrap_or_default() {
+        let key = format!("build.env.{}", name.get_ref());
+        check_env_name(name.get_ref())
+            .map_err(|message| source.invalid(name.span(), &key, message))?;
+        if value.get_ref().contains('\0') {
+            return Err(source.invalid(value.span(), &key, "a value cannot hold a NUL byte"));
+        }
+        layer.env.insert(name.into_inner(), value.into_inner());
+    }
 
     if let Some(format) = raw.output.unwrap_or_default().format {
         layer.format = Some(OutputFormat::parse(format.get_ref()).ok_or_else(|| {
@@ -800,6 +876,9 @@ fn merge(top: PathBuf, files: Vec<PathBuf>, layers: Vec<Layer>) -> Result<Profil
             }
         }
         merged.hostname = layer.hostname.or(merged.hostname);
+        merged.hook_timeout = layer.hook_timeout.or(merged.hook_timeout);
+        append_unique(&mut merged.pass_env, layer.pass_env);
+        merged.env.extend(layer.env);
         merged.format = layer.format.or(merged.format);
     }
 
@@ -875,6 +954,9 @@ fn merge(top: PathBuf, files: Vec<PathBuf>, layers: Vec<Layer>) -> Result<Profil
             mode: merged.mode.unwrap_or(Mode::Auto),
             hooks: merged.hooks,
             hostname: merged.hostname,
+            hook_timeout: merged.hook_timeout.unwrap_or(DEFAULT_HOOK_TIMEOUT),
+            pass_env: merged.pass_env.into_iter().map(|n| n.value).collect(),
+            env: merged.env,
         },
         output: Output {
             format: merged.format,
@@ -981,6 +1063,11 @@ struct ShowBuild<'a> {
     hooks: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     hostname: Option<&'a str>,
+    #[serde(rename = "hook-timeout")]
+    hook_timeout: u64,
+    #[serde(rename = "pass-env")]
+    pass_env: &'a [String],
+    env: &'a std::collections::BTreeMap<String, String>,
 }
 
 #[derive(serde::Serialize)]
@@ -1030,6 +1117,9 @@ impl Profile {
                     .map(|h| h.display().to_string())
                     .collect(),
                 hostname: self.build.hostname.as_deref(),
+                hook_timeout: self.build.hook_timeout,
+                pass_env: &self.build.pass_env,
+                env: &self.build.env,
             },
             output: self.output.format.map(|format| ShowOutput {
                 format: format.as_str(),

@@ -48,6 +48,112 @@ fn format_of(args: &BuildArgs, profile: &crate::profile::Profile) -> OutputForma
     }
 }
 
+/// The build's hooks: the profile's folders', then the command line's.
+fn hooks_of(
+    args: &BuildArgs,
+    profile: &crate::profile::Profile,
+) -> Result<Vec<crate::hooks::Hook>, Failure> {
+    use crate::hooks::Phase;
+    let mut cli = Vec::new();
+    for (phase, texts) in [
+        (Phase::Setup, &args.setup_hook),
+        (Phase::Extract, &args.extract_hook),
+        (Phase::Essential, &args.essential_hook),
+        (Phase::Customize, &args.customize_hook),
+    ] {
+        cli.extend(texts.iter().map(|text| (phase, text.clone())));
+    }
+    Ok(crate::hooks::discover(&profile.build.hooks, &cli)?)
+}
+
+/// What the root phases need to run hooks.
+struct HookPlan {
+    hooks: Vec<crate::hooks::Hook>,
+    timeout: std::time::Duration,
+    /// Host variables passed by name (`build.pass-env`) that are set.
+    passed: Vec<(String, String)>,
+}
+
+fn hook_plan(
+    env: &Env<'_>,
+    args: &BuildArgs,
+    profile: &crate::profile::Profile,
+) -> Result<HookPlan, Failure> {
+    let passed = profile
+        .build
+        .pass_env
+        .iter()
+        .filter_map(|name| {
+            env.context
+                .passthrough(name)
+                .map(|value| (name.clone(), value.to_string_lossy().into_owned()))
+        })
+        .collect();
+    Ok(HookPlan {
+        hooks: hooks_of(args, profile)?,
+        timeout: std::time::Duration::from_secs(
+            args.hook_timeout.unwrap_or(profile.build.hook_timeout),
+        ),
+        passed,
+    })
+}
+
+/// The runner of a build's hooks on `root`.
+fn hook_runner<'a>(
+    plan: &'a HookPlan,
+    profile: &crate::profile::Profile,
+    root: &std::path::Path,
+    mode: Mode,
+    epoch: i64,
+) -> Result<crate::hooks::Runner<'a>, Failure> {
+    let cwd = std::env::current_dir().map_err(|e| {
+        Failure::new(ExitClass::Output, e).context("cannot determine the current directory")
+    })?;
+    Ok(crate::hooks::Runner {
+        hooks: &plan.hooks,
+        contract: crate::hooks::Contract {
+            mode: mode.as_str().to_owned(),
+            suite: profile.source.suite.clone(),
+            arch: profile.source.native_architecture().to_string(),
+            profile: profile.path.clone(),
+            root: root.to_path_buf(),
+            epoch,
+            settings: profile.build.env.clone(),
+            passed: plan.passed.clone(),
+            helper_dir: std::env::current_exe()
+                .ok()
+                .and_then(|exe| exe.parent().map(std::path::Path::to_path_buf)),
+        },
+        timeout: plan.timeout,
+        hostname: profile
+            .build
+            .hostname
+            .clone()
+            .unwrap_or_else(|| "localhost".into()),
+        cwd,
+        sandboxed: rustix::process::geteuid().is_root(),
+    })
+}
+
+/// Runs the hooks of `phase`, saying so.
+pub(crate) fn run_hooks(
+    env: &Env<'_>,
+    runner: &crate::hooks::Runner<'_>,
+    phase: crate::hooks::Phase,
+) -> Result<(), Failure> {
+    runner.run(phase, &mut |hook, output, elapsed| {
+        env.printer.detail(&format!(
+            "hook {} ({}) done in {:.2}s",
+            hook.name,
+            phase.as_str(),
+            elapsed.as_secs_f64()
+        ));
+        for line in output.lines() {
+            env.printer.debug(&format!("  {line}"));
+        }
+    })
+}
+
 pub fn run(env: &Env<'_>, args: &BuildArgs) -> Result<Outcome, Failure> {
     crate::workdir::install_signal_handler();
     if let Some(work) = &args.inner {
@@ -83,6 +189,17 @@ pub fn run(env: &Env<'_>, args: &BuildArgs) -> Result<Outcome, Failure> {
     };
     let cache = super::open_cache(env)?;
     let output = pipeline::preflight(&args.output, format, cache.dir())?;
+    // Hook files are checked before anything is downloaded too.
+    let hook_plan = hook_plan(env, args, &profile)?;
+    if mode == Mode::Extract
+        && hook_plan
+            .hooks
+            .iter()
+            .any(|h| h.phase == crate::hooks::Phase::Essential)
+    {
+        env.printer
+            .warn("essential hooks do not run in extract mode: no Essential set is configured");
+    }
     let parent = output
         .parent()
         .unwrap_or(std::path::Path::new("."))
@@ -205,6 +322,7 @@ pub fn run(env: &Env<'_>, args: &BuildArgs) -> Result<Outcome, Failure> {
             format,
             mode,
             epoch,
+            &hook_plan,
             &mut timings,
         )?,
     };
@@ -281,8 +399,19 @@ fn build_tree(
     format: OutputFormat,
     mode: Mode,
     epoch: i64,
+    hook_plan: &HookPlan,
     timings: &mut Timings,
 ) -> Result<Built, Failure> {
+    use crate::hooks::Phase;
+    let hooks = hook_runner(hook_plan, profile, root, mode, epoch)?;
+    let mut hook_time = std::time::Duration::ZERO;
+    let mut hook_phase = |phase: Phase| -> Result<(), Failure> {
+        let started = Instant::now();
+        run_hooks(env, &hooks, phase)?;
+        hook_time += started.elapsed();
+        Ok(())
+    };
+    hook_phase(Phase::Setup)?;
     // extract (and, with scripts, essential + install)
     let phase = Instant::now();
     let packages = pipeline::read_controls(lock, cache)?;
@@ -330,6 +459,7 @@ fn build_tree(
                 &format!("{} packages (no scripts: extract mode)", packages.len()),
             );
             timings.record("extract", phase);
+            hook_phase(Phase::Extract)?;
             if chown {
                 Box::new(crate::output::OnDisk)
             } else {
@@ -337,10 +467,22 @@ fn build_tree(
             }
         }
         Mode::Root | Mode::Unshare | Mode::Auto => {
-            crate::install::install(env, root, profile, &packages, &plan, epoch, cache, timings)?;
+            crate::install::install(
+                env,
+                root,
+                profile,
+                &packages,
+                &plan,
+                epoch,
+                cache,
+                timings,
+                &mut hook_phase,
+            )?;
             Box::new(crate::output::OnDisk)
         }
     };
+    hook_phase(Phase::Customize)?;
+    timings.0.push(("hooks", hook_time));
 
     // cleanup
     let phase = Instant::now();
@@ -433,6 +575,7 @@ fn in_namespace(
             "install-unpack" => "install-unpack",
             "configure" => "configure",
             "cleanup" => "cleanup",
+            "hooks" => "hooks",
             "write" => "write",
             _ => "other",
         };
@@ -457,6 +600,7 @@ fn inner(env: &Env<'_>, args: &BuildArgs, work: &std::path::Path) -> Result<Outc
         Failure::new(ExitClass::Output, e).context(format!("cannot read `{}`", spec_path.display()))
     })?;
     let lock = crate::lock::Lock::parse(&spec.lock).context(|| "cannot read the lock")?;
+    let hook_plan = hook_plan(env, args, &profile)?;
     let root = work.join("root");
     crate::workdir::register(&root);
     let mut timings = Timings::default();
@@ -470,6 +614,7 @@ fn inner(env: &Env<'_>, args: &BuildArgs, work: &std::path::Path) -> Result<Outc
         format,
         Mode::Unshare,
         spec.epoch,
+        &hook_plan,
         &mut timings,
     );
     let built = match built {

@@ -4,6 +4,7 @@
 mod build;
 mod cache;
 mod fetch;
+mod hook;
 mod index;
 mod lock;
 mod profile;
@@ -50,6 +51,7 @@ pub fn dispatch(cli: Cli, env: &Env<'_>) -> Result<Outcome, Failure> {
         Command::Build(args) => build::run(env, &args),
         Command::Cache(command) => cache::run(env, &command),
         Command::Profile(ProfileCommand::Show { profile }) => profile::show(env, &profile),
+        Command::Hook(command) => hook::run(env, command),
     }
 }
 

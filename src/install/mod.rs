@@ -275,6 +275,7 @@ pub fn install(
     epoch: i64,
     cache: &crate::cache::Cache,
     timings: &mut Timings,
+    hooks: &mut dyn FnMut(crate::hooks::Phase) -> Result<(), Failure>,
 ) -> Result<(), Failure> {
     let box_ = sandbox_of(root, profile, epoch);
     let dpkg_version = packages
@@ -314,6 +315,7 @@ pub fn install(
     })?;
     clamp_directories(root, &unpacked, epoch);
     timings.record("extract", phase);
+    hooks(crate::hooks::Phase::Extract)?;
     let phase = Instant::now();
     let mut script = confine::in_root(root, |root| {
         cleanup::install_guards(root)?;
@@ -333,6 +335,7 @@ pub fn install(
         &format!("the Essential set ({} packages)", essential.len()),
     );
     let mut configure_time = phase.elapsed();
+    hooks(crate::hooks::Phase::Essential)?;
 
     // The batches.
     let mut unpack_time = std::time::Duration::ZERO;

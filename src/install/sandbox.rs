@@ -13,6 +13,10 @@
 //!    root, sets the host name, chroots, runs the command, reaps every orphan, and exits with
 //!    the command's status.
 //!
+//! Hooks run the same way but not chrooted ([`Sandbox::run_outside`]): they see the host's
+//! files and get the root as `$1`, with `/proc`, `/sys` and `/dev` mounted in the root for as
+//! long as they run.
+//!
 //! When PID 1 exits the kernel kills every process left in the namespace (a daemon a postinst
 //! double-forked included), and when the last process of the mount namespace is gone its mounts
 //! are gone: nothing can outlive a command or leak to the host, even if debroot is killed with
@@ -67,6 +71,8 @@ pub struct Outcome {
     pub status: Status,
     /// stdout and stderr interleaved, the last [`KEPT_OUTPUT`] bytes.
     pub output: Vec<u8>,
+    /// Killed because it ran out of time.
+    pub timed_out: bool,
 }
 
 /// How much output is kept for error messages.
@@ -133,6 +139,36 @@ impl Sandbox {
         argv: &[&str],
         timeout: Option<std::time::Duration>,
     ) -> Result<Outcome, SandboxError> {
+        self.spawn(argv, &View::Chroot, timeout)
+    }
+
+    /// Runs `argv` in the same fresh namespaces but not chrooted: it sees the host's files, in
+    /// `cwd`, with `/proc`, `/sys` and `/dev` mounted in the root (unless `mount_root` is false:
+    /// an empty root has nothing to mount them in) for as long as it runs. For hooks, which get
+    /// the root as `$1` and may `chroot "$1"`.
+    pub fn run_outside(
+        &self,
+        argv: &[&str],
+        cwd: &Path,
+        mount_root: bool,
+        timeout: Option<std::time::Duration>,
+    ) -> Result<Outcome, SandboxError> {
+        self.spawn(
+            argv,
+            &View::Outside {
+                cwd: cwd.to_path_buf(),
+                mount_root,
+            },
+            timeout,
+        )
+    }
+
+    fn spawn(
+        &self,
+        argv: &[&str],
+        view: &View,
+        timeout: Option<std::time::Duration>,
+    ) -> Result<Outcome, SandboxError> {
         let error = |source| SandboxError {
             command: argv.join(" "),
             source,
@@ -142,7 +178,7 @@ impl Sandbox {
             None => PathBuf::from(crate::SELF_EXE),
         };
         let mut command = Command::new(&exe);
-        command.arg("__sandbox").args(self.inner_args(argv));
+        command.arg("__sandbox").args(self.inner_args(argv, view));
         command
             .env_clear()
             .stdin(Stdio::null())
@@ -166,12 +202,20 @@ impl Sandbox {
             });
         }
         let mut child = command.spawn().map_err(error)?;
-        let output = collect_output(&mut child, timeout).map_err(error)?;
+        let output = collect_output(&mut child, timeout, None).map_err(error)?;
         Ok(output)
     }
 
-    fn inner_args(&self, argv: &[&str]) -> Vec<OsString> {
+    fn inner_args(&self, argv: &[&str], view: &View) -> Vec<OsString> {
         let mut args: Vec<OsString> = vec!["--root".into(), self.root.clone().into_os_string()];
+        if let View::Outside { cwd, mount_root } = view {
+            args.push("--outside".into());
+            args.push(cwd.clone().into_os_string());
+            if !mount_root {
+                args.push("--no-mounts".into());
+                args.push("-".into());
+            }
+        }
         args.push("--hostname".into());
         args.push(self.hostname.clone().into());
         for (key, value) in &self.env {
@@ -191,11 +235,21 @@ impl Sandbox {
     }
 }
 
+/// What the command sees of the filesystem.
+enum View {
+    /// Chrooted into the root.
+    Chroot,
+    /// The host's files, in `cwd`; the root with `/proc`, `/sys` and `/dev` if `mount_root`.
+    Outside { cwd: PathBuf, mount_root: bool },
+}
+
 /// Reads the child's stdout and stderr into one bounded buffer, and waits (killing it after
-/// `timeout`).
+/// `timeout`). With a process `group`, the group is killed once the child has exited (what it
+/// left in the background would hold the pipes open) or timed out.
 fn collect_output(
     child: &mut std::process::Child,
     timeout: Option<std::time::Duration>,
+    group: Option<rustix::process::Pid>,
 ) -> std::io::Result<Outcome> {
     let (sender, receiver) = std::sync::mpsc::channel::<Vec<u8>>();
     let mut readers = Vec::new();
@@ -236,7 +290,14 @@ fn collect_output(
                 }
             }
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                if let Some(group) = group
+                    && matches!(child.try_wait(), Ok(Some(_)))
+                {
+                    let _ =
+                        rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+                }
+            }
         }
         if let Some(limit) = timeout
             && !timed_out
@@ -244,6 +305,9 @@ fn collect_output(
         {
             // The namespace's PID 1 dies with its parent; everything in it dies with PID 1.
             let _ = child.kill();
+            if let Some(group) = group {
+                let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+            }
             timed_out = true;
         }
     }
@@ -262,13 +326,50 @@ fn collect_output(
     if timed_out {
         output.extend_from_slice(b"\n(timed out)\n");
     }
-    Ok(Outcome { status, output })
+    Ok(Outcome {
+        status,
+        output,
+        timed_out,
+    })
+}
+
+/// Runs `argv` without namespaces (no privilege: hooks of an `extract` build as a user) in a
+/// process group of its own, in `cwd`, with exactly `env`, stdin from `/dev/null`. The group
+/// is killed when the command ends or after `timeout`, so what it started in the background
+/// does not outlive it (unless it left the group with `setsid`).
+pub fn run_group(
+    argv: &[&str],
+    env: &[(String, String)],
+    cwd: &Path,
+    timeout: Option<std::time::Duration>,
+) -> std::io::Result<Outcome> {
+    let (program, args) = argv
+        .split_first()
+        .ok_or_else(|| std::io::Error::other("no command"))?;
+    let mut command = Command::new(program);
+    command
+        .args(args)
+        .current_dir(cwd)
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    let mut child = command.spawn()?;
+    let group = rustix::process::Pid::from_child(&child);
+    let outcome = collect_output(&mut child, timeout, Some(group));
+    let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+    outcome
 }
 
 /// Arguments of the hidden `__sandbox` and `__sandbox-init` subcommands.
 #[derive(Debug, Default)]
 pub struct InnerArgs {
     pub root: PathBuf,
+    /// Not chrooted: the working directory on the host.
+    pub outside: Option<PathBuf>,
+    pub no_mounts: bool,
     pub hostname: String,
     pub env: Vec<(String, String)>,
     pub binds: Vec<(PathBuf, PathBuf)>,
@@ -288,6 +389,8 @@ pub fn parse_inner(args: &[OsString]) -> Result<InnerArgs, String> {
         };
         match arg {
             "--root" => inner.root = PathBuf::from(value()?),
+            "--outside" => inner.outside = Some(PathBuf::from(value()?)),
+            "--no-mounts" => inner.no_mounts = true,
             "--hostname" => inner.hostname = value()?.to_string_lossy().into_owned(),
             "--env" => {
                 let text = value()?.to_string_lossy().into_owned();
@@ -495,7 +598,9 @@ pub fn init_main(args: &[OsString]) -> i32 {
         Ok(inner) => inner,
         Err(message) => return fail(message),
     };
-    if let Err(error) = setup_mounts(&inner) {
+    if !inner.no_mounts
+        && let Err(error) = setup_mounts(&inner)
+    {
         return fail(format!(
             "cannot set up mounts under `{}`: {error}",
             inner.root.display()
@@ -506,14 +611,20 @@ pub fn init_main(args: &[OsString]) -> i32 {
     {
         return fail(format!("cannot set the host name: {error}"));
     }
-    if let Err(error) = rustix::process::chroot(&inner.root) {
-        return fail(format!(
-            "cannot chroot into `{}`: {error}",
-            inner.root.display()
-        ));
-    }
-    if let Err(error) = std::env::set_current_dir("/") {
-        return fail(format!("cannot enter the root: {error}"));
+    if let Some(cwd) = &inner.outside {
+        if let Err(error) = std::env::set_current_dir(cwd) {
+            return fail(format!("cannot enter `{}`: {error}", cwd.display()));
+        }
+    } else {
+        if let Err(error) = rustix::process::chroot(&inner.root) {
+            return fail(format!(
+                "cannot chroot into `{}`: {error}",
+                inner.root.display()
+            ));
+        }
+        if let Err(error) = std::env::set_current_dir("/") {
+            return fail(format!("cannot enter the root: {error}"));
+        }
     }
     close_inherited_descriptors();
     if let Err(error) = drop_host_capabilities() {

@@ -1,0 +1,471 @@
+//! Customize hooks (DESIGN §7, THREATS D6) on the fixture archive: the host's own base
+//! (`common::hostbase`) and one package on top, built in `root` and `extract` mode.
+//!
+//! The hooks log to a file beside the profile (they run on the host's files, the root being
+//! `$1`), so each test reads what every hook saw: its phase, its `$1`, its environment, the
+//! state of the root at that moment.
+//!
+//! These tests need root (namespaces, chroot, chown); `bash tests/run` runs them as root.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use common::deb::Package;
+use common::fixture::Fixture;
+use common::invariants::{Sentinel, assert_no_mounts_below, assert_no_processes_below, work_dirs};
+use common::{hostbase, repo, stderr};
+
+const EPOCH: &str = "1700000000";
+
+/// A fixture archive with the host base and `t-app`, a profile `p.toml` including it (with
+/// `build` settings `build`), and a folder `hooks/` for hook files.
+struct Hooks {
+    fixture: Fixture,
+}
+
+impl Hooks {
+    fn new(build: &str) -> Self {
+        let mut packages = hostbase::packages();
+        packages.push(
+            Package::new("t-app", "1.0-1")
+                .file("./usr/share/t-app/data", "app data\n")
+                .script(
+                    "postinst",
+                    "#!/bin/sh\nset -e\necho configured > /usr/share/t-app/configured\n",
+                ),
+        );
+        let fixture = Fixture::new(repo::trixie(packages));
+        fixture.write_profile(
+            "",
+            &format!(
+                "[packages]\nvariant = \"minbase\"\ninclude = [\"t-app\"]\n[build]\nhooks = [\"hooks\"]\n{build}\n"
+            ),
+        );
+        std::fs::create_dir(fixture.path().join("hooks")).unwrap();
+        Hooks { fixture }
+    }
+
+    fn path(&self) -> &Path {
+        self.fixture.path()
+    }
+
+    /// Writes an executable hook file `hooks/NAME`.
+    fn hook(&self, name: &str, body: &str) {
+        let path = self.path().join("hooks").join(name);
+        std::fs::write(&path, body).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    fn log(&self) -> PathBuf {
+        self.path().join("hook.log")
+    }
+
+    fn build(&self, output: &str, mode: &str, extra: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut args = vec!["build", "p.toml", "-o", output, "--mode", mode];
+        args.extend_from_slice(extra);
+        let mut all = vec![("SOURCE_DATE_EPOCH", EPOCH)];
+        all.extend_from_slice(env);
+        self.fixture.run(&args, &all)
+    }
+
+    fn assert_built(&self, run: &Output) {
+        assert_eq!(run.status.code(), Some(0), "{}", stderr(run));
+    }
+
+    /// Nothing of a failed build is left: no output, no work directory, no mount, no process.
+    fn assert_nothing_left(&self, output: &str) {
+        let out = self.path().join(output);
+        assert!(!out.exists(), "no output after a failure");
+        assert!(work_dirs(&out).is_empty(), "{:?}", work_dirs(&out));
+        assert_no_mounts_below(self.path());
+        assert_no_processes_below(self.path());
+    }
+}
+
+/// Each phase's hooks run in order with the root as `$1` and see the root as it is then: empty
+/// (setup), the Essential set unpacked but not configured (extract), configured (essential),
+/// everything installed (customize). Folder hooks run in byte order of their names, before
+/// those of the command line.
+fn phases(mode: &str) {
+    let hooks = Hooks::new("");
+    let log = hooks.log();
+    let record = |phase: &str, what: &str| {
+        format!(
+            "#!/bin/sh\nset -e\n[ \"$1\" = \"$DEBROOT_ROOT\" ] || {{ echo \"bad \\$1: $1\"; exit 1; }}\nprintf '%s %s\\n' \"{phase}\" \"$({what})\" >> {}\n",
+            log.display()
+        )
+    };
+    let count = "ls -A \"$1\" | wc -l";
+    let dpkg_status =
+        "sed -n '/^Package: dpkg$/,/^$/p' \"$1/var/lib/dpkg/status\" 2>/dev/null | grep '^Status:'";
+    let app = "cat \"$1/usr/share/t-app/configured\" 2>/dev/null || echo absent";
+    hooks.hook("setup10-count", &record("$DEBROOT_PHASE", count));
+    hooks.hook("extract10-dpkg", &record("$DEBROOT_PHASE", dpkg_status));
+    hooks.hook("essential10-dpkg", &record("$DEBROOT_PHASE", dpkg_status));
+    hooks.hook("customize20-app", &record("$DEBROOT_PHASE-20", app));
+    hooks.hook("customize10-app", &record("$DEBROOT_PHASE-10", app));
+    std::fs::write(hooks.path().join("hooks/README"), "not a hook\n").unwrap();
+    let cli = format!("echo \"cli $DEBROOT_PHASE\" >> {}", log.display());
+    let run = hooks.build(
+        "out",
+        mode,
+        &["--customize-hook", &cli, "--setup-hook", &cli],
+        &[],
+    );
+    hooks.assert_built(&run);
+    let lines = std::fs::read_to_string(&log).unwrap();
+    let expected = if mode == "extract" {
+        // No dpkg database, no scripts, no essential hooks.
+        "setup 0\ncli setup\nextract \ncustomize-10 absent\ncustomize-20 absent\ncli customize\n"
+    } else {
+        "setup 0\ncli setup\nextract Status: install ok unpacked\nessential Status: install ok installed\ncustomize-10 configured\ncustomize-20 configured\ncli customize\n"
+    };
+    assert_eq!(lines, expected, "{}", stderr(&run));
+    // The essential hook is skipped, and said so, in extract mode.
+    assert_eq!(
+        stderr(&run).contains("essential hooks do not run in extract mode"),
+        mode == "extract"
+    );
+}
+
+#[test]
+#[ignore = "privileged: needs root (chroot, namespaces, chown)"]
+fn phases_in_root_mode() {
+    phases("root");
+}
+
+#[test]
+#[ignore = "privileged: needs root (chroot, namespaces, chown)"]
+fn phases_in_extract_mode() {
+    phases("extract");
+}
+
+/// The environment is the documented contract and nothing else: the host's variables (secrets
+/// included) are gone unless `build.pass-env` names them; `build.env` settings arrive as set.
+#[test]
+#[ignore = "privileged: needs root (chroot, namespaces, chown)"]
+fn environment_contract() {
+    let hooks = Hooks::new(
+        "pass-env = [\"TEST_PASSED\", \"TEST_UNSET\"]\n[build.env]\nKIOSK_URL = \"https://kiosk.example/\"\nKIOSK_USER = \"kiosk\"\n",
+    );
+    let dump = hooks.path().join("env.txt");
+    let run = hooks.build(
+        "out",
+        "root",
+        &["--customize-hook", &format!("env > {}", dump.display())],
+        &[
+            ("SSH_AUTH_SOCK", "/run/user/0/ssh-agent"),
+            ("GNUPGHOME", "/root/.gnupg-secret"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ("https_proxy", "http://user:password@proxy:3128"),
+            ("TEST_PASSED", "passed value"),
+            ("HOME", "/nonexistent-host-home"),
+        ],
+    );
+    hooks.assert_built(&run);
+    let env: BTreeMap<String, String> = std::fs::read_to_string(&dump)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    let root_of_build = env["DEBROOT_ROOT"].clone();
+    let path = env["PATH"].clone();
+    let exe_dir = Path::new(env!("CARGO_BIN_EXE_debroot")).parent().unwrap();
+    let profile = hooks.path().join("p.toml");
+    let expected: BTreeMap<String, String> = [
+        ("DEBROOT_PHASE", "customize"),
+        ("DEBROOT_MODE", "root"),
+        ("DEBROOT_SUITE", "trixie"),
+        ("DEBROOT_ARCH", "amd64"),
+        ("DEBROOT_PROFILE", profile.to_str().unwrap()),
+        ("DEBROOT_ROOT", &root_of_build),
+        ("SOURCE_DATE_EPOCH", EPOCH),
+        ("PATH", &path),
+        ("LC_ALL", "C.UTF-8"),
+        ("LANG", "C.UTF-8"),
+        ("TZ", "UTC"),
+        ("HOME", "/root"),
+        ("DEBIAN_FRONTEND", "noninteractive"),
+        ("DEBCONF_NONINTERACTIVE_SEEN", "true"),
+        ("KIOSK_URL", "https://kiosk.example/"),
+        ("KIOSK_USER", "kiosk"),
+        ("TEST_PASSED", "passed value"),
+        // What the shell itself sets.
+        ("PWD", hooks.path().to_str().unwrap()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let env: BTreeMap<String, String> = env.into_iter().filter(|(k, _)| k != "OLDPWD").collect();
+    assert_eq!(env, expected);
+    assert_eq!(
+        path,
+        format!(
+            "{}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            exe_dir.display()
+        )
+    );
+    assert!(root_of_build.contains(".out.debroot-"), "{root_of_build}");
+}
+
+/// An executable file named on the command line runs with `$1`; anything else is a snippet; a
+/// hook written for mmdebstrap (`chroot "$1" ...`) runs unchanged, with `/proc` and `/dev` in
+/// the root while it runs and nothing of them left after; `debroot hook chroot` runs in the
+/// root with the scripts' environment.
+#[test]
+#[ignore = "privileged: needs root (chroot, namespaces, chown)"]
+fn executable_snippet_and_mmdebstrap_style() {
+    let hooks = Hooks::new("");
+    let script = hooks.path().join("my-hook.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\necho \"file hook $#: $1\" > \"$1/etc/file-hook\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let run = hooks.build(
+        "out",
+        "root",
+        &[
+            "--customize-hook",
+            script.to_str().unwrap(),
+            "--customize-hook",
+            "chroot \"$1\" sh -c 'ls /proc/1 > /dev/null && echo $SOURCE_DATE_EPOCH > /etc/mmdebstrap-style'",
+            "--customize-hook",
+            "debroot hook chroot -- sh -c 'echo \"$HOME $PATH\" > /etc/helper-chroot; readlink /proc/self/root >> /etc/helper-chroot'",
+        ],
+        &[],
+    );
+    hooks.assert_built(&run);
+    let out = hooks.path().join("out");
+    let file_hook = std::fs::read_to_string(out.join("etc/file-hook")).unwrap();
+    assert!(file_hook.starts_with("file hook 1: /"), "{file_hook}");
+    assert!(file_hook.contains(".out.debroot-"), "{file_hook}");
+    assert_eq!(
+        std::fs::read_to_string(out.join("etc/mmdebstrap-style")).unwrap(),
+        format!("{EPOCH}\n")
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("etc/helper-chroot")).unwrap(),
+        "/root /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n/\n"
+    );
+    // Nothing the namespace mounted stayed in the tree.
+    for dir in ["proc", "sys", "dev"] {
+        let path = out.join(dir);
+        if path.exists() {
+            assert!(
+                std::fs::read_dir(&path).unwrap().next().is_none(),
+                "`{dir}` is not empty"
+            );
+        }
+    }
+    assert_no_mounts_below(hooks.path());
+}
+
+/// A hook that fails, is killed, or runs out of time fails the build with exit 8, naming the
+/// hook, how it ended and its last lines; nothing is left behind (THREATS D6 c, d; I2-I6).
+#[test]
+#[ignore = "privileged: needs root (chroot, namespaces, chown)"]
+fn failing_hooks() {
+    let hooks = Hooks::new("");
+    let cases: [(&[&str], &[&str]); 4] = [
+        (
+            &["--customize-hook", "echo 'last words of the hook'; exit 3"],
+            &[
+                "--customize-hook 'echo 'last words of the hook'; exit 3'",
+                "exit status 3",
+                "last words of the hook",
+            ],
+        ),
+        (
+            &["--essential-hook", "echo dying; kill -KILL $$"],
+            &[
+                "--essential-hook 'echo dying; kill -KILL $$'",
+                "killed by signal 9",
+                "dying",
+            ],
+        ),
+        (
+            &[
+                "--hook-timeout",
+                "2",
+                "--setup-hook",
+                "echo sleeping; setsid sleep 1000 & sleep 1000",
+            ],
+            &["timed out after 2 s", "sleeping"],
+        ),
+        (
+            &["--extract-hook", "/nonexistent/hook"],
+            &["--extract-hook '/nonexistent/hook'", "exit status 127"],
+        ),
+    ];
+    for (args, needles) in cases {
+        let started = std::time::Instant::now();
+        let run = hooks.build("out.tar", "root", args, &[]);
+        let text = stderr(&run);
+        assert_eq!(run.status.code(), Some(8), "{args:?}:\n{text}");
+        for needle in needles {
+            assert!(text.contains(needle), "`{needle}` in:\n{text}");
+        }
+        assert!(!text.contains("panicked"), "{text}");
+        assert!(started.elapsed().as_secs() < 60, "{args:?} took too long");
+        hooks.assert_nothing_left("out.tar");
+    }
+}
+
+/// A hook file that is not executable, or a hook folder that does not exist, is refused before
+/// anything is downloaded (exit 2).
+#[test]
+#[ignore = "privileged: needs root (chroot, namespaces, chown)"]
+fn bad_hook_files_are_refused_first() {
+    let hooks = Hooks::new("");
+    std::fs::write(hooks.path().join("hooks/customize-oops"), "echo\n").unwrap();
+    let run = hooks.build("out", "root", &[], &[]);
+    let text = stderr(&run);
+    assert_eq!(run.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("customize-oops") && text.contains("not an executable file"),
+        "{text}"
+    );
+    assert!(
+        hooks.fixture.package_requests().is_empty(),
+        "nothing downloaded"
+    );
+    std::fs::remove_file(hooks.path().join("hooks/customize-oops")).unwrap();
+    std::fs::remove_dir(hooks.path().join("hooks")).unwrap();
+    let run = hooks.build("out", "root", &[], &[]);
+    let text = stderr(&run);
+    assert_eq!(run.status.code(), Some(2), "{text}");
+    assert!(text.contains("cannot read the hook folder"), "{text}");
+}
+
+/// The helpers, each once, from a customize hook; paths in the root resolve inside it, so a
+/// planted `etc/resolv.conf -> HOST_SENTINEL` is written inside the root or refused, never
+/// through to the host (THREATS D6 a).
+#[test]
+#[ignore = "privileged: needs root (chroot, namespaces, chown)"]
+fn helpers_move_files_across_the_boundary_safely() {
+    let hooks = Hooks::new("");
+    let sentinel = Sentinel::create(hooks.path());
+    let before = std::fs::read(&sentinel.file).unwrap();
+    let host = hooks.path().join("host");
+    std::fs::create_dir_all(host.join("tree/sub")).unwrap();
+    std::fs::write(host.join("tree/sub/file"), "synced\n").unwrap();
+    std::fs::set_permissions(
+        host.join("tree/sub/file"),
+        std::fs::Permissions::from_mode(0o4750),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("sub/file", host.join("tree/link")).unwrap();
+    std::fs::write(host.join("resolv.conf"), "nameserver 192.0.2.53\n").unwrap();
+    std::fs::write(host.join("motd"), "welcome\n").unwrap();
+    let script = format!(
+        r#"#!/bin/sh
+set -e
+cd {host}
+ln -s {sentinel} "$1/etc/resolv.conf"
+if debroot hook copy-in resolv.conf /etc 2> copy-in.err; then echo copied > resolv.result; else echo refused > resolv.result; fi
+debroot hook copy-in motd tree /etc
+debroot hook sync-in tree /opt/synced
+debroot hook tar-out /opt/synced out.tar.gz
+debroot hook tar-in out.tar.gz /srv/untarred
+mkdir -p out-copy out-sync
+debroot hook copy-out /etc/motd /usr/share/t-app out-copy
+debroot hook sync-out /srv/untarred out-sync
+"#,
+        host = host.display(),
+        sentinel = sentinel.file.display(),
+    );
+    hooks.hook("customize-helpers", &script);
+    let run = hooks.build("out", "root", &[], &[]);
+    hooks.assert_built(&run);
+    let out = hooks.path().join("out");
+    // D6 a: the sentinel is untouched; the planted link is still a link in the image.
+    assert_eq!(std::fs::read(&sentinel.file).unwrap(), before);
+    assert_eq!(
+        std::fs::read_link(out.join("etc/resolv.conf")).unwrap(),
+        sentinel.file
+    );
+    let result = std::fs::read_to_string(host.join("resolv.result")).unwrap();
+    assert_eq!(
+        result, "refused\n",
+        "the link's target has no folder in the root"
+    );
+    let inside = out.join(sentinel.file.strip_prefix("/").unwrap());
+    assert!(!inside.exists());
+    // copy-in: a file and a tree, modes and links kept.
+    assert_eq!(
+        std::fs::read_to_string(out.join("etc/motd")).unwrap(),
+        "welcome\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("etc/tree/sub/file")).unwrap(),
+        "synced\n"
+    );
+    let mode = |p: &Path| std::fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode(&out.join("etc/tree/sub/file")), 0o4750);
+    assert_eq!(
+        std::fs::read_link(out.join("etc/tree/link")).unwrap(),
+        Path::new("sub/file")
+    );
+    // sync-in, then out through tar-out and tar-in.
+    for dir in ["opt/synced", "srv/untarred"] {
+        assert_eq!(
+            std::fs::read_to_string(out.join(dir).join("sub/file")).unwrap(),
+            "synced\n",
+            "{dir}"
+        );
+        assert_eq!(mode(&out.join(dir).join("sub/file")), 0o4750, "{dir}");
+    }
+    // copy-out and sync-out, to the host.
+    assert_eq!(
+        std::fs::read_to_string(host.join("out-copy/motd")).unwrap(),
+        "welcome\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(host.join("out-copy/t-app/data")).unwrap(),
+        "app data\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(host.join("out-sync/sub/file")).unwrap(),
+        "synced\n"
+    );
+    assert_eq!(
+        std::fs::read_link(host.join("out-sync/link")).unwrap(),
+        Path::new("sub/file")
+    );
+}
+
+/// With the folder the planted link points into present in the root, `copy-in` writes there:
+/// inside the root, never to the host.
+#[test]
+#[ignore = "privileged: needs root (chroot, namespaces, chown)"]
+fn a_planted_link_is_followed_inside_the_root() {
+    let hooks = Hooks::new("");
+    let sentinel = Sentinel::create(hooks.path());
+    let before = std::fs::read(&sentinel.file).unwrap();
+    let host = hooks.path().join("host");
+    std::fs::create_dir_all(&host).unwrap();
+    std::fs::write(host.join("resolv.conf"), "nameserver 192.0.2.53\n").unwrap();
+    let inside_dir = sentinel.file.parent().unwrap().strip_prefix("/").unwrap();
+    let script = format!(
+        "#!/bin/sh\nset -e\nmkdir -p \"$1/{inside}\"\nln -s {sentinel} \"$1/etc/resolv.conf\"\ndebroot hook copy-in {host}/resolv.conf /etc\ncp \"$1/{inside}/sentinel_file\" {host}/landed\n",
+        inside = inside_dir.display(),
+        sentinel = sentinel.file.display(),
+        host = host.display(),
+    );
+    hooks.hook("customize-resolv", &script);
+    let run = hooks.build("out", "root", &[], &[]);
+    hooks.assert_built(&run);
+    assert_eq!(std::fs::read(&sentinel.file).unwrap(), before);
+    // (The copy landed under the root's `/tmp`, which cleanup empties: the hook kept a copy.)
+    assert_eq!(
+        std::fs::read_to_string(host.join("landed")).unwrap(),
+        "nameserver 192.0.2.53\n"
+    );
+}
