@@ -115,7 +115,9 @@ pub fn run(args: impl IntoIterator<Item = OsString>, context: &Context) -> ExitC
         printer: &printer,
         cache_dir: cli.global.cache_dir.clone(),
     };
-    match commands::dispatch(cli, &env) {
+    let result = commands::dispatch(cli, &env);
+    workdir::yield_to_interruption();
+    match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::Differs) => ExitCode::from(1),
         Err(failure) => {

@@ -110,6 +110,18 @@ pub fn unregister(path: &Path) {
     }
 }
 
+/// Set once a signal arrived: the handler owns the exit from then on.
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Once interrupted, waits for the handler to clean up and exit: the failure the main thread
+/// sees (its commands killed by the handler) is a consequence, not the cause, and must not be
+/// reported as one.
+pub fn yield_to_interruption() {
+    while INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
 /// Installs the handler: on SIGINT, SIGTERM or SIGHUP, remove what is registered, say so, and
 /// exit 130 (143 for SIGTERM). A second signal during cleanup is ignored.
 pub fn install_signal_handler() {
@@ -119,6 +131,7 @@ pub fn install_signal_handler() {
     };
     std::thread::spawn(move || {
         if let Some(signal) = signals.forever().next() {
+            INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
             kill_children();
             let paths: Vec<PathBuf> = REGISTERED.lock().map(|l| l.clone()).unwrap_or_default();
             for path in paths.iter().rev() {
@@ -136,11 +149,12 @@ pub fn install_signal_handler() {
     });
 }
 
-/// Removes the work directories of output `name` in `parent` whose debroot process is gone
-/// (killed with SIGKILL, or the machine went down): their namespaces died with them, so
-/// nothing is mounted there any more, and the removal still refuses to cross a mount. Returns
-/// each removed path with the process id it named, and each one that could not be removed with
-/// the reason.
+/// Removes the work directories and temporary outputs (`.NAME.debroot-PID-N[.tmp]`) of output
+/// `name` in `parent` whose debroot process is gone (killed with SIGKILL, or the machine went
+/// down) and that belong to this user: their namespaces died with them, so nothing is mounted
+/// there any more, and the removal still refuses to cross a mount. Another user's files are
+/// never touched. Returns each removed path with the process id it named, and each one that
+/// could not be removed with the reason.
 pub fn remove_stale(parent: &Path, name: &str) -> Vec<(PathBuf, u32, Option<io::Error>)> {
     let prefix = format!(".{name}.debroot-");
     let mut stale = Vec::new();
@@ -153,7 +167,15 @@ pub fn remove_stale(parent: &Path, name: &str) -> Vec<(PathBuf, u32, Option<io::
             let file_name = entry.file_name();
             let rest = file_name.to_str()?.strip_prefix(&prefix)?;
             let (pid, serial) = rest.split_once('-')?;
-            serial.parse::<u32>().ok()?;
+            serial
+                .strip_suffix(".tmp")
+                .unwrap_or(serial)
+                .parse::<u32>()
+                .ok()?;
+            let owner = std::os::unix::fs::MetadataExt::uid(&entry.metadata().ok()?);
+            if owner != rustix::process::geteuid().as_raw() {
+                return None;
+            }
             Some((entry.path(), pid.parse::<u32>().ok()?))
         })
         .collect();

@@ -209,13 +209,18 @@ pub fn run(env: &Env<'_>, args: &BuildArgs) -> Result<Outcome, Failure> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     for (path, pid, error) in crate::workdir::remove_stale(&parent, &name) {
+        let what = if path.to_string_lossy().ends_with(".tmp") {
+            "stale temporary output"
+        } else {
+            "stale work directory"
+        };
         match error {
             None => env.printer.warn(&format!(
-                "removed the stale work directory `{}` of debroot process {pid}, which is gone",
+                "removed the {what} `{}` of debroot process {pid}, which is gone",
                 path.display()
             )),
             Some(error) => env.printer.warn(&format!(
-                "cannot remove the stale work directory `{}` of debroot process {pid}: {error}",
+                "cannot remove the {what} `{}` of debroot process {pid}: {error}",
                 path.display()
             )),
         }

@@ -158,9 +158,9 @@ fn run_script(
         .map(str::to_owned)
         .unwrap_or_else(|| what.to_owned());
     let mut status = outcome.status.to_string();
-    if culprit.starts_with("dpkg ")
-        && let Some((package, script_name, how)) = dpkg_failure(&text)
-    {
+    // dpkg's own report names the script, even when a script printed so much that the marker
+    // line is no longer in the kept output.
+    if let Some((package, script_name, how)) = dpkg_failure(&text) {
         let bare = package.split(':').next().unwrap_or(&package);
         culprit = match packages.iter().find(|p| p.control.package.as_str() == bare) {
             Some(p) => format!("{script_name} of {package} ({})", p.control.version),

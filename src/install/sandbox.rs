@@ -202,8 +202,12 @@ impl Sandbox {
             });
         }
         let mut child = command.spawn().map_err(error)?;
-        let output = collect_output(&mut child, timeout, None).map_err(error)?;
-        Ok(output)
+        // Killed first when debroot is interrupted: the namespace dies with it, before the
+        // work directory is removed.
+        crate::workdir::track_child(child.id(), true);
+        let output = collect_output(&mut child, timeout, None);
+        crate::workdir::track_child(child.id(), false);
+        output.map_err(error)
     }
 
     fn inner_args(&self, argv: &[&str], view: &View) -> Vec<OsString> {
