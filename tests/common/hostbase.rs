@@ -37,6 +37,8 @@ pub const TOOLS: &[&str] = &[
     "dash", "rm", "tar", "diff", "ldconfig",
     // What debroot's driver scripts and the test scripts run.
     "mv", "cp", "cat", "ln", "mkdir", "rmdir", "env", "readlink", "setcap",
+    // What the hostile scripts of `privileged_threats` run (THREATS D2, D3, D5).
+    "ls", "sleep", "setsid", "mount", "umount", "mknod",
 ];
 
 /// Programs of the `dpkg` package.

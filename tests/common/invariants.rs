@@ -279,6 +279,9 @@ pub struct Watch {
     cache: PathBuf,
     allowed: Vec<PathBuf>,
     before: BTreeMap<PathBuf, Node>,
+    /// Temporary-looking files the test planted beside the output before the run: not
+    /// leftovers of the run, and still compared (they must be left as they were).
+    planted: Vec<PathBuf>,
 }
 
 impl Watch {
@@ -294,14 +297,28 @@ impl Watch {
             cache: cache.to_path_buf(),
             allowed: skip,
             before,
+            planted: Vec::new(),
         }
+    }
+
+    /// Declares `paths` (beside the output, planted before [`Watch::start`]) as the test's own:
+    /// the I2 check of temporary files passes over them, I1 still requires them unchanged.
+    pub fn with_planted(mut self, paths: &[PathBuf]) -> Self {
+        self.planted.extend_from_slice(paths);
+        self
     }
 
     fn assert_common(&self, after: &BTreeMap<PathBuf, Node>) {
         // I6 before I1, for the clearer message.
-        let work = work_dirs(&self.output);
+        let work: Vec<PathBuf> = work_dirs(&self.output)
+            .into_iter()
+            .filter(|p| !self.planted.contains(p))
+            .collect();
         assert!(work.is_empty(), "I6: work directories left: {work:?}");
-        let leftovers = temporary_leftovers(self.output.parent().unwrap());
+        let leftovers: Vec<PathBuf> = temporary_leftovers(self.output.parent().unwrap())
+            .into_iter()
+            .filter(|p| !self.planted.contains(p))
+            .collect();
         assert!(
             leftovers.is_empty(),
             "I2: temporary files left: {leftovers:?}"
@@ -352,6 +369,7 @@ impl Watch {
             cache: self.cache.clone(),
             allowed: skip,
             before,
+            planted: self.planted.clone(),
         };
         watch.assert_common(&after);
     }

@@ -1,0 +1,1313 @@
+//! THREATS.md D1–D5 (maintainer scripts, in `root` mode) and E1, E2, E4 (the output): hostile
+//! maintainer scripts, signals, a full disk and planted output paths, each through the real
+//! `debroot build` binary, on a fixture archive of the host's own base (`common::hostbase`) and
+//! synthetic packages served on loopback. After every run the global invariants are checked
+//! with `common::invariants`: I1 nothing outside changed (the `host_sentinel` included), I2 no
+//! partial output, I3 no mounts, I4 no processes, I5 the exit code and one `error:` line, I6 no
+//! work directory, I7 a verified cache.
+//!
+//! Hostile scripts leave what they saw in `/var/lib/t-markers/` of the root (cleanup leaves it
+//! alone), which the tests read in the output, or in the work directory while the build runs.
+//! The processes a script starts run `sleep TOKEN`, [`token`] being unique to the test
+//! process, so that a survivor is found by its command line wherever its root is.
+//!
+//! debroot runs with its stdin a pipe the test keeps open (a script that read debroot's stdin
+//! would wait forever) and under a deadline (a hang fails the test instead of blocking it).
+//!
+//! Root mode is not a boundary against a root script that is out to escape: it keeps
+//! `CAP_SYS_CHROOT`, `CAP_SYS_ADMIN` and `CAP_DAC_READ_SEARCH`. D5 checks the documented subset:
+//! a fresh `/proc` of a new PID namespace, only fds 0–2, no `mknod`, `kill -9 -1` confined.
+//!
+//! These tests need root (chroot, namespaces, chown, tmpfs mounts); plain `cargo test` skips
+//! them and `bash tests/run` runs them as root.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::CString;
+use std::io::Read;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use common::deb::{Member, Package};
+use common::fixture::Fixture;
+use common::invariants::{self, Sentinel, Watch, assert_error, assert_success, work_dirs};
+use common::{hostbase, repo, stderr};
+use rustix::process::Signal;
+
+/// `SOURCE_DATE_EPOCH` of every build (after the fixture members' mtime).
+const EPOCH: i64 = 1_700_000_000;
+/// Where the test scripts leave their markers (not `/tmp` or `/run`, which cleanup empties).
+const MARKERS: &str = "var/lib/t-markers";
+/// How long a build may take before the test calls it a hang: a build of the host base takes
+/// a few seconds in a debug build; two cores shared with the other tests, several times that.
+const DEADLINE: Duration = Duration::from_secs(120);
+/// How long the kernel gets to tear down a dead namespace (its processes die asynchronously
+/// after their init is killed).
+const TEARDOWN: Duration = Duration::from_secs(10);
+/// Files of `t-many`: empty files cost a tmpfs no pages but the tarball a 512-byte header each.
+const MANY_FILES: usize = 30_000;
+
+/// The argument of every `sleep` a test script starts: unique to this test process.
+fn token() -> String {
+    format!("9{}", std::process::id())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The harness.
+
+/// A fixture archive of the host base and the test's packages beside a host sentinel, with
+/// `p.toml` including every test package and `base.toml` the host base alone.
+struct Threats {
+    fixture: Fixture,
+    sentinel: Sentinel,
+    packages: Vec<Package>,
+}
+
+impl Threats {
+    /// An archive of the host base and `packages` (made knowing the sentinel's paths).
+    fn new(packages: impl FnOnce(&Sentinel) -> Vec<Package>) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let sentinel = Sentinel::create(dir.path());
+        let packages = packages(&sentinel);
+        let names: Vec<&str> = packages.iter().map(|p| p.name.as_str()).collect();
+        let mut all = hostbase::packages();
+        all.extend(packages.iter().cloned());
+        let fixture = Fixture::in_dir(dir, repo::trixie(all.clone()));
+        let threats = Threats {
+            fixture,
+            sentinel,
+            packages: all,
+        };
+        threats.profile("p", &names);
+        threats.profile("base", &[]);
+        threats
+    }
+
+    fn path(&self) -> &Path {
+        self.fixture.path()
+    }
+
+    fn cache(&self) -> PathBuf {
+        self.path().join("cache")
+    }
+
+    /// Writes `NAME.toml`: the host base and `include`.
+    fn profile(&self, name: &str, include: &[&str]) {
+        let mut names = vec!["hostbase-files", "hostbase-tools", "dpkg"];
+        names.extend_from_slice(include);
+        let names: Vec<String> = names.iter().map(|p| format!("\"{p}\"")).collect();
+        std::fs::write(
+            self.path().join(format!("{name}.toml")),
+            repo::profile(
+                "",
+                &format!(
+                    "[packages]\nvariant = \"custom\"\ninclude = [{}]\n",
+                    names.join(", ")
+                ),
+            ),
+        )
+        .unwrap();
+    }
+
+    /// A watch on the fixture's folder for a build writing `output`; the locks of the profiles
+    /// written so far may change.
+    fn watch(&self, output: &Path) -> Watch {
+        let locks: Vec<PathBuf> = std::fs::read_dir(self.path())
+            .unwrap()
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let stem = name.strip_suffix(".toml")?;
+                Some(self.path().join(format!("{stem}.lock")))
+            })
+            .collect();
+        Watch::start(self.path(), output, &self.cache(), &locks)
+    }
+
+    /// `debroot build PROFILE.toml -o OUTPUT --mode MODE --mirror ... --cache-dir ...`.
+    fn args(&self, profile: &str, output: &Path, mode: &str) -> Vec<String> {
+        vec![
+            "build".into(),
+            format!("{profile}.toml"),
+            "-o".into(),
+            output.to_str().unwrap().into(),
+            "--mode".into(),
+            mode.into(),
+            "--mirror".into(),
+            self.fixture.mirror(),
+            "--cache-dir".into(),
+            self.cache().to_str().unwrap().into(),
+        ]
+    }
+
+    /// Starts the build; with `leak`, debroot inherits fd 7 (appending to `leak`) and fd 8
+    /// (reading it), as a careless parent would leave them.
+    fn spawn(&self, profile: &str, output: &Path, mode: &str, leak: Option<&Path>) -> Running {
+        let args = self.args(profile, output, mode);
+        let mut command = match leak {
+            None => Command::new(env!("CARGO_BIN_EXE_debroot")),
+            Some(path) => {
+                let mut command = Command::new("/bin/sh");
+                command
+                    .arg("-c")
+                    .arg("exec 7>>\"$0\" 8<\"$0\"; exec \"$@\"")
+                    .arg(path)
+                    .arg(env!("CARGO_BIN_EXE_debroot"));
+                command
+            }
+        };
+        command
+            .args(&args)
+            .current_dir(self.path())
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .env("SOURCE_DATE_EPOCH", EPOCH.to_string())
+            .env("HOME", "/nonexistent-host-home");
+        Running::start(command)
+    }
+
+    /// Runs the build to its end (within [`DEADLINE`]).
+    fn run(&self, profile: &str, output: &Path, mode: &str) -> Output {
+        self.spawn(profile, output, mode, None).finish(DEADLINE)
+    }
+
+    fn package(&self, name: &str) -> &Package {
+        self.packages
+            .iter()
+            .find(|p| p.name == name)
+            .unwrap_or_else(|| panic!("no fixture package `{name}`"))
+    }
+
+    /// The bytes member `path` (`./usr/...`) of package `name` ships.
+    fn member_data(&self, name: &str, path: &str) -> Vec<u8> {
+        self.package(name)
+            .files
+            .iter()
+            .find(|m| m.name == path.as_bytes())
+            .unwrap_or_else(|| panic!("`{name}` ships no `{path}`"))
+            .data
+            .clone()
+    }
+}
+
+/// A debroot process the test can signal, with its output collected as it comes.
+struct Running {
+    child: Child,
+    /// Held open: a script that read debroot's stdin would block on it.
+    _stdin: ChildStdin,
+    stdout: JoinHandle<Vec<u8>>,
+    stderr: JoinHandle<Vec<u8>>,
+}
+
+impl Running {
+    fn start(mut command: Command) -> Self {
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("debroot starts");
+        let collect = |mut stream: Box<dyn Read + Send>| {
+            std::thread::spawn(move || {
+                let mut bytes = Vec::new();
+                let _ = stream.read_to_end(&mut bytes);
+                bytes
+            })
+        };
+        let stdout = collect(Box::new(child.stdout.take().unwrap()));
+        let stderr = collect(Box::new(child.stderr.take().unwrap()));
+        Running {
+            _stdin: child.stdin.take().unwrap(),
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn signal(&self, signal: Signal) {
+        let pid = rustix::process::Pid::from_raw(self.pid() as i32).unwrap();
+        rustix::process::kill_process(pid, signal).expect("debroot can be signalled");
+    }
+
+    /// Sends `signal` unless debroot has ended already.
+    fn signal_if_running(&self, signal: Signal) {
+        let pid = rustix::process::Pid::from_raw(self.pid() as i32).unwrap();
+        let _ = rustix::process::kill_process(pid, signal);
+    }
+
+    /// Waits until `ready` holds, polling; fails the test (naming `what`) if debroot ends
+    /// first or `ready` does not hold within [`DEADLINE`].
+    fn wait_until(&mut self, what: &str, mut ready: impl FnMut() -> bool) {
+        let started = Instant::now();
+        while !ready() {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                let err = std::mem::replace(&mut self.stderr, std::thread::spawn(Vec::new));
+                panic!(
+                    "debroot ended ({status}) before {what}; stderr:\n{}",
+                    String::from_utf8_lossy(&err.join().unwrap())
+                );
+            }
+            assert!(started.elapsed() < DEADLINE, "no {what} after {DEADLINE:?}");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// Waits for debroot to end; kills it and fails the test if it takes over `deadline`.
+    fn finish(mut self, deadline: Duration) -> Output {
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if started.elapsed() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "debroot still ran after {deadline:?} (a hang); stderr:\n{}",
+                    String::from_utf8_lossy(&self.stderr.join().unwrap())
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        Output {
+            status,
+            stdout: self.stdout.join().unwrap(),
+            stderr: self.stderr.join().unwrap(),
+        }
+    }
+}
+
+/// `NAME` in the markers folder of a running build's root (in its work directory).
+fn running_marker(output: &Path, name: &str) -> Option<PathBuf> {
+    work_dirs(output)
+        .into_iter()
+        .map(|work| work.join("root").join(MARKERS).join(name))
+        .find(|path| path.exists())
+}
+
+fn read_marker(root: &Path, name: &str) -> String {
+    let path = root.join(MARKERS).join(name);
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("the script left no `{}`: {e}", path.display()))
+}
+
+/// The processes with `token` as a whole argument, as `PID: cmdline`.
+fn processes_with(token: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        if cmdline
+            .split(|&b| b == 0)
+            .any(|arg| arg == token.as_bytes())
+        {
+            found.push(format!(
+                "{name}: {}",
+                String::from_utf8_lossy(&cmdline).replace('\0', " ")
+            ));
+        }
+    }
+    found
+}
+
+/// THREATS I4 for what the scripts started: no process with `token` left once the kernel had
+/// [`TEARDOWN`] to kill a dead namespace, and none under `dir`.
+fn assert_no_survivors(token: &str, dir: &Path) {
+    let started = Instant::now();
+    while !processes_with(token).is_empty() && started.elapsed() < TEARDOWN {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let left = processes_with(token);
+    assert!(
+        left.is_empty(),
+        "I4: processes a script started outlived the build by {TEARDOWN:?}: {left:?}"
+    );
+    invariants::assert_no_processes_below(dir);
+}
+
+/// The mount points (with their filesystem types) of this mount namespace.
+fn mount_table() -> BTreeSet<(String, String)> {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter_map(|line| {
+            let point = line.split(' ').nth(4)?;
+            let fstype = line.split(" - ").nth(1)?.split(' ').next()?;
+            Some((point.to_owned(), fstype.to_owned()))
+        })
+        .collect()
+}
+
+/// The differences between two mount tables, leaving out the temporary directories of other
+/// tests running beside this one (E1 mounts its tmpfs in one): only `own` of the temporary
+/// directory counts.
+fn mount_changes(
+    before: &BTreeSet<(String, String)>,
+    after: &BTreeSet<(String, String)>,
+    own: &Path,
+) -> Vec<String> {
+    let temp = std::env::temp_dir();
+    let counts = |point: &str| {
+        let point = Path::new(point);
+        point.starts_with(own) || !point.starts_with(&temp)
+    };
+    let mut changes: Vec<String> = before
+        .difference(after)
+        .filter(|(point, _)| counts(point))
+        .map(|(point, fstype)| format!("unmounted {point} ({fstype})"))
+        .collect();
+    changes.extend(
+        after
+            .difference(before)
+            .filter(|(point, _)| counts(point))
+            .map(|(point, fstype)| format!("mounted {point} ({fstype})")),
+    );
+    changes
+}
+
+/// The host's `/dev` is whole: `/dev/null` and `/dev/zero` are still character devices.
+fn assert_host_dev_intact() {
+    for node in ["/dev/null", "/dev/zero"] {
+        let meta = std::fs::symlink_metadata(node).unwrap();
+        assert!(
+            meta.file_type().is_char_device(),
+            "the host's `{node}` is no longer a character device"
+        );
+    }
+}
+
+/// A tmpfs of `bytes` bytes at `point`, unmounted on drop.
+struct Tmpfs {
+    point: PathBuf,
+}
+
+impl Tmpfs {
+    fn mount(point: &Path, bytes: u64) -> Self {
+        std::fs::create_dir_all(point).unwrap();
+        let data = CString::new(format!("size={bytes},mode=0755")).unwrap();
+        rustix::mount::mount(
+            "t-tmpfs",
+            point,
+            "tmpfs",
+            rustix::mount::MountFlags::NOSUID | rustix::mount::MountFlags::NODEV,
+            Some(data.as_c_str()),
+        )
+        .unwrap_or_else(|e| panic!("cannot mount a tmpfs on `{}`: {e}", point.display()));
+        Tmpfs {
+            point: point.to_path_buf(),
+        }
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = rustix::mount::unmount(&self.point, rustix::mount::UnmountFlags::DETACH);
+    }
+}
+
+/// The pages a tmpfs needs for the files of `packages` (each file rounded up to 4 KiB).
+fn pages_of(packages: &[Package]) -> u64 {
+    packages
+        .iter()
+        .flat_map(|p| &p.files)
+        .map(|m| (m.data.len() as u64).div_ceil(4096) * 4096)
+        .sum()
+}
+
+fn sha256_file(path: &Path) -> String {
+    repo::sha256_hex(&std::fs::read(path).unwrap())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The fixture packages.
+
+fn executable(path: &str, body: &str) -> Member {
+    Member::file(path, 0o755, body.as_bytes())
+}
+
+/// A package with one data file and `postinst`.
+fn with_postinst(name: &str, postinst: &str) -> Package {
+    Package::new(name, "1.0-1")
+        .file(&format!("./usr/share/{name}/data"), &format!("{name}\n"))
+        .script("postinst", postinst)
+}
+
+/// A postinst that says it is running (marker `asleep`), then sleeps for good.
+fn sleeping_package() -> Package {
+    with_postinst(
+        "t-sleep",
+        &format!(
+            "#!/bin/sh\nmkdir -p /{MARKERS}\necho asleep > /{MARKERS}/asleep\nexec sleep {}\n",
+            token()
+        ),
+    )
+}
+
+/// `MANY_FILES` empty files: a small tree, a large tarball.
+fn many_files_package() -> Package {
+    let mut package =
+        Package::new("t-many", "1.0-1").member(Member::dir("./usr/share/t-many/", 0o755));
+    for i in 0..MANY_FILES {
+        package = package.member(Member::file(
+            &format!("./usr/share/t-many/{i:05}"),
+            0o644,
+            b"",
+        ));
+    }
+    package
+}
+
+// ---------------------------------------------------------------------------------------------
+// D1: maintainer script failures (preinst `exit 1` and a SIGSEGV postinst are in
+// `privileged_build`).
+
+/// THREATS D1: a postinst that prints 10 MB and exits 3 fails the build with exit 8 naming the
+/// postinst, its exit status and its last lines (not the first, not all 10 MB), within the
+/// deadline; I1–I7 hold.
+#[test]
+#[ignore = "privileged: needs root (chroot, namespaces, chown)"]
+fn d1_postinst_printing_10_mb() {
+    // 150,000 lines of 70 bytes.
+    let postinst = "#!/bin/sh\ni=0\nwhile [ $i -lt 150000 ]; do\n  \
+                    echo \"t-loud line $i: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"\n  \
+                    i=$((i + 1))\ndone\necho 't-loud: the end'\nexit 3\n";
+    let threats = Threats::new(|_| vec![with_postinst("t-loud", postinst)]);
+    let output = threats.path().join("out");
+    let watch = threats.watch(&output);
+    let started = Instant::now();
+    let run = threats.run("p", &output, "root");
+    let elapsed = started.elapsed();
+    // Past 64 KiB of output the driver's `debroot: dpkg ...` marker is out of the kept tail;
+    // dpkg's own report, at the end, still names the postinst and its status.
+    assert_error(&run, 8, &["postinst of t-loud (1.0-1)", "exit status 3"]);
+    let text = stderr(&run);
+    for expected in ["t-loud line 149999:", "t-loud: the end"] {
+        assert!(text.contains(expected), "`{expected}` in:\n{text}");
+    }
+    assert!(
+        !text.contains("t-loud line 0:"),
+        "the first lines are not shown:\n{text}"
+    );
+    assert!(
+        text.len() < 64 * 1024,
+        "{} bytes of stderr for 10 MB of script output",
+        text.len()
+    );
+    assert!(elapsed < DEADLINE, "took {elapsed:?}");
+    assert!(!output.exists(), "I2: no output after a failure");
+    assert_no_survivors(&token(), threats.path());
+    watch.assert_failed();
+}
+
+/// THREATS D1: a debconf-style prompt (`read answer`) gets end-of-file at once (stdin is
+/// `/dev/null`, not debroot's stdin, which the test holds open), so the script decides by
+/// itself and the build finishes; I1–I7 hold.
+#[test]
+#[ignore = "privileged: needs root (chroot, namespaces, chown)"]
+fn d1_prompting_postinst_reads_end_of_file() {
+    let postinst = format!(
+        "#!/bin/sh\nset -e\nmkdir -p /{MARKERS}\nif read answer; then echo \"answer=$answer\"; \
+         else echo eof; fi > /{MARKERS}/prompt\nreadlink /proc/self/fd/0 > /{MARKERS}/stdin\n"
+    );
+    let threats = Threats::new(|_| vec![with_postinst("t-prompt", &postinst)]);
+    let output = threats.path().join("out");
+    let watch = threats.watch(&output);
+    let run = threats.run("p", &output, "root");
+    assert_success(&run);
+    assert_eq!(read_marker(&output, "prompt"), "eof\n");
+    assert_eq!(read_marker(&output, "stdin"), "/dev/null\n");
+    watch.assert_succeeded();
+}
+
+// ---------------------------------------------------------------------------------------------
+// D2: services and daemons.
+
+/// A package whose postinst starts services every way a package does, and leaves daemons.
+fn daemon_package() -> Package {
+    let postinst = format!(
+        "#!/bin/sh\nM=/{MARKERS}\nmkdir -p $M\n\
+         /usr/sbin/policy-rc.d t-daemon start\necho \"policy=$?\" >> $M/t-daemon\n\
+         t-invoke-rc.d t-daemon start\necho \"invoke=$?\" >> $M/t-daemon\n\
+         start-stop-daemon --start --exec /usr/bin/mkdir -- $M/started-by-start-stop-daemon\n\
+         echo \"start-stop-daemon=$?\" >> $M/t-daemon\n\
+         setsid sh -c 'sleep {token} &'\n\
+         sh -c 'trap \"\" TERM HUP INT; exec sleep {token}' &\n\
+         echo done >> $M/t-daemon\n",
+        token = token()
+    );
+    // What invoke-rc.d does first (README.policy-rc.d): ask policy-rc.d; 101 forbids.
+    let invoke = format!(
+        "#!/bin/sh\nif [ -x /usr/sbin/policy-rc.d ]; then\n  /usr/sbin/policy-rc.d \"$1\" \"$2\"\n  \
+         if [ $? = 101 ]; then echo \"t-invoke-rc.d: $1 $2 forbidden\" >&2; exit 0; fi\nfi\n\
+         mkdir -p /{MARKERS}/started-$1\n"
+    );
+    with_postinst("t-daemon", &postinst).member(executable("./usr/sbin/t-invoke-rc.d", &invoke))
+}
+
+/// THREATS D2: during the build `policy-rc.d` answers 101 (an invoke-rc.d-style start is
+/// refused), `start-stop-daemon --start` is a no-op; a double-forked `sleep` and one that
+/// ignores SIGTERM are dead after the build (I4); the result has no `policy-rc.d` and the real
+/// `start-stop-daemon`, byte for byte the `dpkg` package's; I1–I7 hold.
+#[test]
+#[ignore = "privileged: needs root (chroot, namespaces, chown)"]
+fn d2_services_are_refused_and_daemons_die() {
+    let threats = Threats::new(|_| vec![daemon_package()]);
+    let output = threats.path().join("out");
+    let watch = threats.watch(&output);
+    let run = threats.run("p", &output, "root");
+    assert_success(&run);
+    assert_eq!(
+        read_marker(&output, "t-daemon"),
+        "policy=101\ninvoke=0\nstart-stop-daemon=0\ndone\n"
+    );
+    for never in ["started-t-daemon", "started-by-start-stop-daemon"] {
+        assert!(
+            !output.join(MARKERS).join(never).exists(),
+            "`{never}`: a service was started during the build"
+        );
+    }
+    assert_no_survivors(&token(), threats.path());
+    for absent in ["usr/sbin/policy-rc.d", "usr/sbin/start-stop-daemon.REAL"] {
+        assert!(
+            std::fs::symlink_metadata(output.join(absent)).is_err(),
+            "`{absent}` is left in the result"
+        );
+    }
+    assert_eq!(
+        std::fs::read(output.join("usr/sbin/start-stop-daemon")).unwrap(),
+        threats.member_data("dpkg", "./usr/sbin/start-stop-daemon"),
+        "the real start-stop-daemon is restored"
+    );
+    watch.assert_succeeded();
+}
+
+// ---------------------------------------------------------------------------------------------
+// D3: mounts made by scripts.
+
+/// A postinst that mounts a tmpfs on `/mnt`, binfmt_misc, `/` on `/mnt2`, lazily unmounts
+/// `/dev`, says how each went (marker `mounts` and stdout), and exits `code`.
+fn mounting_package(name: &str, code: i32) -> Package {
+    let postinst = format!(
+        "#!/bin/sh\nM=/{MARKERS}\nmkdir -p $M /mnt /mnt2\n\
+         say() {{ echo \"$1\"; echo \"$1\" >> $M/mounts; }}\n\
+         mount -t tmpfs t-tmpfs /mnt; say \"tmpfs=$?\"\n\
+         echo inside > /mnt/t-file\n\
+         mount --bind / /mnt2; say \"bind=$?\"\n\
+         mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc; say \"binfmt_misc=$?\"\n\
+         umount -l /dev; say \"umount-dev=$?\"\n\
+         exit {code}\n"
+    );
+    with_postinst(name, &postinst)
+}
+
+/// THREATS D3: mounts a script makes, and its lazy unmount of `/dev`, stay in the build's
+/// namespace, whether the build succeeds or a script fails with them in place: the test's mount
+/// table is unchanged, the host's `/dev` intact, the tmpfs's file is not in the result; I1–I7.
+#[test]
+#[ignore = "privileged: needs root (chroot, namespaces, chown)"]
+fn d3_script_mounts_stay_in_the_namespace() {
+    let threats = Threats::new(|_| {
+        vec![
+            mounting_package("t-mounts", 0),
+            mounting_package("t-mounts-fail", 1),
+        ]
+    });
+    threats.profile("ok", &["t-mounts"]);
+    threats.profile("fail", &["t-mounts-fail"]);
+
+    let before = mount_table();
+    let output = threats.path().join("out");
+    let watch = threats.watch(&output);
+    let run = threats.run("ok", &output, "root");
+    assert_success(&run);
+    // The attack happened: every mount but binfmt_misc (which the kernel may lack) worked.
+    let said = read_marker(&output, "mounts");
+    for done in ["tmpfs=0", "bind=0", "umount-dev=0"] {
+        assert!(
+            said.contains(done),
+            "`{done}` in the script's report:\n{said}"
+        );
+    }
+    let changes = mount_changes(&before, &mount_table(), threats.path());
+    assert!(
+        changes.is_empty(),
+        "I3: the mount table changed: {changes:#?}"
+    );
+    assert_host_dev_intact();
+    assert!(
+        !output.join("mnt/t-file").exists(),
+        "the script's tmpfs was written into the result"
+    );
+    let mnt2: Vec<_> = std::fs::read_dir(output.join("mnt2")).unwrap().collect();
+    assert!(mnt2.is_empty(), "`/mnt2` holds what the bind showed");
+    assert_no_survivors(&token(), threats.path());
+    watch.assert_succeeded();
+
+    let output = threats.path().join("out-fail");
+    let watch = threats.watch(&output);
+    let run = threats.run("fail", &output, "root");
+    assert_error(
+        &run,
+        8,
+        &["postinst of t-mounts-fail (1.0-1)", "exit status 1"],
+    );
+    let text = stderr(&run);
+    for done in ["tmpfs=0", "bind=0", "umount-dev=0"] {
+        assert!(
+            text.contains(done),
+            "`{done}` in the script's output:\n{text}"
+        );
+    }
+    let changes = mount_changes(&before, &mount_table(), threats.path());
+    assert!(
+        changes.is_empty(),
+        "I3: the mount table changed: {changes:#?}"
+    );
+    assert_host_dev_intact();
+    assert_no_survivors(&token(), threats.path());
+    watch.assert_failed();
+}
+
+// ---------------------------------------------------------------------------------------------
+// D4: signals.
+
+/// Delivers `signal` to debroot while a postinst sleeps; expects exit `code`, "interrupted"
+/// and I1–I7.
+fn interrupted_during_postinst(signal: Signal, code: i32) {
+    let threats = Threats::new(|_| vec![sleeping_package()]);
+    let output = threats.path().join("out");
+    let watch = threats.watch(&output);
+    let mut running = threats.spawn("p", &output, "root", None);
+    running.wait_until("postinst running", || {
+        running_marker(&output, "asleep").is_some()
+    });
+    running.signal(signal);
+    let run = running.finish(DEADLINE);
+    assert_error(&run, code, &["interrupted"]);
+    assert_no_survivors(&token(), threats.path());
+    assert!(!output.exists(), "I2: no output");
+    watch.assert_failed();
+}
+
+/// THREATS D4: SIGINT during a maintainer script: exit 130 "interrupted", the script's
+/// processes gone (I4), no work directory (I6), no output (I2), no mount (I3).
+#[test]
+#[ignore = "privileged: needs root (chroot, namespaces, chown)"]
+fn d4_sigint_during_postinst() {
+    interrupted_during_postinst(Signal::INT, 130);
+}
+
+/// THREATS D4: SIGTERM during a maintainer script: exit 143, as for SIGINT.
+#[test]
+#[ignore = "privileged: needs root (chroot, namespaces, chown)"]
+fn d4_sigterm_during_postinst() {
+    interrupted_during_postinst(Signal::TERM, 143);
+}
+
+/// THREATS D4: SIGHUP during a maintainer script: exit 130, as for SIGINT.
+#[test]
+#[ignore = "privileged: needs root (chroot, namespaces, chown)"]
+fn d4_sighup_during_postinst() {
+    interrupted_during_postinst(Signal::HUP, 130);
+}
+
+/// THREATS D4: SIGINT while a postinst keeps creating directories in the root (as a long
+/// postinst generating files does), and a second SIGINT during the cleanup: the cleanup must
+/// not race the script; exit 130 and I1–I7, the work directory gone included.
+#[test]
+#[ignore = "privileged: needs root (chroot, namespaces, chown)"]
+fn d4_sigint_during_a_busy_postinst() {
+    let postinst = format!(
+        "#!/bin/sh\nmkdir -p /{MARKERS} /var/lib/t-busy\necho busy > /{MARKERS}/busy\n\
+         i=0\nwhile :; do mkdir /var/lib/t-busy/$i; echo $i > /var/lib/t-busy/$i/n; i=$((i + 1)); done\n"
+    );
+    let threats = Threats::new(|_| vec![with_postinst("t-busy", &postinst)]);
+    let output = threats.path().join("out");
+    let watch = threats.watch(&output);
+    let mut running = threats.spawn("p", &output, "root", None);
+    running.wait_until("postinst running", || {
+        running_marker(&output, "busy").is_some()
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    running.signal(Signal::INT);
+    // A second SIGINT during the cleanup (THREATS D4) changes nothing.
+    std::thread::sleep(Duration::from_millis(5));
+    running.signal_if_running(Signal::INT);
+    let run = running.finish(DEADLINE);
+    assert_error(&run, 130, &["interrupted"]);
+    assert_no_survivors(&token(), threats.path());
+    // A work directory left here means the cleanup ran while the script still wrote.
+    watch.assert_failed();
+}
+
+/// THREATS D4: SIGKILL of debroot during a maintainer script: the namespace dies with it (no
+/// process, no mount left); the work directory is left, and the next build to the same output
+/// says it removed the stale work directory of the dead process, removes it, and succeeds;
+/// I1–I7 after it.
+#[test]
+#[ignore = "privileged: needs root (chroot, namespaces, chown)"]
+fn d4_sigkill_then_the_next_build_recovers() {
+    let threats = Threats::new(|_| vec![sleeping_package()]);
+    let output = threats.path().join("out");
+    let watch = threats.watch(&output);
+    let mut running = threats.spawn("p", &output, "root", None);
+    running.wait_until("postinst running", || {
+        running_marker(&output, "asleep").is_some()
+    });
+    let pid = running.pid();
+    running.signal(Signal::KILL);
+    let killed = running.finish(DEADLINE);
+    assert_eq!(killed.status.signal(), Some(9), "{}", stderr(&killed));
+    // THREATS D4/I4: the sandbox's init dies with debroot (parent-death signal), and every
+    // process of its PID namespace with it.
+    assert_no_survivors(&token(), threats.path());
+    invariants::assert_no_mounts_below(threats.path());
+    let stale = work_dirs(&output);
+    assert_eq!(
+        stale.len(),
+        1,
+        "the killed build's work directory: {stale:?}"
+    );
+    assert!(
+        stale[0]
+            .to_string_lossy()
+            .contains(&format!(".out.debroot-{pid}-")),
+        "{stale:?}"
+    );
+
+    let run = threats.run("base", &output, "root");
+    assert_success(&run);
+    let text = stderr(&run);
+    assert!(
+        text.contains("stale work directory") && text.contains(&pid.to_string()),
+        "the next build reports the stale work directory of process {pid}:\n{text}"
+    );
+    assert!(!stale[0].exists(), "the stale work directory is removed");
+    watch.assert_succeeded();
+}
+
+// ---------------------------------------------------------------------------------------------
+// D5: escape attempts (the root-mode subset).
+
+/// A postinst that tries to reach the host: the sentinel through `/proc/1/root`, other PIDs in
+/// `/proc` (and in a `/proc` it mounts), `mknod`, inherited fds 3–9; it records what it saw.
+fn escaping_package(sentinel: &Sentinel) -> Package {
+    let file = Sentinel::absolute(&sentinel.file);
+    let postinst = format!(
+        "#!/bin/sh\nM=/{MARKERS}\nmkdir -p $M\n\
+         if cat /proc/1/root{file} > $M/proc1-root 2>&1; then echo read; else echo refused; fi > $M/proc1-root.status\n\
+         for p in /proc/[0-9]*; do echo \"${{p#/proc/}} $(cat $p/comm)\"; done > $M/procs\n\
+         mkdir -p /tmp/p && mount -t proc proc /tmp/p && \
+         for p in /tmp/p/[0-9]*; do echo \"${{p#/tmp/p/}} $(cat $p/comm)\"; done > $M/procs-mounted\n\
+         mknod /dev/sdz b 8 0 2>> $M/mknod.err; echo $? >> $M/mknod.status\n\
+         mknod $M/t-node c 1 3 2>> $M/mknod.err; echo $? >> $M/mknod.status\n\
+         cat /proc/self/status > $M/status\n\
+         ls -l /proc/self/fd > $M/fds\n\
+         for fd in 3 4 5 6 7 8 9; do if (echo pwned >&$fd) 2>/dev/null; then echo $fd; fi; done > $M/fd-writes\n\
+         exit 0\n"
+    );
+    with_postinst("t-escape", &postinst)
+}
+
+/// `PID comm` lines a script listed, as a map.
+fn listed_processes(text: &str) -> BTreeMap<u32, String> {
+    text.lines()
+        .filter_map(|line| {
+            let (pid, comm) = line.split_once(' ')?;
+            Some((pid.parse().ok()?, comm.to_owned()))
+        })
+        .collect()
+}
+
+/// What a script sees in its `/proc` is its own namespace: the namespace's init (debroot's
+/// `__sandbox-init`) as PID 1 and the build's own programs, none of the host's.
+fn assert_own_namespace(listing: &str, what: &str) {
+    let processes = listed_processes(listing);
+    // debroot runs its namespace helpers as `/proc/self/exe`: their name is `exe`.
+    assert_eq!(
+        processes.get(&1).map(String::as_str),
+        Some("exe"),
+        "{what}: PID 1 is the namespace's init:\n{listing}"
+    );
+    let ours = ["exe", "dpkg", "sh", "dash", "cat", "ls"];
+    let foreign: Vec<(&u32, &String)> = processes
+        .iter()
+        .filter(|(_, comm)| !ours.contains(&comm.as_str()) && !comm.starts_with("t-escape"))
+        .collect();
+    assert!(
+        foreign.is_empty(),
+        "{what}: processes outside the build's namespace: {foreign:?}\n{listing}"
+    );
+    assert!(
+        processes.len() < 12,
+        "{what}: more processes than the build runs:\n{listing}"
+    );
+}
+
+/// THREATS D5 (root mode): `/proc/1/root` is the namespace's init's root, not the host's (the
+/// sentinel is not read through it); `/proc` (and a `/proc` the script mounts) lists only the
+/// namespace's processes; `mknod` fails (CAP_MKNOD is out of the bounding set); the script has
+/// only fds 0–2 (debroot itself inherited fds 7 and 8 open on the sentinel, and writing to
+/// fds 3–9 reaches nothing); I1–I7, the sentinel unchanged.
+#[test]
+#[ignore = "privileged: needs root (chroot, namespaces, chown)"]
+fn d5_escape_attempts_stay_in_the_build() {
+    let threats = Threats::new(|sentinel| vec![escaping_package(sentinel)]);
+    // The harness really leaks fds 7 and 8 to what it runs.
+    let probe = Command::new("/bin/sh")
+        .arg("-c")
+        .arg("exec 7>>\"$0\" 8<\"$0\"; exec ls /proc/self/fd")
+        .arg(&threats.sentinel.file)
+        .output()
+        .unwrap();
+    let probe = String::from_utf8_lossy(&probe.stdout).into_owned();
+    assert!(
+        probe.lines().any(|l| l == "7") && probe.lines().any(|l| l == "8"),
+        "the leaking wrapper leaks no fds:\n{probe}"
+    );
+
+    let output = threats.path().join("out");
+    let watch = threats.watch(&output);
+    let run = threats
+        .spawn("p", &output, "root", Some(&threats.sentinel.file))
+        .finish(DEADLINE);
+    assert_success(&run);
+
+    assert_eq!(read_marker(&output, "proc1-root.status"), "refused\n");
+    assert!(
+        !read_marker(&output, "proc1-root").contains("must never change"),
+        "the sentinel was read through /proc/1/root"
+    );
+    assert_own_namespace(&read_marker(&output, "procs"), "/proc");
+    assert_own_namespace(&read_marker(&output, "procs-mounted"), "a /proc it mounted");
+
+    let statuses = read_marker(&output, "mknod.status");
+    assert!(
+        statuses.lines().count() == 2 && statuses.lines().all(|s| s != "0"),
+        "mknod failed twice: {statuses}"
+    );
+    let errors = read_marker(&output, "mknod.err");
+    assert!(errors.contains("Operation not permitted"), "{errors}");
+    assert!(!output.join(MARKERS).join("t-node").exists());
+    let status = read_marker(&output, "status");
+    let bounding = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))
+        .map(|hex| u64::from_str_radix(hex.trim(), 16).unwrap())
+        .expect("CapBnd in /proc/self/status");
+    // CAP_SYS_MODULE 16, CAP_SYS_RAWIO 17, CAP_SYS_BOOT 22, CAP_SYS_TIME 25, CAP_MKNOD 27.
+    for capability in [16, 17, 22, 25, 27] {
+        assert_eq!(
+            bounding & (1 << capability),
+            0,
+            "capability {capability} is in the bounding set {bounding:#x}"
+        );
+    }
+
+    // `ls -l /proc/self/fd`: 0 (/dev/null), 1 (the marker), 2, and the folder ls reads.
+    let fds = read_marker(&output, "fds");
+    let open: BTreeMap<u32, String> = fds
+        .lines()
+        .filter_map(|line| {
+            let (left, target) = line.split_once(" -> ")?;
+            let fd = left.rsplit(' ').next()?.parse().ok()?;
+            Some((fd, target.to_owned()))
+        })
+        .collect();
+    assert_eq!(open.get(&0).map(String::as_str), Some("/dev/null"), "{fds}");
+    let extra: Vec<(&u32, &String)> = open
+        .iter()
+        .filter(|(fd, target)| {
+            **fd > 2 && !(target.starts_with("/proc/") && target.ends_with("/fd"))
+        })
+        .collect();
+    assert!(
+        extra.is_empty(),
+        "fds the script inherited: {extra:?}\n{fds}"
+    );
+    assert_eq!(
+        read_marker(&output, "fd-writes"),
+        "",
+        "fds 3–9 the script could write to"
+    );
+    watch.assert_succeeded();
+}
+
+/// THREATS D5: `kill -9 -1` in a postinst kills only its own namespace (dpkg, so the build
+/// fails with exit 8), not a process of the host (a `sleep` the test started), not debroot;
+/// I1–I7.
+#[test]
+#[ignore = "privileged: needs root (chroot, namespaces, chown)"]
+fn d5_kill_all_stays_in_the_namespace() {
+    let threats = Threats::new(|_| {
+        vec![with_postinst(
+            "t-killer",
+            "#!/bin/sh\necho 't-killer: kill -9 -1'\nkill -9 -1\necho \"t-killer: kill said $?\"\n",
+        )]
+    });
+    let canary_token = format!("{}1", token());
+    let mut canary = Command::new("sleep").arg(&canary_token).spawn().unwrap();
+    let output = threats.path().join("out");
+    let watch = threats.watch(&output);
+    let run = threats.run("p", &output, "root");
+    let canary_alive = canary.try_wait().unwrap().is_none();
+    let _ = canary.kill();
+    let _ = canary.wait();
+    assert!(
+        canary_alive,
+        "`kill -9 -1` in a postinst killed a host process"
+    );
+    assert!(
+        run.status.signal().is_none(),
+        "debroot was killed: {:?}",
+        run.status
+    );
+    assert_error(&run, 8, &["killed by signal 9"]);
+    assert_no_survivors(&token(), threats.path());
+    watch.assert_failed();
+}
+
+// ---------------------------------------------------------------------------------------------
+// E1: disk full.
+
+/// Builds `t-many` (with the host base) in `mode` onto a full tmpfs, as a tarball (the tree
+/// fits, the tarball does not) then as a directory (a 1 MiB tmpfs: the extraction fails):
+/// exit 9 naming "No space left on device" (and, for the tarball, its temporary file); no
+/// temporary file, no work directory, no output; I1–I7.
+fn disk_full(mode: &str) {
+    let threats = Threats::new(|_| vec![many_files_package()]);
+    let disks = tempfile::tempdir().unwrap();
+
+    // The files' pages, the dpkg database of 30,000 files (about 3 MB) and a margin fit; the
+    // tarball adds 512 bytes a file, 15 MB.
+    let size = pages_of(&threats.packages) + (6 << 20);
+    let tmpfs = Tmpfs::mount(&disks.path().join("tar"), size);
+    let output = tmpfs.point.join("out.tar");
+    let watch = threats.watch(&output);
+    let run = threats.run("p", &output, mode);
+    let line = assert_error(&run, 9, &[]);
+    let text = stderr(&run);
+    assert!(
+        text.contains("No space left on device"),
+        "the reason is named:\n{text}"
+    );
+    // The tree fitted: the tarball's write ran out of space. THREATS E1 words the error as
+    // naming the temporary path; debroot names the final output, which is what the user asked
+    // for: either is accepted.
+    assert!(
+        text.contains("cannot write the tarball")
+            && (line.contains(output.to_str().unwrap()) || line.contains(".out.tar.debroot-")),
+        "the tarball's write is named (the tree fitted):\n{text}"
+    );
+    assert!(!output.exists(), "I2: no output");
+    let left: Vec<_> = std::fs::read_dir(&tmpfs.point).unwrap().flatten().collect();
+    assert!(left.is_empty(), "I2/I6: left on the full disk: {left:?}");
+    watch.assert_failed();
+    drop(tmpfs);
+
+    let tmpfs = Tmpfs::mount(&disks.path().join("dir"), 1 << 20);
+    let output = tmpfs.point.join("out");
+    let watch = threats.watch(&output);
+    let run = threats.run("p", &output, mode);
+    assert_error(&run, 9, &[]);
+    let text = stderr(&run);
+    assert!(
+        text.contains("No space left on device"),
+        "the reason is named:\n{text}"
+    );
+    assert!(!output.exists(), "I2: no output");
+    let left: Vec<_> = std::fs::read_dir(&tmpfs.point).unwrap().flatten().collect();
+    assert!(left.is_empty(), "I2/I6: left on the full disk: {left:?}");
+    watch.assert_failed();
+}
+
+/// THREATS E1 in root mode: see [`disk_full`].
+#[test]
+#[ignore = "privileged: needs root (chroot, namespaces, chown)"]
+fn e1_disk_full_root() {
+    disk_full("root");
+}
+
+/// THREATS E1 in extract mode: see [`disk_full`].
+#[test]
+#[ignore = "privileged: needs root (chroot, namespaces, chown)"]
+fn e1_disk_full_extract() {
+    disk_full("extract");
+}
+
+// ---------------------------------------------------------------------------------------------
+// E2: the final path.
+
+/// THREATS E2 (a)–(d), tarballs in root mode: (a) a build failing late (a postinst) leaves an
+/// old output byte for byte; (b) a successful build replaces it, and a reader polling the
+/// path all along sees the old bytes or the new, never a missing or partial file; (c) a
+/// symlink to the sentinel at the final path is replaced by a regular file, the sentinel
+/// untouched; (d) temporary-looking files of another user beside the output are left alone.
+/// I1–I7 after each.
+#[test]
+#[ignore = "privileged: needs root (chroot, namespaces, chown)"]
+fn e2_the_final_path_is_old_or_new() {
+    let threats = Threats::new(|_| vec![with_postinst("t-fail", "#!/bin/sh\nexit 1\n")]);
+    let output = threats.path().join("out.tar");
+    let old = b"an old image, not even a tarball\n".to_vec();
+    std::fs::write(&output, &old).unwrap();
+
+    // (a)
+    let watch = threats.watch(&output);
+    let run = threats.run("p", &output, "root");
+    assert_error(&run, 8, &["postinst of t-fail (1.0-1)"]);
+    assert_eq!(std::fs::read(&output).unwrap(), old, "(a) the old output");
+    watch.assert_failed();
+
+    // (b)
+    let watch = threats.watch(&output);
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let output = output.clone();
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut seen = BTreeSet::new();
+            let mut missing = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                match std::fs::read(&output) {
+                    Ok(bytes) => {
+                        seen.insert(repo::sha256_hex(&bytes));
+                    }
+                    Err(_) => missing += 1,
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            (seen, missing)
+        })
+    };
+    let run = threats.run("base", &output, "root");
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (seen, missing) = reader.join().unwrap();
+    assert_success(&run);
+    let new = sha256_file(&output);
+    assert_ne!(new, repo::sha256_hex(&old));
+    assert_eq!(missing, 0, "(b) the final path was missing {missing} times");
+    let other: Vec<&String> = seen
+        .iter()
+        .filter(|h| **h != new && **h != repo::sha256_hex(&old))
+        .collect();
+    assert!(
+        other.is_empty(),
+        "(b) a reader saw a partial output: {other:?}"
+    );
+    watch.assert_succeeded();
+
+    // (c)
+    let link = threats.path().join("link.tar");
+    std::os::unix::fs::symlink(&threats.sentinel.file, &link).unwrap();
+    let watch = threats.watch(&link);
+    let run = threats.run("base", &link, "root");
+    assert_success(&run);
+    let meta = std::fs::symlink_metadata(&link).unwrap();
+    assert!(meta.is_file(), "(c) the symlink is replaced by a file");
+    assert_eq!(
+        sha256_file(&link),
+        new,
+        "(c) the same build, the same bytes"
+    );
+    watch.assert_succeeded();
+
+    // (d)
+    let planted: Vec<PathBuf> = [
+        ".out.tar.tmp",
+        "out.tar.tmp",
+        ".out.tar.debroot-1-0.tmp",
+        ".out.tar.debroot-1-1.tmp",
+    ]
+    .iter()
+    .map(|name| threats.path().join(name))
+    .collect();
+    for path in &planted {
+        std::fs::write(path, b"another user's file\n").unwrap();
+        std::os::unix::fs::chown(path, Some(65534), Some(65534)).unwrap();
+        std::fs::set_permissions(path, PermissionsExt::from_mode(0o600)).unwrap();
+    }
+    let watch = threats.watch(&output).with_planted(&planted);
+    let run = threats.run("base", &output, "root");
+    assert_success(&run);
+    assert_eq!(sha256_file(&output), new);
+    watch.assert_succeeded();
+}
+
+/// THREATS E2 (e): SIGKILL of debroot while it writes the tarball (a large one, `t-many`):
+/// the final path still holds the old output, never a part of the new; the next build to the
+/// same output succeeds and leaves no temporary file of the killed one (I2); I1–I7.
+#[test]
+#[ignore = "privileged: needs root (chroot, namespaces, chown)"]
+fn e2_sigkill_while_writing_the_tarball() {
+    let threats = Threats::new(|_| vec![many_files_package()]);
+    let output = threats.path().join("out.tar");
+    let old = b"an old image\n".to_vec();
+    std::fs::write(&output, &old).unwrap();
+    let watch = threats.watch(&output);
+    let mut running = threats.spawn("p", &output, "root", None);
+    let prefix = format!(".out.tar.debroot-{}-", running.pid());
+    let temporary = || {
+        std::fs::read_dir(threats.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .find(|name| name.starts_with(&prefix) && name.ends_with(".tmp"))
+    };
+    running.wait_until("the tarball's temporary file", || temporary().is_some());
+    running.signal(Signal::KILL);
+    let killed_temporary = temporary().expect("the temporary file of the killed build");
+    let killed = running.finish(DEADLINE);
+    assert_eq!(killed.status.signal(), Some(9), "{}", stderr(&killed));
+    assert_eq!(
+        std::fs::read(&output).unwrap(),
+        old,
+        "the final path holds the old output"
+    );
+    assert_no_survivors(&token(), threats.path());
+
+    let run = threats.run("p", &output, "root");
+    assert_success(&run);
+    assert_ne!(std::fs::read(&output).unwrap(), old);
+    // I2 after the recovery build: the killed build's temporary tarball is gone like its work
+    // directory (a dead process's `.NAME.debroot-PID-N.tmp` of this user is nobody's).
+    let dead = threats.path().join(&killed_temporary);
+    assert!(
+        !dead.exists(),
+        "I2: the killed build's partial tarball `{}` is still there after the next build",
+        dead.display()
+    );
+    watch.assert_succeeded();
+}
+
+// ---------------------------------------------------------------------------------------------
+// E4: content hygiene and determinism.
+
+/// THREATS E4 in root mode: two builds with scripts (services started, daemons left, files in
+/// `/tmp` and `/run`) give the same bytes; the tarball has no `policy-rc.d`, no
+/// `start-stop-daemon.REAL` (the real one, byte for byte), no `.dpkg-new`/`-old`/`-tmp` or
+/// staging, no host `hostname`/`resolv.conf`, `proc/` and `sys/` empty, `dev/` only the static
+/// nodes, no mtime after the epoch; I1–I7.
+#[test]
+#[ignore = "privileged: needs root (chroot, namespaces, chown)"]
+fn e4_root_builds_are_reproducible_and_clean() {
+    let litter = format!(
+        "#!/bin/sh\nset -e\nmkdir -p /run /{MARKERS}\necho litter > /tmp/t-litter\n\
+         echo litter > /run/t-litter\necho ok > /{MARKERS}/t-litter\n"
+    );
+    let threats = Threats::new(|_| vec![daemon_package(), with_postinst("t-litter", &litter)]);
+    let first = threats.path().join("first.tar");
+    let watch = threats.watch(&first);
+    assert_success(&threats.run("p", &first, "root"));
+    watch.assert_succeeded();
+    let second = threats.path().join("second.tar");
+    let watch = threats.watch(&second);
+    assert_success(&threats.run("p", &second, "root"));
+    watch.assert_succeeded();
+    assert_no_survivors(&token(), threats.path());
+    assert_eq!(
+        sha256_file(&first),
+        sha256_file(&second),
+        "two root-mode builds differ"
+    );
+
+    let bytes = std::fs::read(&first).unwrap();
+    let mut archive = tar::Archive::new(bytes.as_slice());
+    let mut entries: BTreeMap<String, (tar::EntryType, Vec<u8>, u64)> = BTreeMap::new();
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let path = entry.path().unwrap().to_string_lossy().into_owned();
+        let path = path
+            .trim_start_matches("./")
+            .trim_end_matches('/')
+            .to_owned();
+        let kind = entry.header().entry_type();
+        let mtime = entry.header().mtime().unwrap();
+        let mut data = Vec::new();
+        entry.read_to_end(&mut data).unwrap();
+        entries.insert(path, (kind, data, mtime));
+    }
+    assert!(
+        entries.contains_key(&format!("{MARKERS}/t-litter")),
+        "the scripts ran"
+    );
+    let unwanted: Vec<&String> = entries
+        .keys()
+        .filter(|path| {
+            let name = path.rsplit('/').next().unwrap_or(path);
+            *path == "usr/sbin/policy-rc.d"
+                || *path == "usr/sbin/start-stop-daemon.REAL"
+                || *path == "tmp/t-litter"
+                || *path == "run/t-litter"
+                || path.starts_with("var/lib/dpkg/debroot-")
+                || path.starts_with("var/lib/dpkg/tmp.ci")
+                || name.ends_with(".dpkg-new")
+                || name.ends_with(".dpkg-old")
+                || name.ends_with(".dpkg-tmp")
+                || path.starts_with('/')
+                || path.split('/').any(|c| c == "..")
+        })
+        .collect();
+    assert!(unwanted.is_empty(), "in the tarball: {unwanted:?}");
+    assert_eq!(
+        entries["usr/sbin/start-stop-daemon"].1,
+        threats.member_data("dpkg", "./usr/sbin/start-stop-daemon"),
+        "the real start-stop-daemon"
+    );
+    for (file, host) in [
+        ("etc/hostname", "/etc/hostname"),
+        ("etc/resolv.conf", "/etc/resolv.conf"),
+    ] {
+        if let (Some((_, data, _)), Ok(host)) = (entries.get(file), std::fs::read(host)) {
+            assert!(host.is_empty() || *data != host, "`{file}` is the host's");
+        }
+    }
+    for dir in ["proc", "sys"] {
+        assert_eq!(entries[dir].0, tar::EntryType::Directory, "`{dir}`");
+        let inside: Vec<&String> = entries
+            .keys()
+            .filter(|p| p.starts_with(&format!("{dir}/")))
+            .collect();
+        assert!(inside.is_empty(), "`{dir}/` is not empty: {inside:?}");
+    }
+    let static_nodes = [
+        "console", "fd", "full", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin",
+        "stdout", "tty", "urandom", "zero",
+    ];
+    for (path, (kind, _, _)) in entries.range("dev/".to_owned()..) {
+        let Some(name) = path.strip_prefix("dev/") else {
+            break;
+        };
+        assert!(
+            static_nodes.contains(&name),
+            "`{path}` in the tarball's /dev"
+        );
+        assert!(
+            matches!(
+                kind,
+                tar::EntryType::Char | tar::EntryType::Symlink | tar::EntryType::Directory
+            ),
+            "`{path}` is a {kind:?}"
+        );
+    }
+    let late: Vec<(&String, u64)> = entries
+        .iter()
+        .filter(|(_, (_, _, mtime))| *mtime > EPOCH as u64)
+        .map(|(p, (_, _, mtime))| (p, *mtime))
+        .collect();
+    assert!(late.is_empty(), "mtimes after SOURCE_DATE_EPOCH: {late:?}");
+}
