@@ -71,7 +71,8 @@ pub enum Command {
 /// `debroot hook ...`. The root is `--root`, else `DEBROOT_ROOT` (set for every hook).
 #[derive(Debug, Subcommand)]
 pub enum HookCommand {
-    /// Run CMD chrooted in the root, with the maintainer scripts' environment.
+    /// Run CMD chrooted in the root, with the maintainer scripts' environment. Inside a hook, in
+    /// the hook's namespace; on a built tree (`--root DIR`), in fresh namespaces of its own.
     Chroot {
         #[arg(long, value_name = "DIR")]
         root: Option<PathBuf>,

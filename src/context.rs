@@ -131,6 +131,11 @@ impl Context {
             .map(PathBuf::from)
     }
 
+    /// Whether this process runs inside a hook (`DEBROOT_PHASE` is set).
+    pub fn in_hook(&self) -> bool {
+        self.get("DEBROOT_PHASE").is_some()
+    }
+
     /// The value of a variable a profile explicitly allows into hooks.
     pub fn passthrough(&self, name: &str) -> Option<&OsStr> {
         self.get(name)

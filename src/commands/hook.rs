@@ -36,7 +36,11 @@ pub fn run(env: &Env<'_>, command: HookCommand) -> Result<Outcome, Failure> {
     match command {
         HookCommand::Chroot { root, command } => {
             let root = root_of(env, root)?;
-            chroot(env, &root, &command)
+            if env.context.in_hook() {
+                chroot(env, &root, &command)
+            } else {
+                sealed(env, &root, &command)
+            }
         }
         HookCommand::CopyIn { root, paths } => {
             let root = root_of(env, root)?;
@@ -70,6 +74,43 @@ pub fn run(env: &Env<'_>, command: HookCommand) -> Result<Outcome, Failure> {
             transfer::tar_out(&root, &dir, &tarball)?;
             Ok(Outcome::Success)
         }
+    }
+}
+
+/// Outside a hook (a built tree, `--root DIR`): runs `command` chrooted in fresh namespaces of
+/// its own, as maintainer scripts run (`/proc`, `/sys`, `/dev` mounted only for it, no network,
+/// stdin from `/dev/null`), relays what it printed and fails with exit 8 if it fails.
+fn sealed(env: &Env<'_>, root: &Path, command: &[std::ffi::OsString]) -> Result<Outcome, Failure> {
+    use std::io::Write;
+    let epoch = env.context.source_date_epoch()?.unwrap_or(0);
+    let argv: Vec<String> = command
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let sandbox = crate::install::sandbox::Sandbox {
+        root: root.to_path_buf(),
+        hostname: "localhost".into(),
+        env: crate::install::sandbox::Sandbox::default_env(epoch),
+        binds: Vec::new(),
+        helper: None,
+    };
+    let outcome = sandbox
+        .run(&argv)
+        .map_err(|e| Failure::new(ExitClass::Script, e))?;
+    let _ = std::io::stdout().write_all(&outcome.output);
+    if outcome.status.success() {
+        Ok(Outcome::Success)
+    } else {
+        Err(Failure::message(
+            ExitClass::Script,
+            format!(
+                "`{}` failed in `{}`: {}",
+                argv.join(" "),
+                root.display(),
+                outcome.status
+            ),
+        ))
     }
 }
 
