@@ -156,6 +156,10 @@ pub(crate) fn run_hooks(
 
 pub fn run(env: &Env<'_>, args: &BuildArgs) -> Result<Outcome, Failure> {
     crate::workdir::install_signal_handler();
+    // The caller's umask must not reach the tree: the folders debroot makes, the files dpkg
+    // and maintainer scripts write, get the modes Debian's tools assume (`debroot verify`
+    // builds once with 0077 to prove it).
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
     if let Some(work) = &args.inner {
         return inner(env, args, work);
     }

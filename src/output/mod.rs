@@ -79,12 +79,14 @@ impl Owners for OnDisk {
     }
 }
 
-/// Owners recorded during an unprivileged extraction, falling back to the disk's.
+/// Owners recorded during an unprivileged extraction. What no package recorded (the root
+/// itself, folders debroot made for a member whose parents the archive does not list) is
+/// root's, as a privileged build makes it: never the building user's.
 pub struct Recorded(pub BTreeMap<Vec<u8>, (u32, u32)>);
 
 impl Owners for Recorded {
-    fn owner(&self, path: &[u8], uid: u32, gid: u32) -> (u32, u32) {
-        self.0.get(path).copied().unwrap_or((uid, gid))
+    fn owner(&self, path: &[u8], _uid: u32, _gid: u32) -> (u32, u32) {
+        self.0.get(path).copied().unwrap_or((0, 0))
     }
 }
 
