@@ -54,6 +54,10 @@ pub enum Command {
     /// Build the profile's root filesystem into a directory or tarball.
     Build(BuildArgs),
 
+    /// Compare two outputs (directories, tarballs or manifests): packages, paths, metadata,
+    /// contents, and the archives' bytes; exit 0 when equal, 1 when they differ.
+    Diff(DiffArgs),
+
     /// Inspect and clean the package cache.
     #[command(subcommand)]
     Cache(CacheCommand),
@@ -61,6 +65,11 @@ pub enum Command {
     /// Inspect profiles.
     #[command(subcommand)]
     Profile(ProfileCommand),
+
+    /// Build a profile several times from one lock under different conditions (paths, umask,
+    /// time zone, locale, host name, concurrency, cold and warm cache, modes) and compare the
+    /// outputs' SHA256: exit 0 when reproducible, 1 when not.
+    Verify(VerifyArgs),
 
     /// Helpers for hooks: run a command in the root, move files across its boundary. Paths
     /// inside the root resolve inside it, symlinks included.
@@ -231,6 +240,28 @@ pub struct WhyArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The first output: a directory, a .tar[.gz|.xz|.zst], or a debroot manifest
+    /// (OUTPUT.manifest.json).
+    pub a: PathBuf,
+
+    /// The second output, of any of the same kinds.
+    pub b: PathBuf,
+
+    /// Output format (json: JSON Lines, one record a line; the schema is in the README).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    /// Lines of context around each change of a text diff.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub context: usize,
+
+    /// Most lines of text diff shown per file.
+    #[arg(long, value_name = "N", default_value_t = 200)]
+    pub max_lines: usize,
+}
+
+#[derive(Debug, Args)]
 pub struct FetchArgs {
     /// A profile (its lock is used, or written) or a lockfile.
     pub target: PathBuf,
@@ -331,6 +362,41 @@ pub struct BuildArgs {
     /// work directory's `inner.json`.
     #[arg(long, hide = true, value_name = "WORKDIR")]
     pub inner: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub repo: RepoArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The profile, e.g. profiles/minbase.toml (its lock is written first if missing).
+    pub profile: PathBuf,
+
+    /// How many builds per mode (at least 2).
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub runs: usize,
+
+    /// The modes to build in, each `--runs` times, all compared with each other
+    /// [default: auto].
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "MODE,...")]
+    pub modes: Vec<ModeArg>,
+
+    /// Also compare every output with this SHA256, or with the one a file holds (a sha256sum
+    /// line or a debroot manifest).
+    #[arg(long, value_name = "SHA256|FILE")]
+    pub expect: Option<String>,
+
+    /// The outputs' format.
+    #[arg(long, value_enum, default_value_t = OutputFormatArg::Tar)]
+    pub output_format: OutputFormatArg,
+
+    /// Keep the runs' outputs even when they agree (they are always kept when not).
+    #[arg(long)]
+    pub keep: bool,
+
+    /// The report: text, or one JSON object for CI.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 
     #[command(flatten)]
     pub repo: RepoArgs,

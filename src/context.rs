@@ -131,6 +131,33 @@ impl Context {
             .map(PathBuf::from)
     }
 
+    /// The folder for temporary work: `TMPDIR`, else `/tmp`.
+    pub fn temp_dir(&self) -> PathBuf {
+        self.get("TMPDIR")
+            .filter(|v| !v.is_empty())
+            .map_or_else(|| PathBuf::from("/tmp"), PathBuf::from)
+    }
+
+    /// The variables a build that `verify` starts keeps from this process: the epoch, the
+    /// mirror override and the proxies. Everything else is set by `verify` or left out.
+    pub fn build_passthrough(&self) -> Vec<(&'static str, &OsStr)> {
+        [
+            "SOURCE_DATE_EPOCH",
+            "DEBROOT_MIRROR",
+            "http_proxy",
+            "https_proxy",
+            "all_proxy",
+            "no_proxy",
+            "HTTP_PROXY",
+            "HTTPS_PROXY",
+            "ALL_PROXY",
+            "NO_PROXY",
+        ]
+        .into_iter()
+        .filter_map(|name| self.get(name).map(|value| (name, value)))
+        .collect()
+    }
+
     /// Whether this process runs inside a hook (`DEBROOT_PHASE` is set).
     pub fn in_hook(&self) -> bool {
         self.get("DEBROOT_PHASE").is_some()

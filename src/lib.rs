@@ -26,6 +26,7 @@ pub mod compression;
 pub mod confine;
 pub mod context;
 pub mod debian;
+pub mod diff;
 pub mod digest;
 pub mod error;
 pub mod fetch;

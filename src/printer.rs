@@ -30,6 +30,8 @@ pub struct Verbosity(pub i8);
 pub struct Printer {
     verbosity: Verbosity,
     color: bool,
+    /// Colour for data on stdout (a diff): as `color`, judged on stdout.
+    stdout_color: bool,
     stderr_is_terminal: bool,
 }
 
@@ -45,16 +47,30 @@ impl Printer {
         let level = i16::from(verbose) - i16::from(quiet);
         let verbosity = Verbosity(level.clamp(-8, 8) as i8);
         let stderr_is_terminal = io::stderr().is_terminal() && !context.dumb_terminal();
+        let color_choice = color;
         let color = match color {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
             ColorChoice::Auto => stderr_is_terminal && !context.no_color(),
         };
+        let stdout_color = match color_choice {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                io::stdout().is_terminal() && !context.dumb_terminal() && !context.no_color()
+            }
+        };
         Printer {
             verbosity,
             color,
+            stdout_color,
             stderr_is_terminal,
         }
+    }
+
+    /// Whether data written to stdout (a diff) may be coloured.
+    pub fn stdout_color(&self) -> bool {
+        self.stdout_color
     }
 
     pub fn verbosity(&self) -> Verbosity {

@@ -469,3 +469,40 @@ fn a_planted_link_is_followed_inside_the_root() {
         "nameserver 192.0.2.53\n"
     );
 }
+
+/// `debroot verify` on a profile whose customize hook writes the time: exit 1, naming the
+/// file that differs; without that hook the same profile is reproducible (exit 0) under the
+/// verify's different conditions (umask, time zone, locale, host name, CPUs, cold cache).
+#[test]
+#[ignore = "privileged: needs root (chroot, namespaces, chown)"]
+fn verify_names_what_a_hook_makes_vary() {
+    let hooks = Hooks::new("");
+    let verify = |extra: &[&str]| {
+        let mut args = vec!["verify", "p.toml", "--modes", "root"];
+        args.extend_from_slice(extra);
+        hooks.fixture.run(&args, &[("SOURCE_DATE_EPOCH", EPOCH)])
+    };
+    let run = verify(&[]);
+    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    assert!(stderr(&run).contains("Reproducible"), "{}", stderr(&run));
+
+    hooks.hook(
+        "customize50-date",
+        "#!/bin/sh\ndate +%s.%N > \"$1/etc/build-date\"\n",
+    );
+    let run = verify(&["--format", "json"]);
+    let text = format!("{}{}", common::stdout(&run), stderr(&run));
+    assert_eq!(run.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("etc/build-date"),
+        "the file is named:\n{text}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(common::stdout(&run).lines().last().expect("a JSON report")).unwrap();
+    assert_eq!(report["reproducible"], false);
+    assert_eq!(report["runs"].as_array().unwrap().len(), 2);
+    // The outputs are kept for inspection.
+    let kept = report["kept"].as_str().expect("kept outputs");
+    assert!(Path::new(kept).exists());
+    std::fs::remove_dir_all(kept).unwrap();
+}

@@ -3,11 +3,13 @@
 
 mod build;
 mod cache;
+mod diff;
 mod fetch;
 mod hook;
 mod index;
 mod lock;
 mod profile;
+mod verify;
 mod why;
 
 use std::io::Read;
@@ -49,9 +51,11 @@ pub fn dispatch(cli: Cli, env: &Env<'_>) -> Result<Outcome, Failure> {
         Command::Why(args) => why::run(env, &args),
         Command::Fetch(args) => fetch::run(env, &args),
         Command::Build(args) => build::run(env, &args),
+        Command::Diff(args) => diff::run(env, &args),
         Command::Cache(command) => cache::run(env, &command),
         Command::Profile(ProfileCommand::Show { profile }) => profile::show(env, &profile),
         Command::Hook(command) => hook::run(env, command),
+        Command::Verify(args) => verify::run(env, &args),
     }
 }
 

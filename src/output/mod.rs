@@ -11,6 +11,7 @@
 //! Like mmdebstrap's tarballs, a tarball holds a static `/dev` (the nodes a container or first
 //! boot needs before a devtmpfs is mounted); the tree itself never holds device nodes.
 
+pub mod read;
 pub mod tar;
 
 use std::collections::BTreeMap;
@@ -90,7 +91,7 @@ impl Owners for Recorded {
     }
 }
 
-fn xattrs(path: &Path) -> io::Result<BTreeMap<Vec<u8>, Vec<u8>>> {
+pub(crate) fn xattrs(path: &Path) -> io::Result<BTreeMap<Vec<u8>, Vec<u8>>> {
     let mut out = BTreeMap::new();
     let mut names = vec![0u8; 4096];
     let length = match rustix::fs::llistxattr(path, &mut names) {

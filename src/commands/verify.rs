@@ -1,0 +1,487 @@
+//! `debroot verify PROFILE`: builds the profile several times from one lock under deliberately
+//! different conditions and compares the outputs' SHA256 (DESIGN §8).
+//!
+//! Each run is a `debroot build --frozen` child process. Run 1 and run 2 differ in every
+//! condition a build must not depend on, so one mismatch is enough to know something leaks
+//! (runs beyond 2 alternate between the two columns):
+//!
+//! | condition | run 1 | run 2 |
+//! |---|---|---|
+//! | output path (and work directory beside it) | `WORK/run-1/out.tar` | `WORK/run-2/a/much/deeper/folder/out.tar` |
+//! | umask | 0022 | 0077 |
+//! | `TZ` | `UTC` | `Pacific/Chatham` (UTC+12:45) |
+//! | `LANG`, `LC_ALL` | `C.UTF-8` | `de_DE.UTF-8` |
+//! | host name (a UTS namespace of its own; as root only) | `debroot-verify-1` | `verify-2.example` |
+//! | download concurrency (`--jobs`) | `--jobs` (default 8) | 1 |
+//! | extraction order (CPUs the build may use) | all | one |
+//! | cache | cold: a fresh, empty cache | warm: the user's cache |
+//! | mode (`--modes root,unshare`) | each run in each mode | |
+//!
+//! The cold cache makes run 1 download every package (check your mirror or `--offline`
+//! accordingly: `--offline` keeps both runs on the warm cache). On a mismatch the outputs are
+//! kept, the conditions that differed are named, and `debroot diff` of the two outputs is
+//! shown. `--expect` also compares every run with a recorded digest.
+//!
+//! Exit 0 when every output has the same SHA256 (and the expected one), 1 when not, 2+ when a
+//! build fails.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use super::{Env, Outcome};
+use crate::cli::{ModeArg, OutputFormatArg, VerifyArgs};
+use crate::error::{ExitClass, Failure};
+
+/// The conditions of one run.
+#[derive(Debug, Clone, serde::Serialize)]
+struct Conditions {
+    output: PathBuf,
+    umask: String,
+    tz: &'static str,
+    lang: &'static str,
+    hostname: String,
+    jobs: usize,
+    cpus: &'static str,
+    cache: String,
+    mode: &'static str,
+}
+
+/// What one run produced.
+#[derive(Debug, Clone, serde::Serialize)]
+struct Run {
+    run: usize,
+    conditions: Conditions,
+    sha256: String,
+    seconds: f64,
+}
+
+fn mode_name(mode: ModeArg) -> &'static str {
+    match mode {
+        ModeArg::Auto => "auto",
+        ModeArg::Root => "root",
+        ModeArg::Unshare => "unshare",
+        ModeArg::Extract => "extract",
+    }
+}
+
+/// The expected digest: 64 hex digits, or a file holding them (a `sha256sum` line, or a
+/// manifest's `output_sha256`).
+fn expected_digest(text: &str) -> Result<String, Failure> {
+    let is_hex = |s: &str| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
+    if is_hex(text) {
+        return Ok(text.to_ascii_lowercase());
+    }
+    let content = std::fs::read_to_string(text).map_err(|e| {
+        Failure::new(ExitClass::Usage, e).context(format!(
+            "`--expect {text}` is neither a SHA256 nor a readable file"
+        ))
+    })?;
+    if let Ok(manifest) = serde_json::from_str::<serde_json::Value>(&content)
+        && let Some(digest) = manifest["output_sha256"].as_str()
+        && is_hex(digest)
+    {
+        return Ok(digest.to_ascii_lowercase());
+    }
+    match content.split_whitespace().next() {
+        Some(first) if is_hex(first) => Ok(first.to_ascii_lowercase()),
+        _ => Err(Failure::message(
+            ExitClass::Usage,
+            format!("`{text}` holds no SHA256 (a sha256sum line or a debroot manifest)"),
+        )),
+    }
+}
+
+pub fn run(env: &Env<'_>, args: &VerifyArgs) -> Result<Outcome, Failure> {
+    if args.runs < 2 {
+        return Err(Failure::message(
+            ExitClass::Usage,
+            "`--runs` must be at least 2: one build proves nothing",
+        ));
+    }
+    let expected = args.expect.as_deref().map(expected_digest).transpose()?;
+    let profile = super::load_profile(env, &args.profile)?;
+    // One lock for every run: written now if missing or out of date.
+    let lock = super::current_lock(env, &profile, &args.repo)?;
+    let cache = super::open_cache(env)?;
+    let root = rustix::process::geteuid().is_root();
+    let modes: Vec<ModeArg> = if args.modes.is_empty() {
+        vec![ModeArg::Auto]
+    } else {
+        args.modes.clone()
+    };
+    if root && modes.contains(&ModeArg::Unshare) {
+        env.printer.warn(
+            "as root, unshare mode builds as root mode does; run verify as a normal user to check the user namespace",
+        );
+    }
+    let extension = match args.output_format {
+        OutputFormatArg::Tar => "tar",
+        OutputFormatArg::TarGz => "tar.gz",
+        OutputFormatArg::TarXz => "tar.xz",
+        OutputFormatArg::TarZst => "tar.zst",
+        OutputFormatArg::Dir => {
+            return Err(Failure::message(
+                ExitClass::Usage,
+                "`verify` compares files: choose a tarball format",
+            ));
+        }
+    };
+    let base = env.context.temp_dir();
+    let work = crate::workdir::create(&base, "verify").map_err(|e| {
+        Failure::new(ExitClass::Output, e).context(format!(
+            "cannot create a work directory in `{}`",
+            base.display()
+        ))
+    })?;
+    crate::workdir::register(&work);
+    let result = verify_in(
+        env, args, &profile, &lock, &cache, &work, &modes, extension, root,
+    );
+    let keep = args.keep || !matches!(result, Ok((true, _)));
+    let (reproducible, runs) = match result {
+        Ok(done) => done,
+        Err(failure) => {
+            crate::workdir::unregister(&work);
+            env.printer.warn(&format!(
+                "the runs' outputs and logs are kept in `{}`",
+                work.display()
+            ));
+            return Err(failure);
+        }
+    };
+    let mut same = reproducible;
+    let mut expected_ok = true;
+    if let Some(expected) = &expected
+        && runs.iter().any(|r| &r.sha256 != expected)
+    {
+        expected_ok = false;
+        same = false;
+    }
+    if args.format == crate::cli::Format::Json {
+        let report = serde_json::json!({
+            "profile": profile.path,
+            "lock_digest": lock.digest(&profile.file_name()).hex(),
+            "reproducible": reproducible,
+            "expected": expected,
+            "expected_matches": expected.as_ref().map(|_| expected_ok),
+            "runs": runs,
+            "kept": if keep { Some(&work) } else { None },
+        });
+        env.printer
+            .data(&format!("{report}\n"))
+            .map_err(|e| Failure::new(ExitClass::Output, e).context("cannot write the report"))?;
+    } else {
+        for run in &runs {
+            env.printer.status(
+                "Run",
+                &format!(
+                    "{} ({}, {}): sha256:{} in {:.2}s",
+                    run.run, run.conditions.mode, run.conditions.cache, run.sha256, run.seconds
+                ),
+            );
+        }
+        if reproducible {
+            env.printer.status(
+                "Reproducible",
+                &format!("{} runs, one SHA256: {}", runs.len(), runs[0].sha256),
+            );
+        }
+        if let Some(expected) = &expected {
+            if expected_ok {
+                env.printer
+                    .status("Expected", &format!("sha256:{expected} matches"));
+            } else {
+                env.printer
+                    .warn(&format!("the output is not the expected sha256:{expected}"));
+            }
+        }
+    }
+    if keep {
+        crate::workdir::unregister(&work);
+        if !reproducible || !expected_ok || args.keep {
+            env.printer.warn(&format!(
+                "the runs' outputs are kept in `{}`",
+                work.display()
+            ));
+        }
+    } else if let Err(error) = crate::workdir::remove_anywhere(&work) {
+        env.printer
+            .warn(&format!("cannot remove `{}`: {error}", work.display()));
+    }
+    Ok(if same {
+        Outcome::Success
+    } else {
+        Outcome::Differs
+    })
+}
+
+/// Runs the builds and compares them: whether they agree, and every run.
+#[allow(clippy::too_many_arguments)]
+fn verify_in(
+    env: &Env<'_>,
+    args: &VerifyArgs,
+    profile: &crate::profile::Profile,
+    lock: &crate::lock::Lock,
+    cache: &crate::cache::Cache,
+    work: &Path,
+    modes: &[ModeArg],
+    extension: &str,
+    root: bool,
+) -> Result<(bool, Vec<Run>), Failure> {
+    let _ = lock;
+    let mut runs: Vec<Run> = Vec::new();
+    let mut number = 0;
+    for &mode in modes {
+        for index in 0..args.runs {
+            number += 1;
+            let second = index % 2 == 1;
+            let folder = if second {
+                work.join(format!("run-{number}/a/much/deeper/folder"))
+            } else {
+                work.join(format!("run-{number}"))
+            };
+            std::fs::create_dir_all(&folder).map_err(|e| {
+                Failure::new(ExitClass::Output, e)
+                    .context(format!("cannot create `{}`", folder.display()))
+            })?;
+            let output = folder.join(format!("out.{extension}"));
+            let cold = !second && !args.repo.offline;
+            let cache_dir = if cold {
+                work.join(format!("cold-cache-{number}"))
+            } else {
+                cache.dir().to_path_buf()
+            };
+            let conditions = Conditions {
+                output: output.clone(),
+                umask: if second { "0077" } else { "0022" }.into(),
+                tz: if second { "Pacific/Chatham" } else { "UTC" },
+                lang: if second { "de_DE.UTF-8" } else { "C.UTF-8" },
+                hostname: match (root, second) {
+                    (false, _) => "unchanged (needs root)".into(),
+                    (true, false) => format!("debroot-verify-{number}"),
+                    (true, true) => format!("verify-{number}.example"),
+                },
+                jobs: if second { 1 } else { args.repo.jobs },
+                cpus: if second { "one" } else { "all" },
+                cache: if cold { "cold" } else { "warm" }.into(),
+                mode: mode_name(mode),
+            };
+            let started = std::time::Instant::now();
+            build_once(
+                env,
+                args,
+                profile,
+                &conditions,
+                &cache_dir,
+                mode,
+                root,
+                number,
+            )?;
+            let seconds = started.elapsed().as_secs_f64();
+            let sha256 = sha256_file(&output)
+                .map_err(|e| {
+                    Failure::new(ExitClass::Output, e)
+                        .context(format!("cannot read `{}`", output.display()))
+                })?
+                .hex();
+            runs.push(Run {
+                run: number,
+                conditions,
+                sha256,
+                seconds,
+            });
+        }
+    }
+    let first = &runs[0];
+    let mut reproducible = true;
+    for other in &runs[1..] {
+        if other.sha256 == first.sha256 {
+            continue;
+        }
+        reproducible = false;
+        let differed = differing_conditions(&first.conditions, &other.conditions);
+        env.printer.warn(&format!(
+            "run {} differs from run 1 (sha256:{} vs sha256:{}); the conditions that differed: {}",
+            other.run,
+            other.sha256,
+            first.sha256,
+            differed.join(", ")
+        ));
+        show_diff(env, &first.conditions.output, &other.conditions.output)?;
+    }
+    Ok((reproducible, runs))
+}
+
+/// The SHA256 of a file's bytes, hashed here (not taken from the build's manifest).
+fn sha256_file(path: &Path) -> std::io::Result<crate::digest::Sha256Digest> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = crate::digest::Hasher::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buffer)?;
+        if n == 0 {
+            return Ok(hasher.finish());
+        }
+        hasher.update(&buffer[..n]);
+    }
+}
+
+/// The names of the conditions in which two runs differed.
+fn differing_conditions(a: &Conditions, b: &Conditions) -> Vec<String> {
+    let mut names = Vec::new();
+    if a.output != b.output {
+        names.push("output path".into());
+    }
+    let pairs: [(&str, String, String); 8] = [
+        ("umask", a.umask.clone(), b.umask.clone()),
+        ("TZ", a.tz.into(), b.tz.into()),
+        ("LANG/LC_ALL", a.lang.into(), b.lang.into()),
+        ("host name", a.hostname.clone(), b.hostname.clone()),
+        ("--jobs", a.jobs.to_string(), b.jobs.to_string()),
+        ("CPUs (extraction order)", a.cpus.into(), b.cpus.into()),
+        ("cache", a.cache.clone(), b.cache.clone()),
+        ("mode", a.mode.into(), b.mode.into()),
+    ];
+    for (name, x, y) in pairs {
+        if x != y {
+            names.push(format!("{name} ({x} vs {y})"));
+        }
+    }
+    names
+}
+
+/// Relays `debroot diff A B` of two outputs.
+fn show_diff(env: &Env<'_>, a: &Path, b: &Path) -> Result<(), Failure> {
+    let output = Command::new(crate::SELF_EXE)
+        .arg("diff")
+        .arg(a)
+        .arg(b)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| Failure::new(ExitClass::Output, e).context("cannot run `debroot diff`"))?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    env.printer
+        .data(&text)
+        .map_err(|e| Failure::new(ExitClass::Output, e).context("cannot write the diff"))?;
+    if !output.stderr.is_empty() {
+        eprint!("{}", String::from_utf8_lossy(&output.stderr));
+    }
+    Ok(())
+}
+
+/// One `debroot build --frozen` under `conditions`.
+#[allow(clippy::too_many_arguments)]
+fn build_once(
+    env: &Env<'_>,
+    args: &VerifyArgs,
+    profile: &crate::profile::Profile,
+    conditions: &Conditions,
+    cache_dir: &Path,
+    mode: ModeArg,
+    root: bool,
+    number: usize,
+) -> Result<(), Failure> {
+    use std::os::unix::process::CommandExt;
+    let mut command = Command::new(crate::SELF_EXE);
+    command
+        .arg("build")
+        .arg(&profile.path)
+        .arg("-o")
+        .arg(&conditions.output)
+        .arg("--frozen")
+        .args(["--mode", mode_name(mode)])
+        .arg("--cache-dir")
+        .arg(cache_dir)
+        .args(["--jobs", &conditions.jobs.to_string()])
+        .args(["--timeout", &args.repo.timeout.to_string()])
+        .args(["--retries", &args.repo.retries.to_string()]);
+    if let Some(mirror) = &args.repo.mirror {
+        command.arg("--mirror").arg(mirror);
+    }
+    if let Some(snapshot) = &args.repo.snapshot {
+        command.arg("--snapshot").arg(snapshot);
+    }
+    if let Some(server) = &args.repo.snapshot_server {
+        command.arg("--snapshot-server").arg(server);
+    }
+    if args.repo.offline {
+        command.arg("--offline");
+    }
+    command
+        .env_clear()
+        .env("PATH", crate::hooks::PATH)
+        .env("TZ", conditions.tz)
+        .env("LANG", conditions.lang)
+        .env("LC_ALL", conditions.lang)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (name, value) in env.context.build_passthrough() {
+        command.env(name, value);
+    }
+    let umask = if conditions.umask == "0077" {
+        0o077
+    } else {
+        0o022
+    };
+    let hostname: Option<Vec<u8>> = root.then(|| conditions.hostname.clone().into_bytes());
+    let one_cpu = conditions.cpus == "one";
+    let mut cpus = rustix::thread::CpuSet::new();
+    cpus.set(0);
+    // SAFETY: between fork and exec only system calls, on data prepared before the fork.
+    unsafe {
+        command.pre_exec(move || {
+            rustix::process::umask(rustix::fs::Mode::from_raw_mode(umask));
+            if let Some(name) = &hostname {
+                rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWUTS)?;
+                rustix::system::sethostname(name)?;
+            }
+            if one_cpu {
+                rustix::thread::sched_setaffinity(None, &cpus)?;
+            }
+            Ok(())
+        });
+    }
+    env.printer.status(
+        "Building",
+        &format!(
+            "run {number} ({} mode, {} cache, umask {}, TZ={}, {})",
+            conditions.mode,
+            conditions.cache,
+            conditions.umask,
+            conditions.tz,
+            if one_cpu { "one CPU" } else { "all CPUs" }
+        ),
+    );
+    let child = command
+        .spawn()
+        .map_err(|e| Failure::new(ExitClass::Output, e).context("cannot run `debroot build`"))?;
+    crate::workdir::track_child(child.id(), true);
+    let output = child.wait_with_output();
+    let output = output
+        .map_err(|e| Failure::new(ExitClass::Output, e).context("cannot run `debroot build`"))?;
+    let log = conditions.output.with_extension("log");
+    let _ = std::fs::write(&log, &output.stderr);
+    if !output.status.success() {
+        let class = output
+            .status
+            .code()
+            .and_then(ExitClass::from_code)
+            .unwrap_or(ExitClass::Output);
+        let text = String::from_utf8_lossy(&output.stderr);
+        let tail: Vec<&str> = text.lines().rev().take(15).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        return Err(Failure::message(
+            class,
+            format!(
+                "run {number} of `{}` failed ({} mode); its log is `{}`:\n{}",
+                profile.path.display(),
+                conditions.mode,
+                log.display(),
+                tail.join("\n")
+            ),
+        ));
+    }
+    Ok(())
+}
