@@ -36,10 +36,11 @@ minbase() {
     work=$(mktemp -d)
     trap 'rm -rf "$work"' RETURN
     chmod 0755 "$work"
-    cp profiles/minbase.toml "$work/minbase.toml"
 
-    echo "== minbase job, root mode: debroot verify"
-    "$bin" verify "$work/minbase.toml" --modes root --format json > "$work/root.json"
+    echo "== minbase job, root mode: debroot verify profiles/minbase.toml"
+    "$bin" verify profiles/minbase.toml --modes root --format json > "$work/root.json"
+    # The user's job uses the same profile and lock, from a folder it can read.
+    cp profiles/minbase.toml profiles/minbase.lock "$work/"
     python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print("root:", r["runs"][0]["sha256"], "reproducible" if r["reproducible"] else "NOT reproducible"); sys.exit(0 if r["reproducible"] else 1)' "$work/root.json"
     local digest
     digest=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["runs"][0]["sha256"])' "$work/root.json")
