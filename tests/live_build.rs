@@ -159,37 +159,9 @@ fn assert_equals_mmdebstrap(built: &Built, suite: &str) {
     );
 }
 
-/// A normal user with subordinate ids, made once; its name.
-fn unprivileged_user() -> &'static str {
-    const USER: &str = "debroot-test";
-    let exists = Command::new("id")
-        .arg(USER)
-        .output()
-        .unwrap()
-        .status
-        .success();
-    if !exists {
-        run(Command::new("useradd").args(["--create-home", "--shell", "/bin/sh", USER]));
-    }
-    let delegated = std::fs::read_to_string("/etc/subuid")
-        .unwrap_or_default()
-        .lines()
-        .any(|l| l.starts_with(&format!("{USER}:")));
-    if !delegated {
-        run(Command::new("usermod").args([
-            "--add-subuids",
-            "400000-465535",
-            "--add-subgids",
-            "400000-465535",
-            USER,
-        ]));
-    }
-    USER
-}
-
 /// Builds the same lock in `unshare` mode as a normal user: the same bytes as root mode.
 fn assert_unshare_equals_root(built: &Built) {
-    let user = unprivileged_user();
+    let user = common::user::unprivileged_user();
     let home = built.path("user");
     std::fs::create_dir(&home).unwrap();
     // The user's own copy of debroot, profile, lock and cache (the checkout may not be

@@ -1308,3 +1308,62 @@ fn check_tar_matches_dir(entries: &[TarEntry], dir: &Path) {
     let missing: Vec<&String> = tree.keys().filter(|p| !seen.contains(p.as_str())).collect();
     assert!(missing.is_empty(), "not in the tarball: {missing:?}");
 }
+
+/// `unshare` mode, as a normal user with subordinate ids (the one the live tests use): the
+/// main fixture, maintainer scripts and all, gives the same tarball as root mode.
+#[test]
+#[ignore = "privileged: needs root (chroot, namespaces, chown)"]
+fn unshare_as_a_user_equals_root() {
+    let build = Build::new(test_packages());
+    let root_tar = build.build("root.tar", "root");
+    let user = common::user::unprivileged_user();
+    let home = tempfile::tempdir().unwrap();
+    let home = home.path();
+    for name in ["p.toml", "p.lock", "keyring.gpg"] {
+        std::fs::copy(build.path().join(name), home.join(name)).unwrap();
+    }
+    let status = Command::new("cp")
+        .arg("-r")
+        .arg(build.path().join("cache"))
+        .arg(home)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exe = home.join("debroot");
+    std::fs::copy(env!("CARGO_BIN_EXE_debroot"), &exe).unwrap();
+    let status = Command::new("chown")
+        .args(["-R", user])
+        .arg(home)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let run = Command::new("runuser")
+        .args(["-u", user, "--"])
+        .arg(&exe)
+        .args([
+            "build", "p.toml", "-o", "user.tar", "--frozen", "--mode", "unshare",
+        ])
+        .args(["--mirror", &build.fixture.mirror(), "--cache-dir", "cache"])
+        .current_dir(home)
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .env("HOME", home)
+        .env("SOURCE_DATE_EPOCH", EPOCH.to_string())
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(0), "as {user}: {}", stderr(&run));
+    let user_tar = std::fs::read(home.join("user.tar")).unwrap();
+    let root_bytes = std::fs::read(&root_tar).unwrap();
+    if user_tar != root_bytes {
+        let diff = Command::new(env!("CARGO_BIN_EXE_debroot"))
+            .arg("diff")
+            .arg(&root_tar)
+            .arg(home.join("user.tar"))
+            .output()
+            .unwrap();
+        panic!(
+            "unshare mode as {user} built other bytes than root mode:\n{}",
+            String::from_utf8_lossy(&diff.stdout)
+        );
+    }
+}

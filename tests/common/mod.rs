@@ -10,6 +10,7 @@ pub mod repo;
 pub mod scenario;
 pub mod server;
 pub mod tree;
+pub mod user;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
