@@ -506,3 +506,97 @@ fn verify_names_what_a_hook_makes_vary() {
     assert!(Path::new(kept).exists());
     std::fs::remove_dir_all(kept).unwrap();
 }
+
+/// Hooks as a normal user: in `unshare` mode (root of the build's user namespace) a hook can
+/// `chroot "$1"`, use `debroot hook chroot` and every copy helper, and the files it copies in
+/// are root's in the image; in `extract` mode (no privilege, no namespace) the copy helpers
+/// work and `debroot hook chroot` fails clearly.
+#[test]
+#[ignore = "privileged: needs root (chroot, namespaces, chown)"]
+fn hooks_as_a_user_in_unshare_and_extract_modes() {
+    let hooks = Hooks::new("");
+    let user = common::user::unprivileged_user();
+    // Lock as root first (the user reads the same lock).
+    let run = hooks.build("root.tar", "root", &[], &[]);
+    hooks.assert_built(&run);
+    let home = tempfile::tempdir().unwrap();
+    let home = home.path();
+    for name in ["p.toml", "p.lock", "keyring.gpg"] {
+        std::fs::copy(hooks.path().join(name), home.join(name)).unwrap();
+    }
+    std::fs::create_dir(home.join("hooks")).unwrap();
+    std::fs::create_dir(home.join("host")).unwrap();
+    std::fs::write(home.join("host/motd"), "from the host\n").unwrap();
+    let hook = home.join("hooks/customize-user");
+    std::fs::write(
+        &hook,
+        r#"#!/bin/sh
+set -e
+debroot hook copy-in host/motd /etc
+debroot hook tar-out /etc host/etc-$DEBROOT_MODE.tar
+if [ "$DEBROOT_MODE" = unshare ]; then
+    chroot "$1" sh -c 'cat /proc/self/status > /etc/chroot-status'
+    debroot hook chroot -- sh -c 'ls -ln /etc/motd > /etc/motd-owner'
+else
+    if debroot hook chroot -- true 2> host/chroot.err; then exit 1; fi
+fi
+"#,
+    )
+    .unwrap();
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let exe = home.join("debroot");
+    std::fs::copy(env!("CARGO_BIN_EXE_debroot"), &exe).unwrap();
+    let chown = std::process::Command::new("chown")
+        .args(["-R", user])
+        .arg(home)
+        .status()
+        .unwrap();
+    assert!(chown.success());
+    for mode in ["unshare", "extract"] {
+        let output = format!("{mode}-out");
+        let run = std::process::Command::new("runuser")
+            .args(["-u", user, "--"])
+            .arg(&exe)
+            .args(["build", "p.toml", "-o", &output, "--frozen", "--mode", mode])
+            .args(["--mirror", &hooks.fixture.mirror(), "--cache-dir", "cache"])
+            .current_dir(home)
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .env("HOME", home)
+            .env("SOURCE_DATE_EPOCH", EPOCH)
+            .output()
+            .unwrap();
+        assert_eq!(
+            run.status.code(),
+            Some(0),
+            "{mode} as {user}: {}",
+            stderr(&run)
+        );
+        let out = home.join(&output);
+        assert_eq!(
+            std::fs::read_to_string(out.join("etc/motd")).unwrap(),
+            "from the host\n",
+            "{mode}"
+        );
+        assert!(home.join(format!("host/etc-{mode}.tar")).exists(), "{mode}");
+        if mode == "unshare" {
+            // Root of the namespace: uid 0 inside, and the copied file is root's.
+            let status = std::fs::read_to_string(out.join("etc/chroot-status")).unwrap();
+            let uid = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+            assert_eq!(
+                uid.split_whitespace().nth(1),
+                Some("0"),
+                "root inside: {uid}"
+            );
+            let owner = std::fs::read_to_string(out.join("etc/motd-owner")).unwrap();
+            let fields: Vec<&str> = owner.split_whitespace().collect();
+            assert_eq!(fields.get(2..4), Some(&["0", "0"][..]), "{owner}");
+        } else {
+            let error = std::fs::read_to_string(home.join("host/chroot.err")).unwrap();
+            assert!(error.contains("needs root"), "{error}");
+        }
+        assert!(work_dirs(&out).is_empty(), "{mode}: {:?}", work_dirs(&out));
+    }
+    assert_no_mounts_below(home);
+    assert_no_processes_below(home);
+}

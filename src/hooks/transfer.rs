@@ -8,9 +8,11 @@
 //! is copied is never followed: a symlink is copied as a symlink; a directory's entries are
 //! walked in byte order, depth-capped. A regular file is written through an existing symlink
 //! at its destination (resolved in the root when the destination is the root), as `cp` does;
-//! `tar-in` replaces such a symlink instead, as `tar` does. Owners are kept when running as
-//! root (of the host or of the build's user namespace), modes (setuid included) and mtimes
-//! always. Device nodes, FIFOs and sockets are refused: none belongs in a build's inputs.
+//! `tar-in` replaces such a symlink instead, as `tar` does. Modes (setuid included) and mtimes
+//! are kept. Owners: what `copy-in` and `sync-in` bring into the root is root's (the build
+//! machine's uids mean nothing in the image, and would make it depend on who built it); what
+//! `copy-out` and `sync-out` bring out is the caller's; `tar-in` keeps the tarball's numeric
+//! owners (when running as root of the host or of the build's user namespace). Device nodes, FIFOs and sockets are refused: none belongs in a build's inputs.
 
 use std::ffi::{OsStr, OsString};
 use std::io::{self, Read};
@@ -353,13 +355,21 @@ fn copy(
         return Err(TransferError::TooDeep { path: shown });
     }
     let (parent, name) = source.parent(from)?;
-    let stat = lstat_at(&parent, &name)
+    let mut stat = lstat_at(&parent, &name)
         .map_err(io_error("inspect", &shown))?
         .ok_or_else(|| TransferError::Io {
             action: "copy",
             path: shown.clone(),
             source: io::ErrorKind::NotFound.into(),
         })?;
+    // Who owned a file on the build machine means nothing in the image (and would make it
+    // depend on the machine): what is copied in is root's; what is copied out is the caller's.
+    if target.root.is_some() {
+        (stat.st_uid, stat.st_gid) = (0, 0);
+    } else {
+        stat.st_uid = rustix::process::geteuid().as_raw();
+        stat.st_gid = rustix::process::getegid().as_raw();
+    }
     match FileType::from_raw_mode(stat.st_mode) {
         FileType::Directory => {
             ensure_dir(target, to, stat.st_mode)?;
