@@ -78,6 +78,9 @@ fn kill_children() {
     let pids: Vec<u32> = CHILDREN.lock().map(|c| c.clone()).unwrap_or_default();
     for &pid in &pids {
         if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
+            // A hook run without namespaces leads a process group of its own: the group goes
+            // too (for the others there is no such group, and this does nothing).
+            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
             let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
         }
     }

@@ -600,3 +600,57 @@ fi
     assert_no_mounts_below(home);
     assert_no_processes_below(home);
 }
+
+/// SIGTERM while a customize hook runs (THREATS D4 at the hook): exit 143, the hook and what
+/// it started in the background are gone, no output, no work directory, no mount.
+#[test]
+#[ignore = "privileged: needs root (chroot, namespaces, chown)"]
+fn sigterm_during_a_hook_cleans_up() {
+    let hooks = Hooks::new("");
+    let marker = hooks.path().join("hook-started");
+    hooks.hook(
+        "customize-sleep",
+        &format!(
+            "#!/bin/sh\nsetsid sleep 1717 &\nsleep 1717 &\ntouch {}\nwait\n",
+            marker.display()
+        ),
+    );
+    let cache = hooks.path().join("cache");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_debroot"))
+        .args(["build", "p.toml", "-o", "out.tar", "--mode", "root"])
+        .args(["--mirror", &hooks.fixture.mirror()])
+        .arg("--cache-dir")
+        .arg(&cache)
+        .current_dir(hooks.path())
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .env("SOURCE_DATE_EPOCH", EPOCH)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while !marker.exists() {
+        assert!(started.elapsed().as_secs() < 60, "the hook never started");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    rustix::process::kill_process(
+        rustix::process::Pid::from_child(&child),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(143), "{text}");
+    assert!(text.contains("interrupted"), "{text}");
+    hooks.assert_nothing_left("out.tar");
+    // The hook's sleeps, the setsid one included, died with its namespace.
+    let mut left = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        if cmdline == b"sleep\x001717\x00" {
+            left.push(entry.file_name());
+        }
+    }
+    assert!(left.is_empty(), "sleep 1717 left running: {left:?}");
+}

@@ -362,8 +362,10 @@ pub fn run_group(
         .process_group(0);
     let mut child = command.spawn()?;
     let group = rustix::process::Pid::from_child(&child);
+    crate::workdir::track_child(child.id(), true);
     let outcome = collect_output(&mut child, timeout, Some(group));
     let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+    crate::workdir::track_child(child.id(), false);
     outcome
 }
 
