@@ -356,7 +356,7 @@ fn solve(
             Ok(entries)
         }
         Err(UnsolvableOrCancelled::Unsolvable(conflict)) => {
-            let text = conflict.display_user_friendly(&solver).to_string();
+            let text = bounded_text(&conflict.display_user_friendly(&solver));
             Err(ResolveError::Unsatisfiable {
                 stage,
                 explanation: annotate(solver.provider().universe, &text),
@@ -367,6 +367,42 @@ fn solve(
             explanation: "the solver was cancelled".into(),
         }),
     }
+}
+
+/// The longest explanation shown; resolvo's rendering of a conflict graph can grow without
+/// bound (it walks every path of a shared sub-graph again), so it is cut here.
+const MAX_EXPLANATION: usize = 16 * 1024;
+
+/// Renders `display` up to [`MAX_EXPLANATION`] bytes, stopping the rendering there.
+fn bounded_text(display: &dyn std::fmt::Display) -> String {
+    struct Bounded {
+        text: String,
+        full: bool,
+    }
+    impl std::fmt::Write for Bounded {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            if self.text.len() + s.len() > MAX_EXPLANATION {
+                self.full = true;
+                return Err(std::fmt::Error);
+            }
+            self.text.push_str(s);
+            Ok(())
+        }
+    }
+    let mut out = Bounded {
+        text: String::new(),
+        full: false,
+    };
+    let _ = std::fmt::write(&mut out, format_args!("{display}"));
+    if out.full {
+        // Whole lines only.
+        if let Some(end) = out.text.rfind('\n') {
+            out.text.truncate(end + 1);
+        }
+        out.text
+            .push_str("(the rest of the explanation is cut: it repeats the branches above)\n");
+    }
+    out.text
 }
 
 /// resolvo says "for which no candidates were found" when no version satisfies a relation; say
@@ -695,7 +731,27 @@ fn reasons(
 
 #[cfg(test)]
 mod tests {
-    use super::distance;
+
+    /// A rendering that would never end is cut at the bound, on a line end, and says so.
+    #[test]
+    fn explanations_are_bounded() {
+        struct Endless;
+        impl std::fmt::Display for Endless {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                loop {
+                    f.write_str("├─ a branch that repeats\n")?;
+                }
+            }
+        }
+        let text = bounded_text(&Endless);
+        assert!(text.len() <= MAX_EXPLANATION + 100, "{}", text.len());
+        assert!(
+            text.ends_with("(the rest of the explanation is cut: it repeats the branches above)\n")
+        );
+        assert_eq!(bounded_text(&"short\n"), "short\n");
+    }
+
+    use super::{MAX_EXPLANATION, bounded_text, distance};
 
     #[test]
     fn edit_distance() {
