@@ -134,9 +134,7 @@ pub fn run(env: &Env<'_>, args: &VerifyArgs) -> Result<Outcome, Failure> {
         ))
     })?;
     crate::workdir::register(&work);
-    let result = verify_in(
-        env, args, &profile, &lock, &cache, &work, &modes, extension, root,
-    );
+    let result = verify_in(env, args, &profile, &cache, &work, &modes, extension, root);
     let keep = args.keep || !matches!(result, Ok((true, _)));
     let (reproducible, runs) = match result {
         Ok(done) => done,
@@ -221,14 +219,12 @@ fn verify_in(
     env: &Env<'_>,
     args: &VerifyArgs,
     profile: &crate::profile::Profile,
-    lock: &crate::lock::Lock,
     cache: &crate::cache::Cache,
     work: &Path,
     modes: &[ModeArg],
     extension: &str,
     root: bool,
 ) -> Result<(bool, Vec<Run>), Failure> {
-    let _ = lock;
     let mut runs: Vec<Run> = Vec::new();
     let mut number = 0;
     for &mode in modes {

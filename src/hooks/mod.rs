@@ -297,11 +297,6 @@ pub struct Runner<'a> {
 const SHOWN_LINES: usize = 25;
 
 impl Runner<'_> {
-    /// Whether any hook runs in `phase`.
-    pub fn has(&self, phase: Phase) -> bool {
-        self.hooks.iter().any(|h| h.phase == phase)
-    }
-
     /// Runs the hooks of `phase` in order; the first failure stops the build. `on_done` gets
     /// each hook's name and output.
     pub fn run(

@@ -139,6 +139,17 @@ impl Side {
         )
     }
 
+    /// The directory at `path` (`flags` besides `O_DIRECTORY`); "not a directory" said so.
+    fn open_dir(&self, path: &Path, flags: OFlags) -> Result<OwnedFd, TransferError> {
+        self.open(path, flags | OFlags::DIRECTORY, 0)
+            .map_err(|e| match e {
+                rustix::io::Errno::NOTDIR => TransferError::NotDirectory {
+                    path: self.shown(path),
+                },
+                e => io_error("open", &self.shown(path))(e),
+            })
+    }
+
     /// The directory holding `path`'s last component (symlinks on the way followed, inside the
     /// root for the root) and that component. `path` must end in a name.
     fn parent(&self, path: &Path) -> Result<(OwnedFd, OsString), TransferError> {
@@ -411,14 +422,7 @@ fn copy_entries(
     depth: usize,
 ) -> Result<(), TransferError> {
     let shown = source.shown(from);
-    let dir = source
-        .open(from, OFlags::RDONLY | OFlags::DIRECTORY, 0)
-        .map_err(|e| match e {
-            rustix::io::Errno::NOTDIR => TransferError::NotDirectory {
-                path: shown.clone(),
-            },
-            e => io_error("open", &shown)(e),
-        })?;
+    let dir = source.open_dir(from, OFlags::RDONLY)?;
     let mut names: Vec<OsString> = Vec::new();
     let mut reader = rustix::fs::Dir::read_from(&dir).map_err(io_error("read", &shown))?;
     for entry in reader.by_ref() {
@@ -480,15 +484,7 @@ pub fn copy_paths(
     dir: &Path,
 ) -> Result<(), TransferError> {
     let (source, target) = sides(root, direction)?;
-    let shown = target.shown(dir);
-    target
-        .open(dir, OFlags::PATH | OFlags::DIRECTORY, 0)
-        .map_err(|e| match e {
-            rustix::io::Errno::NOTDIR => TransferError::NotDirectory {
-                path: shown.clone(),
-            },
-            e => io_error("open", &shown)(e),
-        })?;
+    target.open_dir(dir, OFlags::PATH)?;
     for path in paths {
         let name = base_name(&source, path)?;
         copy(&source, path, &target, &dir.join(name), 0)?;
@@ -619,14 +615,7 @@ fn sniff(input: &mut impl io::BufRead) -> io::Result<crate::compression::Compres
 pub fn tar_out(root: &Path, dir: &Path, tarball: &Path) -> Result<(), TransferError> {
     let inside = Side::root(root)?;
     let shown = inside.shown(dir);
-    let fd = inside
-        .open(dir, OFlags::PATH | OFlags::DIRECTORY, 0)
-        .map_err(|e| match e {
-            rustix::io::Errno::NOTDIR => TransferError::NotDirectory {
-                path: shown.clone(),
-            },
-            e => io_error("open", &shown)(e),
-        })?;
+    let fd = inside.open_dir(dir, OFlags::PATH)?;
     // The directory through its descriptor (what it resolved to, inside the root); `/.` makes
     // the walk's own `lstat` of its top see the directory, not the descriptor's magic link.
     let base = PathBuf::from(format!(

@@ -855,29 +855,7 @@ fn scan_tar(
                     .then(|| v * 8 + u64::from(b - b'0'))
             })
             .ok_or_else(|| tar_error(Some(&raw_name), "header checksum is not a number"))?;
-        let unsigned: u64 = block
-            .iter()
-            .enumerate()
-            .map(|(i, &b)| {
-                if (148..156).contains(&i) {
-                    32
-                } else {
-                    u64::from(b)
-                }
-            })
-            .sum();
-        let signed: i64 = block
-            .iter()
-            .enumerate()
-            .map(|(i, &b)| {
-                if (148..156).contains(&i) {
-                    32
-                } else {
-                    i64::from(b as i8)
-                }
-            })
-            .sum();
-        if stored != unsigned && i64::try_from(stored).ok() != Some(signed) {
+        if !crate::unpack::tar::checksum_matches(&block, stored) {
             return Err(tar_error(
                 Some(&raw_name),
                 "bad header checksum (not a tar archive, or corrupt)",

@@ -61,6 +61,23 @@ pub struct Entry {
     pub offset: u64,
 }
 
+/// Whether `stored` is the checksum of the 512-byte `header`: the sum of its bytes with the
+/// checksum field counted as spaces, as unsigned bytes (POSIX) or as signed ones (old tars).
+pub fn checksum_matches(header: &[u8], stored: u64) -> bool {
+    let field = |i: usize| (148..156).contains(&i);
+    let unsigned: u64 = header
+        .iter()
+        .enumerate()
+        .map(|(i, &b)| if field(i) { 32 } else { u64::from(b) })
+        .sum();
+    let signed: i64 = header
+        .iter()
+        .enumerate()
+        .map(|(i, &b)| if field(i) { 32 } else { i64::from(b as i8) })
+        .sum();
+    stored == unsigned || i64::try_from(stored).ok() == Some(signed)
+}
+
 /// Why an archive is refused.
 #[derive(Debug, thiserror::Error)]
 pub enum TarError {
@@ -355,29 +372,7 @@ impl<R: Read> TarReader<R> {
             }
             let stored = octal(&header[148..156])
                 .ok_or_else(|| self.invalid(header_offset, "malformed header checksum"))?;
-            let unsigned: u64 = header
-                .iter()
-                .enumerate()
-                .map(|(i, &b)| {
-                    if (148..156).contains(&i) {
-                        32
-                    } else {
-                        u64::from(b)
-                    }
-                })
-                .sum();
-            let signed: i64 = header
-                .iter()
-                .enumerate()
-                .map(|(i, &b)| {
-                    if (148..156).contains(&i) {
-                        32
-                    } else {
-                        i64::from(b as i8)
-                    }
-                })
-                .sum();
-            if stored != unsigned && stored as i64 != signed {
+            if !checksum_matches(&header, stored) {
                 return Err(self.invalid(header_offset, "bad header checksum"));
             }
             let magic = &header[257..265];
