@@ -159,8 +159,10 @@ fn run_script(
         .unwrap_or_else(|| what.to_owned());
     let mut status = outcome.status.to_string();
     // dpkg's own report names the script, even when a script printed so much that the marker
-    // line is no longer in the kept output.
-    if let Some((package, script_name, how)) = dpkg_failure(&text) {
+    // line is no longer in the kept output; dpkg writes it to stderr, kept apart too.
+    let errors = String::from_utf8_lossy(&outcome.errors);
+    if let Some((package, script_name, how)) = dpkg_failure(&text).or_else(|| dpkg_failure(&errors))
+    {
         let bare = package.split(':').next().unwrap_or(&package);
         culprit = match packages.iter().find(|p| p.control.package.as_str() == bare) {
             Some(p) => format!("{script_name} of {package} ({})", p.control.version),

@@ -71,6 +71,9 @@ pub struct Outcome {
     pub status: Status,
     /// stdout and stderr interleaved, the last [`KEPT_OUTPUT`] bytes.
     pub output: Vec<u8>,
+    /// stderr alone, the last [`KEPT_OUTPUT`] bytes: what a command reports of its own failure
+    /// is there even when its children's stdout, read on another thread, arrived after it.
+    pub errors: Vec<u8>,
     /// Killed because it ran out of time.
     pub timed_out: bool,
 }
@@ -255,27 +258,32 @@ fn collect_output(
     timeout: Option<std::time::Duration>,
     group: Option<rustix::process::Pid>,
 ) -> std::io::Result<Outcome> {
-    let (sender, receiver) = std::sync::mpsc::channel::<Vec<u8>>();
+    // (from stderr, bytes)
+    let (sender, receiver) = std::sync::mpsc::channel::<(bool, Vec<u8>)>();
     let mut readers = Vec::new();
-    for stream in [
-        child
-            .stdout
-            .take()
-            .map(|s| Box::new(s) as Box<dyn Read + Send>),
-        child
-            .stderr
-            .take()
-            .map(|s| Box::new(s) as Box<dyn Read + Send>),
-    ]
-    .into_iter()
-    .flatten()
-    {
+    for (is_err, stream) in [
+        (
+            false,
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn Read + Send>),
+        ),
+        (
+            true,
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn Read + Send>),
+        ),
+    ] {
+        let Some(stream) = stream else { continue };
         let sender = sender.clone();
         readers.push(std::thread::spawn(move || {
             let mut stream = stream;
             let mut buffer = [0u8; 8192];
             while let Ok(n) = stream.read(&mut buffer) {
-                if n == 0 || sender.send(buffer[..n].to_vec()).is_err() {
+                if n == 0 || sender.send((is_err, buffer[..n].to_vec())).is_err() {
                     break;
                 }
             }
@@ -284,13 +292,21 @@ fn collect_output(
     drop(sender);
     let started = std::time::Instant::now();
     let mut output: Vec<u8> = Vec::new();
+    let mut errors: Vec<u8> = Vec::new();
     let mut timed_out = false;
     loop {
         match receiver.recv_timeout(std::time::Duration::from_millis(100)) {
-            Ok(chunk) => {
-                output.extend_from_slice(&chunk);
-                if output.len() > 2 * KEPT_OUTPUT {
-                    output.drain(..output.len() - KEPT_OUTPUT);
+            Ok((is_err, chunk)) => {
+                let kept: &mut [&mut Vec<u8>] = if is_err {
+                    &mut [&mut output, &mut errors]
+                } else {
+                    &mut [&mut output]
+                };
+                for buffer in kept.iter_mut() {
+                    buffer.extend_from_slice(&chunk);
+                    if buffer.len() > 2 * KEPT_OUTPUT {
+                        buffer.drain(..buffer.len() - KEPT_OUTPUT);
+                    }
                 }
             }
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
@@ -319,8 +335,10 @@ fn collect_output(
         let _ = reader.join();
     }
     let status = child.wait()?;
-    if output.len() > KEPT_OUTPUT {
-        output.drain(..output.len() - KEPT_OUTPUT);
+    for buffer in [&mut output, &mut errors] {
+        if buffer.len() > KEPT_OUTPUT {
+            buffer.drain(..buffer.len() - KEPT_OUTPUT);
+        }
     }
     let status = if timed_out {
         Status::Signaled(9)
@@ -333,6 +351,7 @@ fn collect_output(
     Ok(Outcome {
         status,
         output,
+        errors,
         timed_out,
     })
 }
