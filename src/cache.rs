@@ -354,6 +354,9 @@ impl Cache {
                 .open(&path)
             {
                 Ok(file) => {
+                    // An interruption exits without running destructors: the handler
+                    // removes what is registered.
+                    crate::workdir::register(&path);
                     return Ok(Pending {
                         cache: self.clone(),
                         digest,
@@ -361,6 +364,7 @@ impl Cache {
                         path,
                         file: Some(file),
                         hasher: Hasher::new(),
+                        published: false,
                     });
                 }
                 Err(error) if error.kind() == io::ErrorKind::AlreadyExists => continue,
@@ -531,6 +535,9 @@ pub struct Pending {
     path: PathBuf,
     file: Option<File>,
     hasher: Hasher,
+    /// The temporary file is gone: renamed into the store, or removed because the store had
+    /// the blob already. Until then, dropping the `Pending` removes it.
+    published: bool,
 }
 
 impl Pending {
@@ -589,6 +596,14 @@ impl Pending {
         {
             return Err(io_error(shard)(error));
         }
+        self.publish(&final_path, shard)?;
+        self.published = true;
+        crate::workdir::unregister(&self.path);
+        Ok(final_path)
+    }
+
+    /// Moves the written temporary file to `final_path` in `shard`, under the blob's lock.
+    fn publish(&self, final_path: &Path, shard: &Path) -> Result<(), CacheError> {
         let lock_path = self.cache.lock_path(&self.digest);
         let lock = OpenOptions::new()
             .write(true)
@@ -598,6 +613,7 @@ impl Pending {
             .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
             .open(&lock_path)
             .map_err(io_error(&lock_path))?;
+        crate::workdir::register(&lock_path);
         rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive)
             .map_err(|e| io_error(&lock_path)(e.into()))?;
         // Another process may have stored the same blob meanwhile: keep the one in place when
@@ -609,8 +625,8 @@ impl Pending {
         let result = if already {
             fs::remove_file(&self.path).map_err(io_error(&self.path))
         } else {
-            fs::rename(&self.path, &final_path)
-                .map_err(io_error(&final_path))
+            fs::rename(&self.path, final_path)
+                .map_err(io_error(final_path))
                 .and_then(|()| {
                     File::open(shard)
                         .and_then(|dir| dir.sync_all())
@@ -619,8 +635,8 @@ impl Pending {
         };
         let _ = fs::remove_file(&lock_path);
         drop(lock);
-        result?;
-        Ok(final_path)
+        crate::workdir::unregister(&lock_path);
+        result
     }
 }
 
@@ -649,8 +665,10 @@ impl Write for Pending {
 
 impl Drop for Pending {
     fn drop(&mut self) {
-        if self.file.is_some() {
+        if !self.published {
+            self.file = None;
             let _ = fs::remove_file(&self.path);
+            crate::workdir::unregister(&self.path);
         }
     }
 }
