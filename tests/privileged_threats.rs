@@ -36,6 +36,7 @@ use std::time::{Duration, Instant};
 use common::deb::{Member, Package};
 use common::fixture::Fixture;
 use common::invariants::{self, Sentinel, Watch, assert_error, assert_success, work_dirs};
+use common::server::Fault;
 use common::{hostbase, repo, stderr};
 use rustix::process::Signal;
 
@@ -397,8 +398,13 @@ struct Tmpfs {
 
 impl Tmpfs {
     fn mount(point: &Path, bytes: u64) -> Self {
+        Self::mount_with(point, &format!("size={bytes}"))
+    }
+
+    /// A tmpfs with `options` (tmpfs's own: `size=`, `nr_inodes=`) besides `mode=0755`.
+    fn mount_with(point: &Path, options: &str) -> Self {
         std::fs::create_dir_all(point).unwrap();
-        let data = CString::new(format!("size={bytes},mode=0755")).unwrap();
+        let data = CString::new(format!("{options},mode=0755")).unwrap();
         rustix::mount::mount(
             "t-tmpfs",
             point,
@@ -754,6 +760,100 @@ fn d4_sigint_during_a_busy_postinst() {
     watch.assert_failed();
 }
 
+/// THREATS D4 during the downloads: each of SIGINT, SIGTERM and SIGHUP while the suite's
+/// InRelease drips in (one byte every 20 ms: the download would take minutes), then while a
+/// `.deb` drips in: exit 130 or 143 naming the interruption, at once rather than when the
+/// download ends; no output, no work directory, no temporary file in the cache (I1–I7).
+#[test]
+#[ignore = "privileged: needs root (chroot, namespaces, chown)"]
+fn d4_signals_during_downloads() {
+    let threats = Threats::new(|_| vec![with_postinst("t-plain", "#!/bin/sh\nexit 0\n")]);
+    let server = &threats.fixture.server;
+    let inrelease = "/debian/dists/trixie/InRelease".to_owned();
+    let deb = format!("/debian/{}", threats.package("t-plain").pool_path("main"));
+    let drip = Fault::Drip {
+        interval: Duration::from_millis(20),
+    };
+    let output = threats.path().join("out");
+    for (signal, code) in [(Signal::INT, 130), (Signal::TERM, 143), (Signal::HUP, 130)] {
+        for path in [&inrelease, &deb] {
+            // Without a lock the build reads the suite's InRelease again.
+            let _ = std::fs::remove_file(threats.path().join("p.lock"));
+            server.clear_faults();
+            server.clear_log();
+            server.fault(path, drip.clone());
+            let watch = threats.watch(&output);
+            let mut running = threats.spawn("p", &output, "root", None);
+            running.wait_until(&format!("the request of {path}"), || {
+                server.requests().contains(path)
+            });
+            std::thread::sleep(Duration::from_millis(200));
+            let signalled = Instant::now();
+            running.signal(signal);
+            let run = running.finish(DEADLINE);
+            assert!(
+                signalled.elapsed() < TEARDOWN,
+                "{signal:?} during {path}: debroot took {:?} to stop",
+                signalled.elapsed()
+            );
+            assert_error(&run, code, &["interrupted"]);
+            assert!(!output.exists(), "I2: no output");
+            watch.assert_failed();
+        }
+    }
+}
+
+/// THREATS D4 during extraction and during the output's write, with `t-many` (30,000 files):
+/// SIGINT once its first file is in the root and before its last is, then SIGTERM once the
+/// tarball's temporary file exists: exit 130 / 143 naming the interruption; no output, no
+/// temporary file, no work directory (I1–I7).
+#[test]
+#[ignore = "privileged: needs root (chroot, namespaces, chown)"]
+fn d4_signals_during_extraction_and_output() {
+    let threats = Threats::new(|_| vec![many_files_package()]);
+    let output = threats.path().join("out");
+    let first = format!("usr/share/t-many/{:05}", 0);
+    let last = format!("usr/share/t-many/{:05}", MANY_FILES - 1);
+    for mode in ["root", "extract"] {
+        let watch = threats.watch(&output);
+        let mut running = threats.spawn("p", &output, mode, None);
+        let in_root = |name: &str| {
+            work_dirs(&output)
+                .into_iter()
+                .any(|work| work.join("root").join(name).exists())
+        };
+        running.wait_until("t-many's first file", || in_root(&first));
+        let midway = !in_root(&last);
+        running.signal(Signal::INT);
+        let run = running.finish(DEADLINE);
+        assert!(midway, "{mode}: the signal came after the extraction");
+        assert_error(&run, 130, &["interrupted"]);
+        assert!(!output.exists(), "I2: no output");
+        watch.assert_failed();
+    }
+
+    let output = threats.path().join("out.tar");
+    let watch = threats.watch(&output);
+    let mut running = threats.spawn("p", &output, "root", None);
+    let temporary = || {
+        std::fs::read_dir(threats.path())
+            .unwrap()
+            .flatten()
+            .any(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with(".out.tar.debroot-")
+                    && e.path().is_file()
+            })
+    };
+    running.wait_until("the tarball's temporary file", temporary);
+    running.signal(Signal::TERM);
+    let run = running.finish(DEADLINE);
+    assert_error(&run, 143, &["interrupted"]);
+    assert!(!output.exists(), "I2: no output");
+    watch.assert_failed();
+}
+
 /// THREATS D4: SIGKILL of debroot during a maintainer script: the namespace dies with it (no
 /// process, no mount left); the work directory is left, and the next build to the same output
 /// says it removed the stale work directory of the dead process, removes it, and succeeds;
@@ -985,9 +1085,10 @@ fn d5_kill_all_stays_in_the_namespace() {
 // E1: disk full.
 
 /// Builds `t-many` (with the host base) in `mode` onto a full tmpfs, as a tarball (the tree
-/// fits, the tarball does not) then as a directory (a 1 MiB tmpfs: the extraction fails):
-/// exit 9 naming "No space left on device" (and, for the tarball, its temporary file); no
-/// temporary file, no work directory, no output; I1–I7.
+/// fits, the tarball does not), as a directory on a 1 MiB tmpfs (the extraction runs out of
+/// bytes) and as a directory on a 64 MiB tmpfs of 100 inodes (it runs out of inodes): exit 9
+/// naming "No space left on device" (and, for the tarball, its temporary file); no temporary
+/// file, no work directory, no output; I1–I7.
 fn disk_full(mode: &str) {
     let threats = Threats::new(|_| vec![many_files_package()]);
     let disks = tempfile::tempdir().unwrap();
@@ -1019,20 +1120,24 @@ fn disk_full(mode: &str) {
     watch.assert_failed();
     drop(tmpfs);
 
-    let tmpfs = Tmpfs::mount(&disks.path().join("dir"), 1 << 20);
-    let output = tmpfs.point.join("out");
-    let watch = threats.watch(&output);
-    let run = threats.run("p", &output, mode);
-    assert_error(&run, 9, &[]);
-    let text = stderr(&run);
-    assert!(
-        text.contains("No space left on device"),
-        "the reason is named:\n{text}"
-    );
-    assert!(!output.exists(), "I2: no output");
-    let left: Vec<_> = std::fs::read_dir(&tmpfs.point).unwrap().flatten().collect();
-    assert!(left.is_empty(), "I2/I6: left on the full disk: {left:?}");
-    watch.assert_failed();
+    let bytes = Tmpfs::mount(&disks.path().join("dir"), 1 << 20);
+    let inodes = Tmpfs::mount_with(&disks.path().join("inodes"), "size=64m,nr_inodes=100");
+    for tmpfs in [&bytes, &inodes] {
+        let output = tmpfs.point.join("out");
+        let watch = threats.watch(&output);
+        let run = threats.run("p", &output, mode);
+        assert_error(&run, 9, &[]);
+        let text = stderr(&run);
+        assert!(
+            text.contains("No space left on device"),
+            "the reason is named ({}):\n{text}",
+            tmpfs.point.display()
+        );
+        assert!(!output.exists(), "I2: no output");
+        let left: Vec<_> = std::fs::read_dir(&tmpfs.point).unwrap().flatten().collect();
+        assert!(left.is_empty(), "I2/I6: left on the full disk: {left:?}");
+        watch.assert_failed();
+    }
 }
 
 /// THREATS E1 in root mode: see [`disk_full`].
