@@ -41,7 +41,13 @@ pub struct ScriptError {
     /// How it ended: `exit status N`, `killed by signal N (NAME)`.
     pub status: String,
     pub output: String,
+    /// What it printed says the disk is full (`No space left on device`): a local I/O
+    /// failure (exit 9) rather than the package's (THREATS E1).
+    pub disk_full: bool,
 }
+
+/// The words of ENOSPC in the C library's messages, which dpkg and shell tools print.
+const DISK_FULL: &str = "No space left on device";
 
 /// What dpkg said failed, from its output: the package, the maintainer script, and how the
 /// script ended (`dpkg: error processing package NAME (--configure):` and the line after it).
@@ -103,10 +109,20 @@ pub fn dpkg_failure(output: &str) -> Option<(String, &'static str, String)> {
 
 impl Classify for ScriptError {
     fn class(&self) -> ExitClass {
-        ExitClass::Script
+        if self.disk_full {
+            ExitClass::Output
+        } else {
+            ExitClass::Script
+        }
     }
 
     fn hint(&self) -> Option<String> {
+        if self.disk_full {
+            return Some(
+                "the build root is beside the output: free space (or inodes) on its filesystem"
+                    .into(),
+            );
+        }
         Some("`--keep-failed` keeps the work directory for inspection".into())
     }
 }
@@ -176,10 +192,15 @@ fn run_script(
         .filter(|l| !l.starts_with("debroot: "))
         .map(|l| format!("  | {l}\n"))
         .collect();
+    let disk_full = text.contains(DISK_FULL) || errors.contains(DISK_FULL);
+    if disk_full {
+        status.push_str(": No space left on device");
+    }
     Err(ScriptError {
         what: culprit,
         status,
         output: output.trim_end().to_owned(),
+        disk_full,
     }
     .into())
 }
@@ -410,6 +431,7 @@ pub fn install(
             what: "`dpkg --audit` after installing".into(),
             status: audit.status.to_string(),
             output: audit.last_lines(SHOWN_LINES),
+            disk_full: false,
         }
         .into());
     }
