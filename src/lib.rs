@@ -94,6 +94,9 @@ pub fn run(args: impl IntoIterator<Item = OsString>, context: &Context) -> ExitC
         Some("__sandbox-init") => {
             return ExitCode::from(install::sandbox::init_main(&args[2..]).clamp(0, 255) as u8);
         }
+        Some("__reaper") => {
+            return ExitCode::from(install::reaper::reaper_main(&args[2..]).clamp(0, 255) as u8);
+        }
         Some("__userns") => return userns_main(&args, context),
         _ => {}
     }

@@ -73,27 +73,41 @@ pub fn remove_anywhere(path: &Path) -> io::Result<()> {
     }
 }
 
-/// Kills the tracked children and waits (briefly) until they are gone.
+/// Stops the tracked children and waits (briefly) until they are gone: SIGTERM first, so
+/// that a reaper (a hook run without namespaces) kills what it adopted before it exits (a
+/// namespace helper dies of it at once, and its namespace with it), then SIGKILL.
 fn kill_children() {
+    use rustix::process::{Pid, Signal};
     let pids: Vec<u32> = CHILDREN.lock().map(|c| c.clone()).unwrap_or_default();
     for &pid in &pids {
-        if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
-            // A hook run without namespaces leads a process group of its own: the group goes
-            // too (for the others there is no such group, and this does nothing).
-            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
-            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        if let Some(pid) = Pid::from_raw(pid as i32) {
+            let _ = rustix::process::kill_process(pid, Signal::TERM);
         }
     }
-    for _ in 0..200 {
-        let alive = pids.iter().any(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-                stat.rsplit(") ")
-                    .next()
-                    .is_some_and(|s| !s.starts_with('Z'))
-            })
-        });
-        if !alive {
-            break;
+    let alive = |pid: &u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+            stat.rsplit(") ")
+                .next()
+                .is_some_and(|s| !s.starts_with('Z'))
+        })
+    };
+    wait_until_gone(&pids, alive, 100);
+    for &pid in pids.iter().filter(|pid| alive(pid)) {
+        if let Some(pid) = Pid::from_raw(pid as i32) {
+            // A hook's reaper leads a process group of its own: the group goes too (for the
+            // others there is no such group, and this does nothing).
+            let _ = rustix::process::kill_process_group(pid, Signal::KILL);
+            let _ = rustix::process::kill_process(pid, Signal::KILL);
+        }
+    }
+    wait_until_gone(&pids, alive, 200);
+}
+
+/// Polls every 10 ms, at most `polls` times, until none of `pids` is `alive`.
+fn wait_until_gone(pids: &[u32], alive: impl Fn(&u32) -> bool, polls: u32) {
+    for _ in 0..polls {
+        if !pids.iter().any(&alive) {
+            return;
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     }

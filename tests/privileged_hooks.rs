@@ -11,6 +11,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -515,16 +516,8 @@ fn verify_names_what_a_hook_makes_vary() {
 #[ignore = "privileged: needs root (chroot, namespaces, chown)"]
 fn hooks_as_a_user_in_unshare_and_extract_modes() {
     let hooks = Hooks::new("");
-    let user = common::user::unprivileged_user();
-    // Lock as root first (the user reads the same lock).
-    let run = hooks.build("root.tar", "root", &[], &[]);
-    hooks.assert_built(&run);
-    let home = tempfile::tempdir().unwrap();
-    let home = home.path();
-    for name in ["p.toml", "p.lock", "keyring.gpg"] {
-        std::fs::copy(hooks.path().join(name), home.join(name)).unwrap();
-    }
-    std::fs::create_dir(home.join("hooks")).unwrap();
+    let user = UserHome::new(&hooks);
+    let home = user.home.path();
     std::fs::create_dir(home.join("host")).unwrap();
     std::fs::write(home.join("host/motd"), "from the host\n").unwrap();
     let hook = home.join("hooks/customize-user");
@@ -544,32 +537,15 @@ fi
     )
     .unwrap();
     std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let exe = home.join("debroot");
-    std::fs::copy(env!("CARGO_BIN_EXE_debroot"), &exe).unwrap();
-    let chown = std::process::Command::new("chown")
-        .args(["-R", user])
-        .arg(home)
-        .status()
-        .unwrap();
-    assert!(chown.success());
+    user.give_home();
     for mode in ["unshare", "extract"] {
         let output = format!("{mode}-out");
-        let run = std::process::Command::new("runuser")
-            .args(["-u", user, "--"])
-            .arg(&exe)
-            .args(["build", "p.toml", "-o", &output, "--frozen", "--mode", mode])
-            .args(["--mirror", &hooks.fixture.mirror(), "--cache-dir", "cache"])
-            .current_dir(home)
-            .env_clear()
-            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-            .env("HOME", home)
-            .env("SOURCE_DATE_EPOCH", EPOCH)
-            .output()
-            .unwrap();
+        let run = user.build(&output, mode, &[]).output().unwrap();
         assert_eq!(
             run.status.code(),
             Some(0),
-            "{mode} as {user}: {}",
+            "{mode} as {}: {}",
+            user.name,
             stderr(&run)
         );
         let out = home.join(&output);
@@ -597,6 +573,170 @@ fi
         }
         assert!(work_dirs(&out).is_empty(), "{mode}: {:?}", work_dirs(&out));
     }
+    assert_no_mounts_below(home);
+    assert_no_processes_below(home);
+}
+
+/// A normal user's copy of the fixture profile (and its lock, made as root), with a `hooks/`
+/// folder and its own copy of debroot, in a home of its own.
+struct UserHome {
+    name: &'static str,
+    home: tempfile::TempDir,
+    exe: PathBuf,
+    mirror: String,
+}
+
+impl UserHome {
+    fn new(hooks: &Hooks) -> Self {
+        let name = common::user::unprivileged_user();
+        // Lock as root first (the user reads the same lock).
+        let run = hooks.build("root.tar", "root", &[], &[]);
+        hooks.assert_built(&run);
+        let home = tempfile::tempdir().unwrap();
+        for file in ["p.toml", "p.lock", "keyring.gpg"] {
+            std::fs::copy(hooks.path().join(file), home.path().join(file)).unwrap();
+        }
+        std::fs::create_dir(home.path().join("hooks")).unwrap();
+        let exe = home.path().join("debroot");
+        std::fs::copy(env!("CARGO_BIN_EXE_debroot"), &exe).unwrap();
+        UserHome {
+            name,
+            home,
+            exe,
+            mirror: hooks.fixture.mirror(),
+        }
+    }
+
+    /// Makes the home and all in it the user's (once its files are written).
+    fn give_home(&self) {
+        let chown = std::process::Command::new("chown")
+            .args(["-R", self.name])
+            .arg(self.home.path())
+            .status()
+            .unwrap();
+        assert!(chown.success());
+    }
+
+    /// `debroot build p.toml -o OUTPUT --frozen --mode MODE EXTRA...` as the user, in the home.
+    fn build(&self, output: &str, mode: &str, extra: &[&str]) -> std::process::Command {
+        let id = |flag: &str| -> u32 {
+            let output = std::process::Command::new("id")
+                .args([flag, self.name])
+                .output()
+                .unwrap();
+            common::stdout(&output).trim().parse().unwrap()
+        };
+        let mut command = std::process::Command::new(&self.exe);
+        command
+            .args(["build", "p.toml", "-o", output, "--frozen", "--mode", mode])
+            .args(["--mirror", &self.mirror, "--cache-dir", "cache"])
+            .args(extra)
+            .current_dir(self.home.path())
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .env("HOME", self.home.path())
+            .env("SOURCE_DATE_EPOCH", EPOCH)
+            // Run as root, std drops the supplementary groups too.
+            .uid(id("-u"))
+            .gid(id("-g"));
+        command
+    }
+}
+
+/// The processes whose command line is `argv`.
+fn processes_running(argv: &[&str]) -> Vec<String> {
+    let mut wanted = Vec::new();
+    for arg in argv {
+        wanted.extend_from_slice(arg.as_bytes());
+        wanted.push(0);
+    }
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|entry| std::fs::read(entry.path().join("cmdline")).unwrap_or_default() == wanted)
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// Hooks of a normal user's builds leave nothing running, a daemon that double-forked and left
+/// the process group with `setsid` included: when the hook ends, when it runs out of time, and
+/// when debroot gets SIGTERM meanwhile. In `unshare` mode the hook's PID namespace sees to it;
+/// in `extract` mode, without namespaces, debroot's reaper (a child subreaper) does.
+#[test]
+#[ignore = "privileged: needs root (chroot, namespaces, chown)"]
+fn a_users_hooks_leave_nothing_running() {
+    let hooks = Hooks::new("");
+    let user = UserHome::new(&hooks);
+    user.give_home();
+    let home = user.home.path();
+    for mode in ["unshare", "extract"] {
+        let output = format!("{mode}-ends");
+        let daemon = "setsid sh -c 'sleep 1718 </dev/null >/dev/null 2>&1 &'";
+        let run = user
+            .build(&output, mode, &["--customize-hook", daemon])
+            .output()
+            .unwrap();
+        assert_eq!(run.status.code(), Some(0), "{mode}: {}", stderr(&run));
+        let left = processes_running(&["sleep", "1718"]);
+        assert!(
+            left.is_empty(),
+            "{mode}: the daemon outlived its hook: {left:?}"
+        );
+
+        let output = format!("{mode}-slow");
+        let slow = "setsid sleep 1719 </dev/null >/dev/null 2>&1 & sleep 1719";
+        let run = user
+            .build(
+                &output,
+                mode,
+                &["--hook-timeout", "2", "--customize-hook", slow],
+            )
+            .output()
+            .unwrap();
+        let text = stderr(&run);
+        assert_eq!(run.status.code(), Some(8), "{mode}: {text}");
+        assert!(text.contains("timed out after 2 s"), "{mode}: {text}");
+        let left = processes_running(&["sleep", "1719"]);
+        assert!(
+            left.is_empty(),
+            "{mode}: a timed-out hook's processes live: {left:?}"
+        );
+        assert!(!home.join(&output).exists(), "{mode}: no output");
+        assert!(work_dirs(&home.join(&output)).is_empty(), "{mode}");
+    }
+
+    let started = home.join("started");
+    let hook = format!(
+        "setsid sleep 1720 </dev/null >/dev/null 2>&1 & sleep 1720 & touch {}; wait",
+        started.display()
+    );
+    let child = user
+        .build("term-out", "extract", &["--customize-hook", &hook])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let waited = std::time::Instant::now();
+    while !started.exists() {
+        assert!(waited.elapsed().as_secs() < 60, "the hook never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    rustix::process::kill_process(
+        rustix::process::Pid::from_child(&child),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(143), "{text}");
+    assert!(text.contains("interrupted"), "{text}");
+    let left = processes_running(&["sleep", "1720"]);
+    assert!(
+        left.is_empty(),
+        "an interrupted hook's processes live: {left:?}"
+    );
+    assert!(!home.join("term-out").exists(), "no output");
+    assert!(work_dirs(&home.join("term-out")).is_empty());
     assert_no_mounts_below(home);
     assert_no_processes_below(home);
 }
@@ -645,12 +785,6 @@ fn sigterm_during_a_hook_cleans_up() {
     assert!(text.contains("interrupted"), "{text}");
     hooks.assert_nothing_left("out.tar");
     // The hook's sleeps, the setsid one included, died with its namespace.
-    let mut left = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-        if cmdline == b"sleep\x001717\x00" {
-            left.push(entry.file_name());
-        }
-    }
+    let left = processes_running(&["sleep", "1717"]);
     assert!(left.is_empty(), "sleep 1717 left running: {left:?}");
 }

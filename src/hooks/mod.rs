@@ -22,7 +22,9 @@
 //! maintainer scripts (in `unshare` mode, as root of the build's user namespace): `/proc`,
 //! `/sys` and `/dev` are mounted in the root while a hook runs, so `chroot "$1" CMD` works, and
 //! whatever a hook mounts or leaves running is gone when it ends. A hook has no network.
-//! Without privilege (`extract` mode as a user) a hook runs as a plain process group.
+//! Without privilege (`extract` mode as a user) a hook runs without namespaces, as the user,
+//! under debroot's reaper ([`crate::install::reaper`]), which kills whatever the hook left
+//! running (a `setsid` daemon included) when it ends, times out or is interrupted.
 //!
 //! The environment is built from nothing ([`Contract::environment`]): no variable of the host
 //! reaches a hook unless the profile names it in `build.pass-env`.

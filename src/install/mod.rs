@@ -20,6 +20,7 @@
 pub mod cleanup;
 pub mod dpkgdb;
 pub mod plan;
+pub mod reaper;
 pub mod sandbox;
 
 use std::collections::BTreeMap;

@@ -250,6 +250,9 @@ enum View {
     Outside { cwd: PathBuf, mount_root: bool },
 }
 
+/// How long a reaper told to stop may take to kill what it adopted.
+const REAPER_GRACE: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// Reads the child's stdout and stderr into one bounded buffer, and waits (killing it after
 /// `timeout`). With a process `group`, the group is killed once the child has exited (what it
 /// left in the background would hold the pipes open) or timed out.
@@ -323,12 +326,28 @@ fn collect_output(
             && !timed_out
             && started.elapsed() > limit
         {
-            // The namespace's PID 1 dies with its parent; everything in it dies with PID 1.
-            let _ = child.kill();
-            if let Some(group) = group {
-                let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+            match group {
+                // The reaper kills all the command started, then exits.
+                Some(_) => {
+                    let _ = rustix::process::kill_process(
+                        rustix::process::Pid::from_child(child),
+                        rustix::process::Signal::TERM,
+                    );
+                }
+                // The namespace's PID 1 dies with its parent; everything in it dies with it.
+                None => {
+                    let _ = child.kill();
+                }
             }
             timed_out = true;
+        }
+        // A reaper that does not stop (it cannot: SIGKILL for it and its group).
+        if let (Some(limit), Some(group)) = (timeout, group)
+            && timed_out
+            && started.elapsed() > limit + REAPER_GRACE
+        {
+            let _ = child.kill();
+            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
         }
     }
     for reader in readers {
@@ -356,22 +375,25 @@ fn collect_output(
     })
 }
 
-/// Runs `argv` without namespaces (no privilege: hooks of an `extract` build as a user) in a
-/// process group of its own, in `cwd`, with exactly `env`, stdin from `/dev/null`. The group
-/// is killed when the command ends or after `timeout`, so what it started in the background
-/// does not outlive it (unless it left the group with `setsid`).
+/// Runs `argv` without namespaces (no privilege: hooks of an `extract` build as a user)
+/// under debroot's `__reaper` ([`super::reaper`]), in a process group of its own, in `cwd`,
+/// with exactly `env`, stdin from `/dev/null`. What the command leaves running, a daemon that
+/// left the group with `setsid` included, is killed when it ends, after `timeout`, or when
+/// debroot is interrupted.
 pub fn run_group(
     argv: &[&str],
     env: &[(String, String)],
     cwd: &Path,
     timeout: Option<std::time::Duration>,
 ) -> std::io::Result<Outcome> {
-    let (program, args) = argv
-        .split_first()
-        .ok_or_else(|| std::io::Error::other("no command"))?;
-    let mut command = Command::new(program);
+    if argv.is_empty() {
+        return Err(std::io::Error::other("no command"));
+    }
+    let mut command = Command::new(crate::SELF_EXE);
     command
-        .args(args)
+        .arg("__reaper")
+        .arg("--")
+        .args(argv)
         .current_dir(cwd)
         .env_clear()
         .envs(env.iter().map(|(k, v)| (k, v)))
