@@ -658,6 +658,25 @@ fn processes_running(argv: &[&str]) -> Vec<String> {
         .collect()
 }
 
+/// Sends SIGTERM to the debroot `child` once its hook has made `marker` (within a minute),
+/// and requires it to exit 143 saying it was interrupted.
+fn terminate_once(child: std::process::Child, marker: &Path) {
+    let waited = std::time::Instant::now();
+    while !marker.exists() {
+        assert!(waited.elapsed().as_secs() < 60, "the hook never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    rustix::process::kill_process(
+        rustix::process::Pid::from_child(&child),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(143), "{text}");
+    assert!(text.contains("interrupted"), "{text}");
+}
+
 /// Hooks of a normal user's builds leave nothing running, a daemon that double-forked and left
 /// the process group with `setsid` included: when the hook ends, when it runs out of time, and
 /// when debroot gets SIGTERM meanwhile. In `unshare` mode the hook's PID namespace sees to it;
@@ -716,20 +735,7 @@ fn a_users_hooks_leave_nothing_running() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let waited = std::time::Instant::now();
-    while !started.exists() {
-        assert!(waited.elapsed().as_secs() < 60, "the hook never started");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    rustix::process::kill_process(
-        rustix::process::Pid::from_child(&child),
-        rustix::process::Signal::TERM,
-    )
-    .unwrap();
-    let output = child.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(143), "{text}");
-    assert!(text.contains("interrupted"), "{text}");
+    terminate_once(child, &started);
     let left = processes_running(&["sleep", "1720"]);
     assert!(
         left.is_empty(),
@@ -769,20 +775,7 @@ fn sigterm_during_a_hook_cleans_up() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let started = std::time::Instant::now();
-    while !marker.exists() {
-        assert!(started.elapsed().as_secs() < 60, "the hook never started");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    rustix::process::kill_process(
-        rustix::process::Pid::from_child(&child),
-        rustix::process::Signal::TERM,
-    )
-    .unwrap();
-    let output = child.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(143), "{text}");
-    assert!(text.contains("interrupted"), "{text}");
+    terminate_once(child, &marker);
     hooks.assert_nothing_left("out.tar");
     // The hook's sleeps, the setsid one included, died with its namespace.
     let left = processes_running(&["sleep", "1717"]);

@@ -55,7 +55,7 @@ pub fn reaper_main(args: &[OsString]) -> i32 {
                 break 128 + Signal::TERM.as_raw();
             }
             match child.try_wait() {
-                Ok(Some(status)) => break exit_code(status),
+                Ok(Some(status)) => break super::sandbox::exit_code(status),
                 Ok(None) => std::thread::sleep(Duration::from_millis(10)),
                 Err(error) => {
                     eprintln!(
@@ -73,15 +73,6 @@ pub fn reaper_main(args: &[OsString]) -> i32 {
     };
     kill_adopted();
     code
-}
-
-/// The exit code a shell would report for `status`.
-fn exit_code(status: std::process::ExitStatus) -> i32 {
-    use std::os::unix::process::ExitStatusExt;
-    status
-        .code()
-        .or_else(|| status.signal().map(|signal| 128 + signal))
-        .unwrap_or(1)
 }
 
 /// Kills every child of this process, reaps it, and repeats (the children of a killed

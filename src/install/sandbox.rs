@@ -254,8 +254,10 @@ enum View {
 const REAPER_GRACE: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// Reads the child's stdout and stderr into one bounded buffer, and waits (killing it after
-/// `timeout`). With a process `group`, the group is killed once the child has exited (what it
-/// left in the background would hold the pipes open) or timed out.
+/// `timeout`). With a process `group` (the child is a reaper leading it), the group is killed
+/// once the child has exited (what it left in the background would hold the pipes open); on
+/// timeout the reaper gets SIGTERM, and SIGKILL with its group if it has not stopped after
+/// [`REAPER_GRACE`].
 fn collect_output(
     child: &mut std::process::Child,
     timeout: Option<std::time::Duration>,
@@ -470,7 +472,8 @@ pub fn parse_inner(args: &[OsString]) -> Result<InnerArgs, String> {
     Ok(inner)
 }
 
-fn exit_code(status: std::process::ExitStatus) -> i32 {
+/// The exit code a shell would report for `status` (128 + N for signal N).
+pub(super) fn exit_code(status: std::process::ExitStatus) -> i32 {
     use std::os::unix::process::ExitStatusExt;
     match (status.code(), status.signal()) {
         (Some(code), _) => code,
