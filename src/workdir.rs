@@ -130,11 +130,17 @@ pub fn unregister(path: &Path) {
 /// Set once a signal arrived: the handler owns the exit from then on.
 static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
+/// Whether a signal arrived: code that writes into a registered path stops when it sees this,
+/// so that the handler's removal is not raced by new files.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 /// Once interrupted, waits for the handler to clean up and exit: the failure the main thread
 /// sees (its commands killed by the handler) is a consequence, not the cause, and must not be
 /// reported as one.
 pub fn yield_to_interruption() {
-    while INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+    while interrupted() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
@@ -152,8 +158,9 @@ pub fn install_signal_handler() {
             kill_children();
             let paths: Vec<PathBuf> = REGISTERED.lock().map(|l| l.clone()).unwrap_or_default();
             for path in paths.iter().rev() {
-                // The build may still be writing: try a few times.
-                for _ in 0..5 {
+                // The build's writers stop at their next entry once they see the flag; until
+                // then a removal can fail on a file made meanwhile: try again, for 5 s at most.
+                for _ in 0..100 {
                     if remove_anywhere(path).is_ok() {
                         break;
                     }

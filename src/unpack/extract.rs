@@ -82,6 +82,9 @@ pub enum ExtractError {
     },
     #[error(transparent)]
     Tar(#[from] super::tar::TarError),
+    /// debroot was interrupted: the signal handler is removing the root, so writing stops.
+    #[error("interrupted while unpacking `{package}`")]
+    Interrupted { package: String },
 }
 
 fn shown(path: &[u8]) -> String {
@@ -785,6 +788,11 @@ impl Target {
         let mut written: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
         let mut buffer = vec![0u8; 1 << 16];
         while let Some(entry) = tar.next_entry()? {
+            if crate::workdir::interrupted() {
+                return Err(ExtractError::Interrupted {
+                    package: package.to_owned(),
+                });
+            }
             if unpacked.paths.len() >= options.max_entries {
                 return Err(unsafe_member(
                     &entry.path,
@@ -1350,6 +1358,7 @@ impl crate::error::Classify for ExtractError {
     fn class(&self) -> crate::error::ExitClass {
         match self {
             ExtractError::Io { .. } => crate::error::ExitClass::Output,
+            ExtractError::Interrupted { .. } => crate::error::ExitClass::Interrupted,
             _ => crate::error::ExitClass::Archive,
         }
     }

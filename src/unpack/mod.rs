@@ -149,7 +149,10 @@ impl Classify for UnpackError {
         match &self.kind {
             UnpackErrorKind::Mismatch { .. } => ExitClass::Integrity,
             UnpackErrorKind::Open(..) => ExitClass::Output,
-            UnpackErrorKind::Extract(extract::ExtractError::Io { .. }) => ExitClass::Output,
+            UnpackErrorKind::Extract(error @ extract::ExtractError::Io { .. })
+            | UnpackErrorKind::Extract(error @ extract::ExtractError::Interrupted { .. }) => {
+                error.class()
+            }
             _ => ExitClass::Archive,
         }
     }
