@@ -409,8 +409,9 @@ pub fn install(
         script.push_str(&configure_batch(&members));
         run_script(env, &box_, &script, "configuring packages", packages)?;
         configure_time += step.elapsed();
-        env.printer
-            .status("Installed", &format!("{} packages", batch.len()));
+        let count = batch.len();
+        let noun = if count == 1 { "package" } else { "packages" };
+        env.printer.status("Installed", &format!("{count} {noun}"));
     }
     if !plan.batches.is_empty() {
         let step = Instant::now();
