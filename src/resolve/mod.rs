@@ -141,6 +141,22 @@ pub enum ResolveError {
         stage: &'static str,
         explanation: String,
     },
+    /// Several `include` entries fail on their own, each said at once (as apt does).
+    #[error("{} requested packages cannot be found as asked:{}", .0.len(), .0.iter().map(|e| format!("\n  {e}")).collect::<String>())]
+    Requests(Vec<ResolveError>),
+}
+
+impl ResolveError {
+    /// The package name an error of one request is about.
+    fn subject(&self) -> Option<&str> {
+        match self {
+            ResolveError::Unknown { name, .. }
+            | ResolveError::Rejected { name, .. }
+            | ResolveError::NoVersion { name, .. }
+            | ResolveError::Virtual { name, .. } => Some(name),
+            ResolveError::Unsatisfiable { .. } | ResolveError::Requests(_) => None,
+        }
+    }
 }
 
 impl Classify for ResolveError {
@@ -165,6 +181,13 @@ impl Classify for ResolveError {
             ResolveError::Unsatisfiable { .. } => Some(
                 "`debroot why PROFILE PACKAGE` shows why a package is wanted; `packages.exclude` and `name=version` in `packages.include` change the set".into(),
             ),
+            ResolveError::Requests(errors) => {
+                let hints: Vec<String> = errors
+                    .iter()
+                    .filter_map(|e| Some(format!("for `{}`, {}", e.subject()?, e.hint()?)))
+                    .collect();
+                (!hints.is_empty()).then(|| hints.join("; "))
+            }
             _ => None,
         }
     }
@@ -453,11 +476,20 @@ pub fn resolve(universe: &Universe, request: &Request) -> Result<Resolution, Res
         }
     }
     let excluded = |name: &PackageName| request.exclude.contains(name);
-    let includes: Vec<Root> = request
-        .include
-        .iter()
-        .map(|r| include_root(universe, r))
-        .collect::<Result<_, _>>()?;
+    let mut includes: Vec<Root> = Vec::new();
+    let mut failures: Vec<ResolveError> = Vec::new();
+    for requested in &request.include {
+        match include_root(universe, requested) {
+            Ok(root) => includes.push(root),
+            Err(error) => failures.push(error),
+        }
+    }
+    if failures.len() > 1 {
+        return Err(ResolveError::Requests(failures));
+    }
+    if let Some(error) = failures.pop() {
+        return Err(error);
+    }
     let pinned: BTreeMap<Key, Version> = includes
         .iter()
         .filter_map(|r| r.version.clone().map(|v| (r.key.clone(), v)))
