@@ -313,6 +313,19 @@ impl fmt::Display for PackageSpec {
 
 impl PackageSpec {
     pub fn parse(text: &str) -> Result<Self, String> {
+        // A relation (`libc6 (>= 2.36)`, `a | b`) is the mistake worth naming: it would
+        // otherwise read as a name ending in ` (>` and a version ` 2.36)`.
+        let relation = text.contains(['|', ','])
+            || text
+                .split('(')
+                .skip(1)
+                .any(|after| after.trim_start().starts_with(['<', '>', '=']));
+        if relation {
+            return Err(format!(
+                "`{}` is not a package: write `NAME`, `NAME:ARCH` or `NAME=VERSION` (an exact version; relations such as `(>= 1.0)` are not accepted here)",
+                text.escape_debug()
+            ));
+        }
         let (rest, version) = match text.split_once('=') {
             Some((rest, version)) => (
                 rest,
@@ -1459,6 +1472,24 @@ mod tests {
             "2.10-3"
         );
         assert_eq!(profile.source.native_architecture().as_str(), "amd64");
+    }
+
+    #[test]
+    fn a_relation_in_include_is_named_as_such() {
+        for entry in ["libc6 (>= 2.36)", "a | b", "libc6(>=2)"] {
+            let text =
+                format!("[source]\nsuite = \"trixie\"\n[packages]\ninclude = [\"{entry}\"]\n");
+            let error = load_from(&[("/p/a.toml", &text)], "a.toml").unwrap_err();
+            let message = error.to_string();
+            assert!(message.contains("/p/a.toml:4:"), "{message}");
+            assert!(message.contains("`packages.include`"), "{message}");
+            assert!(
+                message.contains(&format!(
+                    "`{entry}` is not a package: write `NAME`, `NAME:ARCH` or `NAME=VERSION`"
+                )),
+                "{message}"
+            );
+        }
     }
 
     #[test]
