@@ -20,12 +20,24 @@
 //!
 //! Reads: every blob is hashed again when read. A blob that is corrupt, truncated or not a plain
 //! file (a planted symlink is never followed) is removed and reported as corrupt, so the caller
-//! fetches it again and warns.
+//! fetches it again and warns. A package is opened once ([`Cache::open_blob_verified`]: no
+//! symlink followed, a regular file of the expected size, hashed on that descriptor) and the
+//! build reads that descriptor, a [`Blob`], from then on: what happens to the path afterwards
+//! (a blob replaced, removed, or swapped for a symlink) changes nothing the build reads. A blob
+//! debroot has just downloaded is a [`Blob`] on the descriptor its bytes were hashed through as
+//! they were written, so a fresh download is not read twice. An `unshare` build hands the
+//! descriptors to its child in the user namespace ([`Blob::adopt`]).
+//!
+//! Lock: every process that uses the cache holds a shared `flock` on `DIR/v1/lock` for as long
+//! as it runs ([`Cache::open`]), so builds and fetches never wait for each other; `cache gc`
+//! takes it exclusively ([`Cache::open_exclusive`]), and so waits until no build is using the
+//! blobs it would remove (and a build started meanwhile waits for the gc).
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::digest::{Hasher, Sha256Digest};
 use crate::error::{Classify, ExitClass};
@@ -35,6 +47,106 @@ use crate::error::{Classify, ExitClass};
 pub struct Cache {
     /// `DIR/v1`.
     root: PathBuf,
+    /// `DIR/v1/lock`, held (shared, or exclusive for `gc`) while this process uses the cache.
+    _lock: Arc<File>,
+}
+
+/// How [`Cache`] holds the cache's lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Reading and adding blobs: any number of processes at once.
+    Shared,
+    /// Removing blobs (`cache gc`): no other process uses the cache meanwhile.
+    Exclusive,
+}
+
+/// A verified blob, open: its bytes were hashed on this very descriptor (or as they were
+/// written through it) and matched the digest and size. Read it with [`Blob::reader`]:
+/// positional reads, so any number of readers, in any thread, see the same bytes whatever
+/// becomes of the blob's path.
+#[derive(Debug, Clone)]
+pub struct Blob {
+    file: Arc<File>,
+    digest: Sha256Digest,
+    size: u64,
+}
+
+impl Blob {
+    pub fn digest(&self) -> &Sha256Digest {
+        &self.digest
+    }
+
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// A blob verified by the process that handed this process `fd` (an `unshare` build's
+    /// parent, which opened and hashed it; the descriptor is the same open file). Checked to be
+    /// a regular file of `size` bytes, and made close-on-exec again.
+    pub fn adopt(fd: std::os::fd::OwnedFd, digest: Sha256Digest, size: u64) -> io::Result<Blob> {
+        rustix::io::fcntl_setfd(&fd, rustix::io::FdFlags::CLOEXEC)?;
+        let file = File::from(fd);
+        let meta = file.metadata()?;
+        if !meta.is_file() || meta.len() != size {
+            return Err(io::Error::other(format!(
+                "the descriptor handed for sha256:{digest} is not a file of {size} bytes"
+            )));
+        }
+        Ok(Blob {
+            file: Arc::new(file),
+            digest,
+            size,
+        })
+    }
+
+    /// A reader of the blob's bytes from the start.
+    pub fn reader(&self) -> BlobReader {
+        BlobReader {
+            file: Arc::clone(&self.file),
+            position: 0,
+            size: self.size,
+        }
+    }
+}
+
+impl std::os::fd::AsFd for Blob {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.file.as_fd()
+    }
+}
+
+/// Reads a [`Blob`] (`pread` on the shared descriptor; never past the verified size).
+#[derive(Debug)]
+pub struct BlobReader {
+    file: Arc<File>,
+    position: u64,
+    size: u64,
+}
+
+impl Read for BlobReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.size.saturating_sub(self.position);
+        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        if want == 0 {
+            return Ok(0);
+        }
+        let n = self.file.read_at(&mut buf[..want], self.position)?;
+        self.position += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for BlobReader {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let position = match to {
+            SeekFrom::Start(n) => Some(n),
+            SeekFrom::End(delta) => self.size.checked_add_signed(delta),
+            SeekFrom::Current(delta) => self.position.checked_add_signed(delta),
+        }
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before the start"))?;
+        self.position = position;
+        Ok(position)
+    }
 }
 
 /// A failed cache operation, with the path concerned.
@@ -117,11 +229,83 @@ fn is_hex_digest(name: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
+/// Makes room for `count` more open files: a build holds every package's [`Blob`] open from
+/// the fetch to the end, which can pass the usual soft limit of 1024 descriptors. The soft
+/// limit is raised as far as needed (not further: children inherit it, and some close every
+/// descriptor up to it), at most to the hard limit; past that, opening fails with a clear
+/// "too many open files".
+pub fn reserve_open_files(count: usize) {
+    let wanted = count as u64 + 256;
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+    let soft = limit.current.unwrap_or(u64::MAX);
+    if soft >= wanted {
+        return;
+    }
+    let raised = limit.maximum.map_or(wanted, |hard| hard.min(wanted));
+    let _ = rustix::process::setrlimit(
+        rustix::process::Resource::Nofile,
+        rustix::process::Rlimit {
+            current: Some(raised),
+            maximum: limit.maximum,
+        },
+    );
+}
+
+/// Opens `path` (never through a symlink) and `flock`s it as `access` says.
+fn lock(path: &Path, access: Access, waiting: &mut dyn FnMut()) -> Result<File, CacheError> {
+    use rustix::fs::FlockOperation;
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(path)
+        .map_err(io_error(path))?;
+    let (now, blocking) = match access {
+        Access::Shared => (
+            FlockOperation::NonBlockingLockShared,
+            FlockOperation::LockShared,
+        ),
+        Access::Exclusive => (
+            FlockOperation::NonBlockingLockExclusive,
+            FlockOperation::LockExclusive,
+        ),
+    };
+    match rustix::fs::flock(&file, now) {
+        Ok(()) => {}
+        Err(rustix::io::Errno::WOULDBLOCK) => {
+            waiting();
+            rustix::fs::flock(&file, blocking).map_err(|e| io_error(path)(e.into()))?;
+        }
+        Err(e) => return Err(io_error(path)(e.into())),
+    }
+    Ok(file)
+}
+
 impl Cache {
-    /// Opens (creating when needed) the cache under `dir`. Refuses a directory that other users
-    /// could write to or that belongs to someone else, and removes temporary files left by
-    /// processes that no longer run.
+    /// Opens (creating when needed) the cache under `dir`, holding its lock shared; see
+    /// [`Cache::open_with`].
     pub fn open(dir: &Path) -> Result<Self, CacheError> {
+        Self::open_with(dir, Access::Shared, &mut || {})
+    }
+
+    /// Opens the cache under `dir` holding its lock exclusively (`cache gc`): `waiting` is
+    /// called once if other processes use the cache, before waiting for them to finish.
+    pub fn open_exclusive(dir: &Path, waiting: &mut dyn FnMut()) -> Result<Self, CacheError> {
+        Self::open_with(dir, Access::Exclusive, waiting)
+    }
+
+    /// Opens (creating when needed) the cache under `dir` and takes its lock (`access`;
+    /// `waiting` is called once when another process holds it in a way that makes this one
+    /// wait). Refuses a directory that other users could write to or that belongs to someone
+    /// else, and removes temporary files left by processes that no longer run.
+    pub fn open_with(
+        dir: &Path,
+        access: Access,
+        waiting: &mut dyn FnMut(),
+    ) -> Result<Self, CacheError> {
         let root = dir.join("v1");
         for path in [
             dir,
@@ -164,7 +348,11 @@ impl Cache {
                 });
             }
         }
-        let cache = Cache { root };
+        let lock = lock(&root.join("lock"), access, waiting)?;
+        let cache = Cache {
+            root,
+            _lock: Arc::new(lock),
+        };
         cache.remove_stale_temporaries();
         Ok(cache)
     }
@@ -262,12 +450,13 @@ impl Cache {
         Ok(Lookup::Hit(bytes))
     }
 
-    /// Opens and verifies a blob for streaming (packages): hashed once, then rewound.
+    /// Opens and verifies a blob for streaming (packages): no symlink followed, a regular file
+    /// of `size` bytes, hashed on the descriptor; the [`Blob`] reads that same descriptor.
     pub fn open_blob_verified(
         &self,
         digest: &Sha256Digest,
         size: u64,
-    ) -> Result<Lookup<File>, CacheError> {
+    ) -> Result<Lookup<Blob>, CacheError> {
         let mut file = match self.open_blob(digest)? {
             Opened::File(file) => file,
             Opened::Absent => return Ok(Lookup::Miss),
@@ -290,8 +479,11 @@ impl Cache {
         if hasher.len() != size || hasher.finish() != *digest {
             return Ok(Lookup::Corrupt(self.remove_corrupt(digest)?));
         }
-        file.rewind().map_err(io_error(&path))?;
-        Ok(Lookup::Hit(file))
+        Ok(Lookup::Hit(Blob {
+            file: Arc::new(file),
+            digest: *digest,
+            size,
+        }))
     }
 
     /// Reads and verifies a blob whose size is not known in advance (at most `limit` bytes).
@@ -346,7 +538,9 @@ impl Cache {
                 std::process::id(),
                 &digest.hex()[..16],
             ));
+            // Readable too: a committed download is read through this descriptor.
             match OpenOptions::new()
+                .read(true)
                 .write(true)
                 .create_new(true)
                 .mode(0o644)
@@ -415,14 +609,14 @@ impl Cache {
 
     /// The verified blob of `kind` derived from `source`, opened, if the cache has it. A
     /// corrupt one is removed (and its record with it).
-    pub fn open_derived(&self, kind: &str, source: &Sha256Digest) -> Option<File> {
+    pub fn open_derived(&self, kind: &str, source: &Sha256Digest) -> Option<Blob> {
         let path = self.derived_path(kind, source);
         let text = fs::read_to_string(&path).ok()?;
         let (hex, size) = text.trim().split_once(' ')?;
         let digest = Sha256Digest::parse(hex).ok()?;
         let size: u64 = size.parse().ok()?;
         match self.open_blob_verified(&digest, size) {
-            Ok(Lookup::Hit(file)) => Some(file),
+            Ok(Lookup::Hit(blob)) => Some(blob),
             _ => {
                 let _ = fs::remove_file(&path);
                 None
@@ -573,7 +767,24 @@ impl Pending {
     }
 
     /// Checks digest and size, then moves the blob into place atomically.
-    pub fn commit(mut self) -> Result<PathBuf, CacheError> {
+    pub fn commit(self) -> Result<PathBuf, CacheError> {
+        self.finish().map(|(path, _)| path)
+    }
+
+    /// [`Pending::commit`], keeping the descriptor the bytes were written and hashed through
+    /// as the blob (it is the file now in the store, or, when another process stored the same
+    /// blob first, the same bytes unlinked): a fresh download is not read and hashed again.
+    pub fn commit_blob(self) -> Result<Blob, CacheError> {
+        let (digest, size) = (self.digest, self.size);
+        let (_, file) = self.finish()?;
+        Ok(Blob {
+            file: Arc::new(file),
+            digest,
+            size,
+        })
+    }
+
+    fn finish(mut self) -> Result<(PathBuf, File), CacheError> {
         let (got, size) = self.current();
         if got != self.digest || size != self.size {
             return Err(CacheError::Mismatch {
@@ -588,7 +799,6 @@ impl Pending {
             source: io::Error::other("commit twice"),
         })?;
         file.sync_all().map_err(io_error(&self.path))?;
-        drop(file);
         let final_path = self.cache.path(&self.digest);
         let shard = final_path.parent().unwrap_or(self.cache.root());
         if let Err(error) = fs::create_dir(shard)
@@ -599,7 +809,7 @@ impl Pending {
         self.publish(&final_path, shard)?;
         self.published = true;
         crate::workdir::unregister(&self.path);
-        Ok(final_path)
+        Ok((final_path, file))
     }
 
     /// Moves the written temporary file to `final_path` in `shard`, under the blob's lock.
@@ -752,5 +962,77 @@ mod tests {
         Cache::open(dir.path()).unwrap();
         assert!(!stale.exists());
         assert!(live.exists());
+    }
+
+    #[test]
+    fn a_blob_reads_the_descriptor_it_was_verified_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        let data = b"the verified bytes".to_vec();
+        let digest = Sha256Digest::of(&data);
+        let path = cache.insert(digest, &data).unwrap();
+        let Lookup::Hit(blob) = cache
+            .open_blob_verified(&digest, data.len() as u64)
+            .unwrap()
+        else {
+            panic!("a hit");
+        };
+        // The path now names other bytes: the blob does not see them.
+        let other = dir.path().join("other");
+        fs::write(&other, b"some other bytes!!").unwrap();
+        fs::rename(&other, &path).unwrap();
+        let mut read = Vec::new();
+        blob.reader().read_to_end(&mut read).unwrap();
+        assert_eq!(read, data);
+        let mut reader = blob.reader();
+        reader.seek(SeekFrom::End(-5)).unwrap();
+        let mut tail = String::new();
+        reader.read_to_string(&mut tail).unwrap();
+        assert_eq!(tail, "bytes");
+        assert!(reader.seek(SeekFrom::Current(-100)).is_err());
+        // A fresh download is a blob on the descriptor it was written through.
+        let fresh = b"fresh".to_vec();
+        let mut pending = cache.begin(Sha256Digest::of(&fresh), 5).unwrap();
+        pending.write(&fresh).unwrap();
+        let blob = pending.commit_blob().unwrap();
+        let mut read = Vec::new();
+        blob.reader().read_to_end(&mut read).unwrap();
+        assert_eq!(read, fresh);
+        assert_eq!(fs::read(cache.path(blob.digest())).unwrap(), fresh);
+    }
+
+    #[test]
+    fn gc_waits_for_every_user_of_the_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let build = Cache::open(dir.path()).unwrap();
+        // Shared users never wait for each other.
+        let mut waited = false;
+        let other = Cache::open_with(dir.path(), Access::Shared, &mut || waited = true).unwrap();
+        assert!(!waited);
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let path = dir.path().to_path_buf();
+        let gc = std::thread::spawn(move || {
+            let waiting = sender.clone();
+            let cache = Cache::open_exclusive(&path, &mut || waiting.send("waiting").unwrap());
+            sender.send("locked").unwrap();
+            cache.map(drop)
+        });
+        assert_eq!(
+            receiver.recv_timeout(std::time::Duration::from_secs(10)),
+            Ok("waiting")
+        );
+        drop(build);
+        assert!(
+            receiver
+                .recv_timeout(std::time::Duration::from_millis(300))
+                .is_err(),
+            "one user is left"
+        );
+        drop(other);
+        assert_eq!(
+            receiver.recv_timeout(std::time::Duration::from_secs(10)),
+            Ok("locked")
+        );
+        gc.join().unwrap().unwrap();
     }
 }

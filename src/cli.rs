@@ -80,8 +80,10 @@ pub enum Command {
 /// `debroot hook ...`. The root is `--root`, else `DEBROOT_ROOT` (set for every hook).
 #[derive(Debug, Subcommand)]
 pub enum HookCommand {
-    /// Run CMD chrooted in the root, with the maintainer scripts' environment. Inside a hook, in
-    /// the hook's namespace; on a built tree (`--root DIR`), in fresh namespaces of its own.
+    /// Run CMD confined to the root as maintainer scripts run (`pivot_root`, namespaces of its
+    /// own), with their environment. Inside a hook, with the hook's standard streams and CMD's
+    /// exit status (`chroot "$1" CMD` in a hook does the same); on a built tree (`--root DIR`),
+    /// with stdin from /dev/null, its output relayed, exit 8 if it fails.
     Chroot {
         #[arg(long, value_name = "DIR")]
         root: Option<PathBuf>,

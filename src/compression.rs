@@ -1,9 +1,9 @@
 //! Decompression with caps: xz, gzip, zstd and plain data, never more output than allowed and
 //! never more decoder memory than allowed.
 //!
-//! The caps are the defence against decompression bombs (THREATS C8, A6f): an index is decoded
-//! to at most the uncompressed size its signed `Release` lists, a `.deb` member to at most the
-//! member cap. xz and zstd decoders get an explicit memory limit (a stream declaring a 1.5 GiB
+//! The caps are the defence against decompression bombs (docs/THREATS.md C8, A6f): an index is
+//! decoded to at most the uncompressed size its signed `Release` lists, a `.deb` member to at most
+//! the member cap. xz and zstd decoders get an explicit memory limit (a stream declaring a 1.5 GiB
 //! dictionary or a 2 GiB window is refused before anything is allocated), and data after the end
 //! of the compressed stream is an error, not something to ignore.
 
@@ -221,7 +221,7 @@ mod tests {
 
     #[test]
     fn zstd_window_above_the_limit_is_refused() {
-        // A frame header declaring windowLog 31 (THREATS C8a).
+        // A frame header declaring windowLog 31 (docs/THREATS.md C8a).
         let mut params = zstd::stream::write::Encoder::new(Vec::new(), 1).unwrap();
         params.window_log(31).unwrap();
         params.long_distance_matching(true).unwrap();

@@ -12,9 +12,58 @@
 //! ```
 //!
 //! and exits with the class's code. The table of codes is the user-facing contract (README).
+//!
+//! Paths and names in messages are shown by [`shown_bytes`]: escaped, and when long (a member
+//! name or a path may be 4 KiB) their start and end kept with the middle elided. As a last
+//! guard, no line of a failure is longer than [`MAX_LINE`] characters.
 
 use std::error::Error as StdError;
 use std::fmt;
+
+/// Longest line of a failure, in characters: the middle of a longer one is elided.
+pub const MAX_LINE: usize = 1024;
+
+/// `bytes` (a path or a name) for a message: escaped (`debian::escape`), and when longer than
+/// `keep` bytes, its first and last `keep / 2` bytes with `...` between and the length after.
+pub fn shown_bytes(bytes: &[u8], keep: usize) -> String {
+    if bytes.len() <= keep {
+        return crate::debian::escape(bytes);
+    }
+    let half = keep / 2;
+    format!(
+        "{}...{} ({} bytes)",
+        crate::debian::escape(&bytes[..half]),
+        crate::debian::escape(&bytes[bytes.len() - half..]),
+        bytes.len()
+    )
+}
+
+/// A host path for a message, as [`shown_bytes`] shows it (256 bytes kept).
+pub fn shown_path(path: &std::path::Path) -> String {
+    shown_bytes(
+        std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str()),
+        256,
+    )
+}
+
+/// `text` with each of its lines cut to [`MAX_LINE`] characters, keeping their start and end (a
+/// message may hold several lines, a script's output: each is bounded, none is dropped).
+fn bounded(text: String) -> String {
+    if text.len() <= MAX_LINE {
+        return text;
+    }
+    let bound = |line: &str| {
+        let count = line.chars().count();
+        if count <= MAX_LINE {
+            return line.to_owned();
+        }
+        let half = (MAX_LINE - 3) / 2;
+        let start: String = line.chars().take(half).collect();
+        let end: String = line.chars().skip(count - half).collect();
+        format!("{start}...{end}")
+    };
+    text.split('\n').map(bound).collect::<Vec<_>>().join("\n")
+}
 
 /// The documented exit codes (DESIGN §1, README).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -189,7 +238,7 @@ impl Failure {
             }
             source = cause.source();
         }
-        lines
+        lines.into_iter().map(bounded).collect()
     }
 
     pub fn hint_text(&self) -> Option<&str> {
@@ -251,6 +300,27 @@ impl<T, E: Into<Failure>> ResultExt<T> for Result<T, E> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_paths_keep_their_start_and_end() {
+        let long = format!("/work/{}the-end", "a/".repeat(2000));
+        let shown = shown_path(std::path::Path::new(&long));
+        assert!(shown.starts_with("/work/a/a/"), "{shown}");
+        assert!(shown.ends_with("a/the-end (4013 bytes)"), "{shown}");
+        assert!(shown.len() < 300, "{shown}");
+        assert_eq!(shown_bytes(b"short\n", 256), "short\\n");
+        let failure = Failure::message(ExitClass::Output, format!("cannot read `{long}`"));
+        let lines = failure.lines();
+        assert!(lines[0].chars().count() <= MAX_LINE, "{}", lines[0]);
+        assert!(lines[0].starts_with("cannot read `/work/a/"));
+        assert!(lines[0].ends_with("/the-end`"));
+        // A message of several lines (a script's output) keeps every line.
+        let output: String = (0..100)
+            .map(|i| format!("line {i} {}\n", "x".repeat(40)))
+            .collect();
+        let failure = Failure::message(ExitClass::Script, format!("postinst failed\n{output}"));
+        assert_eq!(failure.lines()[0].lines().count(), 101);
+    }
 
     #[derive(Debug, thiserror::Error)]
     #[error("cannot read `/x/profile.toml`")]

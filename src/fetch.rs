@@ -410,13 +410,18 @@ impl Fetcher {
 }
 
 /// Whether a redirect from the chain `previous` to `next` may be followed: a bounded number of
-/// hops, http(s) only, never from https down to http, never back to a URL already visited.
+/// hops, http(s) only, never from https down to http, never back to a URL already visited,
+/// never to a URL that decodes to control characters (apt's rule since CVE-2019-3462: no
+/// mirror has such paths, and a `%0a` there is an attempt at header injection).
 pub fn redirect_verdict(previous: &[Url], next: &Url, max_redirects: usize) -> Result<(), String> {
     if previous.len() > max_redirects {
         return Err(format!("more than {max_redirects} redirects"));
     }
     if !matches!(next.scheme(), "http" | "https") {
         return Err(format!("to a `{}` URL", next.scheme()));
+    }
+    if decodes_to_control(next.as_str()) {
+        return Err("the location holds an encoded control character".to_owned());
     }
     if previous.iter().any(|p| p.scheme() == "https") && next.scheme() != "https" {
         return Err("from https to http".to_owned());
@@ -425,6 +430,18 @@ pub fn redirect_verdict(previous: &[Url], next: &Url, max_redirects: usize) -> R
         return Err(format!("loop back to `{}`", redact(next)));
     }
     Ok(())
+}
+
+/// Whether `text` holds a `%XX` escape of a control character (C0 or DEL).
+fn decodes_to_control(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.windows(3).any(|w| {
+        w[0] == b'%'
+            && std::str::from_utf8(&w[1..])
+                .ok()
+                .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+                .is_some_and(|b| b < 0x20 || b == 0x7f)
+    })
 }
 
 /// `file://` URLs: the same limit, no retries needed.
@@ -472,6 +489,17 @@ mod tests {
         );
         assert!(redirect_verdict(&start, &url("file:///host_sentinel/x"), 10).is_err());
         assert!(redirect_verdict(&start, &url("mirror+http://x/"), 10).is_err());
+        for injected in [
+            "https://mirror.test/x.deb%0d%0aSHA256-Hash:%20x",
+            "https://mirror.test/x.deb%0A",
+            "https://mirror.test/x.deb?%7f",
+        ] {
+            assert!(
+                redirect_verdict(&start, &url(injected), 10).is_err(),
+                "{injected}"
+            );
+        }
+        assert!(redirect_verdict(&start, &url("https://mirror.test/a%2Bb%20c.deb"), 10).is_ok());
         let chain = [url("http://a.test/1"), url("http://b.test/2")];
         assert!(
             redirect_verdict(&chain, &url("http://a.test/1"), 10)
@@ -509,6 +537,9 @@ pub struct Report {
     pub bytes: u64,
     /// Blobs that were in the cache but corrupt, removed and downloaded again.
     pub repaired: Vec<String>,
+    /// Every wanted blob, open and verified, by digest: what the build reads (never the path
+    /// again).
+    pub blobs: std::collections::BTreeMap<crate::digest::Sha256Digest, crate::cache::Blob>,
 }
 
 /// Told about progress as it happens (the printer's progress bar, or nothing).
@@ -573,26 +604,26 @@ impl Sink for Observed<'_> {
 }
 
 impl Fetcher {
-    /// Downloads `size` bytes of `url` into the cache, reporting progress.
+    /// Downloads `size` bytes of `url` into the cache, reporting progress; the blob, open.
     async fn download_observed(
         &self,
         url: &Url,
         size: u64,
         pending: Pending,
         observer: &dyn Observer,
-    ) -> Result<(), FetchError> {
+    ) -> Result<crate::cache::Blob, FetchError> {
         let mut sink = Observed { pending, observer };
         let attempts = self.fetch(url, size, Some(size), &mut sink).await?;
         // fsync and rename block: keep them off the download threads.
         let pending = sink.pending;
-        let committed = tokio::task::spawn_blocking(move || pending.commit())
+        let committed = tokio::task::spawn_blocking(move || pending.commit_blob())
             .await
             .map_err(|e| CacheError::Io {
                 path: std::path::PathBuf::new(),
                 source: std::io::Error::other(e.to_string()),
             })
             .and_then(|result| result);
-        committed.map(drop).map_err(|e| FetchError {
+        committed.map_err(|e| FetchError {
             url: redact(url),
             attempts,
             kind: FetchErrorKind::Cache(e),
@@ -602,7 +633,8 @@ impl Fetcher {
 
 /// Brings every wanted blob into the cache: verified blobs already there are kept (a corrupt
 /// one is removed and downloaded again), the rest downloaded, at most `jobs` at a time. Stops
-/// at the first failure; nothing unverified is ever left in the cache.
+/// at the first failure; nothing unverified is ever left in the cache. Every blob comes back
+/// open and verified ([`Report::blobs`]).
 pub async fn fetch_all(
     fetcher: &Fetcher,
     cache: &crate::cache::Cache,
@@ -612,6 +644,7 @@ pub async fn fetch_all(
 ) -> Result<Report, PackageError> {
     use crate::cache::Lookup;
     use futures_util::stream::{self, TryStreamExt};
+    crate::cache::reserve_open_files(wanted.len());
     let report = std::sync::Mutex::new(Report::default());
     stream::iter(wanted.iter().map(Ok::<_, PackageError>))
         .try_for_each_concurrent(jobs.max(1), |item| {
@@ -631,13 +664,7 @@ pub async fn fetch_all(
                 let blob_cache = cache.clone();
                 let (digest, size) = (item.sha256, item.size);
                 let lookup = tokio::task::spawn_blocking(move || {
-                    blob_cache
-                        .open_blob_verified(&digest, size)
-                        .map(|lookup| match lookup {
-                            Lookup::Hit(_) => Lookup::Hit(()),
-                            Lookup::Miss => Lookup::Miss,
-                            Lookup::Corrupt(path) => Lookup::Corrupt(path),
-                        })
+                    blob_cache.open_blob_verified(&digest, size)
                 })
                 .await
                 .map_err(|e| {
@@ -648,10 +675,12 @@ pub async fn fetch_all(
                 })?
                 .map_err(cache_error)?;
                 match lookup {
-                    Lookup::Hit(()) => {
+                    Lookup::Hit(blob) => {
                         observer.bytes(item.size);
                         observer.done(&item.label);
-                        report.lock().expect("report lock").cached += 1;
+                        let mut report = report.lock().expect("report lock");
+                        report.cached += 1;
+                        report.blobs.insert(digest, blob);
                         return Ok(());
                     }
                     Lookup::Corrupt(path) => {
@@ -664,7 +693,7 @@ pub async fn fetch_all(
                     Lookup::Miss => {}
                 }
                 let pending = cache.begin(item.sha256, item.size).map_err(cache_error)?;
-                fetcher
+                let blob = fetcher
                     .download_observed(&item.url, item.size, pending, observer)
                     .await
                     .map_err(fail)?;
@@ -672,6 +701,7 @@ pub async fn fetch_all(
                 let mut report = report.lock().expect("report lock");
                 report.downloaded += 1;
                 report.bytes += item.size;
+                report.blobs.insert(digest, blob);
                 Ok(())
             }
         })

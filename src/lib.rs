@@ -29,6 +29,7 @@ pub mod debian;
 pub mod diff;
 pub mod digest;
 pub mod error;
+pub mod fdwalk;
 pub mod fetch;
 pub mod hooks;
 pub mod install;
@@ -100,6 +101,14 @@ pub fn run(args: impl IntoIterator<Item = OsString>, context: &Context) -> ExitC
         Some("__userns") => return userns_main(&args, context),
         _ => {}
     }
+    // Run as `chroot` from a hook's `PATH` (see `hooks`).
+    if args
+        .first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .is_some_and(|name| name == "chroot")
+    {
+        return commands::chroot_shim(&args, context);
+    }
     let cli = match cli::Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(error) => {
@@ -124,6 +133,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>, context: &Context) -> ExitC
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::Differs) => ExitCode::from(1),
+        Ok(Outcome::Status(code)) => ExitCode::from(code),
         Err(failure) => {
             printer.error(&failure);
             ExitCode::from(failure.class().code())

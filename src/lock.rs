@@ -540,7 +540,7 @@ pub fn epoch(
     (newest, EpochFrom::ReleaseDate)
 }
 
-/// A repository state older than the lock records: a rollback (THREATS A4).
+/// A repository state older than the lock records: a rollback (docs/THREATS.md A4).
 #[derive(Debug, Clone, thiserror::Error)]
 #[error(
     "repository state older than locked for `{suite}`: the mirror serves a Release of {served}, the lock records {locked}"

@@ -5,8 +5,8 @@
 //!       -> install -> [customize hooks] -> cleanup -> output
 //! ```
 //!
-//! - **setup**: the output path is checked before anything is downloaded (THREATS E3); a private
-//!   0700 work directory is made beside it.
+//! - **setup**: the output path is checked before anything is downloaded (docs/THREATS.md E3); a
+//!   private 0700 work directory is made beside it.
 //! - **lock**: the profile's lock (written when absent, `--locked`: refused if it would change,
 //!   `--frozen`: used as it is, no index read).
 //! - **fetch**: every package into the content-addressed cache.
@@ -49,12 +49,15 @@ impl Timings {
     }
 }
 
-/// A package of the build: lock entry, cache path, control data.
+/// A package of the build: lock entry, the `.deb` (open and verified), control data.
 pub struct Package {
     pub locked: crate::lock::LockedPackage,
-    pub deb: PathBuf,
+    pub deb: crate::cache::Blob,
     pub control: crate::unpack::Control,
 }
+
+/// The `.deb`s of a lock, open and verified, by digest ([`crate::fetch::Report::blobs`]).
+pub type Blobs = std::collections::BTreeMap<Sha256Digest, crate::cache::Blob>;
 
 /// What the build produced.
 #[derive(Debug, Clone)]
@@ -69,7 +72,7 @@ pub struct Report {
     pub timings: Timings,
 }
 
-/// Checks the output path before anything is downloaded (THREATS E3).
+/// Checks the output path before anything is downloaded (docs/THREATS.md E3).
 pub fn preflight(output: &Path, format: OutputFormat, cache: &Path) -> Result<PathBuf, Failure> {
     let usage = |message: String| Failure::message(ExitClass::Usage, message);
     let name = output
@@ -126,6 +129,35 @@ pub fn preflight(output: &Path, format: OutputFormat, cache: &Path) -> Result<Pa
     Ok(output)
 }
 
+/// Refuses an output that would replace one of the build's inputs (docs/THREATS.md E3): `-o p.lock
+/// --format tar` must not turn the lock into a tarball. `output` is what [`preflight`] returned;
+/// `inputs` are `(what, path)`, an input that does not exist is skipped. An input is matched by
+/// its resolved path and by its own name in its resolved folder (a symlinked profile included).
+pub fn refuse_inputs(output: &Path, inputs: &[(&str, &Path)]) -> Result<(), Failure> {
+    for (what, input) in inputs {
+        let resolved = std::fs::canonicalize(input).ok();
+        let named = input.file_name().and_then(|name| {
+            let parent = match input.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p,
+                _ => Path::new("."),
+            };
+            Some(std::fs::canonicalize(parent).ok()?.join(name))
+        });
+        if resolved.as_deref() == Some(output) || named.as_deref() == Some(output) {
+            return Err(Failure::message(
+                ExitClass::Usage,
+                format!(
+                    "output `{}` is {what} of this build (`{}`)",
+                    output.display(),
+                    input.display()
+                ),
+            )
+            .hint("write the output somewhere else"));
+        }
+    }
+    Ok(())
+}
+
 /// The mode a build runs in: `auto` is `root` as uid 0, else `unshare`.
 pub fn effective_mode(mode: Mode) -> Mode {
     match mode {
@@ -135,8 +167,9 @@ pub fn effective_mode(mode: Mode) -> Mode {
     }
 }
 
-/// Reads the control data of every package (in parallel) and checks it against the lock.
-pub fn read_controls(lock: &Lock, cache: &Cache) -> Result<Vec<Package>, Failure> {
+/// Reads the control data of every package (in parallel, each `.deb` from `blobs`) and checks
+/// it against the lock.
+pub fn read_controls(lock: &Lock, blobs: &Blobs) -> Result<Vec<Package>, Failure> {
     let jobs: Vec<(usize, &crate::lock::LockedPackage)> =
         lock.packages.iter().enumerate().collect();
     let results = std::sync::Mutex::new(Vec::with_capacity(jobs.len()));
@@ -152,18 +185,30 @@ pub fn read_controls(lock: &Lock, cache: &Cache) -> Result<Vec<Package>, Failure
                     let Some((index, locked)) = jobs.get(i) else {
                         break;
                     };
-                    let deb = cache.path(&locked.sha256);
-                    let result = crate::unpack::read_control(&deb)
-                        .and_then(|control| {
+                    let result = blobs
+                        .get(&locked.sha256)
+                        .cloned()
+                        .ok_or_else(|| {
+                            crate::unpack::UnpackErrorKind::Cache(format!(
+                                "sha256:{} was not fetched",
+                                locked.sha256
+                            ))
+                        })
+                        .and_then(|deb| {
+                            let control =
+                                crate::unpack::read_control(std::io::BufReader::new(deb.reader()))?;
+                            Ok((deb, control))
+                        })
+                        .and_then(|(deb, control)| {
                             crate::unpack::check_identity(
                                 &control,
                                 &locked.name,
                                 &locked.version,
                                 &locked.architecture,
                             )
-                            .map(|()| control)
+                            .map(|()| (deb, control))
                         })
-                        .map(|control| Package {
+                        .map(|(deb, control)| Package {
                             locked: (*locked).clone(),
                             deb,
                             control,
@@ -203,9 +248,9 @@ fn unpack_one(
     cache: &Cache,
 ) -> Result<crate::unpack::extract::Unpacked, crate::unpack::UnpackErrorKind> {
     let source = &package.locked.sha256;
-    if let Some(file) = cache.open_derived(DATA_KIND, source) {
+    if let Some(blob) = cache.open_derived(DATA_KIND, source) {
         let decoder = crate::compression::Compression::Zstd
-            .decoder(std::io::BufReader::with_capacity(1 << 16, file))
+            .decoder(std::io::BufReader::with_capacity(1 << 16, blob.reader()))
             .map_err(|source| {
                 crate::unpack::UnpackErrorKind::Deb(crate::unpack::deb::DebError::Decompress {
                     member: "data.tar (cached copy)".into(),
@@ -228,7 +273,7 @@ fn unpack_one(
     let (unpacked, copy_error) = crate::unpack::unpack_data(
         target,
         claimant,
-        &package.deb,
+        package.deb.reader(),
         &package.control,
         diversions,
         for_dpkg,
@@ -243,8 +288,11 @@ fn unpack_one(
     Ok(unpacked)
 }
 
-/// Unpacks `order` (indexes into `packages`) in parallel into `target`. Returns each package's
-/// unpacked file list, by index.
+/// Unpacks `order` (indexes into `packages`, in plan order) into `target`, as one batch: the
+/// packages are decoded in parallel (the largest first, which keeps both cores busy to the end)
+/// and placed in plan order by a placer thread (`unpack::extract`), so the result never depends
+/// on which package is decoded first. Returns each package's unpacked file list, by index; the
+/// error is the first failure in plan order, the same on every run.
 pub fn unpack_all(
     target: &crate::unpack::extract::Target,
     packages: &[Package],
@@ -268,153 +316,249 @@ pub fn unpack_all(
             (index, claimant)
         })
         .collect();
-    // The largest packages first keeps both cores busy to the end.
+    target.begin_batch().map_err(|e| {
+        Failure::new(crate::error::Classify::class(&e), e).context("cannot begin unpacking")
+    })?;
+    let plan: Vec<usize> = claimants.iter().map(|&(_, claimant)| claimant).collect();
     let mut queue = claimants.clone();
     queue.sort_by_key(|(index, _)| std::cmp::Reverse(packages[*index].locked.size));
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let failed = std::sync::atomic::AtomicBool::new(false);
-    let results = std::sync::Mutex::new(Vec::new());
+    let decoded = std::sync::Mutex::new(std::collections::BTreeMap::new());
     let workers = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
         .min(8);
-    std::thread::scope(|scope| {
+    let placed = std::thread::scope(|scope| {
+        let placer = scope.spawn(|| target.place(&plan));
         for _ in 0..workers {
             scope.spawn(|| {
                 loop {
-                    if failed.load(std::sync::atomic::Ordering::Relaxed) {
-                        break;
-                    }
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let Some(&(index, claimant)) = queue.get(i) else {
                         break;
                     };
-                    let package = &packages[index];
-                    let result = unpack_one(target, claimant, package, diversions, for_dpkg, cache)
-                        .map_err(|kind| {
-                            // A conflict is told from the later package's side, whichever of the
-                            // two found it.
-                            let named = match &kind {
-                                crate::unpack::UnpackErrorKind::Extract(
-                                    crate::unpack::extract::ExtractError::Conflict {
-                                        package, ..
-                                    },
-                                ) => packages
-                                    .iter()
-                                    .find(|p| p.control.package.as_str() == package),
-                                _ => None,
-                            }
-                            .unwrap_or(package);
-                            crate::unpack::UnpackError {
-                                package: format!("{} {}", named.locked.name, named.locked.version),
-                                kind,
-                            }
-                        });
-                    if result.is_err() {
-                        failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                    // A package after a failure in plan order would never be used.
+                    if target.stopped_before(claimant) {
+                        continue;
                     }
-                    results.lock().expect("results lock").push((index, result));
+                    let result = unpack_one(
+                        target,
+                        claimant,
+                        &packages[index],
+                        diversions,
+                        for_dpkg,
+                        cache,
+                    );
+                    if result.is_err() {
+                        // Also when it failed before or after decoding its data.
+                        target.fail(claimant);
+                    }
+                    decoded
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .insert(index, result);
                 }
             });
         }
+        placer.join()
     });
-    target.remove_scratch();
-    let mut results = results.into_inner().expect("results lock");
-    // Report the first failure in plan order, not in finishing order.
-    results.sort_by_key(|(index, _)| order.iter().position(|o| o == index).unwrap_or(usize::MAX));
+    target.finish_batch();
+    let Ok(placed) = placed else {
+        return Err(Failure::message(
+            ExitClass::Output,
+            "the thread placing the packages' files panicked",
+        ));
+    };
+    let mut placed: std::collections::BTreeMap<usize, _> = placed.into_iter().collect();
+    let mut decoded = decoded
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut unpacked = Vec::new();
-    for (index, result) in results {
-        unpacked.push((index, result?));
+    for &(index, claimant) in &claimants {
+        let package = &packages[index];
+        let failed = |kind: crate::unpack::UnpackErrorKind| {
+            // A conflict is told from the later package's side (the one being placed).
+            let named = match &kind {
+                crate::unpack::UnpackErrorKind::Extract(
+                    crate::unpack::extract::ExtractError::Conflict { package, .. },
+                ) => packages
+                    .iter()
+                    .find(|p| p.control.package.as_str() == package),
+                _ => None,
+            }
+            .unwrap_or(package);
+            Failure::from(crate::unpack::UnpackError {
+                package: format!("{} {}", named.locked.name, named.locked.version),
+                kind,
+            })
+        };
+        let result = match decoded.remove(&index) {
+            Some(Ok(result)) => result,
+            Some(Err(kind)) => return Err(failed(kind)),
+            None => {
+                return Err(Failure::message(
+                    ExitClass::Output,
+                    format!("package `{}` was not unpacked", package.locked.name),
+                ));
+            }
+        };
+        match placed.remove(&claimant) {
+            Some(Ok(where_)) => {
+                let mut result = result;
+                result.locations = where_.locations;
+                unpacked.push((index, result));
+            }
+            Some(Err(error)) => return Err(failed(error.into())),
+            None => {
+                return Err(Failure::message(
+                    ExitClass::Output,
+                    format!("package `{}` was not placed", package.locked.name),
+                ));
+            }
+        }
     }
     Ok(unpacked)
 }
 
-/// Sets every mtime newer than `epoch` to `epoch` (files, directories and symlinks themselves).
+/// Sets every mtime newer than `epoch` to `epoch` (files, directories and symlinks themselves),
+/// and drops the sub-second part of older ones. Walks the tree by descriptors (`fdwalk`), so
+/// that a tree of any depth is clamped within a small descriptor limit and no path grows longer
+/// than the kernel takes.
 pub fn clamp_mtimes(root: &Path, epoch: i64) -> Result<(), Failure> {
-    use std::os::unix::fs::MetadataExt;
-    let time = rustix::fs::Timespec {
-        tv_sec: epoch,
-        tv_nsec: 0,
-    };
-    let stamps = rustix::fs::Timestamps {
-        last_access: time,
-        last_modification: time,
-    };
-    let mut stack = vec![root.to_path_buf()];
-    let mut directories = Vec::new();
-    while let Some(dir) = stack.pop() {
-        let entries = std::fs::read_dir(&dir).map_err(|e| {
-            Failure::new(ExitClass::Output, e).context(format!("cannot read `{}`", dir.display()))
-        })?;
-        for entry in entries {
-            let entry = entry.map_err(|e| {
-                Failure::new(ExitClass::Output, e)
-                    .context(format!("cannot read `{}`", dir.display()))
-            })?;
-            let path = entry.path();
-            let meta = std::fs::symlink_metadata(&path).map_err(|e| {
-                Failure::new(ExitClass::Output, e)
-                    .context(format!("cannot stat `{}`", path.display()))
-            })?;
-            if meta.is_dir() {
-                stack.push(path.clone());
-                directories.push((path, meta.mtime()));
-            } else if meta.mtime() > epoch || meta.mtime_nsec() != 0 {
-                let new = if meta.mtime() > epoch {
-                    time
-                } else {
-                    rustix::fs::Timespec {
-                        tv_sec: meta.mtime(),
-                        tv_nsec: 0,
-                    }
-                };
-                rustix::fs::utimensat(
-                    rustix::fs::CWD,
-                    &path,
-                    &rustix::fs::Timestamps {
-                        last_access: new,
-                        last_modification: new,
-                    },
-                    rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
-                )
-                .map_err(|e| {
-                    Failure::new(ExitClass::Output, std::io::Error::from(e))
-                        .context(format!("cannot set the time of `{}`", path.display()))
+    use rustix::fs::{AtFlags, FileType, Mode, OFlags, Timespec, Timestamps};
+    struct Clamp {
+        epoch: i64,
+    }
+    fn stamps(seconds: i64) -> Timestamps {
+        let time = Timespec {
+            tv_sec: seconds,
+            tv_nsec: 0,
+        };
+        Timestamps {
+            last_access: time,
+            last_modification: time,
+        }
+    }
+    impl crate::fdwalk::Visitor for Clamp {
+        fn entry(
+            &mut self,
+            dir: &std::os::fd::OwnedFd,
+            path: &[u8],
+            name: &[u8],
+            _kind: FileType,
+        ) -> std::io::Result<bool> {
+            let name = std::ffi::OsStr::from_bytes(name);
+            let stat = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)?;
+            if FileType::from_raw_mode(stat.st_mode) == FileType::Directory {
+                return Ok(true);
+            }
+            if stat.st_mtime > self.epoch || stat.st_mtime_nsec != 0 {
+                let seconds = stat.st_mtime.min(self.epoch);
+                rustix::fs::utimensat(dir, name, &stamps(seconds), AtFlags::SYMLINK_NOFOLLOW)
+                    .map_err(|e| {
+                        std::io::Error::new(
+                            std::io::Error::from(e).kind(),
+                            format!(
+                                "cannot set the time of `{}` in the root: {e}",
+                                crate::error::shown_bytes(
+                                    &[path, b"/", name.as_bytes()].concat(),
+                                    256
+                                )
+                            ),
+                        )
+                    })?;
+            }
+            Ok(false)
+        }
+
+        fn leave(
+            &mut self,
+            _parent: &std::os::fd::OwnedFd,
+            _name: &[u8],
+            dir: &std::os::fd::OwnedFd,
+            path: &[u8],
+        ) -> std::io::Result<()> {
+            // Directories once their entries are done (setting an entry's time does not touch
+            // its directory).
+            if rustix::fs::fstat(dir)?.st_mtime > self.epoch {
+                rustix::fs::futimens(dir, &stamps(self.epoch)).map_err(|e| {
+                    std::io::Error::new(
+                        std::io::Error::from(e).kind(),
+                        format!(
+                            "cannot set the time of `{}` in the root: {e}",
+                            crate::error::shown_bytes(path, 256)
+                        ),
+                    )
                 })?;
             }
+            Ok(())
         }
     }
-    // Directories last: setting their children's times does not touch them, but be explicit.
-    directories.push((root.to_path_buf(), i64::MAX));
-    for (path, mtime) in directories {
-        if mtime > epoch {
-            rustix::fs::utimensat(
-                rustix::fs::CWD,
-                &path,
-                &stamps,
-                rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
-            )
-            .map_err(|e| {
-                Failure::new(ExitClass::Output, std::io::Error::from(e))
-                    .context(format!("cannot set the time of `{}`", path.display()))
-            })?;
-        }
-    }
+    use std::os::unix::ffi::OsStrExt;
+    let failed = |e: std::io::Error| {
+        Failure::new(ExitClass::Output, e).context(format!(
+            "cannot clamp the times of `{}`",
+            crate::error::shown_path(root)
+        ))
+    };
+    let open = || {
+        rustix::fs::open(
+            root,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| failed(e.into()))
+    };
+    crate::fdwalk::walk(open()?, false, &mut Clamp { epoch }).map_err(failed)?;
+    rustix::fs::futimens(&open()?, &stamps(epoch)).map_err(|e| failed(e.into()))?;
     Ok(())
 }
 
+/// What [`write_output`] wrote.
+pub struct Written {
+    pub sha256: Sha256Digest,
+    pub bytes: u64,
+    /// Setuid and setgid files in a private directory output (see [`write_output`]).
+    pub set_id: usize,
+}
+
 /// Writes the tree at `root` as `format` to `output` (beside it, then renamed into place).
+///
+/// With `private` (a build without root: its files belong to the user, or to the user's
+/// subordinate ids in `unshare` mode, so a setuid-root program of the image is a setuid program
+/// of the user's on the host, and a setgid `shadow` one runs with a subordinate gid), a
+/// directory output's top directory is mode 0700 (docs/THREATS.md rule 11 and G6): no other user
+/// can reach what it holds, and every mode inside stays exact. Its digest is still that of the
+/// tarball the same build writes (whose `./` says 0755): the tree as built, not the access
+/// control of its folder on this host. A tarball carries its set-id bits inside the archive
+/// and leaves no usable program on disk; it is written as any other.
 pub fn write_output(
     root: &Path,
     output: &Path,
     format: OutputFormat,
     epoch: i64,
     owners: &dyn crate::output::Owners,
-) -> Result<(Sha256Digest, u64), Failure> {
+    private: bool,
+) -> Result<Written, Failure> {
     let nodes = crate::output::walk(root, owners)?;
     if format == OutputFormat::Dir {
         // The digest of a directory output is that of its uncompressed tarball.
-        let (digest, size) =
+        let (sha256, bytes) =
             crate::output::write_tarball(root, &nodes, OutputFormat::Tar, std::io::sink())?;
+        let mut set_id = 0;
+        if private {
+            set_id = nodes
+                .iter()
+                .filter(|n| {
+                    matches!(n.kind, crate::output::NodeKind::File { .. }) && n.mode & 0o6000 != 0
+                })
+                .count();
+            // Before the rename: the tree is never reachable by others at its final path.
+            std::fs::set_permissions(root, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+                .map_err(|e| {
+                    Failure::new(ExitClass::Output, e)
+                        .context(format!("cannot set the mode of `{}`", root.display()))
+                })?;
+        }
         if output.exists() {
             std::fs::remove_dir(output).map_err(|e| {
                 Failure::new(ExitClass::Output, e)
@@ -425,7 +569,11 @@ pub fn write_output(
             Failure::new(ExitClass::Output, e)
                 .context(format!("cannot move the tree to `{}`", output.display()))
         })?;
-        return Ok((digest, size));
+        return Ok(Written {
+            sha256,
+            bytes,
+            set_id,
+        });
     }
     let nodes = crate::output::with_static_dev(nodes, epoch);
     let mut temporary = crate::atomic::Temporary::beside(output, 0o644).map_err(|e| {
@@ -464,7 +612,11 @@ pub fn write_output(
             .context(format!("cannot move the tarball to `{}`", output.display()))
     })?;
     crate::workdir::unregister(&temporary_path);
-    Ok((digest, size))
+    Ok(Written {
+        sha256: digest,
+        bytes: size,
+        set_id: 0,
+    })
 }
 
 /// The manifest written beside an output.

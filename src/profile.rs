@@ -111,7 +111,7 @@ impl Classify for ProfileError {
 // The schema as written in one file. Every leaf is spanned so errors can point at it.
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table")]
 struct RawProfile {
     extends: Option<Spanned<String>>,
     source: Option<RawSource>,
@@ -121,7 +121,7 @@ struct RawProfile {
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table")]
 struct RawSource {
     suite: Option<Spanned<String>>,
     updates: Option<Spanned<bool>>,
@@ -133,7 +133,7 @@ struct RawSource {
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table")]
 struct RawPackages {
     variant: Option<Spanned<String>>,
     include: Option<Vec<Spanned<String>>>,
@@ -142,7 +142,7 @@ struct RawPackages {
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table")]
 struct RawBuild {
     mode: Option<Spanned<String>>,
     hooks: Option<Vec<Spanned<String>>>,
@@ -151,11 +151,13 @@ struct RawBuild {
     hook_timeout: Option<Spanned<i64>>,
     #[serde(rename = "pass-env")]
     pass_env: Option<Vec<Spanned<String>>>,
-    env: Option<std::collections::BTreeMap<Spanned<String>, Spanned<String>>>,
+    // Keys as plain strings: a spanned key would hide the key from the error path
+    // (`build.env.?`); an invalid name is located at its value, on the same line.
+    env: Option<std::collections::BTreeMap<String, Spanned<String>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table")]
 struct RawOutput {
     format: Option<Spanned<String>>,
 }
@@ -805,13 +807,12 @@ fn validate_layer(
             .push(source.located(name.span(), name.into_inner()));
     }
     for (name, value) in build.env.unwrap_or_default() {
-        let key = format!("build.env.{}", name.get_ref());
-        check_env_name(name.get_ref())
-            .map_err(|message| source.invalid(name.span(), &key, message))?;
+        let key = format!("build.env.{name}");
+        check_env_name(&name).map_err(|message| source.invalid(value.span(), &key, message))?;
         if value.get_ref().contains('\0') {
             return Err(source.invalid(value.span(), &key, "a value cannot hold a NUL byte"));
         }
-        layer.env.insert(name.into_inner(), value.into_inner());
+        layer.env.insert(name, value.into_inner());
     }
 
     if let Some(format) = raw.output.unwrap_or_default().format {

@@ -164,6 +164,17 @@ pub struct Namespaced {
 impl Namespaced {
     /// Starts `debroot __userns ARGS` and maps its ids; returns once it is root inside.
     pub fn spawn(args: &[OsString], uids: IdMap, gids: IdMap) -> Result<Self, Failure> {
+        Self::spawn_with(args, uids, gids, &[])
+    }
+
+    /// [`Namespaced::spawn`], the child inheriting the descriptors `inherit` (with their
+    /// numbers; in this process they stay close-on-exec, so no other child gets them).
+    pub fn spawn_with(
+        args: &[OsString],
+        uids: IdMap,
+        gids: IdMap,
+        inherit: &[std::os::fd::BorrowedFd<'_>],
+    ) -> Result<Self, Failure> {
         let failure = |message: String| Failure::message(ExitClass::Usage, message);
         let mut command = Command::new(crate::SELF_EXE);
         command
@@ -171,12 +182,21 @@ impl Namespaced {
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped());
-        // SAFETY: only prctl between fork and exec.
+        let inherit: Vec<std::os::fd::RawFd> = inherit
+            .iter()
+            .map(std::os::fd::AsRawFd::as_raw_fd)
+            .collect();
+        // SAFETY: only prctl and fcntl between fork and exec (no allocation: `inherit` is
+        // built before the fork); the descriptors are open, borrowed for this call.
         unsafe {
-            command.pre_exec(|| {
+            command.pre_exec(move || {
                 rustix::process::set_parent_process_death_signal(Some(
                     rustix::process::Signal::KILL,
                 ))?;
+                for &fd in &inherit {
+                    let fd = std::os::fd::BorrowedFd::borrow_raw(fd);
+                    rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::empty())?;
+                }
                 Ok(())
             });
         }

@@ -1,11 +1,12 @@
 //! The build's private work directory, its removal, and cleanup on interruption.
 //!
 //! A work directory is created with mode 0700 (so setuid programs of an old snapshot are never
-//! reachable by other users of the host, THREATS §1 rule 11) beside the output, so the output can
-//! be renamed into place. It is removed with `openat`/`unlinkat` only, never crossing into
-//! another filesystem, and only after checking `/proc/self/mountinfo` that nothing is mounted
-//! under it (rule 13): debroot's own mounts live in private namespaces and vanish with them,
-//! but a leftover mount must stop the removal, not be deleted through.
+//! reachable by other users of the host, docs/THREATS.md §1 rule 11) beside the output, so the
+//! output can be renamed into place. It is removed with `openat`/`unlinkat` only (`fdwalk`: a tree
+//! of any depth, a few descriptors open, no path longer than a name), never crossing into another
+//! filesystem, and only after checking `/proc/self/mountinfo` that nothing is mounted under it
+//! (rule 13): debroot's own mounts live in private namespaces and vanish with them, but a
+//! leftover mount must stop the removal, not be deleted through.
 //!
 //! Paths registered here are removed when debroot is interrupted (SIGINT, SIGTERM, SIGHUP),
 //! before it exits with 130 (143 for SIGTERM).
@@ -282,15 +283,20 @@ pub fn remove(path: &Path) -> io::Result<()> {
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
         Mode::empty(),
     )?;
-    let device = rustix::fs::fstat(&dir)?.st_dev;
-    empty(&dir, device, 0)?;
-    drop(dir);
+    crate::fdwalk::walk(dir, true, &mut Remover).map_err(|error| {
+        io::Error::new(
+            error.kind(),
+            format!(
+                "cannot remove `{}`: {error}",
+                crate::error::shown_path(path)
+            ),
+        )
+    })?;
     std::fs::remove_dir(path)?;
     unregister(path);
     Ok(())
 }
 
-/// Removes every entry of `dir`, recursively, staying on `device`.
 /// An entry that is already gone is removed.
 fn ignore_gone(result: rustix::io::Result<()>) -> io::Result<()> {
     match result {
@@ -299,45 +305,54 @@ fn ignore_gone(result: rustix::io::Result<()>) -> io::Result<()> {
     }
 }
 
-fn empty(dir: &OwnedFd, device: u64, depth: usize) -> io::Result<()> {
-    if depth > 4096 {
-        return Err(io::Error::other("directory tree too deep to remove"));
+/// Empties a tree (`fdwalk`: by descriptors, a bounded number of them open, never crossing a
+/// filesystem boundary), each directory removed once empty.
+struct Remover;
+
+impl crate::fdwalk::Visitor for Remover {
+    fn enter(&mut self, dir: &OwnedFd, _path: &[u8]) -> io::Result<()> {
+        // Make the directory writable and searchable (a package may ship a 0555 directory).
+        let _ = rustix::fs::fchmod(dir, Mode::from_raw_mode(0o700));
+        Ok(())
     }
-    // Make the directory writable and searchable (a package may ship a 0555 directory).
-    let _ = rustix::fs::fchmod(dir, Mode::from_raw_mode(0o700));
-    let mut names: Vec<(Vec<u8>, bool)> = Vec::new();
-    for entry in rustix::fs::Dir::read_from(dir)? {
-        let entry = entry?;
-        let name = entry.file_name().to_bytes();
-        if name == b"." || name == b".." {
-            continue;
-        }
-        let is_dir = entry.file_type() == rustix::fs::FileType::Directory;
-        names.push((name.to_vec(), is_dir));
-    }
-    for (name, is_dir) in names {
-        let name = OsStr::from_bytes(&name);
-        if is_dir {
-            let child = rustix::fs::openat(
-                dir,
-                name,
-                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                Mode::empty(),
-            )?;
-            if rustix::fs::fstat(&child)?.st_dev != device {
-                return Err(io::Error::other(format!(
-                    "refusing to remove across a filesystem boundary at `{}`",
-                    name.to_string_lossy()
-                )));
+
+    fn entry(
+        &mut self,
+        dir: &OwnedFd,
+        _path: &[u8],
+        name: &[u8],
+        kind: rustix::fs::FileType,
+    ) -> io::Result<bool> {
+        let name = OsStr::from_bytes(name);
+        let is_dir = match kind {
+            rustix::fs::FileType::Directory => true,
+            rustix::fs::FileType::Unknown => {
+                rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).is_ok_and(|s| {
+                    rustix::fs::FileType::from_raw_mode(s.st_mode)
+                        == rustix::fs::FileType::Directory
+                })
             }
-            empty(&child, device, depth + 1)?;
-            drop(child);
-            ignore_gone(rustix::fs::unlinkat(dir, name, AtFlags::REMOVEDIR))?;
-        } else {
+            _ => false,
+        };
+        if !is_dir {
             ignore_gone(rustix::fs::unlinkat(dir, name, AtFlags::empty()))?;
         }
+        Ok(is_dir)
     }
-    Ok(())
+
+    fn leave(
+        &mut self,
+        parent: &OwnedFd,
+        name: &[u8],
+        _dir: &OwnedFd,
+        _path: &[u8],
+    ) -> io::Result<()> {
+        ignore_gone(rustix::fs::unlinkat(
+            parent,
+            OsStr::from_bytes(name),
+            AtFlags::REMOVEDIR,
+        ))
+    }
 }
 
 #[cfg(test)]

@@ -109,6 +109,21 @@ fn hook_runner<'a>(
     let cwd = std::env::current_dir().map_err(|e| {
         Failure::new(ExitClass::Output, e).context("cannot determine the current directory")
     })?;
+    // `chroot "$1" CMD` in a hook confined as `debroot hook chroot` is: the shim, in the work
+    // directory beside the root.
+    let shim_dir = match root.parent() {
+        Some(work) if !plan.hooks.is_empty() => {
+            let dir = work.join("hook-bin");
+            crate::hooks::install_shim(&dir).map_err(|e| {
+                Failure::new(ExitClass::Output, e).context(format!(
+                    "cannot make the hooks' `chroot` in `{}`",
+                    dir.display()
+                ))
+            })?;
+            Some(dir)
+        }
+        _ => None,
+    };
     Ok(crate::hooks::Runner {
         hooks: &plan.hooks,
         contract: crate::hooks::Contract {
@@ -123,6 +138,7 @@ fn hook_runner<'a>(
             helper_dir: std::env::current_exe()
                 .ok()
                 .and_then(|exe| exe.parent().map(std::path::Path::to_path_buf)),
+            shim_dir,
         },
         timeout: plan.timeout,
         hostname: profile
@@ -167,7 +183,7 @@ pub fn run(env: &Env<'_>, args: &BuildArgs) -> Result<Outcome, Failure> {
     let mut timings = Timings::default();
     let profile = super::load_profile(env, &args.profile)?;
 
-    // setup: the output is checked before anything else (THREATS E3).
+    // setup: the output is checked before anything else (docs/THREATS.md E3).
     let phase = Instant::now();
     let format = format_of(args, &profile);
     let mode = pipeline::effective_mode(match args.mode {
@@ -193,6 +209,15 @@ pub fn run(env: &Env<'_>, args: &BuildArgs) -> Result<Outcome, Failure> {
     };
     let cache = super::open_cache(env)?;
     let output = pipeline::preflight(&args.output, format, cache.dir())?;
+    let lock_path = profile.lock_path();
+    let mut inputs: Vec<(&str, &std::path::Path)> = profile
+        .files
+        .iter()
+        .map(|file| ("the profile", file.as_path()))
+        .collect();
+    inputs.push(("the lock", &lock_path));
+    inputs.push(("the keyring", &profile.source.keyring));
+    pipeline::refuse_inputs(&output, &inputs)?;
     // Hook files are checked before anything is downloaded too.
     let hook_plan = hook_plan(env, args, &profile)?;
     if mode == Mode::Extract
@@ -318,23 +343,35 @@ pub fn run(env: &Env<'_>, args: &BuildArgs) -> Result<Outcome, Failure> {
     timings.record("fetch", phase);
 
     let built = match namespace {
-        Some((uids, gids)) => {
-            in_namespace(&work.path, &lock, &profile, epoch, uids, gids, &mut timings)?
-        }
+        Some((uids, gids)) => in_namespace(
+            &work.path,
+            &lock,
+            &profile,
+            epoch,
+            &report.blobs,
+            uids,
+            gids,
+            &mut timings,
+        )?,
         None => build_tree(
             env,
             &profile,
             &lock,
             &cache,
+            &report.blobs,
             &root,
             &output,
             format,
             mode,
             epoch,
             &hook_plan,
+            // Without root, extract mode (unshare mode as a user runs in the namespace).
+            !rustix::process::geteuid().is_root(),
             &mut timings,
         )?,
     };
+    // The verified `.deb`s stay open (and the cache locked) until here.
+    drop(report);
     let Built {
         sha256,
         bytes,
@@ -396,19 +433,24 @@ struct Built {
     packages: usize,
 }
 
-/// The root phases: extract, essential + install (with scripts), cleanup, output.
+/// The root phases: extract, essential + install (with scripts), cleanup, output. The `.deb`s
+/// are `blobs`, open and verified by the fetch (handed over by the parent, in the child in a
+/// user namespace). `private`: built without root, so a directory output is made private (see
+/// `pipeline::write_output`).
 #[allow(clippy::too_many_arguments)]
 fn build_tree(
     env: &Env<'_>,
     profile: &crate::profile::Profile,
     lock: &crate::lock::Lock,
     cache: &crate::cache::Cache,
+    blobs: &pipeline::Blobs,
     root: &std::path::Path,
     output: &std::path::Path,
     format: OutputFormat,
     mode: Mode,
     epoch: i64,
     hook_plan: &HookPlan,
+    private: bool,
     timings: &mut Timings,
 ) -> Result<Built, Failure> {
     use crate::hooks::Phase;
@@ -423,7 +465,7 @@ fn build_tree(
     hook_phase(Phase::Setup)?;
     // extract (and, with scripts, essential + install)
     let phase = Instant::now();
-    let packages = pipeline::read_controls(lock, cache)?;
+    let packages = pipeline::read_controls(lock, blobs)?;
     for package in &packages {
         for warning in &package.control.warnings {
             env.printer
@@ -501,7 +543,24 @@ fn build_tree(
 
     // output
     let phase = Instant::now();
-    let (sha256, bytes) = pipeline::write_output(root, output, format, epoch, owners.as_ref())?;
+    let written = pipeline::write_output(root, output, format, epoch, owners.as_ref(), private)?;
+    if private && format == OutputFormat::Dir {
+        env.printer.status(
+            "Private",
+            &format!(
+                "`{}` is mode 0700: built without root, its files are yours (or your subordinate ids')",
+                output.display()
+            ),
+        );
+        if written.set_id > 0 {
+            env.printer.warn(&format!(
+                "`{}` holds {} setuid or setgid files owned by you or your subordinate ids; keep it mode 0700 (other users could run them as you), or build a tarball",
+                output.display(),
+                written.set_id
+            ));
+        }
+    }
+    let (sha256, bytes) = (written.sha256, written.bytes);
     timings.record("write", phase);
     Ok(Built {
         sha256,
@@ -517,6 +576,9 @@ struct InnerSpec {
     /// The lock, as its TOML text.
     lock: String,
     epoch: i64,
+    /// The `.deb`s the parent fetched and verified, as descriptors the child inherits: SHA256
+    /// (hex) and descriptor number. The child reads them, and no path of the cache.
+    blobs: Vec<(String, i32)>,
 }
 
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
@@ -526,12 +588,15 @@ struct InnerReport {
     timings: Vec<(String, f64)>,
 }
 
-/// Runs the root phases in a debroot child that is root of a user namespace.
+/// Runs the root phases in a debroot child that is root of a user namespace, handing it the
+/// verified `.deb`s (`blobs`) as inherited descriptors.
+#[allow(clippy::too_many_arguments)]
 fn in_namespace(
     work: &std::path::Path,
     lock: &crate::lock::Lock,
     profile: &crate::profile::Profile,
     epoch: i64,
+    blobs: &pipeline::Blobs,
     uids: crate::userns::IdMap,
     gids: crate::userns::IdMap,
     timings: &mut Timings,
@@ -542,9 +607,14 @@ fn in_namespace(
             Failure::new(ExitClass::Output, e).context(format!("cannot use `{}`", path.display()))
         }
     };
+    use std::os::fd::{AsFd, AsRawFd};
     let spec = InnerSpec {
         lock: lock.to_toml(&profile.file_name()),
         epoch,
+        blobs: blobs
+            .iter()
+            .map(|(digest, blob)| (digest.hex(), blob.as_fd().as_raw_fd()))
+            .collect(),
     };
     let spec_path = work.join("inner.json");
     let text = serde_json::to_string(&spec).unwrap_or_default();
@@ -553,7 +623,8 @@ fn in_namespace(
     args.extend(std::env::args_os().skip(1));
     args.push("--inner".into());
     args.push(work.as_os_str().to_owned());
-    let mut child = crate::userns::Namespaced::spawn(&args, uids, gids)?.child;
+    let inherit: Vec<std::os::fd::BorrowedFd<'_>> = blobs.values().map(AsFd::as_fd).collect();
+    let mut child = crate::userns::Namespaced::spawn_with(&args, uids, gids, &inherit)?.child;
     crate::workdir::track_child(child.id(), true);
     let status = child.wait();
     crate::workdir::track_child(child.id(), false);
@@ -609,6 +680,7 @@ fn inner(env: &Env<'_>, args: &BuildArgs, work: &std::path::Path) -> Result<Outc
         Failure::new(ExitClass::Output, e).context(format!("cannot read `{}`", spec_path.display()))
     })?;
     let lock = crate::lock::Lock::parse(&spec.lock).context(|| "cannot read the lock")?;
+    let blobs = adopt_blobs(&spec, &lock)?;
     let hook_plan = hook_plan(env, args, &profile)?;
     let root = work.join("root");
     crate::workdir::register(&root);
@@ -618,12 +690,15 @@ fn inner(env: &Env<'_>, args: &BuildArgs, work: &std::path::Path) -> Result<Outc
         &profile,
         &lock,
         &cache,
+        &blobs,
         &root,
         &output,
         format,
         Mode::Unshare,
         spec.epoch,
         &hook_plan,
+        // The user's build, as root of its user namespace.
+        true,
         &mut timings,
     );
     let built = match built {
@@ -654,4 +729,39 @@ fn inner(env: &Env<'_>, args: &BuildArgs, work: &std::path::Path) -> Result<Outc
             .context(format!("cannot write `{}`", report_path.display()))
     })?;
     Ok(Outcome::Success)
+}
+
+/// The `.deb`s the parent handed over (see [`InnerSpec::blobs`]): one per package of the lock,
+/// each a regular file of the size the lock says.
+fn adopt_blobs(spec: &InnerSpec, lock: &crate::lock::Lock) -> Result<pipeline::Blobs, Failure> {
+    let refused = |reason: String| {
+        Failure::message(
+            ExitClass::Output,
+            format!("cannot use the packages handed over by the parent debroot: {reason}"),
+        )
+    };
+    let mut blobs = pipeline::Blobs::new();
+    for (hex, fd) in &spec.blobs {
+        let digest = crate::digest::Sha256Digest::parse(hex).map_err(|e| refused(e.to_string()))?;
+        let size = lock
+            .packages
+            .iter()
+            .find(|p| p.sha256 == digest)
+            .map(|p| p.size)
+            .ok_or_else(|| refused(format!("sha256:{hex} is no package of the lock")))?;
+        // Never a standard stream, never one descriptor twice: each is a distinct descriptor
+        // the parent made inheritable for this process alone, and nothing here owns it yet.
+        if *fd <= 2
+            || blobs.contains_key(&digest)
+            || spec.blobs.iter().filter(|(_, other)| other == fd).count() != 1
+        {
+            return Err(refused(format!("descriptor {fd} for sha256:{hex}")));
+        }
+        // SAFETY: see above; a number that is not open makes `adopt`'s fstat fail.
+        let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(*fd) };
+        let blob = crate::cache::Blob::adopt(fd, digest, size)
+            .map_err(|e| refused(format!("sha256:{hex}: {e}")))?;
+        blobs.insert(digest, blob);
+    }
+    Ok(blobs)
 }

@@ -8,9 +8,9 @@ use crate::error::{ExitClass, Failure, ResultExt};
 use crate::lock::Lock;
 
 pub fn run(env: &Env<'_>, command: &CacheCommand) -> Result<Outcome, Failure> {
-    let cache = super::open_cache(env)?;
     match command {
         CacheCommand::Info => {
+            let cache = super::open_cache(env)?;
             let usage = cache.usage()?;
             env.printer
                 .data(&format!(
@@ -35,6 +35,18 @@ pub fn run(env: &Env<'_>, command: &CacheCommand) -> Result<Outcome, Failure> {
                 digests.extend(lock.packages.iter().map(|p| p.sha256));
                 digests.extend(lock.suites.iter().map(|s| s.inrelease_sha256));
             }
+            // Exclusive: no build or fetch is using a blob this removes (they hold the lock
+            // shared while they run); wait for them, and say so.
+            let dir = super::cache_dir(env)?;
+            let cache = crate::cache::Cache::open_exclusive(&dir, &mut || {
+                env.printer.status(
+                    "Waiting",
+                    &format!(
+                        "for the debroot builds and fetches using `{}` to finish",
+                        dir.display()
+                    ),
+                )
+            })?;
             let removed = cache.remove_except(&digests)?;
             let left = cache.usage()?;
             env.printer.status(

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use super::{Env, Outcome};
 use crate::cli::HookCommand;
+use crate::context::Context;
 use crate::error::{ExitClass, Failure};
 use crate::hooks::transfer::{self, Direction};
 
@@ -37,7 +38,8 @@ pub fn run(env: &Env<'_>, command: HookCommand) -> Result<Outcome, Failure> {
         HookCommand::Chroot { root, command } => {
             let root = root_of(env, root)?;
             if env.context.in_hook() {
-                chroot(env, &root, &command)
+                let code = confined(env.context, &root, &command)?;
+                Ok(Outcome::Status(code))
             } else {
                 sealed(env, &root, &command)
             }
@@ -77,8 +79,8 @@ pub fn run(env: &Env<'_>, command: HookCommand) -> Result<Outcome, Failure> {
     }
 }
 
-/// Outside a hook (a built tree, `--root DIR`): runs `command` chrooted in fresh namespaces of
-/// its own, as maintainer scripts run (`/proc`, `/sys`, `/dev` mounted only for it, no network,
+/// Outside a hook (a built tree, `--root DIR`): runs `command` confined to the root in fresh
+/// namespaces of its own, as maintainer scripts run (`/proc`, `/sys`, `/dev` mounted only for it, no network,
 /// stdin from `/dev/null`), relays what it printed and fails with exit 8 if it fails.
 fn sealed(env: &Env<'_>, root: &Path, command: &[std::ffi::OsString]) -> Result<Outcome, Failure> {
     use std::io::Write;
@@ -114,30 +116,104 @@ fn sealed(env: &Env<'_>, root: &Path, command: &[std::ffi::OsString]) -> Result<
     }
 }
 
-/// Chroots into `root` and replaces debroot with `command`, in the maintainer scripts'
-/// environment. Inside a hook, the namespace is the hook's: `/proc`, `/sys` and `/dev` are
-/// mounted in the root, and what `command` leaves behind dies with the hook.
-fn chroot(env: &Env<'_>, root: &Path, command: &[std::ffi::OsString]) -> Result<Outcome, Failure> {
+/// Inside a hook: runs `command` confined to the root (`pivot_root`, as maintainer scripts run)
+/// in namespaces of its own nested in the hook's, with the hook's host name, the maintainer
+/// scripts' environment and the hook's standard streams, and returns its exit code, as
+/// `chroot ROOT CMD` would. Its own PID namespace keeps the hook's processes, whose root is the
+/// host's, out of its `/proc`; what it leaves running dies with it.
+fn confined(context: &Context, root: &Path, command: &[std::ffi::OsString]) -> Result<u8, Failure> {
+    let epoch = context.source_date_epoch()?.unwrap_or(0);
+    if command.is_empty() {
+        return Err(Failure::message(ExitClass::Usage, "no command to run"));
+    }
+    let argv: Vec<String> = command
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let sandbox = crate::install::sandbox::Sandbox {
+        root: root.to_path_buf(),
+        hostname: rustix::system::uname()
+            .nodename()
+            .to_string_lossy()
+            .into_owned(),
+        env: crate::install::sandbox::Sandbox::default_env(epoch),
+        binds: Vec::new(),
+        helper: None,
+    };
+    let code = sandbox.run_attached(&argv).map_err(|e| {
+        let denied = e.source.kind() == std::io::ErrorKind::PermissionDenied;
+        let failure = Failure::new(ExitClass::Script, e.source).context(format!(
+            "cannot confine `{}` to `{}`",
+            argv.join(" "),
+            root.display()
+        ));
+        if denied {
+            failure.hint("`debroot hook chroot` needs root: `root` or `unshare` mode")
+        } else {
+            failure
+        }
+    })?;
+    Ok(u8::try_from(code.clamp(0, 255)).unwrap_or(255))
+}
+
+/// The host's `chroot`, for what the shim does not take over; not the shim itself.
+fn host_chroot() -> Option<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let me = std::fs::metadata(crate::SELF_EXE).ok();
+    ["/usr/sbin", "/usr/bin", "/sbin", "/bin"]
+        .iter()
+        .map(|dir| Path::new(dir).join("chroot"))
+        .find(|path| {
+            std::fs::metadata(path).is_ok_and(|m| {
+                m.is_file()
+                    && !me
+                        .as_ref()
+                        .is_some_and(|me| me.dev() == m.dev() && me.ino() == m.ino())
+            })
+        })
+}
+
+/// `chroot` in a hook's `PATH` (debroot run under that name, see `hooks`): `chroot ROOT
+/// [CMD...]` where ROOT is the build's root (`DEBROOT_ROOT`, `$1` of the hook) runs CMD (default
+/// `/bin/sh -i`) as `debroot hook chroot -- CMD...` does, confined by `pivot_root` rather than
+/// `chroot(2)`, and exits with its status; anything else (another folder, options such as
+/// `--userspec`) is handed to the host's `chroot` unchanged. Exit 125 when the command cannot
+/// be started, as chroot(8).
+pub fn chroot_shim(args: &[std::ffi::OsString], context: &Context) -> std::process::ExitCode {
     use std::os::unix::process::CommandExt;
-    let epoch = env.context.source_date_epoch()?.unwrap_or(0);
-    let (program, args) = command
-        .split_first()
-        .ok_or_else(|| Failure::message(ExitClass::Usage, "no command to run"))?;
-    rustix::process::chroot(root).map_err(|e| {
-        Failure::new(ExitClass::Script, std::io::Error::from(e))
-            .context(format!("cannot chroot into `{}`", root.display()))
-            .hint("`debroot hook chroot` needs root: `root` or `unshare` mode")
-    })?;
-    std::env::set_current_dir("/").map_err(|e| {
-        Failure::new(ExitClass::Script, e).context(format!("cannot enter `{}`", root.display()))
-    })?;
-    let error = std::process::Command::new(program)
-        .args(args)
-        .env_clear()
-        .envs(crate::install::sandbox::Sandbox::default_env(epoch))
+    let rest = args.get(1..).unwrap_or(&[]);
+    if let (Some(root), Some(first)) = (context.hook_root(), rest.first())
+        && !first.as_encoded_bytes().starts_with(b"-")
+        && Path::new(first) == root
+    {
+        let default = [
+            std::ffi::OsString::from("/bin/sh"),
+            std::ffi::OsString::from("-i"),
+        ];
+        let command = match &rest[1..] {
+            [] => &default[..],
+            command => command,
+        };
+        return match confined(context, &root, command) {
+            Ok(code) => std::process::ExitCode::from(code),
+            Err(failure) => {
+                eprintln!("chroot: {}", failure.lines().join(": "));
+                if let Some(hint) = failure.hint_text() {
+                    eprintln!("chroot: {hint}");
+                }
+                std::process::ExitCode::from(125)
+            }
+        };
+    }
+    let Some(chroot) = host_chroot() else {
+        eprintln!("chroot: the host has no `chroot` command");
+        return std::process::ExitCode::from(127);
+    };
+    let error = std::process::Command::new(&chroot)
+        .arg0("chroot")
+        .args(rest)
         .exec();
-    Err(Failure::new(ExitClass::Script, error).context(format!(
-        "cannot run `{}` in the root",
-        program.to_string_lossy()
-    )))
+    eprintln!("chroot: cannot run `{}`: {error}", chroot.display());
+    std::process::ExitCode::from(126)
 }

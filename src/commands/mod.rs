@@ -12,6 +12,8 @@ mod profile;
 mod verify;
 mod why;
 
+pub use hook::chroot_shim;
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -34,6 +36,9 @@ pub enum Outcome {
     Success,
     /// Exit 1: a comparison found differences.
     Differs,
+    /// The exit code of the command debroot ran for the caller (`debroot hook chroot` in a
+    /// hook, which stands for `chroot "$1" CMD`).
+    Status(u8),
 }
 
 /// Everything a command may use.
@@ -91,9 +96,25 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         .map_err(|e| Failure::new(ExitClass::Output, e).context("cannot start the async runtime"))
 }
 
-/// The cache directory: `--cache-dir`, else `$XDG_CACHE_HOME/debroot`, else `~/.cache/debroot`.
+/// The cache, its lock held shared (as long as the process runs): `--cache-dir`, else
+/// `$XDG_CACHE_HOME/debroot`, else `~/.cache/debroot`.
 pub fn open_cache(env: &Env<'_>) -> Result<Cache, Failure> {
-    let dir = match &env.cache_dir {
+    let dir = cache_dir(env)?;
+    Ok(Cache::open_with(
+        &dir,
+        crate::cache::Access::Shared,
+        &mut || {
+            env.printer.status(
+                "Waiting",
+                &format!("for `debroot cache gc` to finish with `{}`", dir.display()),
+            )
+        },
+    )?)
+}
+
+/// The cache directory: `--cache-dir`, else `$XDG_CACHE_HOME/debroot`, else `~/.cache/debroot`.
+pub fn cache_dir(env: &Env<'_>) -> Result<std::path::PathBuf, Failure> {
+    Ok(match &env.cache_dir {
         Some(dir) => dir.clone(),
         None => env
             .context
@@ -103,8 +124,7 @@ pub fn open_cache(env: &Env<'_>) -> Result<Cache, Failure> {
                 Failure::message(ExitClass::Usage, "no cache directory: HOME is not set")
                     .hint("pass --cache-dir DIR")
             })?,
-    };
-    Ok(Cache::open(&dir)?)
+    })
 }
 
 /// Reads the profile's keyring: missing, empty or secret-bearing keyrings are usage errors.
@@ -389,11 +409,22 @@ pub fn resolve_lock(
     if let Some(previous) = previous {
         lock::check_rollback(&previous.suites, &locked_suites)?;
     }
+    let snapshot = match &args.snapshot {
+        Some(text) => Some(
+            Timestamp::parse_snapshot(text)
+                .map_err(|e| Failure::message(ExitClass::Usage, format!("--snapshot: {e}")))?,
+        ),
+        None => profile.source.snapshot,
+    };
     let started = std::time::Instant::now();
     let universe = universe(profile, &suites);
     let resolution = crate::resolve::resolve(&universe, &request(profile)).context(|| {
+        // At a snapshot, a package may simply not exist yet: say which state was searched.
+        let at = snapshot.map_or(String::new(), |t| {
+            format!(" at snapshot {}", t.snapshot_form())
+        });
         format!(
-            "cannot resolve the packages of `{}`",
+            "cannot resolve the packages of `{}`{at}",
             profile.path.display()
         )
     })?;
@@ -408,13 +439,6 @@ pub fn resolve_lock(
             started.elapsed().as_secs_f64()
         ),
     );
-    let snapshot = match &args.snapshot {
-        Some(text) => Some(
-            Timestamp::parse_snapshot(text)
-                .map_err(|e| Failure::message(ExitClass::Usage, format!("--snapshot: {e}")))?,
-        ),
-        None => profile.source.snapshot,
-    };
     let (epoch, epoch_from) =
         lock::epoch(env.context.source_date_epoch()?, snapshot, &locked_suites);
     Ok(lock::from_resolution(

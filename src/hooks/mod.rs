@@ -17,14 +17,23 @@
 //! the root's path as `$1`. A snippet that starts with a helper's name (`copy-in a /b`) runs
 //! that helper, as mmdebstrap's special hooks do ([`HELPERS`]).
 //!
-//! Hooks run on the host's files (not chrooted: `$1` is the root), in the working directory
-//! debroot was started in, inside fresh mount, PID, UTS, IPC and network namespaces like the
-//! maintainer scripts (in `unshare` mode, as root of the build's user namespace): `/proc`,
-//! `/sys` and `/dev` are mounted in the root while a hook runs, so `chroot "$1" CMD` works, and
-//! whatever a hook mounts or leaves running is gone when it ends. A hook has no network.
-//! Without privilege (`extract` mode as a user) a hook runs without namespaces, as the user,
-//! under debroot's reaper ([`crate::install::reaper`]), which kills whatever the hook left
-//! running (a `setsid` daemon included) when it ends, times out or is interrupted.
+//! Hooks run on the host's files (they are not confined to the root: `$1` is the root, and a
+//! hook is the user's own code, as in mmdebstrap), in the working directory debroot was started
+//! in, inside fresh mount, PID, UTS, IPC and network namespaces like the maintainer scripts (in
+//! `unshare` mode, as root of the build's user namespace): `/proc`, `/sys` and `/dev` are
+//! mounted in the root while a hook runs, whatever a hook mounts or leaves running is gone when
+//! it ends, and a hook has no network. Without privilege (`extract` mode as a user) a hook runs
+//! without namespaces, as the user, under debroot's reaper ([`crate::install::reaper`]), which
+//! kills whatever the hook left running (a `setsid` daemon included) when it ends, times out or
+//! is interrupted.
+//!
+//! What a hook runs *in* the root is confined as maintainer scripts are, by `pivot_root` in
+//! namespaces of its own ([`crate::install::sandbox`]), when it goes through `debroot hook chroot
+//! -- CMD` or through `chroot "$1" CMD`: the first folder of a hook's `PATH` holds a `chroot` that
+//! is debroot ([`install_shim`]), which takes `chroot ROOT [CMD...]` for exactly the build's root
+//! and hands anything else to the host's `chroot`. A hook that runs `/usr/sbin/chroot` by its
+//! path gets the host's `chroot(2)`, which a root process inside can leave; that is the hook's
+//! own choice.
 //!
 //! The environment is built from nothing ([`Contract::environment`]): no variable of the host
 //! reaches a hook unless the profile names it in `build.pass-env`.
@@ -72,7 +81,7 @@ impl Phase {
 }
 
 /// The helpers a snippet may start with to run `debroot hook NAME ...` (mmdebstrap's special
-/// hooks). Not `chroot`: `chroot "$1" CMD` is the host's chroot, as in mmdebstrap.
+/// hooks). Not `chroot`: `chroot "$1" CMD` is the shim in the hook's `PATH` ([`install_shim`]).
 pub const HELPERS: &[&str] = &[
     "copy-in", "copy-out", "sync-in", "sync-out", "tar-in", "tar-out",
 ];
@@ -230,8 +239,26 @@ pub struct Contract {
     pub settings: BTreeMap<String, String>,
     /// The host variables the profile passes (`build.pass-env`) that are set.
     pub passed: Vec<(String, String)>,
-    /// The folder of the debroot executable, first in `PATH` so hooks can call `debroot hook`.
+    /// The folder of the debroot executable, in `PATH` so hooks can call `debroot hook`.
     pub helper_dir: Option<PathBuf>,
+    /// The folder of the `chroot` shim ([`install_shim`]), first in `PATH`.
+    pub shim_dir: Option<PathBuf>,
+}
+
+/// Makes `dir` (in the work directory, outside the root) hold `chroot`, a link to the running
+/// debroot executable: run under that name from a hook, debroot takes `chroot "$1" CMD` and
+/// confines CMD to the root by `pivot_root`, as `debroot hook chroot -- CMD` does (see
+/// `debroot::commands::chroot_shim`).
+pub fn install_shim(dir: &Path) -> std::io::Result<()> {
+    let exe = std::env::current_exe()?;
+    std::fs::create_dir_all(dir)?;
+    let link = dir.join("chroot");
+    match std::fs::symlink_metadata(&link) {
+        Ok(_) => std::fs::remove_file(&link)?,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => return Err(error),
+    }
+    std::os::unix::fs::symlink(exe, link)
 }
 
 /// `PATH` for hooks and the commands they chroot into.
@@ -242,18 +269,21 @@ impl Contract {
     ///
     /// - `DEBROOT_PHASE`, `DEBROOT_MODE`, `DEBROOT_SUITE`, `DEBROOT_ARCH` (the native one),
     ///   `DEBROOT_PROFILE` (the profile's path), `DEBROOT_ROOT` (the root, also `$1`);
-    /// - `SOURCE_DATE_EPOCH`; `PATH` (debroot's own folder first); `LC_ALL` and `LANG`
-    ///   `C.UTF-8`; `TZ=UTC`; `HOME=/root`; `DEBIAN_FRONTEND=noninteractive`;
+    /// - `SOURCE_DATE_EPOCH`; `PATH` (the `chroot` shim's folder, then debroot's own); `LC_ALL`
+    ///   and `LANG` `C.UTF-8`; `TZ=UTC`; `HOME=/root`; `DEBIAN_FRONTEND=noninteractive`;
     /// - the profile's `build.env` settings, then the host variables it names in
     ///   `build.pass-env` (those set).
     pub fn environment(&self, phase: Phase) -> Vec<(String, String)> {
         let mut env: BTreeMap<String, String> = BTreeMap::new();
-        let path = match &self.helper_dir {
+        let mut path = match &self.helper_dir {
             Some(dir) if !PATH.split(':').any(|p| Path::new(p) == dir) => {
                 format!("{}:{PATH}", dir.display())
             }
             _ => PATH.to_owned(),
         };
+        if let Some(dir) = &self.shim_dir {
+            path = format!("{}:{path}", dir.display());
+        }
         for (key, value) in [
             ("DEBROOT_PHASE", phase.as_str().to_owned()),
             ("DEBROOT_MODE", self.mode.clone()),
@@ -454,6 +484,7 @@ mod tests {
             settings: [("KIOSK_URL".to_owned(), "https://example.org/".to_owned())].into(),
             passed: vec![("HTTP_PROXY".into(), "http://proxy:3128".into())],
             helper_dir: Some("/opt/debroot/bin".into()),
+            shim_dir: Some("/w/hook-bin".into()),
         };
         let env: BTreeMap<String, String> =
             contract.environment(Phase::Customize).into_iter().collect();
@@ -462,7 +493,11 @@ mod tests {
         assert_eq!(env["SOURCE_DATE_EPOCH"], "1700000000");
         assert_eq!(env["KIOSK_URL"], "https://example.org/");
         assert_eq!(env["HTTP_PROXY"], "http://proxy:3128");
-        assert!(env["PATH"].starts_with("/opt/debroot/bin:/usr/local/sbin:"));
+        assert!(
+            env["PATH"].starts_with("/w/hook-bin:/opt/debroot/bin:/usr/local/sbin:"),
+            "{}",
+            env["PATH"]
+        );
         assert_eq!(env.len(), 16, "{env:?}");
     }
 }

@@ -4,15 +4,31 @@
 //! Every path inside the root is resolved with `openat2(RESOLVE_IN_ROOT)`: `..` and absolute
 //! symlinks (`etc/resolv.conf -> /run/...`, or one a package or script planted pointing at a
 //! host path) resolve inside the root, as the root's own programs would see them after
-//! `chroot`, never to the host (THREATS D6). Host paths are used as given. On both sides, what
-//! is copied is never followed: a symlink is copied as a symlink; a directory's entries are
-//! walked in byte order, depth-capped. A regular file is written through an existing symlink
-//! at its destination (resolved in the root when the destination is the root), as `cp` does;
-//! `tar-in` replaces such a symlink instead, as `tar` does. Modes (setuid included) and mtimes
-//! are kept. Owners: what `copy-in` and `sync-in` bring into the root is root's (the build
-//! machine's uids mean nothing in the image, and would make it depend on who built it); what
-//! `copy-out` and `sync-out` bring out is the caller's; `tar-in` keeps the tarball's numeric
-//! owners (when running as root of the host or of the build's user namespace). Device nodes, FIFOs and sockets are refused: none belongs in a build's inputs.
+//! `chroot`, never to the host (docs/THREATS.md D6). On both sides, what is copied is never
+//! followed: a symlink is copied as a symlink; a directory's entries are walked in byte order,
+//! depth-capped.
+//!
+//! Into the root (`copy-in`, `sync-in`), a regular file is written through an existing symlink
+//! at its destination, resolved in the root, as `cp` does (`etc/resolv.conf ->
+//! ../run/systemd/resolve/stub-resolv.conf` gets the file where the root's programs will read
+//! it); `tar-in` replaces such a symlink instead, as `tar` does.
+//!
+//! Out to the host (`copy-out`, `sync-out`), only the folder the user named is looked up as a
+//! path (a symlink there is the user's choice and followed). Everything below it is reached
+//! from that folder's descriptor with `openat2(RESOLVE_NO_SYMLINKS)`, and a symlink found at
+//! any name below it, left there by an earlier run (docs/THREATS.md G5) or by anyone, is replaced,
+//! never written through: a file is written under a temporary name (`O_EXCL`, mode 0, never
+//! through a link) and renamed over the name; a symlink is made under a temporary name and
+//! renamed over it; where a directory goes, a symlink is removed and the directory made, as
+//! `tar` does without `--keep-directory-symlink` and `rsync` without `--keep-dirlinks`. A
+//! directory where a file or symlink goes, or a file where a directory goes, is an error.
+//! `tar-out` writes its tarball the same way (a temporary file beside it, renamed over it).
+//!
+//! Modes (setuid included) and mtimes are kept. Owners: what `copy-in` and `sync-in` bring into
+//! the root is root's (the build machine's uids mean nothing in the image, and would make it
+//! depend on who built it); what `copy-out` and `sync-out` bring out is the caller's; `tar-in`
+//! keeps the tarball's numeric owners (when running as root of the host or of the build's user
+//! namespace). Device nodes, FIFOs and sockets are refused: none belongs in a build's inputs.
 
 use std::ffi::{OsStr, OsString};
 use std::io::{self, Read};
@@ -53,11 +69,22 @@ impl Classify for TransferError {
     }
 }
 
-/// One side of a transfer: the host, or the root (paths resolved inside it).
+/// Where a side's paths lead.
+enum Place {
+    /// The root: paths absolute in it, resolved inside it.
+    Root,
+    /// The host, as the user names paths there (sources): relative to the working directory.
+    Host,
+    /// Below the host folder the user named as a destination (this path): paths relative to
+    /// it, no symlink followed.
+    Below(PathBuf),
+}
+
+/// One side of a transfer: the host, the root (paths resolved inside it), or a host folder
+/// written below (no symlink followed).
 pub struct Side {
     dir: OwnedFd,
-    /// The root's path, when this side is the root.
-    root: Option<PathBuf>,
+    place: Place,
 }
 
 fn io_error(action: &'static str, path: &str) -> impl FnOnce(rustix::io::Errno) -> TransferError {
@@ -78,7 +105,39 @@ impl Side {
             Mode::empty(),
         )
         .map_err(io_error("open", "."))?;
-        Ok(Side { dir, root: None })
+        Ok(Side {
+            dir,
+            place: Place::Host,
+        })
+    }
+
+    /// The host folder `dir`, named by the user as a destination (a symlink there followed):
+    /// what is written goes below it, with no symlink followed.
+    pub fn below(dir: &Path) -> Result<Side, TransferError> {
+        let shown = dir.display().to_string();
+        let fd = rustix::fs::open(
+            dir,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| match e {
+            rustix::io::Errno::NOTDIR => TransferError::NotDirectory {
+                path: shown.clone(),
+            },
+            e => io_error("open", &shown)(e),
+        })?;
+        Ok(Side {
+            dir: fd,
+            place: Place::Below(dir.to_path_buf()),
+        })
+    }
+
+    fn is_root(&self) -> bool {
+        matches!(self.place, Place::Root)
+    }
+
+    fn is_below(&self) -> bool {
+        matches!(self.place, Place::Below(_))
     }
 
     /// The tree at `root`, every path resolved inside it.
@@ -91,32 +150,33 @@ impl Side {
         .map_err(io_error("open the root", &root.display().to_string()))?;
         Ok(Side {
             dir,
-            root: Some(root.to_path_buf()),
+            place: Place::Root,
         })
     }
 
     /// How messages name `path` of this side.
     fn shown(&self, path: &Path) -> String {
-        match &self.root {
-            Some(_) => format!(
+        match &self.place {
+            Place::Root => format!(
                 "{} (in the root)",
                 Path::new("/").join(relative(path)).display()
             ),
-            None => path.display().to_string(),
+            Place::Host => path.display().to_string(),
+            Place::Below(dir) => dir.join(path).display().to_string(),
         }
     }
 
     fn resolve(&self) -> ResolveFlags {
-        if self.root.is_some() {
-            ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS
-        } else {
-            ResolveFlags::empty()
+        match self.place {
+            Place::Root => ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+            Place::Host => ResolveFlags::empty(),
+            Place::Below(_) => ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS,
         }
     }
 
     /// The path as this side resolves it: inside the root, relative to its top.
     fn path<'p>(&self, path: &'p Path) -> std::borrow::Cow<'p, Path> {
-        if self.root.is_some() {
+        if self.is_root() {
             std::borrow::Cow::Owned(relative(path))
         } else {
             std::borrow::Cow::Borrowed(path)
@@ -223,8 +283,9 @@ fn set_attributes(
     Ok(())
 }
 
-/// The directory at `path` of `side`, made if missing (an existing symlink to a directory is
-/// kept and used, as `tar --keep-directory-symlink` does).
+/// The directory at `path` of `side`, made if missing. In the root an existing symlink to a
+/// directory is kept and used (resolved in the root), as `tar --keep-directory-symlink` does;
+/// below a host destination it is replaced by the directory, never followed.
 fn ensure_dir(side: &Side, path: &Path, mode: u32) -> Result<OwnedFd, TransferError> {
     let shown = side.shown(path);
     if relative(path).as_os_str().is_empty() {
@@ -237,7 +298,14 @@ fn ensure_dir(side: &Side, path: &Path, mode: u32) -> Result<OwnedFd, TransferEr
         None => rustix::fs::mkdirat(&parent, &name, Mode::from_raw_mode(mode & 0o7777))
             .map_err(io_error("create the directory", &shown))?,
         Some(stat) if FileType::from_raw_mode(stat.st_mode) == FileType::Directory => {}
-        Some(stat) if FileType::from_raw_mode(stat.st_mode) == FileType::Symlink => {}
+        Some(stat) if FileType::from_raw_mode(stat.st_mode) == FileType::Symlink => {
+            if side.is_below() {
+                rustix::fs::unlinkat(&parent, &name, AtFlags::empty())
+                    .map_err(io_error("replace the symlink", &shown))?;
+                rustix::fs::mkdirat(&parent, &name, Mode::from_raw_mode(mode & 0o7777))
+                    .map_err(io_error("create the directory", &shown))?;
+            }
+        }
         Some(_) => return Err(TransferError::NotDirectory { path: shown }),
     }
     side.open(path, OFlags::RDONLY | OFlags::DIRECTORY, 0)
@@ -270,6 +338,47 @@ enum OnSymlink {
     Replace,
 }
 
+/// Distinguishes the temporary names of one process.
+static TEMPORARIES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Makes a new entry under a temporary name in `parent` with `make` (which must fail with
+/// `EEXIST` when the name is taken), then renames it over `name`: whatever was at `name` (a
+/// symlink included) is replaced, never followed. The temporary is removed on failure.
+fn replace_at<T>(
+    parent: &OwnedFd,
+    name: &OsStr,
+    shown: &str,
+    make: &mut dyn FnMut(&OsStr) -> Result<T, TransferError>,
+    finish: &mut dyn FnMut(&OsStr, T) -> Result<(), TransferError>,
+) -> Result<(), TransferError> {
+    for _ in 0..100 {
+        let serial = TEMPORARIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let temporary = OsString::from(format!(".debroot-{}-{serial}.tmp", std::process::id()));
+        let made = match make(&temporary) {
+            Ok(made) => made,
+            Err(TransferError::Io { source, .. })
+                if source.kind() == io::ErrorKind::AlreadyExists =>
+            {
+                continue;
+            }
+            Err(error) => return Err(error),
+        };
+        let result = finish(&temporary, made).and_then(|()| {
+            rustix::fs::renameat(parent, &temporary, parent, name)
+                .map_err(io_error("replace", shown))
+        });
+        if result.is_err() {
+            let _ = rustix::fs::unlinkat(parent, &temporary, AtFlags::empty());
+        }
+        return result;
+    }
+    Err(TransferError::Io {
+        action: "create a temporary file beside",
+        path: shown.to_owned(),
+        source: io::Error::other("no free temporary name"),
+    })
+}
+
 /// Creates the regular file `path` of `side` with `data`, attributes from `stat`.
 fn write_file(
     side: &Side,
@@ -280,7 +389,46 @@ fn write_file(
 ) -> Result<(), TransferError> {
     let shown = side.shown(path);
     let (parent, name) = side.parent(path)?;
-    match lstat_at(&parent, &name).map_err(io_error("inspect", &shown))? {
+    let existing = lstat_at(&parent, &name).map_err(io_error("inspect", &shown))?;
+    if side.is_below() {
+        if let Some(existing) = existing
+            && FileType::from_raw_mode(existing.st_mode) == FileType::Directory
+        {
+            return Err(TransferError::Io {
+                action: "replace",
+                path: shown,
+                source: io::Error::new(io::ErrorKind::IsADirectory, "it is a directory"),
+            });
+        }
+        return replace_at(
+            &parent,
+            &name,
+            &shown,
+            &mut |temporary| {
+                rustix::fs::openat(
+                    &parent,
+                    temporary,
+                    OFlags::WRONLY
+                        | OFlags::CREATE
+                        | OFlags::EXCL
+                        | OFlags::NOFOLLOW
+                        | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+                .map_err(io_error("create", &shown))
+            },
+            &mut |_, fd| {
+                let mut file = std::fs::File::from(fd);
+                io::copy(data, &mut file).map_err(|source| TransferError::Io {
+                    action: "write",
+                    path: shown.clone(),
+                    source,
+                })?;
+                set_attributes(&file, stat, &shown)
+            },
+        );
+    }
+    match existing {
         Some(existing) if FileType::from_raw_mode(existing.st_mode) == FileType::Directory => {
             return Err(TransferError::Io {
                 action: "replace",
@@ -317,30 +465,48 @@ fn write_symlink(
 ) -> Result<(), TransferError> {
     let shown = side.shown(path);
     let (parent, name) = side.parent(path)?;
-    if let Some(existing) = lstat_at(&parent, &name).map_err(io_error("inspect", &shown))? {
-        if FileType::from_raw_mode(existing.st_mode) == FileType::Directory {
-            return Err(TransferError::Io {
-                action: "replace",
-                path: shown,
-                source: io::Error::new(io::ErrorKind::IsADirectory, "it is a directory"),
-            });
+    let existing = lstat_at(&parent, &name).map_err(io_error("inspect", &shown))?;
+    if let Some(existing) = existing
+        && FileType::from_raw_mode(existing.st_mode) == FileType::Directory
+    {
+        return Err(TransferError::Io {
+            action: "replace",
+            path: shown,
+            source: io::Error::new(io::ErrorKind::IsADirectory, "it is a directory"),
+        });
+    }
+    let owner = |name: &OsStr| -> Result<(), TransferError> {
+        if is_root_user() {
+            rustix::fs::chownat(
+                &parent,
+                name,
+                Some(rustix::fs::Uid::from_raw(stat.st_uid)),
+                Some(rustix::fs::Gid::from_raw(stat.st_gid)),
+                AtFlags::SYMLINK_NOFOLLOW,
+            )
+            .map_err(io_error("set the owner of", &shown))?;
         }
+        Ok(())
+    };
+    if side.is_below() {
+        return replace_at(
+            &parent,
+            &name,
+            &shown,
+            &mut |temporary| {
+                rustix::fs::symlinkat(target, &parent, temporary)
+                    .map_err(io_error("create the symlink", &shown))
+            },
+            &mut |temporary, ()| owner(temporary),
+        );
+    }
+    if existing.is_some() {
         rustix::fs::unlinkat(&parent, &name, AtFlags::empty())
             .map_err(io_error("replace", &shown))?;
     }
     rustix::fs::symlinkat(target, &parent, &name)
         .map_err(io_error("create the symlink", &shown))?;
-    if is_root_user() {
-        rustix::fs::chownat(
-            &parent,
-            &name,
-            Some(rustix::fs::Uid::from_raw(stat.st_uid)),
-            Some(rustix::fs::Gid::from_raw(stat.st_gid)),
-            AtFlags::SYMLINK_NOFOLLOW,
-        )
-        .map_err(io_error("set the owner of", &shown))?;
-    }
-    Ok(())
+    owner(&name)
 }
 
 fn kind_name(file_type: FileType) -> &'static str {
@@ -375,7 +541,7 @@ fn copy(
         })?;
     // Who owned a file on the build machine means nothing in the image (and would make it
     // depend on the machine): what is copied in is root's; what is copied out is the caller's.
-    if target.root.is_some() {
+    if target.is_root() {
         (stat.st_uid, stat.st_gid) = (0, 0);
     } else {
         stat.st_uid = rustix::process::geteuid().as_raw();
@@ -466,15 +632,6 @@ pub enum Direction {
     Out,
 }
 
-fn sides(root: &Path, direction: Direction) -> Result<(Side, Side), TransferError> {
-    let host = Side::host()?;
-    let inside = Side::root(root)?;
-    Ok(match direction {
-        Direction::In => (host, inside),
-        Direction::Out => (inside, host),
-    })
-}
-
 /// `copy-in PATH... DIR` / `copy-out PATH... DIR`: each path (with what it holds) into the
 /// directory `dir`, which must exist.
 pub fn copy_paths(
@@ -483,11 +640,18 @@ pub fn copy_paths(
     paths: &[PathBuf],
     dir: &Path,
 ) -> Result<(), TransferError> {
-    let (source, target) = sides(root, direction)?;
-    target.open_dir(dir, OFlags::PATH)?;
+    // Out: `dir` is the host folder written below; paths are relative to it.
+    let (source, target, base) = match direction {
+        Direction::In => {
+            let target = Side::root(root)?;
+            target.open_dir(dir, OFlags::PATH)?;
+            (Side::host()?, target, dir)
+        }
+        Direction::Out => (Side::root(root)?, Side::below(dir)?, Path::new("")),
+    };
     for path in paths {
         let name = base_name(&source, path)?;
-        copy(&source, path, &target, &dir.join(name), 0)?;
+        copy(&source, path, &target, &base.join(name), 0)?;
     }
     Ok(())
 }
@@ -500,9 +664,33 @@ pub fn sync(
     from: &Path,
     to: &Path,
 ) -> Result<(), TransferError> {
-    let (source, target) = sides(root, direction)?;
-    ensure_dir_all(&target, to, 0o755)?;
-    copy_entries(&source, from, &target, to, 0)
+    match direction {
+        Direction::In => {
+            let target = Side::root(root)?;
+            ensure_dir_all(&target, to, 0o755)?;
+            copy_entries(&Side::host()?, from, &target, to, 0)
+        }
+        Direction::Out => {
+            // The folder the user named, and its parents, as a path (`mkdir -p`).
+            std::os::unix::fs::DirBuilderExt::mode(
+                std::fs::DirBuilder::new().recursive(true),
+                0o755,
+            )
+            .create(to)
+            .map_err(|source| TransferError::Io {
+                action: "create the directory",
+                path: to.display().to_string(),
+                source,
+            })?;
+            copy_entries(
+                &Side::root(root)?,
+                from,
+                &Side::below(to)?,
+                Path::new(""),
+                0,
+            )
+        }
+    }
 }
 
 /// `tar-in TARBALL DIR`: unpacks a tarball of the host (plain, gzip, xz or zstd, by its

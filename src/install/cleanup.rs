@@ -127,14 +127,16 @@ fn write_hostname(root: &Path, hostname: &str) -> Result<(), Failure> {
         .map_err(io_failure(&path))
 }
 
-/// The uid of `name` in the root's `/etc/passwd`.
-fn uid_of(root: &Path, name: &str) -> Option<u32> {
-    let passwd = fs::read_to_string(root.join("etc/passwd")).ok()?;
-    passwd.lines().find_map(|line| {
+/// The uid of `name` in the root's `/etc/passwd` (read through the root, a regular file only:
+/// `confine::read_file`).
+fn uid_of(root: &Path, name: &str) -> Result<Option<u32>, Failure> {
+    let passwd = crate::confine::read_file(root, "etc/passwd", crate::confine::MAX_ROOT_FILE)?
+        .unwrap_or_default();
+    Ok(String::from_utf8_lossy(&passwd).lines().find_map(|line| {
         let mut fields = line.split(':');
         (fields.next()? == name).then_some(())?;
         fields.nth(1)?.parse().ok()
-    })
+    }))
 }
 
 /// apt's state as its first run leaves it: its lock files, and its `partial` folders owned
@@ -143,7 +145,7 @@ fn apt_state(root: &Path) -> Result<(), Failure> {
     if fs::symlink_metadata(root.join("usr/bin/apt-get")).is_err() {
         return Ok(());
     }
-    let apt = uid_of(root, "_apt");
+    let apt = uid_of(root, "_apt")?;
     for dir in [
         "var/lib/apt/lists/partial",
         "var/cache/apt/archives/partial",

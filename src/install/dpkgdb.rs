@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::fs;
 use std::io;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::repo::packages::MultiArch;
@@ -32,11 +32,16 @@ use crate::unpack::tar::Kind;
 
 /// A failure writing the database, naming the file.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot write `{}` of the dpkg database", .path.display())]
-pub struct DbError {
-    pub path: PathBuf,
-    #[source]
-    pub source: io::Error,
+pub enum DbError {
+    #[error("cannot write `{}` of the dpkg database", crate::error::shown_path(.path))]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// A file of the database could not be read (not a regular file, too large).
+    #[error(transparent)]
+    Read(#[from] crate::confine::RootFileError),
 }
 
 impl crate::error::Classify for DbError {
@@ -45,8 +50,19 @@ impl crate::error::Classify for DbError {
     }
 }
 
+/// Reads `var/lib/dpkg/NAME` of the root through the root (`confine::read_file`): empty when
+/// absent, an error when it is not a regular file or too large.
+fn read_admin(root: &Path, name: &str) -> Result<Vec<u8>, crate::confine::RootFileError> {
+    Ok(crate::confine::read_file(
+        root,
+        &format!("var/lib/dpkg/{name}"),
+        crate::confine::MAX_ROOT_FILE,
+    )?
+    .unwrap_or_default())
+}
+
 fn db_error(path: &Path) -> impl FnOnce(io::Error) -> DbError + '_ {
-    move |source| DbError {
+    move |source| DbError::Write {
         path: path.to_path_buf(),
         source,
     }
@@ -95,11 +111,9 @@ pub fn db_name(control: &Control) -> String {
 }
 
 /// Reads `ROOT/var/lib/dpkg/diversions` (triples of lines: from, to, package).
-pub fn read_diversions(root: &Path) -> Diversions {
+pub fn read_diversions(root: &Path) -> Result<Diversions, crate::confine::RootFileError> {
     let mut diversions = Diversions::new();
-    let Ok(text) = fs::read(admin_dir(root).join("diversions")) else {
-        return diversions;
-    };
+    let text = read_admin(root, "diversions")?;
     let lines: Vec<&[u8]> = text.split(|&b| b == b'\n').collect();
     for triple in lines.chunks(3) {
         if let [from, to, package] = triple
@@ -112,7 +126,7 @@ pub fn read_diversions(root: &Path) -> Diversions {
             );
         }
     }
-    diversions
+    Ok(diversions)
 }
 
 fn absolute(path: &[u8]) -> Vec<u8> {
@@ -141,7 +155,7 @@ fn write_member(path: &Path, data: &[u8], mode: u32, mtime: i64) -> Result<(), D
         },
         rustix::fs::AtFlags::empty(),
     )
-    .map_err(|e| DbError {
+    .map_err(|e| DbError::Write {
         path: path.to_path_buf(),
         source: e.into(),
     })
@@ -241,10 +255,16 @@ pub fn write_package(
 pub fn append_status(root: &Path, stanzas: &[String]) -> Result<(), DbError> {
     use std::io::Write;
     let path = admin_dir(root).join("status");
+    // Without blocking (a FIFO a script left there would wait for a reader), and only into a
+    // regular file.
     let mut file = fs::OpenOptions::new()
         .append(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
         .open(&path)
         .map_err(db_error(&path))?;
+    if !file.metadata().map_err(db_error(&path))?.is_file() {
+        return Err(db_error(&path)(io::Error::other("not a regular file")));
+    }
     let mut text = String::new();
     for stanza in stanzas {
         text.push_str(stanza);
@@ -293,7 +313,7 @@ pub fn trigger_lines(control: &Control) -> Vec<TriggerLine> {
 pub fn register_interests(root: &Path, controls: &[&Control]) -> Result<(), DbError> {
     let triggers = admin_dir(root).join("triggers");
     let file_path = triggers.join("File");
-    let mut file = fs::read_to_string(&file_path).unwrap_or_default();
+    let mut file = String::from_utf8_lossy(&read_admin(root, "triggers/File")?).into_owned();
     let file_before = file.clone();
     let mut explicit: BTreeMap<String, String> = BTreeMap::new();
     for control in controls {
@@ -311,9 +331,16 @@ pub fn register_interests(root: &Path, controls: &[&Control]) -> Result<(), DbEr
                     file.push_str(&text);
                 }
             } else {
-                let current = explicit.entry(line.name.clone()).or_insert_with(|| {
-                    fs::read_to_string(triggers.join(&line.name)).unwrap_or_default()
-                });
+                if !explicit.contains_key(&line.name) {
+                    let text = read_admin(root, &format!("triggers/{}", line.name))?;
+                    explicit.insert(
+                        line.name.clone(),
+                        String::from_utf8_lossy(&text).into_owned(),
+                    );
+                }
+                let Some(current) = explicit.get_mut(&line.name) else {
+                    continue;
+                };
                 let kept: String = current
                     .lines()
                     .filter(|l| l.split('/').next() != Some(package.as_str()))
@@ -349,8 +376,8 @@ pub fn activations(
     root: &Path,
     batch: &[(&Control, &Unpacked)],
     diversions: &Diversions,
-) -> Vec<Activation> {
-    let file = fs::read_to_string(admin_dir(root).join("triggers/File")).unwrap_or_default();
+) -> Result<Vec<Activation>, crate::confine::RootFileError> {
+    let file = String::from_utf8_lossy(&read_admin(root, "triggers/File")?).into_owned();
     let mut interests: BTreeMap<String, bool> = BTreeMap::new(); // path -> any awaiting interest
     for line in file.lines() {
         if let Some((path, owner)) = line.split_once(' ') {
@@ -393,7 +420,7 @@ pub fn activations(
     // this order decides the order of the names a `postinst triggered` call gets.
     let mut seen = BTreeSet::new();
     out.retain(|activation| seen.insert(activation.clone()));
-    out
+    Ok(out)
 }
 
 /// The shell lines that hand activations to `dpkg-trigger`.
@@ -475,7 +502,8 @@ mod tests {
             ],
             ..Default::default()
         };
-        let activations = activations(dir.path(), &[(&control, &unpacked)], &Diversions::new());
+        let activations =
+            activations(dir.path(), &[(&control, &unpacked)], &Diversions::new()).unwrap();
         let shown: Vec<(&str, Option<&str>)> = activations
             .iter()
             .map(|a| (a.name.as_str(), a.awaiter.as_deref()))
@@ -543,7 +571,7 @@ mod tests {
             "/usr/bin/tdiv\n/usr/bin/tdiv.real\nt-diverter\n/etc/x\n/etc/x.distrib\n:\n",
         )
         .unwrap();
-        let diversions = read_diversions(dir.path());
+        let diversions = read_diversions(dir.path()).unwrap();
         assert_eq!(
             diversions[&b"usr/bin/tdiv"[..].to_vec()].0,
             b"/usr/bin/tdiv.real"

@@ -43,7 +43,7 @@ pub struct ScriptError {
     pub status: String,
     pub output: String,
     /// What it printed says the disk is full (`No space left on device`): a local I/O
-    /// failure (exit 9) rather than the package's (THREATS E1).
+    /// failure (exit 9) rather than the package's (docs/THREATS.md E1).
     pub disk_full: bool,
 }
 
@@ -364,7 +364,7 @@ pub fn install(
     // The batches.
     let mut unpack_time = std::time::Duration::ZERO;
     for batch in &plan.batches {
-        target.refresh_ids();
+        refresh_ids(&mut target)?;
         let members: Vec<&Package> = batch.iter().map(|&i| &packages[i]).collect();
         let step = Instant::now();
         // preinst scripts run before the batch's files exist.
@@ -376,11 +376,11 @@ pub fn install(
                 confine::in_root(root, |root| preinst_script(root, &members, &dpkg_version))?;
             run_script(env, &box_, &preinsts, "a preinst script", packages)?;
             remove_staging(root)?;
-            target.refresh_ids();
+            refresh_ids(&mut target)?;
         }
         configure_time += step.elapsed();
         let step = Instant::now();
-        let diversions = confine::in_root(root, |root| Ok(dpkgdb::read_diversions(root)))?;
+        let diversions = confine::in_root(root, |root| Ok(dpkgdb::read_diversions(root)?))?;
         let unpacked = crate::pipeline::unpack_all(
             &target,
             packages,
@@ -400,7 +400,7 @@ pub fn install(
             .map(|(index, unpacked)| (&packages[*index].control, unpacked))
             .collect();
         let activations = confine::in_root(root, |root| {
-            Ok(dpkgdb::activations(root, &batch_pairs, &diversions))
+            Ok(dpkgdb::activations(root, &batch_pairs, &diversions)?)
         })?;
         unpack_time += step.elapsed();
         let step = Instant::now();
@@ -540,6 +540,13 @@ fn clamp_directories(root: &Path, unpacked: &[(usize, Unpacked)], epoch: i64) {
     }
 }
 
+/// Re-reads the user and group names of the root before a batch (a script may have added some).
+fn refresh_ids(target: &mut Target) -> Result<(), Failure> {
+    target
+        .refresh_ids()
+        .map_err(|e| Failure::new(crate::error::Classify::class(&e), e))
+}
+
 /// Registers unpacked packages in the dpkg database, in plan order.
 fn register(
     root: &Path,
@@ -559,13 +566,15 @@ fn register(
             continue;
         };
         let name = package.control.package.to_string();
-        // A path is taken when the package that placed it last is another one.
+        // A path is taken when another package holds the location it landed at.
         let taken = |path: &[u8]| {
-            let key = match diversions.get(path) {
+            let written = match diversions.get(path) {
                 Some((to, by)) if *by != name => to.strip_prefix(b"/").unwrap_or(to).to_vec(),
                 _ => path.to_vec(),
             };
-            owners.get(&key).is_some_and(|owner| *owner != name)
+            let location = unpacked.locations.get(&written).unwrap_or(&written);
+            let location = target.current_location(location);
+            owners.get(&location).is_some_and(|owner| *owner != name)
         };
         stanzas.push(dpkgdb::write_package(
             root,

@@ -1,26 +1,41 @@
 //! Running maintainer scripts and hooks in a sealed namespace.
 //!
 //! Every command runs in fresh mount, PID, UTS, IPC and network namespaces (and, in unshare mode,
-//! a user namespace), chrooted into the root, with `/proc`, `/sys` and `/dev` mounted only inside
-//! that namespace, stdin from `/dev/null`, and an environment built from scratch. Three processes
-//! make it:
+//! a user namespace), with the root as its whole world, `/proc`, `/sys` and `/dev` mounted only
+//! inside that namespace, stdin from `/dev/null`, and an environment built from scratch. Three
+//! processes make it:
 //!
 //! 1. debroot spawns itself as `__sandbox` with the namespaces unshared before `exec` (and the
 //!    parent-death signal set, so it dies with debroot);
-//! 2. `__sandbox` turns every mount private, then spawns itself as `__sandbox-init`, which is
-//!    PID 1 of the new PID namespace (it also dies with its parent);
-//! 3. `__sandbox-init` mounts `/proc`, `/sys` (read-only) and a `/dev` of its own under the
-//!    root, sets the host name, chroots, runs the command, reaps every orphan, and exits with
-//!    the command's status.
+//! 2. `__sandbox` closes every descriptor above stderr, turns every mount private (nothing
+//!    mounted in the namespace reaches the host, nothing of the host's later mounts comes in),
+//!    and spawns itself as `__sandbox-init`, which is PID 1 of the new PID namespace (it also
+//!    dies with its parent);
+//! 3. `__sandbox-init` bind-mounts the root onto itself, mounts `/proc`, `/sys` (read-only)
+//!    and a `/dev` of its own in it, makes it the namespace's root with `pivot_root` and
+//!    detaches the old root (`umount2(MNT_DETACH)`), sets the host name, drops the capabilities
+//!    that reach past the namespace, runs the command, reaps every orphan, and exits with the
+//!    command's status.
 //!
-//! Hooks run the same way but not chrooted ([`Sandbox::run_outside`]): they see the host's
-//! files and get the root as `$1`, with `/proc`, `/sys` and `/dev` mounted in the root for as
-//! long as they run.
+//! After `pivot_root` no path leads to the host: `/` is the root and `..` of `/` is `/` for every
+//! process of the namespace, whatever it does with `chroot(2)` (the classic escape, `mkdir x;
+//! chroot x; cd ..` repeated, `chroot .`, reaches the namespace's root, which is the root). The
+//! namespace's PID 1 keeps no descriptor but 0, 1 and 2, and the commands lose
+//! `CAP_SYS_PTRACE`, so the kernel refuses them `/proc/1/exe`, `/proc/1/map_files` and
+//! `/proc/1/fd` of that init (debroot's executable and the host's libraries it maps); they lose
+//! `CAP_DAC_READ_SEARCH`, so `open_by_handle_at(2)` cannot open a file of the root's filesystem
+//! outside the root (docs/THREATS.md D5, G2).
+//!
+//! Hooks run in the same namespaces but not confined to the root ([`Sandbox::run_outside`]):
+//! they see the host's files and get the root as `$1`, with `/proc`, `/sys` and `/dev` mounted
+//! in the root for as long as they run. A command a hook runs in the root through `debroot hook
+//! chroot` (or the `chroot "$1"` shim, see [`crate::hooks`]) gets namespaces of its own nested in
+//! the hook's, confined as above, with the hook's standard streams ([`Sandbox::run_attached`]).
 //!
 //! When PID 1 exits the kernel kills every process left in the namespace (a daemon a postinst
 //! double-forked included), and when the last process of the mount namespace is gone its mounts
 //! are gone: nothing can outlive a command or leak to the host, even if debroot is killed with
-//! SIGKILL (THREATS D2, D3, D4, I3, I4).
+//! SIGKILL (docs/THREATS.md D2, D3, D4, I3, I4).
 
 use std::ffi::{OsStr, OsString};
 use std::io::Read;
@@ -130,8 +145,8 @@ impl Sandbox {
         ]
     }
 
-    /// Runs `argv` chrooted in the root, in fresh namespaces, stdin from `/dev/null`; returns
-    /// its status and the tail of its output.
+    /// Runs `argv` confined to the root (the namespace's whole world), in fresh namespaces,
+    /// stdin from `/dev/null`; returns its status and the tail of its output.
     pub fn run(&self, argv: &[&str]) -> Result<Outcome, SandboxError> {
         self.run_with_timeout(argv, None)
     }
@@ -142,13 +157,13 @@ impl Sandbox {
         argv: &[&str],
         timeout: Option<std::time::Duration>,
     ) -> Result<Outcome, SandboxError> {
-        self.spawn(argv, &View::Chroot, timeout)
+        self.spawn(argv, &View::Root, timeout)
     }
 
-    /// Runs `argv` in the same fresh namespaces but not chrooted: it sees the host's files, in
-    /// `cwd`, with `/proc`, `/sys` and `/dev` mounted in the root (unless `mount_root` is false:
-    /// an empty root has nothing to mount them in) for as long as it runs. For hooks, which get
-    /// the root as `$1` and may `chroot "$1"`.
+    /// Runs `argv` in the same fresh namespaces but not confined to the root: it sees the host's
+    /// files, in `cwd`, with `/proc`, `/sys` and `/dev` mounted in the root (unless `mount_root`
+    /// is false: an empty root has nothing to mount them in) for as long as it runs. For hooks,
+    /// which get the root as `$1`.
     pub fn run_outside(
         &self,
         argv: &[&str],
@@ -166,6 +181,23 @@ impl Sandbox {
         )
     }
 
+    /// Runs `argv` confined to the root as [`Sandbox::run`] does, but with this process's
+    /// standard streams (stdin included) and no time limit, and returns the exit code a shell
+    /// would report (128 + N for signal N). For `debroot hook chroot` in a hook, which stands
+    /// for `chroot "$1" CMD`: what the command prints and its status are the hook's to use.
+    pub fn run_attached(&self, argv: &[&str]) -> Result<i32, SandboxError> {
+        let error = |source| SandboxError {
+            command: argv.join(" "),
+            source,
+        };
+        let mut command = self.command(argv, &View::Root, true).map_err(error)?;
+        let mut child = command.spawn().map_err(error)?;
+        crate::workdir::track_child(child.id(), true);
+        let status = child.wait();
+        crate::workdir::track_child(child.id(), false);
+        status.map(exit_code).map_err(error)
+    }
+
     fn spawn(
         &self,
         argv: &[&str],
@@ -176,24 +208,45 @@ impl Sandbox {
             command: argv.join(" "),
             source,
         };
+        let mut command = self.command(argv, view, false).map_err(error)?;
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().map_err(error)?;
+        // Killed first when debroot is interrupted: the namespace dies with it, before the
+        // work directory is removed.
+        crate::workdir::track_child(child.id(), true);
+        let output = collect_output(&mut child, timeout, None);
+        crate::workdir::track_child(child.id(), false);
+        output.map_err(error)
+    }
+
+    /// `debroot __sandbox ARGS`, to be started in fresh namespaces; `attached`: the command
+    /// keeps the standard streams it is given (stdin included).
+    fn command(&self, argv: &[&str], view: &View, attached: bool) -> std::io::Result<Command> {
         let exe = match &self.helper {
             Some(helper) => helper.clone(),
             None => PathBuf::from(crate::SELF_EXE),
         };
+        // `__sandbox` works from `/`: a relative root would not name the same folder.
+        let root = std::path::absolute(&self.root)?;
         let mut command = Command::new(&exe);
-        command.arg("__sandbox").args(self.inner_args(argv, view));
         command
-            .env_clear()
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .arg("__sandbox")
+            .args(self.inner_args(&root, argv, view, attached));
+        command.env_clear();
         // SAFETY: between fork and exec only async-signal-safe system calls are made (prctl,
-        // unshare); no allocation, no lock.
+        // setsid, unshare); no allocation, no lock.
         unsafe {
             command.pre_exec(|| {
                 rustix::process::set_parent_process_death_signal(Some(
                     rustix::process::Signal::KILL,
                 ))?;
+                // A session of its own, without a controlling terminal: `/dev/tty` opens
+                // nothing, so no command can write to the user's terminal or push input into
+                // its shell (TIOCSTI). debroot relays interruptions itself.
+                rustix::process::setsid()?;
                 rustix::thread::unshare_unsafe(
                     UnshareFlags::NEWNS
                         | UnshareFlags::NEWPID
@@ -204,24 +257,20 @@ impl Sandbox {
                 Ok(())
             });
         }
-        let mut child = command.spawn().map_err(error)?;
-        // Killed first when debroot is interrupted: the namespace dies with it, before the
-        // work directory is removed.
-        crate::workdir::track_child(child.id(), true);
-        let output = collect_output(&mut child, timeout, None);
-        crate::workdir::track_child(child.id(), false);
-        output.map_err(error)
+        Ok(command)
     }
 
-    fn inner_args(&self, argv: &[&str], view: &View) -> Vec<OsString> {
-        let mut args: Vec<OsString> = vec!["--root".into(), self.root.clone().into_os_string()];
+    fn inner_args(&self, root: &Path, argv: &[&str], view: &View, attached: bool) -> Vec<OsString> {
+        let mut args: Vec<OsString> = vec!["--root".into(), root.as_os_str().to_owned()];
         if let View::Outside { cwd, mount_root } = view {
             args.push("--outside".into());
             args.push(cwd.clone().into_os_string());
             if !mount_root {
                 args.push("--no-mounts".into());
-                args.push("-".into());
             }
+        }
+        if attached {
+            args.push("--attached".into());
         }
         args.push("--hostname".into());
         args.push(self.hostname.clone().into());
@@ -244,8 +293,8 @@ impl Sandbox {
 
 /// What the command sees of the filesystem.
 enum View {
-    /// Chrooted into the root.
-    Chroot,
+    /// The root, as the namespace's `/` (`pivot_root`), and nothing else.
+    Root,
     /// The host's files, in `cwd`; the root with `/proc`, `/sys` and `/dev` if `mount_root`.
     Outside { cwd: PathBuf, mount_root: bool },
 }
@@ -416,16 +465,19 @@ pub fn run_group(
 #[derive(Debug, Default)]
 pub struct InnerArgs {
     pub root: PathBuf,
-    /// Not chrooted: the working directory on the host.
+    /// Not confined to the root: the working directory on the host.
     pub outside: Option<PathBuf>,
     pub no_mounts: bool,
+    /// The command keeps the standard streams (stdin is not `/dev/null`).
+    pub attached: bool,
     pub hostname: String,
     pub env: Vec<(String, String)>,
     pub binds: Vec<(PathBuf, PathBuf)>,
     pub argv: Vec<OsString>,
 }
 
-/// Parses `--root R --hostname H --env K=V... --bind A:B... -- ARGV...`.
+/// Parses `--root R [--outside CWD] [--no-mounts] [--attached] --hostname H --env K=V...
+/// --bind A:B... -- ARGV...`.
 pub fn parse_inner(args: &[OsString]) -> Result<InnerArgs, String> {
     let mut inner = InnerArgs::default();
     let mut i = 0;
@@ -437,9 +489,18 @@ pub fn parse_inner(args: &[OsString]) -> Result<InnerArgs, String> {
                 .ok_or(format!("{arg} needs a value"))
         };
         match arg {
+            "--no-mounts" => {
+                inner.no_mounts = true;
+                i += 1;
+                continue;
+            }
+            "--attached" => {
+                inner.attached = true;
+                i += 1;
+                continue;
+            }
             "--root" => inner.root = PathBuf::from(value()?),
             "--outside" => inner.outside = Some(PathBuf::from(value()?)),
-            "--no-mounts" => inner.no_mounts = true,
             "--hostname" => inner.hostname = value()?.to_string_lossy().into_owned(),
             "--env" => {
                 let text = value()?.to_string_lossy().into_owned();
@@ -466,8 +527,8 @@ pub fn parse_inner(args: &[OsString]) -> Result<InnerArgs, String> {
         }
         i += 2;
     }
-    if inner.root.as_os_str().is_empty() || inner.argv.is_empty() {
-        return Err("--root and a command are required".into());
+    if !inner.root.is_absolute() || inner.argv.is_empty() {
+        return Err("an absolute --root and a command are required".into());
     }
     Ok(inner)
 }
@@ -482,14 +543,20 @@ pub(super) fn exit_code(status: std::process::ExitStatus) -> i32 {
     }
 }
 
-/// `__sandbox`: in the new namespaces (but not yet PID 1), make mounts private and start PID 1.
+/// `__sandbox`: in the new namespaces (but not yet PID 1), drop inherited descriptors, make
+/// mounts private and start PID 1.
 pub fn sandbox_main(args: &[OsString]) -> i32 {
     let fail = |message: String| {
         eprintln!("debroot sandbox: {message}");
         125
     };
-    if parse_inner(args).is_err() {
-        return fail("invalid arguments".into());
+    close_inherited_descriptors();
+    if let Err(message) = parse_inner(args) {
+        return fail(format!("invalid arguments: {message}"));
+    }
+    // No working directory on the host: `/` follows the root through `pivot_root`.
+    if let Err(error) = std::env::set_current_dir("/") {
+        return fail(format!("cannot enter `/`: {error}"));
     }
     if let Err(error) = rustix::mount::mount_change(
         "/",
@@ -589,8 +656,9 @@ fn setup_mounts(inner: &InnerArgs) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Marks every descriptor above stderr close-on-exec, so the command inherits only 0, 1 and 2
-/// whatever debroot's own parent left open (THREATS D5).
+/// Closes every descriptor above stderr, whatever debroot's own parent left open: the command
+/// inherits only 0, 1 and 2, and the namespace's init holds nothing a command could reopen
+/// through `/proc/1/fd` (docs/THREATS.md D5).
 fn close_inherited_descriptors() {
     let Ok(entries) = std::fs::read_dir("/proc/self/fd") else {
         return;
@@ -600,18 +668,22 @@ fn close_inherited_descriptors() {
         .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse().ok()))
         .filter(|&fd| fd > 2)
         .collect();
+    // The listing's own descriptor is closed by now: one that is no longer open is skipped.
     for fd in fds {
-        // SAFETY: the descriptor is only borrowed to change its flags; a descriptor that was the
-        // directory listing itself and is already closed just fails.
+        // SAFETY: the descriptor is only borrowed to ask whether it is open; nothing else of this
+        // single-threaded process uses descriptors above 2 at this point.
         let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-        let _ = rustix::io::fcntl_setfd(borrowed, rustix::io::FdFlags::CLOEXEC);
+        if rustix::io::fcntl_getfd(borrowed).is_ok() {
+            // SAFETY: the descriptor is open and owned by nothing in this process (inherited).
+            unsafe { rustix::io::close(fd) };
+        }
     }
 }
 
 /// Capabilities no maintainer script or hook needs and that reach past the namespace even as
 /// root of the host: device nodes (a disk's), kernel modules, raw I/O, the clocks, reboot, the
 /// kernel log, accounting, MAC and audit policy. They leave the bounding set of everything the
-/// namespace runs (THREATS D5: `mknod /dev/sdz b 8 0` fails).
+/// namespace runs (docs/THREATS.md D5: `mknod /dev/sdz b 8 0` fails).
 const DROPPED_CAPABILITIES: [rustix::thread::CapabilitySet; 13] = {
     use rustix::thread::CapabilitySet as C;
     [
@@ -631,11 +703,58 @@ const DROPPED_CAPABILITIES: [rustix::thread::CapabilitySet; 13] = {
     ]
 };
 
-fn drop_host_capabilities() -> std::io::Result<()> {
-    for capability in DROPPED_CAPABILITIES {
+/// What commands confined to the root lose besides [`DROPPED_CAPABILITIES`] (hooks, which see
+/// the host anyway, keep them):
+///
+/// - `CAP_SYS_PTRACE`: without it a command, holding fewer capabilities than the namespace's
+///   init, is refused ptrace access to it, and with it `/proc/1/exe`, `/proc/1/map_files/*` and
+///   `/proc/1/fd/*` (debroot's executable and the host's libraries, files on the host that a
+///   root command could open for writing);
+/// - `CAP_DAC_READ_SEARCH`: `open_by_handle_at(2)` opens any file of a filesystem by its handle,
+///   whatever the mount namespace (the root's filesystem is usually the host's). Root keeps its
+///   access to every file of the tree through `CAP_DAC_OVERRIDE`.
+const CONFINED_DROPPED_CAPABILITIES: [rustix::thread::CapabilitySet; 2] = {
+    use rustix::thread::CapabilitySet as C;
+    [C::SYS_PTRACE, C::DAC_READ_SEARCH]
+};
+
+fn drop_host_capabilities(confined: bool) -> std::io::Result<()> {
+    let extra: &[rustix::thread::CapabilitySet] = if confined {
+        &CONFINED_DROPPED_CAPABILITIES
+    } else {
+        &[]
+    };
+    for &capability in DROPPED_CAPABILITIES.iter().chain(extra) {
         rustix::thread::remove_capability_from_bounding_set(capability)?;
     }
     Ok(())
+}
+
+/// Makes the root the namespace's whole world: binds it onto itself (`pivot_root` needs a mount
+/// point; the mounts are private, so the host sees none of this), mounts `/proc`, `/sys` and
+/// `/dev` in it, makes it `/` and detaches the old root, so that no path leads back to the host:
+/// `..` of `/` is `/`, for `chroot(2)` escapes too. Leaves the working directory at `/`.
+fn enter_root(inner: &InnerArgs) -> std::io::Result<()> {
+    let root = &inner.root;
+    // Recursive: a root given with `--root` may hold mounts of its own (a hook's `/proc`).
+    rustix::mount::mount_bind_recursive(root, root)?;
+    setup_mounts(inner)?;
+    std::env::set_current_dir(root)?;
+    // The old root ends stacked on the new one, at `/`; unmounting `.` detaches it (and all
+    // below it) from the namespace. See pivot_root(2).
+    rustix::process::pivot_root(".", ".").map_err(|error| {
+        let error = std::io::Error::from(error);
+        if error.kind() == std::io::ErrorKind::InvalidInput {
+            std::io::Error::new(
+                error.kind(),
+                format!("pivot_root: {error} (is debroot itself in a chroot? its `/` must be a mount point)"),
+            )
+        } else {
+            error
+        }
+    })?;
+    rustix::mount::unmount(".", rustix::mount::UnmountFlags::DETACH)?;
+    std::env::set_current_dir("/")
 }
 
 /// `__sandbox-init`: PID 1 of the namespace.
@@ -644,57 +763,71 @@ pub fn init_main(args: &[OsString]) -> i32 {
         eprintln!("debroot sandbox: {message}");
         125
     };
+    close_inherited_descriptors();
+    // Not dumpable: its `/proc/1` links need CAP_SYS_PTRACE, which confined commands lack.
+    if let Err(error) =
+        rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+    {
+        return fail(format!(
+            "cannot make the namespace's init undumpable: {error}"
+        ));
+    }
     let inner = match parse_inner(args) {
         Ok(inner) => inner,
         Err(message) => return fail(message),
     };
-    if !inner.no_mounts
-        && let Err(error) = setup_mounts(&inner)
-    {
-        return fail(format!(
-            "cannot set up mounts under `{}`: {error}",
-            inner.root.display()
-        ));
+    match &inner.outside {
+        None => {
+            if let Err(error) = enter_root(&inner) {
+                return fail(format!(
+                    "cannot make `{}` the namespace's root: {error}",
+                    inner.root.display()
+                ));
+            }
+        }
+        Some(cwd) => {
+            if !inner.no_mounts
+                && let Err(error) = setup_mounts(&inner)
+            {
+                return fail(format!(
+                    "cannot set up mounts under `{}`: {error}",
+                    inner.root.display()
+                ));
+            }
+            if let Err(error) = std::env::set_current_dir(cwd) {
+                return fail(format!("cannot enter `{}`: {error}", cwd.display()));
+            }
+        }
     }
     if !inner.hostname.is_empty()
         && let Err(error) = rustix::system::sethostname(inner.hostname.as_bytes())
     {
         return fail(format!("cannot set the host name: {error}"));
     }
-    if let Some(cwd) = &inner.outside {
-        if let Err(error) = std::env::set_current_dir(cwd) {
-            return fail(format!("cannot enter `{}`: {error}", cwd.display()));
-        }
-    } else {
-        if let Err(error) = rustix::process::chroot(&inner.root) {
-            return fail(format!(
-                "cannot chroot into `{}`: {error}",
-                inner.root.display()
-            ));
-        }
-        if let Err(error) = std::env::set_current_dir("/") {
-            return fail(format!("cannot enter the root: {error}"));
-        }
-    }
-    close_inherited_descriptors();
-    if let Err(error) = drop_host_capabilities() {
+    if let Err(error) = drop_host_capabilities(inner.outside.is_none()) {
         return fail(format!("cannot limit capabilities: {error}"));
     }
     let mut command = Command::new(&inner.argv[0]);
-    command
-        .args(&inner.argv[1..])
-        .env_clear()
-        .stdin(Stdio::null());
+    command.args(&inner.argv[1..]).env_clear();
+    if !inner.attached {
+        command.stdin(Stdio::null());
+    }
     for (key, value) in &inner.env {
         command.env(key, value);
     }
     let child = match command.spawn() {
         Ok(child) => child,
         Err(error) => {
-            return fail(format!(
-                "cannot run `{}`: {error}",
+            eprintln!(
+                "debroot sandbox: cannot run `{}`: {error}",
                 inner.argv[0].to_string_lossy()
-            ));
+            );
+            // As a shell or chroot(8) says it: 127 not found, 126 found but not runnable.
+            return if error.kind() == std::io::ErrorKind::NotFound {
+                127
+            } else {
+                126
+            };
         }
     };
     let main = rustix::process::Pid::from_child(&child);

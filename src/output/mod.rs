@@ -3,8 +3,8 @@
 //!
 //! The tree is walked in byte order of paths without following a symlink. Tarballs are written
 //! beside their final path under a temporary name and renamed into place only when complete, so
-//! a failed build leaves the previous output untouched (THREATS E2). Compression settings are
-//! fixed, so the same tree gives the same bytes: gzip level 6 without a name or time in its
+//! a failed build leaves the previous output untouched (docs/THREATS.md E2). Compression settings
+//! are fixed, so the same tree gives the same bytes: gzip level 6 without a name or time in its
 //! header, xz preset 6 with 24 MiB blocks (the same output whatever the number of threads), zstd
 //! level 9 with checksums (the same output for any number of workers).
 //!

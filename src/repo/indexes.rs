@@ -211,7 +211,8 @@ impl Classify for IndexError {
 /// Index files, in preference order: smaller downloads first.
 const PREFERRED: [&str; 4] = [".xz", ".zst", ".gz", ""];
 
-/// Reads and verifies every suite of `request`, concurrently.
+/// Reads and verifies every suite of `request`, concurrently. When several fail, the error
+/// reported is the first suite's in the request's order, never whichever failed first in time.
 pub async fn load(
     fetcher: &Fetcher,
     cache: &Cache,
@@ -221,7 +222,10 @@ pub async fn load(
         .suites
         .iter()
         .map(|suite| load_suite(fetcher, cache, request, suite));
-    futures_util::future::try_join_all(loads).await
+    futures_util::future::join_all(loads)
+        .await
+        .into_iter()
+        .collect()
 }
 
 async fn load_suite(
@@ -267,7 +271,7 @@ async fn load_suite(
         Err(error) => {
             // A missing InRelease next to a present Release is a repository that stopped
             // signing (or an attacker who removed the signature): say so. The Release is only
-            // probed, never parsed or used (THREATS A8).
+            // probed, never parsed or used (docs/THREATS.md A8).
             if matches!(error.kind, FetchErrorKind::NotFound) {
                 let release_url = dists
                     .join("Release")

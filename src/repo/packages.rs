@@ -1,13 +1,13 @@
 //! `Packages` indexes: one record per binary package, validated field by field.
 //!
 //! Pure. The index bytes given here were already checked against the size and SHA-256 of the
-//! signed `Release`. Even so, a stanza is only trusted as far as its fields are valid (THREATS
-//! A7): a package name that is not a Debian name, a `Filename` that is absolute, has `..` or a
-//! URL scheme, a `Version` that is not a version, a missing `Size` or `SHA256`, a duplicate field
-//! (a smuggled second `Package:`) each reject the stanza, recorded with its line so that asking
-//! for that package later names the reason. A stanza whose `Architecture` is neither the index's
-//! nor `all` rejects the whole index (A5: mix-and-match). `Status` and any other field debroot
-//! does not use are ignored; nothing from an index is ever written into a dpkg database.
+//! signed `Release`. Even so, a stanza is only trusted as far as its fields are valid
+//! (docs/THREATS.md A7): a package name that is not a Debian name, a `Filename` that is absolute,
+//! has `..` or a URL scheme, a `Version` that is not a version, a missing `Size` or `SHA256`, a
+//! duplicate field (a smuggled second `Package:`) each reject the stanza, recorded with its line so
+//! that asking for that package later names the reason. A stanza whose `Architecture` is neither
+//! the index's nor `all` rejects the whole index (A5: mix-and-match). `Status` and any other field
+//! debroot does not use are ignored; nothing from an index is ever written into a dpkg database.
 //!
 //! Relation fields are kept as text and parsed when the resolver first looks at the package: a
 //! resolution touches a few thousand of the 65,000 packages of a suite.

@@ -1,4 +1,4 @@
-//! The `.deb` container, read strictly (deb(5), dpkg parity; THREATS C7).
+//! The `.deb` container, read strictly (deb(5), dpkg parity; docs/THREATS.md C7).
 //!
 //! An ar archive in the common format: `!<arch>\n`, then members with 60-byte headers whose
 //! sizes are decimal and fit in what remains, each padded to an even length with `\n`. The
@@ -12,7 +12,7 @@
 //!
 //! `data.tar` is decoded as it is read ([`DataTar`]). Its decoder must use every byte of the
 //! member: a second xz stream, gzip member or zstd frame after the first is data hidden after the
-//! end of the archive, and refused (THREATS C8g).
+//! end of the archive, and refused (docs/THREATS.md C8g).
 
 use std::cell::{Cell, RefCell};
 use std::io::{self, BufRead, Read, Seek, SeekFrom};

@@ -2,20 +2,22 @@
 //!
 //! - [`deb`]: the ar container, read strictly;
 //! - [`tar`]: the tar members, read strictly;
-//! - [`extract`]: writing members inside the root (paths resolved in the root, `O_EXCL` temporary
-//!   files renamed into place, symlinks last, conflicts between packages decided by plan order
-//!   and `Replaces`).
+//! - [`extract`]: writing members inside the root (paths resolved in the root, files made `O_EXCL`
+//!   in a private scratch folder and renamed into place, symlinks last; packages decoded in
+//!   parallel and placed in plan order);
+//! - [`claims`]: which package holds each location, decided as dpkg decides it (plan order,
+//!   `Replaces`, directories never replaced by symlinks but for merged /usr); pure.
 //!
 //! Every package read here was verified against the SHA256 of the lock when it left the cache;
-//! it is still treated as hostile (THREATS §1 rule 7).
+//! it is still treated as hostile (docs/THREATS.md §1 rule 7).
 
+pub mod claims;
 pub mod deb;
 pub mod extract;
 pub mod tar;
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
-use std::path::Path;
 
 use crate::debian::deb822;
 use crate::debian::relation::{self, Dependency, FieldKind, Relation};
@@ -140,15 +142,14 @@ pub enum UnpackErrorKind {
     Mismatch { found: String, expected: String },
     #[error("`data.tar`")]
     Extract(#[from] extract::ExtractError),
-    #[error("cannot open `{}`", .0.display())]
-    Open(std::path::PathBuf, #[source] std::io::Error),
+    #[error("cannot use the cached package: {0}")]
+    Cache(String),
 }
 
 impl Classify for UnpackError {
     fn class(&self) -> ExitClass {
         match &self.kind {
-            UnpackErrorKind::Mismatch { .. } => ExitClass::Integrity,
-            UnpackErrorKind::Open(..) => ExitClass::Output,
+            UnpackErrorKind::Mismatch { .. } | UnpackErrorKind::Cache(_) => ExitClass::Integrity,
             UnpackErrorKind::Extract(error @ extract::ExtractError::Io { .. })
             | UnpackErrorKind::Extract(error @ extract::ExtractError::Interrupted { .. }) => {
                 error.class()
@@ -342,22 +343,18 @@ pub fn parse_control_tar(bytes: &[u8]) -> Result<Control, UnpackErrorKind> {
     })
 }
 
-fn open(path: &Path) -> Result<std::fs::File, UnpackErrorKind> {
-    std::fs::File::open(path).map_err(|e| UnpackErrorKind::Open(path.to_path_buf(), e))
-}
-
-/// Reads the control data of the `.deb` at `path`, and checks the container to its end (the
-/// members after `control.tar`, from their headers), so that a malformed `.deb` is refused
-/// before any package's files are written.
-pub fn read_control(path: &Path) -> Result<Control, UnpackErrorKind> {
-    let mut reader = deb::DebReader::open(std::io::BufReader::new(open(path)?))?;
+/// Reads the control data of the `.deb` read from `deb` (a verified blob of the cache), and
+/// checks the container to its end (the members after `control.tar`, from their headers), so
+/// that a malformed `.deb` is refused before any package's files are written.
+pub fn read_control(deb: impl Read + std::io::Seek) -> Result<Control, UnpackErrorKind> {
+    let mut reader = deb::DebReader::open(deb)?;
     let control = reader.control_tar()?;
     let control = parse_control_tar(&control)?;
     reader.check_members()?;
     Ok(control)
 }
 
-/// Checks that the package is what the lock says (THREATS C10a).
+/// Checks that the package is what the lock says (docs/THREATS.md C10a).
 pub fn check_identity(
     control: &Control,
     name: &str,
@@ -382,7 +379,7 @@ pub fn check_identity(
 /// Most bytes of file data a package may unpack: twice its `Installed-Size` plus 16 MiB (dpkg
 /// computes `Installed-Size` as the sum of its files' sizes rounded up to KiB, so a package
 /// built by dpkg never comes near), else [`extract::MAX_BYTES`]. A 20 GiB stream of zeros in a
-/// package that says it installs 4 KiB stops at the cap (THREATS C8c).
+/// package that says it installs 4 KiB stops at the cap (docs/THREATS.md C8c).
 pub fn data_cap(installed_size: Option<u64>) -> u64 {
     installed_size
         .map(|kib| kib.saturating_mul(2048).saturating_add(16 << 20))
@@ -390,7 +387,7 @@ pub fn data_cap(installed_size: Option<u64>) -> u64 {
         .min(extract::MAX_BYTES)
 }
 
-/// Unpacks the data of the `.deb` at `path` into `target`. With `for_dpkg`, conffiles wait
+/// Unpacks the data of the `.deb` read from `deb` (a verified blob of the cache) into `target`. With `for_dpkg`, conffiles wait
 /// under `.dpkg-new` and MD5s are kept for the dpkg database; without, files land in place.
 /// With `copy`, every byte of the decompressed `data.tar` is also written there (the cache keeps
 /// it, recompressed, so that the next build need not decompress xz again); a failure to write
@@ -398,13 +395,13 @@ pub fn data_cap(installed_size: Option<u64>) -> u64 {
 pub fn unpack_data(
     target: &extract::Target,
     claimant: usize,
-    path: &Path,
+    deb: impl Read + 'static,
     control: &Control,
     diversions: &extract::Diversions,
     for_dpkg: bool,
     copy: Option<&mut dyn Write>,
 ) -> Result<(extract::Unpacked, Option<std::io::Error>), UnpackErrorKind> {
-    let mut reader = deb::DebReader::open(std::io::BufReader::new(open(path)?))?;
+    let mut reader = deb::DebReader::open(std::io::BufReader::new(deb))?;
     reader.control_tar()?;
     let (_, data) = reader.data_tar()?;
     let mut tee = Tee {

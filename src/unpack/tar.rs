@@ -1,4 +1,4 @@
-//! A strict tar reader for the members of a `.deb` (dpkg parity, THREATS §1 rule 6, C6).
+//! A strict tar reader for the members of a `.deb` (dpkg parity, docs/THREATS.md §1 rule 6, C6).
 //!
 //! Accepted: ustar (POSIX `ustar\0` + `00`) and GNU (`ustar  \0`) headers, with regular files,
 //! hard links, symbolic links and directories, GNU long names (`L`) and long link targets
@@ -150,16 +150,10 @@ fn without_trailing_nuls(field: &[u8]) -> &[u8] {
     &field[..end]
 }
 
-/// A member name for a message: escaped, and cut after [`SHOWN_NAME`] bytes.
+/// A member name for a message: escaped, and when longer than [`SHOWN_NAME`] bytes, its start
+/// and end (`crate::error::shown_bytes`).
 pub fn shown_name(name: &[u8]) -> String {
-    if name.len() <= SHOWN_NAME {
-        return crate::debian::escape(name);
-    }
-    format!(
-        "{}... ({} bytes)",
-        crate::debian::escape(&name[..SHOWN_NAME]),
-        name.len()
-    )
+    crate::error::shown_bytes(name, SHOWN_NAME)
 }
 
 /// The file-type bits some writers (Go's `archive/tar`) put in the mode field.
@@ -846,7 +840,7 @@ mod tests {
         let long = vec![b'a'; 4097];
         let shown = shown_name(&long);
         assert!(
-            shown.ends_with("... (4097 bytes)") && shown.len() < 300,
+            shown.contains("...") && shown.ends_with(" (4097 bytes)") && shown.len() < 300,
             "{shown}"
         );
         assert_eq!(shown_name(b"caf\xe9"), "caf\\xe9");
