@@ -1,0 +1,500 @@
+//! `debroot build` on the fixture archive, in extract mode (no privilege): outputs, manifest,
+//! determinism, the output preflight, and the cache's decompressed copies of `data.tar`.
+
+use crate::common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use common::deb::{Member, Package};
+use common::fixture::Fixture;
+use common::repo;
+use common::{stderr, tree};
+
+fn fixture() -> Fixture {
+    let fixture = Fixture::new(repo::trixie(vec![
+        Package::new("base-files", "13.8")
+            .essential()
+            .file("./etc/debian_version", "13.8\n")
+            .member(Member::dir("./tmp/", 0o1777)),
+        Package::new("hello", "2.10-3")
+            .member(Member::file(
+                "./usr/bin/hello",
+                0o4755,
+                b"#!/bin/sh\necho hello\n",
+            ))
+            .member(Member::hardlink("./usr/bin/hello-again", "./usr/bin/hello"))
+            .member(Member::symlink("./usr/bin/hi", "hello"))
+            .file("./usr/share/doc/hello/copyright", &"free\n".repeat(400)),
+    ]));
+    fixture.write_profile(
+        "",
+        "[packages]\nvariant = \"minbase\"\ninclude = [\"hello\"]\n",
+    );
+    fixture
+}
+
+fn build(fixture: &Fixture, output: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["build", "p.toml", "-o", output, "--mode", "extract"];
+    args.extend_from_slice(extra);
+    fixture.run(&args, &[("SOURCE_DATE_EPOCH", "1700000000")])
+}
+
+fn sha256_file(path: &Path) -> String {
+    repo::sha256_hex(&std::fs::read(path).unwrap())
+}
+
+fn derived_records(cache: &Path) -> Vec<PathBuf> {
+    let dir = cache.join("v1/derived/data-tar-zst");
+    let mut records: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|d| d.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    records.sort();
+    records
+}
+
+#[test]
+fn extract_mode_writes_directory_and_tarball_with_manifest() {
+    let fixture = fixture();
+    let out = build(&fixture, "out", &["--format", "dir"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let root = fixture.path().join("out");
+    let hello = std::fs::symlink_metadata(root.join("usr/bin/hello")).unwrap();
+    assert_eq!(hello.permissions().mode() & 0o7777, 0o4755, "setuid kept");
+    assert_eq!(
+        std::fs::read_link(root.join("usr/bin/hi")).unwrap(),
+        Path::new("hello")
+    );
+    use std::os::unix::fs::MetadataExt;
+    let again = std::fs::symlink_metadata(root.join("usr/bin/hello-again")).unwrap();
+    assert_eq!(again.ino(), hello.ino(), "hardlink shares the inode");
+    assert_eq!(
+        std::fs::symlink_metadata(root.join("tmp"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777,
+        0o1777
+    );
+    // Nothing of the build is left in the tree or beside it.
+    let names: Vec<String> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.iter().all(|n| !n.starts_with(".debroot")),
+        "{names:?}"
+    );
+
+    for (name, format) in [
+        ("a.tar", "tar"),
+        ("b.tar.zst", "tar.zst"),
+        ("c.tar.gz", "tar.gz"),
+    ] {
+        let out = build(&fixture, name, &[]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let path = fixture.path().join(name);
+        let manifest: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(fixture.path().join(format!("{name}.manifest.json"))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(manifest["format"], format);
+        assert_eq!(manifest["mode"], "extract");
+        assert_eq!(manifest["epoch"], 1700000000);
+        assert_eq!(
+            manifest["output_sha256"].as_str().unwrap(),
+            sha256_file(&path)
+        );
+        let packages = manifest["packages"].as_array().unwrap();
+        assert_eq!(packages.len(), 2);
+        assert!(packages.iter().any(|p| p["name"] == "hello"
+            && p["version"] == "2.10-3"
+            && p["sha256"].as_str().unwrap().len() == 64));
+    }
+    // The tarball holds what the directory holds, the setuid bit and the hard link included.
+    let entries = tree::read_tar(&fixture.path().join("a.tar"));
+    let hello = &entries[&b"usr/bin/hello"[..]];
+    assert_eq!((hello.kind, hello.mode, hello.uid), ('f', 0o4755, 0));
+    assert_eq!(entries[&b"usr/bin/hello-again"[..]].sha256, hello.sha256);
+    assert_eq!(entries[&b"usr/bin/hi"[..]].link, b"hello");
+    // Every mtime is clamped to the epoch.
+    let tar = std::process::Command::new("tar")
+        .args(["--full-time", "-tvf"])
+        .arg(fixture.path().join("a.tar"))
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&tar.stdout);
+    assert!(listing.lines().count() > 5);
+    assert!(
+        listing
+            .lines()
+            .all(|l| !l.contains("2024-") && !l.contains("2026-")),
+        "{listing}"
+    );
+}
+
+#[test]
+fn two_builds_are_the_same_bytes_and_the_cache_keeps_decompressed_data() {
+    let fixture = fixture();
+    let cache = fixture.path().join("cache");
+    let first = build(&fixture, "a.tar", &[]);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let records = derived_records(&cache);
+    assert_eq!(records.len(), 2, "one decompressed data.tar per package");
+    common::assert_cache_verified(&cache);
+
+    // The second build reads the decompressed copies: the same bytes.
+    let second = build(&fixture, "b.tar", &[]);
+    assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
+    let a = sha256_file(&fixture.path().join("a.tar"));
+    assert_eq!(a, sha256_file(&fixture.path().join("b.tar")));
+
+    // A corrupt copy is noticed by its digest, dropped, and made again from the .deb.
+    let record = std::fs::read_to_string(&records[0]).unwrap();
+    let blob_hex = record.split(' ').next().unwrap();
+    let blob = cache.join("v1/sha256").join(&blob_hex[..2]).join(blob_hex);
+    let mut bytes = std::fs::read(&blob).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::set_permissions(&blob, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::write(&blob, bytes).unwrap();
+    let third = build(&fixture, "c.tar", &[]);
+    assert_eq!(third.status.code(), Some(0), "{}", stderr(&third));
+    assert_eq!(a, sha256_file(&fixture.path().join("c.tar")));
+    assert_eq!(derived_records(&cache).len(), 2);
+    common::assert_cache_verified(&cache);
+
+    // gc keeps the copies of the packages it keeps.
+    let gc = common::debroot(
+        fixture.path(),
+        &[
+            "cache",
+            "gc",
+            "--keep",
+            "p.lock",
+            "--cache-dir",
+            cache.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(gc.status.code(), Some(0), "{}", stderr(&gc));
+    assert_eq!(derived_records(&cache).len(), 2);
+    let fourth = build(&fixture, "d.tar", &["--frozen"]);
+    assert_eq!(fourth.status.code(), Some(0), "{}", stderr(&fourth));
+    assert_eq!(a, sha256_file(&fixture.path().join("d.tar")));
+}
+
+#[test]
+fn e3_output_problems_are_found_before_any_download() {
+    let fixture = fixture();
+    std::fs::create_dir(fixture.path().join("cache")).unwrap();
+    std::fs::write(fixture.path().join("not-empty-marker"), b"").unwrap();
+    std::fs::create_dir(fixture.path().join("full")).unwrap();
+    std::fs::write(fixture.path().join("full/x"), b"").unwrap();
+    for (output, format, message) in [
+        ("cache/out.tar", None, "inside the cache"),
+        ("missing/out.tar", None, "does not exist"),
+        ("full", Some("dir"), "exists and is not empty"),
+        ("full", Some("tar"), "is a directory"),
+    ] {
+        fixture.server.clear_log();
+        let mut extra = vec![];
+        if let Some(format) = format {
+            extra = vec!["--format", format];
+        }
+        let out = build(&fixture, output, &extra);
+        let code = out.status.code();
+        assert!(
+            code == Some(2) || code == Some(9),
+            "{output}: {}",
+            stderr(&out)
+        );
+        assert!(stderr(&out).contains(message), "{output}: {}", stderr(&out));
+        assert!(!stderr(&out).contains("panicked at"));
+        assert!(
+            fixture.server.requests().is_empty(),
+            "{output}: requests before the preflight: {:?}",
+            fixture.server.requests()
+        );
+    }
+}
+
+/// docs/THREATS.md E3: an output path equal to one of the build's inputs (the profile, the profile
+/// it extends, the lock, the keyring) is refused before any download, as a usage error naming
+/// both, and the input is left as it was; so is an output inside the cache given by a path
+/// with `..` in it.
+#[test]
+fn e3_an_output_that_is_an_input_is_refused_first() {
+    let fixture = fixture();
+    std::fs::create_dir(fixture.path().join("base")).unwrap();
+    std::fs::write(
+        fixture.path().join("base/base.toml"),
+        "[packages]\nvariant = \"minbase\"\n",
+    )
+    .unwrap();
+    let profile = fixture.read("p.toml");
+    std::fs::write(
+        fixture.path().join("p.toml"),
+        format!("extends = \"base/base.toml\"\n{profile}"),
+    )
+    .unwrap();
+    let lock = build(&fixture, "first.tar", &[]);
+    assert_eq!(lock.status.code(), Some(0), "{}", stderr(&lock));
+    std::fs::create_dir(fixture.path().join("sub")).unwrap();
+    for (output, what) in [
+        ("p.toml", "the profile"),
+        ("base/../base/base.toml", "the profile"),
+        ("p.lock", "the lock"),
+        ("sub/../keyring.gpg", "the keyring"),
+    ] {
+        let before = std::fs::read(fixture.path().join(output)).unwrap();
+        fixture.server.clear_log();
+        let out = build(&fixture, output, &["--format", "tar"]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{output}: {err}");
+        assert_eq!(err.matches("error:").count(), 1, "{err}");
+        assert!(err.contains(what), "{output}: {err}");
+        assert!(!err.contains("panicked at"));
+        assert_eq!(
+            std::fs::read(fixture.path().join(output)).unwrap(),
+            before,
+            "{output} is unchanged"
+        );
+        assert!(
+            fixture.server.requests().is_empty(),
+            "{output}: requests before the preflight: {:?}",
+            fixture.server.requests()
+        );
+    }
+    fixture.server.clear_log();
+    let out = build(&fixture, "sub/../cache/out.tar", &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("inside the cache"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(fixture.server.requests().is_empty());
+}
+
+/// docs/THREATS.md E4: the tarball writer never follows a link: absolute links to the host's files
+/// and folders (`/etc/passwd`, `/etc`) are stored as links with their targets, nothing of the host
+/// is stored under them, and a hard link is stored as a hard link.
+#[test]
+fn e4_the_tarball_stores_links_and_never_follows_them() {
+    let fixture = Fixture::new(repo::trixie(vec![
+        Package::new("base-files", "13.8")
+            .essential()
+            .file("./etc/debian_version", "13.8\n"),
+        Package::new("hello", "2.10-3")
+            .member(Member::dir("./usr/", 0o755))
+            .member(Member::dir("./usr/share/", 0o755))
+            .member(Member::dir("./usr/share/e4/", 0o755))
+            .member(Member::symlink("./usr/share/e4/passwd", "/etc/passwd"))
+            .member(Member::symlink("./usr/share/e4/etc", "/etc"))
+            .member(Member::symlink(
+                "./usr/share/e4/up",
+                "../../../../../../etc",
+            ))
+            .member(Member::file("./usr/share/e4/a", 0o644, b"a\n"))
+            .member(Member::hardlink("./usr/share/e4/b", "./usr/share/e4/a")),
+    ]));
+    fixture.write_profile(
+        "",
+        "[packages]\nvariant = \"minbase\"\ninclude = [\"hello\"]\n",
+    );
+    let out = build(&fixture, "e4.tar", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // (type, link target, size) by path, read with the `tar` crate (not debroot's reader).
+    let bytes = std::fs::read(fixture.path().join("e4.tar")).unwrap();
+    let mut archive = tar::Archive::new(bytes.as_slice());
+    let mut entries = std::collections::BTreeMap::new();
+    for entry in archive.entries().unwrap() {
+        let entry = entry.unwrap();
+        let path = String::from_utf8_lossy(&entry.path_bytes())
+            .trim_start_matches("./")
+            .trim_end_matches('/')
+            .to_owned();
+        let link = entry
+            .link_name_bytes()
+            .map(|l| String::from_utf8_lossy(&l).into_owned());
+        entries.insert(path, (entry.header().entry_type(), link, entry.size()));
+    }
+    let entry = |path: &str| {
+        entries
+            .get(path)
+            .unwrap_or_else(|| panic!("`{path}` not in the tarball: {:?}", entries.keys()))
+            .clone()
+    };
+    for (path, target) in [
+        ("usr/share/e4/passwd", "/etc/passwd"),
+        ("usr/share/e4/etc", "/etc"),
+        ("usr/share/e4/up", "../../../../../../etc"),
+    ] {
+        let (kind, link, size) = entry(path);
+        assert_eq!(kind, tar::EntryType::Symlink, "`{path}`");
+        assert_eq!(link.as_deref(), Some(target), "{path}");
+        assert_eq!(size, 0, "{path}");
+    }
+    let followed: Vec<&String> = entries
+        .keys()
+        .filter(|k| k.starts_with("usr/share/e4/etc/") || k.starts_with("usr/share/e4/up/"))
+        .collect();
+    assert!(followed.is_empty(), "followed into the host: {followed:?}");
+    let (kind, link, _) = entry("usr/share/e4/b");
+    assert_eq!(kind, tar::EntryType::Link, "a hard link");
+    assert_eq!(
+        link.as_deref().map(|l| l.trim_start_matches("./")),
+        Some("usr/share/e4/a")
+    );
+}
+
+/// docs/THREATS.md rule 14: a `.deb` is opened once, verified on that descriptor, and the build
+/// reads that descriptor: a blob replaced by a symlink to other bytes after the fetch (here by a
+/// setup hook, which runs between the fetch and the unpacking) is never read, even when those
+/// bytes claim the same package name, version and architecture.
+#[test]
+fn a_package_swapped_in_the_cache_after_the_fetch_is_never_read() {
+    let fixture = fixture();
+    let cache = fixture.path().join("cache");
+    let lock = fixture.run(&["lock", "p.toml"], &[]);
+    assert_eq!(lock.status.code(), Some(0), "{}", stderr(&lock));
+    // Fetched only: no decompressed copy yet, so the build reads the `.deb` itself.
+    let fetch = fixture.run(&["fetch", "p.lock"], &[]);
+    assert_eq!(fetch.status.code(), Some(0), "{}", stderr(&fetch));
+    let (_, _, deb) = fixture
+        .written
+        .debs
+        .iter()
+        .find(|(name, _, _)| name == "hello")
+        .expect("hello written");
+    let digest = repo::sha256_hex(deb);
+    let blob = cache.join("v1/sha256").join(&digest[..2]).join(&digest);
+    let evil = Package::new("hello", "2.10-3")
+        .member(Member::file(
+            "./usr/bin/hello",
+            0o4755,
+            b"#!/bin/sh\necho evil\n",
+        ))
+        .deb();
+    std::fs::write(fixture.path().join("evil.deb"), evil).unwrap();
+    let swap = format!(
+        "ln -sf {} {}",
+        fixture.path().join("evil.deb").display(),
+        blob.display()
+    );
+    let out = build(&fixture, "out.tar", &["--frozen", "--setup-hook", &swap]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        std::fs::symlink_metadata(&blob)
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the hook swapped the blob"
+    );
+    let entries = tree::read_tar(&fixture.path().join("out.tar"));
+    let hello = &entries[&b"usr/bin/hello"[..]];
+    assert_eq!(
+        hello.sha256,
+        repo::sha256_hex(b"#!/bin/sh\necho hello\n"),
+        "the verified bytes, not the swapped ones"
+    );
+}
+
+/// `cache gc` takes the cache's lock exclusively and every build holds it shared while it
+/// runs: a gc started during a build waits (and says so) instead of removing a package the
+/// build still needs, and removes it once the build is done.
+#[test]
+fn gc_waits_for_a_running_build() {
+    let fixture = fixture();
+    let cache = fixture.path().join("cache");
+    let lock = fixture.run(&["lock", "p.toml"], &[]);
+    assert_eq!(lock.status.code(), Some(0), "{}", stderr(&lock));
+    // A lock that needs only base-files: gc with it removes `hello`.
+    std::fs::create_dir(fixture.path().join("small")).unwrap();
+    std::fs::write(
+        fixture.path().join("small/p.toml"),
+        repo::profile(
+            "",
+            "[packages]\nvariant = \"extract\"\ninclude = [\"base-files\"]\n",
+        )
+        .replace("keyring.gpg", "../keyring.gpg"),
+    )
+    .unwrap();
+    let small = fixture.run(&["lock", "small/p.toml"], &[]);
+    assert_eq!(small.status.code(), Some(0), "{}", stderr(&small));
+    let fetch = fixture.run(&["fetch", "p.lock"], &[]);
+    assert_eq!(fetch.status.code(), Some(0), "{}", stderr(&fetch));
+    let (_, _, deb) = fixture
+        .written
+        .debs
+        .iter()
+        .find(|(name, _, _)| name == "hello")
+        .expect("hello written");
+    let hello = repo::sha256_hex(deb);
+
+    let spawn = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_debroot"))
+            .args(args)
+            .args(["--cache-dir", cache.to_str().unwrap()])
+            .current_dir(fixture.path())
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    // The build stops in its setup hook (after the fetch, before any unpacking) until told.
+    let started = fixture.path().join("started");
+    let go = fixture.path().join("go");
+    let hook = format!(
+        "touch {}; while [ ! -e {} ]; do sleep 0.1; done",
+        started.display(),
+        go.display()
+    );
+    let mirror = fixture.mirror();
+    let build = spawn(&[
+        "build",
+        "--mirror",
+        &mirror,
+        "p.toml",
+        "-o",
+        "out.tar",
+        "--mode",
+        "extract",
+        "--frozen",
+        "--setup-hook",
+        &hook,
+    ]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !started.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the build never started its hook"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let mut gc = spawn(&["cache", "gc", "--keep", "small/p.lock"]);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let gc_done_early = gc.try_wait().unwrap().is_some();
+    let kept = common::cache_holds(&cache, &hello);
+    std::fs::write(&go, b"").unwrap();
+    let build = build.wait_with_output().unwrap();
+    let gc = gc.wait_with_output().unwrap();
+    assert!(!gc_done_early, "gc did not wait: {}", stderr(&gc));
+    assert!(kept, "gc removed a package the running build needs");
+    assert_eq!(build.status.code(), Some(0), "{}", stderr(&build));
+    assert_eq!(gc.status.code(), Some(0), "{}", stderr(&gc));
+    assert!(
+        stderr(&gc).contains("Waiting"),
+        "gc says why it waits: {}",
+        stderr(&gc)
+    );
+    assert!(
+        !common::cache_holds(&cache, &hello),
+        "removed after the build"
+    );
+    common::assert_cache_verified(&cache);
+}

@@ -1,0 +1,36 @@
+//! debroot's integration tests, in one test binary: one module per area, the helpers in
+//! [`common`]. One binary links the crate once instead of once per file.
+//!
+//! The groups are chosen by test name (module path), in `tests/run` and `.config/nextest.toml`:
+//!
+//! - hermetic: every test not `#[ignore]`d (`cargo nextest run`);
+//! - live: the `live*` modules (`test(/^live/)`), ignored unless run with `--run-ignored only`
+//!   and `DEBROOT_TEST_LIVE=1`, when the host's Debian mirror answers;
+//! - privileged: the `privileged*` modules (`test(/^privileged/)`), ignored unless run with
+//!   `--run-ignored only`, as root where namespaces work.
+//!
+//! CONTRIBUTING.md says how to run each group and how to add a test, a fixture or a snapshot.
+
+mod common;
+
+mod build;
+mod cli;
+mod cli_profile;
+mod debian_vs_dpkg;
+mod diff;
+mod fetch;
+mod hook_helpers;
+mod index;
+mod live;
+mod live_build;
+mod live_kiosk;
+mod lock;
+mod no_panic;
+mod privileged;
+mod privileged_build;
+mod privileged_hooks;
+mod privileged_threats;
+mod reproducibility;
+mod resolver_properties;
+mod scenarios;
+mod threats_extract;
