@@ -12,7 +12,7 @@ what=${1:-all}
 
 fixture() {
     echo "== fixture job: generated packages, extract mode, every format"
-    cargo nextest run --test reproducibility
+    cargo nextest run --test it -E 'test(/^reproducibility::/)'
 }
 
 # The user for unshare mode: made with subordinate ranges if missing (as the live tests do).
