@@ -155,7 +155,7 @@ fn hook_chroot_output_and_failure() {
             "--",
             "/bin/sh",
             "-c",
-            "echo out; echo err >&2; hostname; id -u",
+            "echo out; hostname; id -u",
         ],
         &[],
     );
@@ -166,6 +166,17 @@ fn hook_chroot_output_and_failure() {
         crate::common::stderr(&output)
     );
     crate::assert_cli!("hook_chroot", &output, &[dir.path()]);
+    // What CMD writes to stderr is relayed too. Apart: stdout and stderr are two pipes, read as
+    // they come, so their relative order is not fixed.
+    let output = crate::common::debroot(
+        dir.path(),
+        &[
+            "hook", "chroot", "--root", root_arg, "--", "/bin/sh", "-c", "echo err >&2",
+        ],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(crate::common::stdout(&output), "err\n");
     let output = crate::common::debroot(
         dir.path(),
         &[
