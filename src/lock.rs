@@ -10,6 +10,9 @@
 //! - **Anchored in time.** Each suite's `InRelease` SHA256 and `Date`, the snapshot time when
 //!   pinned, and the epoch (`SOURCE_DATE_EPOCH` of every build from this lock) are recorded;
 //!   a repository that serves an older state than the lock records is refused (rollback).
+//! - **Same packages, same epoch.** Unless the environment or the profile sets it, the epoch is
+//!   the newest build time of the locked packages ([`packages_epoch`]), so two locks of the same
+//!   packages build the same bytes whatever the suites' `Date`s or the snapshot time.
 //! - **Reviewable.** Sorted, byte-stable TOML, one package per table, with the reason each
 //!   package is in, so a lock diff reads as a list of changes.
 //!
@@ -23,8 +26,11 @@
 //!
 //! # Compatibility policy
 //!
-//! `version = 1` is this format. A debroot reads every lock version it knows and refuses a
-//! newer one with a hint to upgrade. Unknown keys are errors, never ignored, so a field is only
+//! `version = 2` is this format; version 1 differed only in where the default epoch came from
+//! (`epoch-from = "release-date"` or `"snapshot"`: the newest suite `Date` or the snapshot
+//! time). A debroot reads every lock version it knows and refuses a newer one with a hint to
+//! upgrade. A version 1 lock is used as it is, its epoch included, and written back as version 1
+//! until it is resolved again. Unknown keys are errors, never ignored, so a field is only
 //! ever added together with a version increase. Within a version the meaning of a field never
 //! changes. A debroot that can read an older version may write it back in the newest format
 //! only when the lock is rewritten anyway (`lock --update` or a profile change).
@@ -38,33 +44,43 @@ use crate::error::{Classify, ExitClass};
 use crate::timestamp::Timestamp;
 
 /// The format written, and the newest one read.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// Where the epoch came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EpochFrom {
-    /// The snapshot time of a pinned profile.
-    Snapshot,
-    /// The newest `Date` of the suites.
-    ReleaseDate,
+    /// The newest build time of the locked packages ([`packages_epoch`]): the default.
+    Packages,
+    /// `build.epoch` of the profile.
+    Profile,
     /// `SOURCE_DATE_EPOCH` of the environment that wrote the lock.
     Environment,
+    /// Version 1 only: the snapshot time of a pinned profile.
+    Snapshot,
+    /// Version 1 only: the newest `Date` of the suites.
+    ReleaseDate,
 }
 
 impl EpochFrom {
-    fn as_str(self) -> &'static str {
+    /// The value of `epoch-from`, also said by `lock --check` and the build manifest.
+    pub fn as_str(self) -> &'static str {
         match self {
+            EpochFrom::Packages => "packages",
+            EpochFrom::Profile => "profile",
+            EpochFrom::Environment => "SOURCE_DATE_EPOCH",
             EpochFrom::Snapshot => "snapshot",
             EpochFrom::ReleaseDate => "release-date",
-            EpochFrom::Environment => "SOURCE_DATE_EPOCH",
         }
     }
 
-    fn parse(text: &str) -> Option<Self> {
-        match text {
-            "snapshot" => Some(EpochFrom::Snapshot),
-            "release-date" => Some(EpochFrom::ReleaseDate),
-            "SOURCE_DATE_EPOCH" => Some(EpochFrom::Environment),
+    /// The sources a lock of `version` may name.
+    fn parse(version: u32, text: &str) -> Option<Self> {
+        match (version, text) {
+            (_, "SOURCE_DATE_EPOCH") => Some(EpochFrom::Environment),
+            (1, "snapshot") => Some(EpochFrom::Snapshot),
+            (1, "release-date") => Some(EpochFrom::ReleaseDate),
+            (2, "packages") => Some(EpochFrom::Packages),
+            (2, "profile") => Some(EpochFrom::Profile),
             _ => None,
         }
     }
@@ -117,6 +133,9 @@ impl LockedPackage {
 /// A lockfile.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lock {
+    /// The format version: [`VERSION`] for a lock resolved by this debroot, 1 for an older lock
+    /// read and kept as it is.
+    pub version: u32,
     pub profile_digest: Sha256Digest,
     pub epoch: i64,
     pub epoch_from: EpochFrom,
@@ -190,7 +209,7 @@ impl Lock {
         out.push_str(
             "# `debroot lock --update` rewrites it; `debroot why` explains each package.\n",
         );
-        let _ = writeln!(out, "version = {VERSION}");
+        let _ = writeln!(out, "version = {}", self.version);
         let _ = writeln!(
             out,
             "profile-digest = {}",
@@ -283,7 +302,7 @@ impl Lock {
             });
         }
         let raw: RawLock = toml::from_str(text).map_err(|e| LockError::Syntax(e.to_string()))?;
-        if raw.version != VERSION {
+        if !(1..=VERSION).contains(&raw.version) {
             return Err(LockError::Invalid(format!(
                 "unknown version {}",
                 raw.version
@@ -295,8 +314,11 @@ impl Lock {
             digest(raw.profile_digest.strip_prefix("sha256:").ok_or_else(|| {
                 LockError::Invalid("`profile-digest` must start with `sha256:`".into())
             })?)?;
-        let epoch_from = EpochFrom::parse(&raw.epoch_from).ok_or_else(|| {
-            LockError::Invalid(format!("unknown `epoch-from` `{}`", raw.epoch_from))
+        let epoch_from = EpochFrom::parse(raw.version, &raw.epoch_from).ok_or_else(|| {
+            LockError::Invalid(format!(
+                "unknown `epoch-from` `{}` in a version {} lock",
+                raw.epoch_from, raw.version
+            ))
         })?;
         let snapshot = raw
             .snapshot
@@ -354,6 +376,7 @@ impl Lock {
             })
             .collect::<Result<Vec<_>, LockError>>()?;
         Ok(Lock {
+            version: raw.version,
             profile_digest,
             epoch: raw.epoch,
             epoch_from,
@@ -361,6 +384,20 @@ impl Lock {
             suites,
             packages,
         })
+    }
+
+    /// Whether `other` locks the same packages: the same names, architectures, versions and
+    /// SHA256s, whatever the suites, the reasons or the epoch.
+    pub fn same_packages(&self, other: &Lock) -> bool {
+        fn key(p: &LockedPackage) -> (&str, &str, &str, Sha256Digest) {
+            (&p.name, &p.architecture, &p.version, p.sha256)
+        }
+        self.packages.len() == other.packages.len()
+            && self
+                .packages
+                .iter()
+                .map(key)
+                .eq(other.packages.iter().map(key))
     }
 
     /// The digest of the lock's bytes (recorded in build manifests).
@@ -382,9 +419,10 @@ mod tests {
 
     fn sample() -> Lock {
         Lock {
+            version: VERSION,
             profile_digest: Sha256Digest::of(b"profile"),
             epoch: 1_763_716_544,
-            epoch_from: EpochFrom::ReleaseDate,
+            epoch_from: EpochFrom::Packages,
             snapshot: None,
             suites: vec![LockedSuite {
                 name: "trixie".into(),
@@ -436,12 +474,57 @@ mod tests {
     }
 
     #[test]
+    fn a_version_1_lock_is_read_and_kept_as_it_is() {
+        let text = sample()
+            .to_toml("p.toml")
+            .replace("version = 2\n", "version = 1\n")
+            .replace("epoch-from = \"packages\"", "epoch-from = \"release-date\"");
+        let lock = Lock::parse(&text).unwrap();
+        assert_eq!((lock.version, lock.epoch_from), (1, EpochFrom::ReleaseDate));
+        assert_eq!(lock.to_toml("p.toml"), text, "written back as it was read");
+        // Each version names only its own sources.
+        let mixed = text.replace("release-date", "packages");
+        assert!(matches!(Lock::parse(&mixed), Err(LockError::Invalid(_))));
+        let mixed = sample()
+            .to_toml("p.toml")
+            .replace("epoch-from = \"packages\"", "epoch-from = \"snapshot\"");
+        assert!(matches!(Lock::parse(&mixed), Err(LockError::Invalid(_))));
+    }
+
+    #[test]
+    fn the_epoch_of_packages_is_the_newest_build_time() {
+        assert_eq!(packages_epoch([Some(5), None, Some(9), Some(-4)]), 9);
+        assert_eq!(packages_epoch([None, Some(-1)]), 0);
+        assert_eq!(packages_epoch(std::iter::empty()), 0);
+        assert_eq!(
+            epoch_source(Some(1), Some(2)),
+            (Some(1), EpochFrom::Environment)
+        );
+        assert_eq!(epoch_source(None, Some(2)), (Some(2), EpochFrom::Profile));
+        assert_eq!(epoch_source(None, None), (None, EpochFrom::Packages));
+    }
+
+    #[test]
+    fn same_packages_ignores_suites_reasons_and_epoch() {
+        let a = sample();
+        let mut b = sample();
+        b.epoch += 1;
+        b.suites[0].date = Timestamp(1);
+        b.packages[0].why = Why::Requested("packages.include".into());
+        assert!(a.same_packages(&b));
+        b.packages[1].sha256 = Sha256Digest::of(b"other bytes");
+        assert!(!a.same_packages(&b));
+        b.packages.pop();
+        assert!(!a.same_packages(&b));
+    }
+
+    #[test]
     fn refuses_newer_versions_unknown_keys_and_unsafe_paths() {
         let text = sample().to_toml("p.toml");
-        let newer = text.replace("version = 1\n", "version = 2\n");
+        let newer = text.replace("version = 2\n", "version = 3\n");
         assert!(matches!(
             Lock::parse(&newer),
-            Err(LockError::Newer { found: 2 })
+            Err(LockError::Newer { found: 3 })
         ));
         let unknown = text.replace("essential = true\n", "essential = true\nmirror = \"x\"\n");
         assert!(matches!(Lock::parse(&unknown), Err(LockError::Syntax(_))));
@@ -502,6 +585,7 @@ pub fn from_resolution(
         })
         .collect();
     let mut lock = Lock {
+        version: VERSION,
         profile_digest: anchor.profile_digest,
         epoch: anchor.epoch,
         epoch_from: anchor.epoch_from,
@@ -523,21 +607,28 @@ pub struct Anchor {
     pub suites: Vec<LockedSuite>,
 }
 
-/// The epoch of a lock: `SOURCE_DATE_EPOCH` when set, else the snapshot time when pinned, else
-/// the newest `Date` of the suites. Never the clock.
-pub fn epoch(
-    environment: Option<i64>,
-    snapshot: Option<Timestamp>,
-    suites: &[LockedSuite],
-) -> (i64, EpochFrom) {
-    if let Some(epoch) = environment {
-        return (epoch, EpochFrom::Environment);
+/// Where a new lock's epoch comes from: `SOURCE_DATE_EPOCH` when set, else the profile's
+/// `build.epoch`, else the packages ([`packages_epoch`], known once they are fetched). Never
+/// the clock, the suites' `Date`s or the snapshot time: suites are re-signed every day whether
+/// or not a package changed, and two snapshots may hold the same packages.
+pub fn epoch_source(environment: Option<i64>, profile: Option<i64>) -> (Option<i64>, EpochFrom) {
+    match (environment, profile) {
+        (Some(epoch), _) => (Some(epoch), EpochFrom::Environment),
+        (None, Some(epoch)) => (Some(epoch), EpochFrom::Profile),
+        (None, None) => (None, EpochFrom::Packages),
     }
-    if let Some(snapshot) = snapshot {
-        return (snapshot.0, EpochFrom::Snapshot);
-    }
-    let newest = suites.iter().map(|s| s.date.0).max().unwrap_or(0);
-    (newest, EpochFrom::ReleaseDate)
+}
+
+/// The epoch of a package set: the newest build time of its packages (the mtime of each
+/// `.deb`'s `control.tar` ar member, which dpkg-deb sets to the package's `SOURCE_DATE_EPOCH`,
+/// the date of its changelog entry). Unknown or negative times count as 0; an empty set is 0.
+/// This rule is part of every output's identity: it must never change.
+pub fn packages_epoch(build_times: impl IntoIterator<Item = Option<i64>>) -> i64 {
+    build_times
+        .into_iter()
+        .map(|time| time.unwrap_or(0).max(0))
+        .max()
+        .unwrap_or(0)
 }
 
 /// A repository state older than the lock records: a rollback (docs/THREATS.md A4).

@@ -69,6 +69,8 @@ pub struct Report {
     pub packages: usize,
     pub mode: Mode,
     pub epoch: i64,
+    /// Where the epoch came from: the lock's source, or `SOURCE_DATE_EPOCH` of the build.
+    pub epoch_from: crate::lock::EpochFrom,
     pub timings: Timings,
 }
 
@@ -165,6 +167,52 @@ pub fn effective_mode(mode: Mode) -> Mode {
         Mode::Auto => Mode::Unshare,
         other => other,
     }
+}
+
+/// The epoch the packages of `lock` give ([`crate::lock::packages_epoch`]), read from their
+/// verified `.deb`s: each one's first few hundred bytes.
+pub fn packages_epoch(lock: &Lock, blobs: &Blobs) -> Result<i64, Failure> {
+    let mut times = Vec::with_capacity(lock.packages.len());
+    for locked in &lock.packages {
+        // Named as the build names a package it cannot read, the reason on the same line.
+        let package = format!("package `{} {}`", locked.name, locked.version);
+        let blob = blobs.get(&locked.sha256).ok_or_else(|| {
+            Failure::message(
+                ExitClass::Integrity,
+                format!("{package}: sha256:{} was not fetched", locked.sha256),
+            )
+        })?;
+        let time = crate::unpack::deb::DebReader::open(std::io::BufReader::new(blob.reader()))
+            .and_then(|mut deb| deb.build_time())
+            .map_err(|e| {
+                Failure::message(
+                    ExitClass::Archive,
+                    format!("{package}: cannot read its build time: {e}"),
+                )
+            })?;
+        times.push(time);
+    }
+    Ok(crate::lock::packages_epoch(times))
+}
+
+/// Refuses a lock whose epoch is not the one its packages give (an edited lock, or one written
+/// by a debroot with another rule): the epoch is part of the output's identity.
+pub fn check_packages_epoch(lock: &Lock, blobs: &Blobs) -> Result<(), Failure> {
+    if lock.epoch_from != crate::lock::EpochFrom::Packages {
+        return Ok(());
+    }
+    let derived = packages_epoch(lock, blobs)?;
+    if derived == lock.epoch {
+        return Ok(());
+    }
+    Err(Failure::message(
+        ExitClass::Integrity,
+        format!(
+            "the lock's epoch {} is not the one its packages give ({derived}, the newest build time of its packages)",
+            lock.epoch
+        ),
+    )
+    .hint("lock again (`debroot lock --update PROFILE`), or set the epoch with SOURCE_DATE_EPOCH or `build.epoch`"))
 }
 
 /// Reads the control data of every package (in parallel, each `.deb` from `blobs`) and checks
@@ -643,6 +691,7 @@ pub fn manifest(
         "format": report.format.as_str(),
         "mode": report.mode.as_str(),
         "epoch": report.epoch,
+        "epoch_from": report.epoch_from.as_str(),
         "profile_digest": profile_digest.hex(),
         "lock_digest": lock_digest.hex(),
         "output_sha256": report.sha256.hex(),

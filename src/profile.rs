@@ -149,6 +149,7 @@ struct RawBuild {
     hostname: Option<Spanned<String>>,
     #[serde(rename = "hook-timeout")]
     hook_timeout: Option<Spanned<i64>>,
+    epoch: Option<Spanned<i64>>,
     #[serde(rename = "pass-env")]
     pass_env: Option<Vec<Spanned<String>>>,
     // Keys as plain strings: a spanned key would hide the key from the error path
@@ -388,11 +389,16 @@ pub struct Build {
     pub hostname: Option<String>,
     /// How long one hook may run, in seconds.
     pub hook_timeout: u64,
+    /// `build.epoch`: the epoch of every build, instead of the one the packages give.
+    pub epoch: Option<i64>,
     /// Host environment variables hooks may see, by name.
     pub pass_env: Vec<String>,
     /// Settings handed to hooks as environment variables (`KIOSK_URL = "..."`).
     pub env: std::collections::BTreeMap<String, String>,
 }
+
+/// The latest `build.epoch`: 9999-12-31T23:59:59Z, as `SOURCE_DATE_EPOCH` allows.
+const MAX_EPOCH: i64 = 253_402_300_799;
 
 /// The default of `build.hook-timeout`: ten minutes.
 pub const DEFAULT_HOOK_TIMEOUT: u64 = 600;
@@ -500,6 +506,7 @@ struct Layer {
     hooks: Vec<PathBuf>,
     hostname: Option<String>,
     hook_timeout: Option<u64>,
+    epoch: Option<i64>,
     pass_env: Vec<Located<String>>,
     env: std::collections::BTreeMap<String, String>,
     format: Option<OutputFormat>,
@@ -799,6 +806,17 @@ fn validate_layer(
         }
         layer.hook_timeout = Some(seconds.unsigned_abs());
     }
+    if let Some(epoch) = build.epoch {
+        let seconds = *epoch.get_ref();
+        if !(0..=MAX_EPOCH).contains(&seconds) {
+            return Err(source.invalid(
+                epoch.span(),
+                "build.epoch",
+                format!("{seconds} is not a time from 0 (1970) to {MAX_EPOCH} (9999-12-31)"),
+            ));
+        }
+        layer.epoch = Some(seconds);
+    }
     for name in build.pass_env.unwrap_or_default() {
         check_env_name(name.get_ref())
             .map_err(|message| source.invalid(name.span(), "build.pass-env", message))?;
@@ -891,6 +909,7 @@ fn merge(top: PathBuf, files: Vec<PathBuf>, layers: Vec<Layer>) -> Result<Profil
         }
         merged.hostname = layer.hostname.or(merged.hostname);
         merged.hook_timeout = layer.hook_timeout.or(merged.hook_timeout);
+        merged.epoch = layer.epoch.or(merged.epoch);
         append_unique(&mut merged.pass_env, layer.pass_env);
         merged.env.extend(layer.env);
         merged.format = layer.format.or(merged.format);
@@ -969,6 +988,7 @@ fn merge(top: PathBuf, files: Vec<PathBuf>, layers: Vec<Layer>) -> Result<Profil
             hooks: merged.hooks,
             hostname: merged.hostname,
             hook_timeout: merged.hook_timeout.unwrap_or(DEFAULT_HOOK_TIMEOUT),
+            epoch: merged.epoch,
             pass_env: merged.pass_env.into_iter().map(|n| n.value).collect(),
             env: merged.env,
         },
@@ -988,7 +1008,7 @@ impl Profile {
     /// files are: a lock stays valid when a profile moves or is built on another machine.
     pub fn resolution_digest(&self) -> crate::digest::Sha256Digest {
         let list = |items: Vec<String>| items.join(",");
-        let text = format!(
+        let mut text = format!(
             "suite={}\nupdates={}\ncomponents={}\narchitectures={}\nsnapshot={}\nvariant={}\ninclude={}\nexclude={}\nrecommends={}\n",
             self.source.suite,
             self.source.updates,
@@ -1021,6 +1041,10 @@ impl Profile {
             ),
             self.packages.recommends,
         );
+        // Only when set, so that the digest of every profile without it stays what it was.
+        if let Some(epoch) = self.build.epoch {
+            text.push_str(&format!("epoch={epoch}\n"));
+        }
         crate::digest::Sha256Digest::of(text.as_bytes())
     }
 
@@ -1079,6 +1103,8 @@ struct ShowBuild<'a> {
     hostname: Option<&'a str>,
     #[serde(rename = "hook-timeout")]
     hook_timeout: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    epoch: Option<i64>,
     #[serde(rename = "pass-env")]
     pass_env: &'a [String],
     env: &'a std::collections::BTreeMap<String, String>,
@@ -1132,6 +1158,7 @@ impl Profile {
                     .collect(),
                 hostname: self.build.hostname.as_deref(),
                 hook_timeout: self.build.hook_timeout,
+                epoch: self.build.epoch,
                 pass_env: &self.build.pass_env,
                 env: &self.build.env,
             },

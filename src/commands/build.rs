@@ -322,7 +322,10 @@ pub fn run(env: &Env<'_>, args: &BuildArgs) -> Result<Outcome, Failure> {
             existing
         }
     };
-    let epoch = env.context.source_date_epoch()?.unwrap_or(lock.epoch);
+    let (epoch, epoch_from) = match env.context.source_date_epoch()? {
+        Some(epoch) => (epoch, crate::lock::EpochFrom::Environment),
+        None => (lock.epoch, lock.epoch_from),
+    };
     timings.record("lock", phase);
 
     // fetch
@@ -340,6 +343,8 @@ pub fn run(env: &Env<'_>, args: &BuildArgs) -> Result<Outcome, Failure> {
             report.downloaded
         ),
     );
+    // The lock's epoch is the one its packages give, or it is not used (exit 5).
+    pipeline::check_packages_epoch(&lock, &report.blobs)?;
     timings.record("fetch", phase);
 
     let built = match namespace {
@@ -385,6 +390,7 @@ pub fn run(env: &Env<'_>, args: &BuildArgs) -> Result<Outcome, Failure> {
         packages,
         mode,
         epoch,
+        epoch_from,
         timings,
     };
     let manifest = pipeline::manifest(

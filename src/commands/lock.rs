@@ -30,7 +30,7 @@ pub fn run(env: &Env<'_>, args: &LockArgs) -> Result<Outcome, Failure> {
                 lock.packages.len()
             ),
         );
-        summary(env, args, &path, lock, &Changes::default(), false)?;
+        summary(env, args, &path, lock, &Changes::default(), false, false)?;
         return Ok(Outcome::Success);
     }
     if args.check && !args.update {
@@ -53,17 +53,31 @@ pub fn run(env: &Env<'_>, args: &LockArgs) -> Result<Outcome, Failure> {
         .unwrap_or_default();
     let old_text = existing.as_ref().map(|old| old.to_toml(&name));
     let changed = old_text.as_deref() != Some(text.as_str());
+    let packages_changed = existing
+        .as_ref()
+        .is_none_or(|old| !old.same_packages(&lock));
     for line in changes.lines() {
         env.printer.status("Updating", &line);
+    }
+    if changed
+        && let Some(old) = &existing
+        && !packages_changed
+        && old.epoch == lock.epoch
+    {
+        // A re-signed suite (a new `Date`) with nothing else new: an output is the same bytes.
+        env.printer.status(
+            "Unchanged",
+            "the packages and the epoch are the same: only the suites' `Date` or signature changed, and an output built from either lock is the same",
+        );
     }
     if args.check {
         if changed {
             env.printer
                 .status("Outdated", &format!("`{}` would change", path.display()));
-            summary(env, args, &path, &lock, &changes, true)?;
+            summary(env, args, &path, &lock, &changes, true, packages_changed)?;
             return Ok(Outcome::Differs);
         }
-        summary(env, args, &path, &lock, &changes, false)?;
+        summary(env, args, &path, &lock, &changes, false, packages_changed)?;
         return Ok(Outcome::Success);
     }
     if args.print {
@@ -87,7 +101,7 @@ pub fn run(env: &Env<'_>, args: &LockArgs) -> Result<Outcome, Failure> {
             ),
         );
     }
-    summary(env, args, &path, &lock, &changes, changed)?;
+    summary(env, args, &path, &lock, &changes, changed, packages_changed)?;
     Ok(Outcome::Success)
 }
 
@@ -153,6 +167,7 @@ fn summary(
     lock: &Lock,
     changes: &Changes,
     changed: bool,
+    packages_changed: bool,
 ) -> Result<(), Failure> {
     if args.format != Format::Json || args.print {
         return Ok(());
@@ -162,6 +177,8 @@ fn summary(
         "changed": changed,
         "packages": lock.packages.len(),
         "epoch": lock.epoch,
+        "epoch_from": lock.epoch_from.as_str(),
+        "packages_changed": packages_changed,
         "added": changes.added,
         "removed": changes.removed,
         "updated": changes.updated.iter().map(|(n, a, b)| json!({"name": n, "from": a, "to": b})).collect::<Vec<_>>(),

@@ -384,13 +384,39 @@ pub fn read_lock(profile: &Profile) -> Result<Option<crate::lock::Lock>, Failure
     Ok(Some(lock))
 }
 
-/// Resolves the profile against fresh indexes and builds its lock (nothing is written).
+/// Resolves the profile against fresh indexes and builds its lock, its epoch included
+/// (nothing is written).
 pub fn resolve_lock(
     env: &Env<'_>,
     profile: &Profile,
     args: &RepoArgs,
     previous: Option<&crate::lock::Lock>,
 ) -> Result<crate::lock::Lock, Failure> {
+    let (mut lock, repo) = resolve_packages(env, profile, args, previous)?;
+    if lock.epoch_from == crate::lock::EpochFrom::Packages {
+        lock.epoch = match previous {
+            // The same packages have the same epoch: nothing to download to know it.
+            Some(previous)
+                if previous.version == lock.version
+                    && previous.epoch_from == lock.epoch_from
+                    && previous.same_packages(&lock) =>
+            {
+                previous.epoch
+            }
+            _ => packages_epoch_of(env, &repo, args, &lock)?,
+        };
+    }
+    Ok(lock)
+}
+
+/// Resolves the profile against fresh indexes: a lock whose epoch is 0 when the packages give
+/// it (`resolve_lock` finds it), for commands that only read the package set (`why`).
+pub fn resolve_packages(
+    env: &Env<'_>,
+    profile: &Profile,
+    args: &RepoArgs,
+    previous: Option<&crate::lock::Lock>,
+) -> Result<(crate::lock::Lock, Repo), Failure> {
     use crate::lock::{self, LockedSuite};
     let repo = open_repo(env, profile, args)?;
     let suites = read_indexes(env, profile, &repo)?;
@@ -440,16 +466,40 @@ pub fn resolve_lock(
         ),
     );
     let (epoch, epoch_from) =
-        lock::epoch(env.context.source_date_epoch()?, snapshot, &locked_suites);
-    Ok(lock::from_resolution(
+        lock::epoch_source(env.context.source_date_epoch()?, profile.build.epoch);
+    let lock = lock::from_resolution(
         &universe,
         &resolution,
         lock::Anchor {
             profile_digest: profile.resolution_digest(),
-            epoch,
+            epoch: epoch.unwrap_or(0),
             epoch_from,
             snapshot,
             suites: locked_suites,
         },
-    ))
+    );
+    Ok((lock, repo))
+}
+
+/// The epoch of a new lock's packages: each `.deb` is fetched into the cache (the build needs
+/// them anyway) and its build time read from the verified bytes.
+fn packages_epoch_of(
+    env: &Env<'_>,
+    repo: &Repo,
+    args: &RepoArgs,
+    lock: &crate::lock::Lock,
+) -> Result<i64, Failure> {
+    let wanted = fetch::wanted(lock, &repo.sources)?;
+    let report = fetch::download(env, &repo.fetcher, &repo.cache, &wanted, args.jobs)?;
+    let epoch = crate::pipeline::packages_epoch(lock, &report.blobs)?;
+    env.printer.status(
+        "Dated",
+        &format!(
+            "epoch {} ({}): the newest build time of the {} packages",
+            epoch,
+            Timestamp(epoch).rfc3339(),
+            lock.packages.len()
+        ),
+    );
+    Ok(epoch)
 }

@@ -12,7 +12,7 @@ pub fn run(env: &Env<'_>, args: &WhyArgs) -> Result<Outcome, Failure> {
     // The lock answers when it matches the profile; otherwise resolve (and write nothing).
     let lock = match super::read_lock(&profile)? {
         Some(lock) if lock.profile_digest == profile.resolution_digest() => lock,
-        existing => super::resolve_lock(env, &profile, &args.repo, existing.as_ref())?,
+        existing => super::resolve_packages(env, &profile, &args.repo, existing.as_ref())?.0,
     };
     let native = profile.source.native_architecture().to_string();
     let find = |name: &str| -> Option<&LockedPackage> {

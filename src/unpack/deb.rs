@@ -56,6 +56,8 @@ struct Member {
     name: String,
     size: u64,
     offset: u64,
+    /// The header's modification time, when it is a decimal number of seconds.
+    mtime: Option<i64>,
 }
 
 /// A `.deb` being read front to back.
@@ -192,10 +194,17 @@ impl<R: Read> DebReader<R> {
             reason: "member size out of range".into(),
         })?;
         self.pending = size + size % 2;
+        // dpkg does not read the mtime: one that is not a number is no error, only unknown.
+        let mtime_text = String::from_utf8_lossy(&header[16..28]);
+        let mtime_text = mtime_text.trim_end_matches(' ');
+        let mtime = (!mtime_text.is_empty() && mtime_text.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| mtime_text.parse::<i64>().ok())
+            .flatten();
         Ok(Some(Member {
             name: name.to_owned(),
             size,
             offset,
+            mtime,
         }))
     }
 
@@ -240,6 +249,23 @@ impl<R: Read> DebReader<R> {
                 other => return Ok(other),
             }
         }
+    }
+
+    /// The package's build time: the modification time in the ar header of `control.tar`,
+    /// read without reading the member. dpkg-deb writes `SOURCE_DATE_EPOCH` there (debhelper
+    /// sets it from the date of the changelog entry), so it is a property of the package's bytes,
+    /// the same on every mirror and every day. `None` when the header's field is not a number.
+    pub fn build_time(&mut self) -> Result<Option<i64>, DebError> {
+        let member = self
+            .next_significant()?
+            .ok_or_else(|| DebError::Format("no `control.tar` member".into()))?;
+        if !member.name.starts_with("control.tar") {
+            return Err(member_error(
+                &member,
+                "expected `control.tar[.gz|.xz|.zst]`",
+            ));
+        }
+        Ok(member.mtime)
     }
 
     /// Reads and decompresses `control.tar` (at most [`MAX_CONTROL`] bytes either way).
@@ -537,6 +563,39 @@ mod tests {
         let control = reader.control_tar()?;
         let (name, _) = reader.data_tar()?;
         Ok((control, name))
+    }
+
+    #[test]
+    fn the_build_time_is_the_control_members_mtime() {
+        let mut deb = ar(&[
+            ("debian-binary", b"2.0\n"),
+            ("_extra", b"x"),
+            ("control.tar", b"ctl"),
+            ("data.tar", b"d"),
+        ]);
+        let at = |deb: &[u8]| {
+            DebReader::open(io::Cursor::new(deb.to_vec()))
+                .and_then(|mut reader| reader.build_time())
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(at(&deb), Ok(Some(0)));
+        // The third header (after `debian-binary` and `_extra`, each 60 + 4 or 2 bytes).
+        let control = 8 + 60 + 4 + 60 + 2;
+        assert_eq!(&deb[control..control + 11], b"control.tar");
+        deb[control + 16..control + 28].copy_from_slice(b"1700000000  ");
+        assert_eq!(at(&deb), Ok(Some(1_700_000_000)));
+        deb[control + 16..control + 28].copy_from_slice(b"-1          ");
+        assert_eq!(
+            at(&deb),
+            Ok(None),
+            "not a number: unknown, as dpkg ignores it"
+        );
+        let no_control = ar(&[("debian-binary", b"2.0\n"), ("data.tar", b"d")]);
+        assert!(
+            at(&no_control)
+                .unwrap_err()
+                .contains("expected `control.tar")
+        );
     }
 
     #[test]

@@ -498,3 +498,75 @@ fn gc_waits_for_a_running_build() {
     );
     common::assert_cache_verified(&cache);
 }
+
+/// Issue 21: the same packages served again under suites re-signed a month later give a lock
+/// with other suite dates and the same epoch (the newest build time of the packages), and the
+/// same output bytes. A lock whose epoch is not the one its packages give is refused (exit 5).
+#[test]
+fn re_dated_suites_build_the_same_bytes() {
+    let built = 1_650_000_000;
+    let packages = || {
+        vec![
+            Package::new("base-files", "13.8")
+                .essential()
+                .file("./etc/debian_version", "13.8\n"),
+            Package::new("hello", "2.10-3")
+                .file("./usr/bin/hello", "#!/bin/sh\n")
+                .built(built),
+        ]
+    };
+    let fixture = Fixture::new(repo::trixie(packages()));
+    fixture.write_profile(
+        "",
+        "[packages]\nvariant = \"minbase\"\ninclude = [\"hello\"]\n",
+    );
+    let build = |output: &str| {
+        let out = fixture.run(&["build", "p.toml", "-o", output, "--mode", "extract"], &[]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        std::fs::read(fixture.path().join(output)).unwrap()
+    };
+    let first = build("first.tar");
+    let first_lock = fixture.read("p.lock");
+    assert!(
+        first_lock.contains(&format!("epoch = {built}\nepoch-from = \"packages\"")),
+        "{first_lock}"
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_str(&fixture.read("first.tar.manifest.json")).unwrap();
+    assert_eq!(manifest["epoch"], built);
+    assert_eq!(manifest["epoch_from"], "packages");
+
+    let mut later = repo::Suite::new("trixie", packages());
+    later.date = repo::FIXTURE_DATE + 30 * 86_400;
+    repo::write_archive(&fixture.path().join("www"), &[later]);
+    let relock = fixture.run(&["lock", "p.toml", "--update"], &[]);
+    assert_eq!(relock.status.code(), Some(0), "{}", stderr(&relock));
+    let second_lock = fixture.read("p.lock");
+    assert_ne!(second_lock, first_lock, "the suite's date is recorded");
+    let second = build("second.tar");
+    assert!(
+        first == second,
+        "same packages, same bytes: {} != {}",
+        repo::sha256_hex(&first),
+        repo::sha256_hex(&second)
+    );
+
+    // An epoch edited into the lock is not the packages' epoch: refused before anything is
+    // unpacked.
+    std::fs::write(
+        fixture.path().join("p.lock"),
+        second_lock.replace(&format!("epoch = {built}\n"), "epoch = 1800000000\n"),
+    )
+    .unwrap();
+    let out = fixture.run(
+        &["build", "p.toml", "-o", "third.tar", "--mode", "extract"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is not the one its packages give (1650000000"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!fixture.path().join("third.tar").exists());
+}

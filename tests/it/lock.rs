@@ -12,6 +12,10 @@ use common::fixture::Fixture;
 use common::repo::{self, Suite};
 use common::{stderr, stdout};
 
+/// hello's build time: the newest of the fixture's packages (the others are
+/// `deb::FIXTURE_MTIME`).
+const HELLO_BUILT: u64 = 1_700_000_000;
+
 fn universe() -> Vec<Package> {
     vec![
         Package::new("base-files", "13.8")
@@ -26,7 +30,9 @@ fn universe() -> Vec<Package> {
         Package::new("tzdata", "2025b-4")
             .arch("all")
             .priority("required"),
-        Package::new("hello", "2.10-3").depends("libc6 (>= 2.38), awk"),
+        Package::new("hello", "2.10-3")
+            .depends("libc6 (>= 2.38), awk")
+            .built(HELLO_BUILT),
         Package::new("old-tool", "1.0").depends("libc6 (>= 3)"),
         Package::new("vim", "2:9.1.1230-2"),
     ]
@@ -69,8 +75,12 @@ fn lock_twice_is_byte_identical_and_check_passes() {
         );
     }
     assert!(!first.contains("name = \"vim\""));
-    assert!(first.contains("epoch-from = \"release-date\""));
-    assert!(first.contains(&format!("epoch = {}", repo::FIXTURE_DATE)));
+    // The newest build time of the packages (hello's), not the suite's `Date`.
+    assert!(first.contains("epoch-from = \"packages\""), "{first}");
+    assert!(
+        first.contains(&format!("epoch = {HELLO_BUILT}\n")),
+        "{first}"
+    );
     ok(&fixture.run(&["lock", "p.toml", "--update"], &[]));
     assert_eq!(fixture.read("p.lock"), first);
     ok(&fixture.run(&["lock", "p.toml", "--check"], &[]));
@@ -140,13 +150,16 @@ fn why_follows_the_chain_and_speaks_json() {
     );
 }
 
+/// docs/THREATS.md and issue 21: the epoch is `SOURCE_DATE_EPOCH` when set, else the profile's
+/// `build.epoch`, else the newest build time of the locked packages; a snapshot pin does not
+/// make it the snapshot time.
 #[test]
-fn the_epoch_comes_from_the_environment_or_the_snapshot() {
+fn the_epoch_comes_from_the_environment_the_profile_or_the_packages() {
     let fixture = fixture();
-    ok(&fixture.run(&["lock", "p.toml"], &[("SOURCE_DATE_EPOCH", "1700000000")]));
+    ok(&fixture.run(&["lock", "p.toml"], &[("SOURCE_DATE_EPOCH", "1500000000")]));
     let lock = fixture.read("p.lock");
     assert!(
-        lock.contains("epoch = 1700000000\nepoch-from = \"SOURCE_DATE_EPOCH\""),
+        lock.contains("epoch = 1500000000\nepoch-from = \"SOURCE_DATE_EPOCH\""),
         "{lock}"
     );
     let bad = fixture.run(
@@ -155,17 +168,139 @@ fn the_epoch_comes_from_the_environment_or_the_snapshot() {
     );
     assert_eq!(code(&bad), 2, "{}", stderr(&bad));
 
+    // The profile's setting: a profile change, so the lock is resolved again.
+    fixture.write_profile(
+        "",
+        "[packages]\nvariant = \"minbase\"\ninclude = [\"hello\"]\n[build]\nepoch = 1234567890\n",
+    );
+    ok(&fixture.run(&["lock", "p.toml"], &[]));
+    let lock = fixture.read("p.lock");
+    assert!(
+        lock.contains("epoch = 1234567890\nepoch-from = \"profile\""),
+        "{lock}"
+    );
+    // The environment still wins over the profile.
+    let printed = fixture.run(
+        &["lock", "p.toml", "--print", "--update"],
+        &[("SOURCE_DATE_EPOCH", "1500000000")],
+    );
+    ok(&printed);
+    assert!(
+        stdout(&printed).contains("epoch = 1500000000\nepoch-from = \"SOURCE_DATE_EPOCH\""),
+        "{}",
+        stdout(&printed)
+    );
+    fixture.write_profile(
+        "",
+        "[packages]\nvariant = \"minbase\"\n[build]\nepoch = -1\n",
+    );
+    let bad = fixture.run(&["lock", "p.toml"], &[]);
+    assert_eq!(code(&bad), 2, "{}", stderr(&bad));
+    assert!(stderr(&bad).contains("build.epoch"), "{}", stderr(&bad));
+
+    // Pinned to a snapshot, the packages still give the epoch: without hello, the newest build
+    // time is the other packages'.
     fixture.write_profile(
         &format!("snapshot = \"{}\"", common::fixture::SNAPSHOT),
         "[packages]\nvariant = \"minbase\"\n",
     );
-    ok(&fixture.run(&["lock", "p.toml"], &[]));
+    let locked = fixture.run(&["lock", "p.toml"], &[]);
+    ok(&locked);
     let lock = fixture.read("p.lock");
-    assert!(lock.contains("epoch-from = \"snapshot\""), "{lock}");
+    assert!(
+        lock.contains(&format!(
+            "epoch = {}\nepoch-from = \"packages\"",
+            common::deb::FIXTURE_MTIME
+        )),
+        "{lock}"
+    );
     assert!(
         lock.contains(&format!("snapshot = \"{}\"", common::fixture::SNAPSHOT)),
         "{lock}"
     );
+    assert!(
+        stderr(&locked).contains("the newest build time of the 4 packages"),
+        "{}",
+        stderr(&locked)
+    );
+}
+
+/// Issue 21: suites re-signed with a later `Date` and the same packages give a lock whose
+/// suites differ and whose epoch does not; `lock --check` says so, and knowing the epoch again
+/// downloads nothing. A changed package changes the epoch when it is newer.
+#[test]
+fn re_signed_suites_with_the_same_packages_keep_the_epoch() {
+    let fixture = fixture();
+    ok(&fixture.run(&["lock", "p.toml"], &[]));
+    let first = fixture.read("p.lock");
+    let www = fixture.path().join("www");
+    let mut later = Suite::new("trixie", universe());
+    later.date = repo::FIXTURE_DATE + 30 * 86_400;
+    repo::write_archive(&www, &[later]);
+
+    fixture.server.clear_log();
+    let check = fixture.run(
+        &["lock", "p.toml", "--check", "--update", "--format", "json"],
+        &[],
+    );
+    assert_eq!(
+        code(&check),
+        1,
+        "the suites' dates changed: {}",
+        stderr(&check)
+    );
+    assert!(
+        stderr(&check).contains("the packages and the epoch are the same"),
+        "{}",
+        stderr(&check)
+    );
+    let report: serde_json::Value = serde_json::from_str(&stdout(&check)).unwrap();
+    assert_eq!(report["changed"], true);
+    assert_eq!(report["packages_changed"], false);
+    assert_eq!(report["epoch"], HELLO_BUILT);
+    assert_eq!(report["epoch_from"], "packages");
+    let pool: Vec<String> = fixture
+        .server
+        .requests()
+        .into_iter()
+        .filter(|r| r.contains("/pool/"))
+        .collect();
+    assert!(
+        pool.is_empty(),
+        "the same packages: the epoch is known without downloading them: {pool:?}"
+    );
+    ok(&fixture.run(&["lock", "p.toml", "--update"], &[]));
+    let second = fixture.read("p.lock");
+    assert_ne!(second, first);
+    let epoch_lines = |lock: &str| {
+        lock.lines()
+            .filter(|l| l.starts_with("epoch"))
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(epoch_lines(&second), epoch_lines(&first));
+
+    // A newer hello moves the epoch to its build time.
+    let mut newer: Vec<Package> = universe()
+        .into_iter()
+        .filter(|p| p.name != "hello")
+        .collect();
+    newer.push(
+        Package::new("hello", "2.10-4")
+            .depends("libc6 (>= 2.38), awk")
+            .built(HELLO_BUILT + 86_400),
+    );
+    let mut newest = Suite::new("trixie", newer);
+    newest.date = repo::FIXTURE_DATE + 31 * 86_400;
+    repo::write_archive(&www, &[newest]);
+    let check = fixture.run(
+        &["lock", "p.toml", "--check", "--update", "--format", "json"],
+        &[],
+    );
+    assert_eq!(code(&check), 1, "{}", stderr(&check));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&check)).unwrap();
+    assert_eq!(report["packages_changed"], true);
+    assert_eq!(report["epoch"], HELLO_BUILT + 86_400);
 }
 
 #[test]
@@ -252,7 +387,8 @@ fn a4_a_locked_version_with_other_bytes_is_refused() {
     ];
     for (name, swap) in swaps {
         let fixture = fixture();
-        ok(&fixture.run(&["lock", "p.toml"], &[]));
+        // SOURCE_DATE_EPOCH: locking downloads nothing, so the cache is empty until `fetch`.
+        ok(&fixture.run(&["lock", "p.toml"], &[("SOURCE_DATE_EPOCH", "1700000000")]));
         let locked = fixture.read("p.lock");
         let original = fixture
             .written

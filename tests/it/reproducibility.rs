@@ -1,5 +1,6 @@
 //! The reproducibility job whose inputs are fully fixed (`reproducibility/README.md`): the
-//! fixture archive's generated packages, built in `extract` mode with a fixed epoch into every
+//! fixture archive's generated packages, built in `extract` mode with the epoch their build
+//! times give (no `SOURCE_DATE_EPOCH`: the default every user gets) into every
 //! output format, must give the digests recorded in `reproducibility/fixture.sha256`, on every
 //! machine and every day, from a cold cache and from a warm one, as root and as a user.
 //!
@@ -17,8 +18,8 @@ use common::deb::{Member, Package};
 use common::fixture::Fixture;
 use common::{repo, stderr};
 
-/// The epoch of the fixture job.
-pub const EPOCH: &str = "1700000000";
+/// The epoch of the fixture job: r-data's build time, the newest of the packages'.
+pub const EPOCH: i64 = 1_700_000_000;
 
 /// Deterministic filler: `len` bytes of a fixed pseudo-random sequence (xorshift), so the
 /// compressors have something to do.
@@ -49,6 +50,7 @@ fn packages() -> Vec<Package> {
     user.gid = 1000;
     vec![
         Package::new("r-base", "1.0-1")
+            .built(EPOCH.unsigned_abs() - 86_400 * 30)
             .essential()
             .member(Member::dir("./etc/", 0o755))
             .member(Member::dir("./etc/r-base/", 0o755))
@@ -84,6 +86,7 @@ fn packages() -> Vec<Package> {
                 b"utf-8 name\n",
             )),
         Package::new("r-data", "2.0-1")
+            .built(EPOCH.unsigned_abs())
             .depends("r-base")
             .member(Member::dir("./srv/", 0o755))
             .member(Member::dir("./srv/r-data/", 0o750))
@@ -138,12 +141,14 @@ fn fixture_outputs_have_the_recorded_digests_cold_and_warm() {
                 &[
                     "build", "p.toml", "-o", &output, "--format", format, "--mode", "extract",
                 ],
-                &[("SOURCE_DATE_EPOCH", EPOCH)],
+                &[],
             );
             assert_eq!(run.status.code(), Some(0), "{output}: {}", stderr(&run));
             // The digest of every output, a directory's included, is the manifest's.
             let manifest: serde_json::Value =
                 serde_json::from_str(&fixture.read(&format!("{output}.manifest.json"))).unwrap();
+            assert_eq!(manifest["epoch"], EPOCH, "{output}");
+            assert_eq!(manifest["epoch_from"], "packages", "{output}");
             let digest = manifest["output_sha256"].as_str().unwrap().to_owned();
             if format != "dir" {
                 assert_eq!(
@@ -185,7 +190,6 @@ fn fixture_outputs_have_the_recorded_digests_cold_and_warm() {
             .current_dir(shared.path())
             .env_clear()
             .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-            .env("SOURCE_DATE_EPOCH", EPOCH)
             .output()
             .unwrap();
         assert_eq!(run.status.code(), Some(0), "as nobody: {}", stderr(&run));

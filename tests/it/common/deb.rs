@@ -131,12 +131,18 @@ pub fn gz(data: &[u8]) -> Vec<u8> {
 
 /// An ar archive of `(name, data)` members (common format, as dpkg writes it).
 pub fn ar(members: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    ar_at(members, FIXTURE_MTIME)
+}
+
+/// An ar archive whose headers give `mtime`, as dpkg-deb writes the package's
+/// `SOURCE_DATE_EPOCH` there: the package's build time.
+pub fn ar_at(members: &[(&str, Vec<u8>)], mtime: u64) -> Vec<u8> {
     let mut out = b"!<arch>\n".to_vec();
     for (name, data) in members {
         let header = format!(
             "{:<16}{:<12}{:<6}{:<6}{:<8}{:<10}`\n",
             name,
-            FIXTURE_MTIME,
+            mtime,
             0,
             0,
             "100644",
@@ -167,6 +173,8 @@ pub struct Package {
     /// The `.deb` bytes served instead of the built ones (hand-crafted containers); the index
     /// stanza still comes from the fields above and the hash from these bytes.
     pub raw_deb: Option<Vec<u8>>,
+    /// The build time in the ar headers ([`ar_at`]).
+    pub built: u64,
 }
 
 impl Package {
@@ -179,7 +187,14 @@ impl Package {
             files: Vec::new(),
             control_files: Vec::new(),
             raw_deb: None,
+            built: FIXTURE_MTIME,
         }
+    }
+
+    /// Built at `seconds`: the time dpkg-deb writes in the ar headers.
+    pub fn built(mut self, seconds: u64) -> Self {
+        self.built = seconds;
+        self
     }
 
     /// Serves `bytes` as this package's `.deb`.
@@ -315,10 +330,13 @@ impl Package {
             }
         }
         data.extend(self.files.iter().cloned());
-        ar(&[
-            ("debian-binary", b"2.0\n".to_vec()),
-            ("control.tar.xz", xz(&self.control_tar())),
-            ("data.tar.xz", xz(&tar(&data))),
-        ])
+        ar_at(
+            &[
+                ("debian-binary", b"2.0\n".to_vec()),
+                ("control.tar.xz", xz(&self.control_tar())),
+                ("data.tar.xz", xz(&tar(&data))),
+            ],
+            self.built,
+        )
     }
 }
