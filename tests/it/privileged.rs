@@ -171,7 +171,14 @@ fn hook_chroot_output_and_failure() {
     let output = crate::common::debroot(
         dir.path(),
         &[
-            "hook", "chroot", "--root", root_arg, "--", "/bin/sh", "-c", "echo err >&2",
+            "hook",
+            "chroot",
+            "--root",
+            root_arg,
+            "--",
+            "/bin/sh",
+            "-c",
+            "echo err >&2",
         ],
         &[],
     );
