@@ -2415,38 +2415,64 @@ fn g4_a_directory_never_becomes_a_symlink() {
 // ---------------------------------------------------------------------------------------------
 // Robustness: a deep tree under a low descriptor limit.
 
-#[test]
-fn a_deep_tree_under_a_low_descriptor_limit() {
-    let corpus = Corpus::new(|_| {
-        // 2000 levels: within the name cap (4096 bytes), deeper than a process may hold
-        // descriptors open (1024).
-        let levels: Vec<Vec<u8>> = (1..=2000).map(nested).collect();
-        let mut tar = tar_of(&levels);
-        let deepest = format!("{}f", "a/".repeat(2000));
-        tar.truncate(tar.len() - 1024);
-        tar.extend(members_only(&[
-            long_name(deepest.as_bytes()),
-            Member::file("placeholder", 0o644, b"deep\n"),
-        ]));
-        tar.extend([0u8; 1024]);
-        vec![with_compressed(
-            Package::new("deep", VERSION),
-            "xz",
-            &xz_fast(&tar),
-        )]
-    });
-    let (args, watch, output) = corpus.prepare(&["deep"], "deep.tar");
-    let run = std::process::Command::new("sh")
+/// A package of 2000 nested folders (within the name cap of 4096 bytes, deeper than a process
+/// may hold descriptors open under `ulimit -n 1024`) and a file at the bottom, then `last`.
+fn deep_package(name: &str, last: &[Member]) -> Package {
+    let levels: Vec<Vec<u8>> = (1..=2000).map(nested).collect();
+    let mut tar = tar_of(&levels);
+    let deepest = format!("{}f", "a/".repeat(2000));
+    tar.truncate(tar.len() - 1024);
+    tar.extend(members_only(&[
+        long_name(deepest.as_bytes()),
+        Member::file("placeholder", 0o644, b"deep\n"),
+    ]));
+    tar.extend(members_only(last));
+    tar.extend([0u8; 1024]);
+    with_compressed(Package::new(name, VERSION), "xz", &xz_fast(&tar))
+}
+
+/// `debroot ARGS` under `ulimit -n 1024`.
+fn under_a_low_descriptor_limit(corpus: &Corpus, args: &[String]) -> std::process::Output {
+    std::process::Command::new("sh")
         .arg("-c")
         .arg("ulimit -n 1024 && exec \"$@\"")
         .arg("sh")
         .arg(env!("CARGO_BIN_EXE_debroot"))
-        .args(&args)
+        .args(args)
         .current_dir(corpus.fixture.path())
         .env_clear()
         .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+/// Issue 13 item 7, the failure half: the deep tree is unpacked, then a member of the same
+/// package is refused; the work directory, 2000 levels deep, is still removed under the low
+/// descriptor limit (I6), and no error line prints a 4 KB path whole.
+#[test]
+fn a_deep_tree_that_fails_under_a_low_descriptor_limit_leaves_nothing() {
+    let corpus = Corpus::new(|_| {
+        vec![deep_package(
+            "deep-bad",
+            &[named(b"./deep.fifo", b'6', b"")],
+        )]
+    });
+    let (args, watch, _) = corpus.prepare(&["deep-bad"], "deep-bad.tar");
+    let run = under_a_low_descriptor_limit(&corpus, &args);
+    let text = common::stderr(&run);
+    assert!(
+        text.lines().all(|line| line.len() < 1024),
+        "a line of more than 1 KiB:\n{text}"
+    );
+    invariants::assert_error(&run, 7, &["special files are not allowed"]);
+    watch.assert_failed();
+}
+
+#[test]
+fn a_deep_tree_under_a_low_descriptor_limit() {
+    let corpus = Corpus::new(|_| vec![deep_package("deep", &[])]);
+    let (args, watch, output) = corpus.prepare(&["deep"], "deep.tar");
+    let run = under_a_low_descriptor_limit(&corpus, &args);
     let text = common::stderr(&run);
     assert!(
         text.lines().all(|line| line.len() < 1024),
