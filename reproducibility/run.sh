@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The reproducibility jobs of reproducibility/README.md.
 #
-# Usage: bash reproducibility/run.sh [fixture|minbase|all]
+# Usage: bash reproducibility/run.sh [fixture|minbase|redated|all]
 #   fixture   the fully fixed job: generated packages, fixed epoch, every output format; the
 #             digests must equal reproducibility/fixture.sha256 (no root, no network)
 #   minbase   `debroot verify profiles/minbase.toml` from the host mirror, in root mode and, as
 #             a normal user, in unshare mode, which must give the root job's SHA256 (as root)
+#   redated   minbase locked against two re-signed copies of the host mirror's suites that
+#             differ only in their Date: the two outputs must be the same bytes (as root)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
@@ -54,9 +56,20 @@ minbase() {
         "$bin" verify "$work/minbase.toml" --modes unshare --expect "$digest"
 }
 
+redated() {
+    if [ "$(id -u)" != 0 ]; then
+        echo "== re-dated job skipped: it builds in root mode"
+        return 0
+    fi
+    cargo build --release --quiet
+    echo "== re-dated job: minbase from suites that differ only in their Date"
+    python3 reproducibility/redated.py profiles/minbase.toml --debroot target/release/debroot
+}
+
 case "$what" in
     fixture) fixture ;;
     minbase) minbase ;;
-    all) fixture; minbase ;;
-    *) echo "usage: bash reproducibility/run.sh [fixture|minbase|all]" >&2; exit 2 ;;
+    redated) redated ;;
+    all) fixture; minbase; redated ;;
+    *) echo "usage: bash reproducibility/run.sh [fixture|minbase|redated|all]" >&2; exit 2 ;;
 esac
