@@ -19,6 +19,7 @@
 //! A failure at any phase removes the work directory (unless `--keep-failed`) and leaves the
 //! previous output untouched.
 
+use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -125,6 +126,23 @@ pub fn preflight(output: &Path, format: OutputFormat, cache: &Path) -> Result<Pa
                 output.display(),
                 format.as_str()
             )));
+        }
+        // Replaced only when it is a regular file: `-o /dev/null` as root must not turn the
+        // host's device into a file, nor a symlink send the output elsewhere.
+        Ok(meta) if !meta.is_file() => {
+            let kind = match meta.file_type() {
+                t if t.is_symlink() => "a symbolic link",
+                t if t.is_char_device() => "a character device",
+                t if t.is_block_device() => "a block device",
+                t if t.is_fifo() => "a FIFO",
+                t if t.is_socket() => "a socket",
+                _ => "not a regular file",
+            };
+            return Err(usage(format!(
+                "output `{}` exists and is {kind}; debroot replaces only a regular file",
+                output.display()
+            ))
+            .hint("remove it, or write the output somewhere else"));
         }
         _ => {}
     }

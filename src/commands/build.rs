@@ -34,18 +34,36 @@ impl Drop for WorkDir {
     }
 }
 
-/// The output format: `--format`, else the output's name, else the profile's.
-fn format_of(args: &BuildArgs, profile: &crate::profile::Profile) -> OutputFormat {
-    match args.format {
+/// The output format: `--format`, else the output's name, else the profile's. A name whose
+/// extension debroot does not know (`x.squashfs`, `x.tar.bz2`) is an error without `--format`,
+/// never silently a tarball.
+fn format_of(args: &BuildArgs, profile: &crate::profile::Profile) -> Result<OutputFormat, Failure> {
+    Ok(match args.format {
         Some(OutputFormatArg::Dir) => OutputFormat::Dir,
         Some(OutputFormatArg::Tar) => OutputFormat::Tar,
         Some(OutputFormatArg::TarGz) => OutputFormat::TarGz,
         Some(OutputFormatArg::TarXz) => OutputFormat::TarXz,
         Some(OutputFormatArg::TarZst) => OutputFormat::TarZst,
-        None => crate::output::format_of(&args.output)
-            .or(profile.output.format)
-            .unwrap_or(OutputFormat::Dir),
-    }
+        None => match crate::output::format_of(&args.output) {
+            Some(format) => format,
+            None => {
+                if let Some(extension) = crate::output::unknown_extension(&args.output) {
+                    return Err(Failure::message(
+                        ExitClass::Usage,
+                        format!(
+                            "output `{}`: debroot writes no `.{extension}` format",
+                            args.output.display()
+                        ),
+                    )
+                    .hint(format!(
+                        "name the output .tar, .tar.gz, .tar.xz or .tar.zst, or a folder (no extension), or choose with --format ({})",
+                        crate::output::FORMAT_NAMES.join(", ")
+                    )));
+                }
+                profile.output.format.unwrap_or(OutputFormat::Dir)
+            }
+        },
+    })
 }
 
 /// The build's hooks: the profile's folders', then the command line's.
@@ -185,7 +203,7 @@ pub fn run(env: &Env<'_>, args: &BuildArgs) -> Result<Outcome, Failure> {
 
     // setup: the output is checked before anything else (docs/THREATS.md E3).
     let phase = Instant::now();
-    let format = format_of(args, &profile);
+    let format = format_of(args, &profile)?;
     let mode = pipeline::effective_mode(match args.mode {
         Some(ModeArg::Auto) => Mode::Auto,
         Some(ModeArg::Root) => Mode::Root,
@@ -675,7 +693,7 @@ fn in_namespace(
 /// `build --inner WORKDIR`: the root phases, as root of the user namespace `__userns` made.
 fn inner(env: &Env<'_>, args: &BuildArgs, work: &std::path::Path) -> Result<Outcome, Failure> {
     let profile = super::load_profile(env, &args.profile)?;
-    let format = format_of(args, &profile);
+    let format = format_of(args, &profile)?;
     let cache = super::open_cache(env)?;
     let output = pipeline::preflight(&args.output, format, cache.dir())?;
     let spec_path = work.join("inner.json");

@@ -66,6 +66,21 @@ pub fn format_of(path: &Path) -> Option<OutputFormat> {
     }
 }
 
+/// The formats `--format` names, as it spells them.
+pub const FORMAT_NAMES: &[&str] = &["dir", "tar", "tar.gz", "tar.xz", "tar.zst"];
+
+/// The extension of a file name that names no format ([`format_of`] is `None`): what follows
+/// its first `.` (`x.tar.bz2` → `tar.bz2`), when the name has one that is not its first byte.
+/// A name without one (`rootfs`) is a folder or the profile's format.
+pub fn unknown_extension(path: &Path) -> Option<String> {
+    if format_of(path).is_some() {
+        return None;
+    }
+    let name = path.file_name()?.to_string_lossy().into_owned();
+    let dot = name.bytes().skip(1).position(|b| b == b'.')? + 1;
+    Some(name[dot + 1..].to_owned()).filter(|e| !e.is_empty())
+}
+
 /// Owners and groups to write instead of the ones on disk.
 pub trait Owners {
     fn owner(&self, path: &[u8], uid: u32, gid: u32) -> (u32, u32);
@@ -113,13 +128,21 @@ pub(crate) fn xattrs(path: &Path) -> io::Result<BTreeMap<Vec<u8>, Vec<u8>>> {
     Ok(out)
 }
 
-/// Walks `root` in byte order of paths, never following a symlink.
+/// The order of an output's members: depth-first, each directory's whole subtree before its next
+/// sibling, siblings in byte order of their names: the order of `tar --sort=name` (and of
+/// mmdebstrap's tarballs). GNU tar restores a directory's mtime when it leaves the directory,
+/// so in byte order of whole paths (`Carp/`, `Carp.pm`, `Carp/Heavy.pm`) a plain `tar -xf`
+/// would give `Carp/` the time of extraction.
+pub fn tree_order(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    a.split(|&c| c == b'/').cmp(b.split(|&c| c == b'/'))
+}
+
+/// Walks `root` in [`tree_order`], never following a symlink.
 pub fn walk(root: &Path, owners: &dyn Owners) -> Result<Vec<Node>, OutputError> {
     let mut nodes = Vec::new();
     let mut seen_inodes: BTreeMap<(u64, u64), Vec<u8>> = BTreeMap::new();
     let mut stack: Vec<Vec<u8>> = vec![Vec::new()];
-    // Depth-first with sorted children gives byte order of full paths only if we sort names
-    // with '/' considered: collect every path first, then sort.
+    // Every path first, then sorted: the order does not depend on the directory's.
     let mut paths: Vec<Vec<u8>> = Vec::new();
     while let Some(relative) = stack.pop() {
         let full = if relative.is_empty() {
@@ -153,7 +176,7 @@ pub fn walk(root: &Path, owners: &dyn Owners) -> Result<Vec<Node>, OutputError> 
             }
         }
     }
-    paths.sort();
+    paths.sort_by(|a, b| tree_order(a, b));
     for relative in paths {
         let full = if relative.is_empty() {
             root.to_path_buf()
@@ -276,15 +299,13 @@ pub fn static_dev(epoch: i64) -> Vec<Node> {
 
 /// Merges the static `/dev` into a walked tree (its `dev` directory replaced).
 pub fn with_static_dev(nodes: Vec<Node>, epoch: i64) -> Vec<Node> {
-    let mut merged: BTreeMap<Vec<u8>, Node> = nodes
+    let mut merged: Vec<Node> = nodes
         .into_iter()
         .filter(|n| n.path != b"dev" && !n.path.starts_with(b"dev/"))
-        .map(|n| (n.path.clone(), n))
         .collect();
-    for node in static_dev(epoch) {
-        merged.insert(node.path.clone(), node);
-    }
-    merged.into_values().collect()
+    merged.extend(static_dev(epoch));
+    merged.sort_by(|a, b| tree_order(&a.path, &b.path));
+    merged
 }
 
 /// A writer that hashes what passes through (the hasher is shared so it can be read after the
@@ -576,6 +597,74 @@ pub fn read_all(path: &Path) -> io::Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unknown_extensions_are_named() {
+        let unknown = |name: &str| unknown_extension(Path::new(name));
+        assert_eq!(unknown("x.squashfs").as_deref(), Some("squashfs"));
+        assert_eq!(unknown("x.tar.bz2").as_deref(), Some("tar.bz2"));
+        assert_eq!(unknown("/a.b/rootfs"), None, "a folder's dots do not count");
+        assert_eq!(unknown("rootfs"), None);
+        assert_eq!(unknown(".hidden"), None);
+        assert_eq!(unknown("x.tar.zst"), None);
+        assert_eq!(unknown("\u{e9}.img").as_deref(), Some("img"));
+        assert_eq!(unknown("x."), None);
+    }
+
+    #[test]
+    fn members_are_in_depth_first_order_as_tar_sort_name() {
+        let mut paths: Vec<&[u8]> = vec![
+            b"usr/Carp/Heavy.pm",
+            b"usr/Carp.pm",
+            b"usr",
+            b"",
+            b"usr/Carp",
+            b"usr/Carp-x",
+            b"usr/Carp/A",
+            b"dev",
+            b"dev/null",
+        ];
+        paths.sort_by(|a, b| tree_order(a, b));
+        let expected: Vec<&[u8]> = vec![
+            b"",
+            b"dev",
+            b"dev/null",
+            b"usr",
+            b"usr/Carp",
+            b"usr/Carp/A",
+            b"usr/Carp/Heavy.pm",
+            b"usr/Carp-x",
+            b"usr/Carp.pm",
+        ];
+        assert_eq!(paths, expected);
+        // The static /dev lands where the walk would have put it.
+        let nodes = with_static_dev(
+            vec![
+                Node {
+                    path: b"etc".to_vec(),
+                    kind: NodeKind::Dir,
+                    mode: 0o755,
+                    uid: 0,
+                    gid: 0,
+                    mtime: 0,
+                    xattrs: BTreeMap::new(),
+                },
+                Node {
+                    path: b"dev-tools".to_vec(),
+                    kind: NodeKind::Dir,
+                    mode: 0o755,
+                    uid: 0,
+                    gid: 0,
+                    mtime: 0,
+                    xattrs: BTreeMap::new(),
+                },
+            ],
+            0,
+        );
+        let order: Vec<&[u8]> = nodes.iter().map(|n| n.path.as_slice()).collect();
+        assert_eq!(order[0], b"dev");
+        assert_eq!(order[order.len() - 2..], [&b"dev-tools"[..], b"etc"]);
+    }
 
     /// Whole buffers go out directly, the tail through the page cache: the file holds exactly
     /// the bytes written, in order, for lengths around the buffer and block sizes.

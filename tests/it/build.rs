@@ -570,3 +570,178 @@ fn re_dated_suites_build_the_same_bytes() {
     );
     assert!(!fixture.path().join("third.tar").exists());
 }
+
+/// Issue 15, item 1: members are depth-first, as `tar --sort=name` writes them (each folder's
+/// subtree before its next sibling), so a plain `tar -xf` gives every folder the time the
+/// tarball records; in byte order of whole paths `Carp/` would come before `Carp.pm` and be
+/// left with the time of extraction.
+#[test]
+fn plain_tar_extracts_the_tarball_with_every_folder_time() {
+    let fixture = Fixture::new(repo::trixie(vec![
+        Package::new("base-files", "13.8")
+            .essential()
+            .file("./etc/debian_version", "13.8\n"),
+        Package::new("perl-base", "5.40.1-6")
+            .file("./usr/share/perl/Carp.pm", "package Carp;\n")
+            .file("./usr/share/perl/Carp/Heavy.pm", "package Carp::Heavy;\n")
+            .file("./usr/share/perl/Carp-x/y", "y\n")
+            .file("./usr/share/perl/Carp0", "0\n"),
+    ]));
+    fixture.write_profile(
+        "",
+        "[packages]\nvariant = \"minbase\"\ninclude = [\"perl-base\"]\n",
+    );
+    let out = build(&fixture, "out.tar", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let tarball = fixture.path().join("out.tar");
+
+    let mut archive = tar::Archive::new(std::fs::File::open(&tarball).unwrap());
+    let mut members: Vec<(Vec<u8>, bool, u64)> = Vec::new();
+    for entry in archive.entries().unwrap() {
+        let entry = entry.unwrap();
+        let header = entry.header();
+        let path = entry.path_bytes().into_owned();
+        let trimmed = path
+            .strip_prefix(b"./")
+            .unwrap_or(&path)
+            .strip_suffix(b"/")
+            .unwrap_or(path.strip_prefix(b"./").unwrap_or(&path))
+            .to_vec();
+        members.push((
+            trimmed,
+            header.entry_type().is_dir(),
+            header.mtime().unwrap(),
+        ));
+    }
+    let names: Vec<String> = members
+        .iter()
+        .map(|(path, _, _)| String::from_utf8_lossy(path).into_owned())
+        .collect();
+    let position = |name: &str| names.iter().position(|n| n == name).unwrap();
+    assert!(
+        position("usr/share/perl/Carp") < position("usr/share/perl/Carp/Heavy.pm")
+            && position("usr/share/perl/Carp/Heavy.pm") < position("usr/share/perl/Carp-x")
+            && position("usr/share/perl/Carp-x/y") < position("usr/share/perl/Carp.pm")
+            && position("usr/share/perl/Carp.pm") < position("usr/share/perl/Carp0"),
+        "not depth-first: {names:#?}"
+    );
+    let mut sorted = names.clone();
+    sorted.sort_by(|a, b| a.split('/').cmp(b.split('/')));
+    assert_eq!(
+        names, sorted,
+        "each folder's subtree before its next sibling"
+    );
+
+    // Plain `tar -xf`, no option: every folder has the time its member records.
+    let unpacked = fixture.path().join("unpacked");
+    std::fs::create_dir(&unpacked).unwrap();
+    let status = std::process::Command::new("tar")
+        .arg("-xf")
+        .arg(&tarball)
+        .arg("-C")
+        .arg(&unpacked)
+        .arg("--exclude=./dev/*")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    use std::os::unix::fs::MetadataExt;
+    // (`/dev`'s device nodes need root: left out, with its folders.)
+    for (path, _, mtime) in members
+        .iter()
+        .filter(|(path, is_dir, _)| *is_dir && !path.starts_with(b"dev/"))
+    {
+        let on_disk = std::fs::symlink_metadata(
+            unpacked.join(std::ffi::OsStr::new(std::str::from_utf8(path).unwrap())),
+        )
+        .unwrap()
+        .mtime();
+        assert_eq!(
+            on_disk,
+            *mtime as i64,
+            "`{}` after tar -xf",
+            String::from_utf8_lossy(path)
+        );
+    }
+}
+
+/// Issue 15, item 2: an output that exists and is not a regular file (a device, a FIFO, a
+/// symlink) is refused, exit 2, and left as it was; an extension debroot does not know is an
+/// error naming the formats, not a tarball by another name. Both before any download.
+#[test]
+fn outputs_that_are_not_regular_files_or_known_formats_are_refused() {
+    use std::os::unix::fs::FileTypeExt;
+    let fixture = fixture();
+    let fifo = fixture.path().join("fifo.tar");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let victim = fixture.path().join("victim");
+    std::fs::write(&victim, b"keep me\n").unwrap();
+    std::os::unix::fs::symlink(&victim, fixture.path().join("link.tar")).unwrap();
+    // A character device: made here as root (a regression must not replace the host's
+    // `/dev/null`), else the host's, which a user cannot replace anyway.
+    let made = fixture.path().join("null.tar");
+    let null = if rustix::process::geteuid().is_root() {
+        assert!(
+            std::process::Command::new("mknod")
+                .arg(&made)
+                .args(["c", "1", "3"])
+                .status()
+                .unwrap()
+                .success()
+        );
+        made.to_str().unwrap().to_owned()
+    } else {
+        "/dev/null".to_owned()
+    };
+    for (output, extra, message) in [
+        ("fifo.tar", &[][..], "exists and is a FIFO"),
+        ("link.tar", &[][..], "exists and is a symbolic link"),
+        (
+            null.as_str(),
+            &["--format", "tar"][..],
+            "exists and is a character device",
+        ),
+        (
+            "x.squashfs",
+            &[][..],
+            "debroot writes no `.squashfs` format",
+        ),
+        ("x.tar.bz2", &[][..], "debroot writes no `.tar.bz2` format"),
+    ] {
+        fixture.server.clear_log();
+        let out = build(&fixture, output, extra);
+        assert_eq!(out.status.code(), Some(2), "{output}: {}", stderr(&out));
+        assert!(stderr(&out).contains(message), "{output}: {}", stderr(&out));
+        assert!(
+            fixture.server.requests().is_empty(),
+            "{output}: requests before the preflight: {:?}",
+            fixture.server.requests()
+        );
+    }
+    let listed = stderr(&build(&fixture, "x.ext4", &[]));
+    assert!(
+        listed.contains("dir, tar, tar.gz, tar.xz, tar.zst"),
+        "{listed}"
+    );
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
+    assert_eq!(std::fs::read(&victim).unwrap(), b"keep me\n");
+    assert!(
+        std::fs::symlink_metadata(&null)
+            .unwrap()
+            .file_type()
+            .is_char_device()
+    );
+    // An unknown extension with --format is the user's choice.
+    let out = build(&fixture, "rootfs.img", &["--format", "tar"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}

@@ -135,9 +135,48 @@ fn mmdebstrap(built: &Built, suite: &str) -> PathBuf {
     output
 }
 
+/// The member names of a tarball in archive order, without `./` and a folder's final `/`.
+fn member_order(path: &Path) -> Vec<Vec<u8>> {
+    let mut archive = tar::Archive::new(std::fs::File::open(path).unwrap());
+    archive
+        .entries()
+        .unwrap()
+        .map(|entry| {
+            let name = entry.unwrap().path_bytes().into_owned();
+            let name = name.strip_prefix(b"./").unwrap_or(&name);
+            name.strip_suffix(b"/").unwrap_or(name).to_vec()
+        })
+        .collect()
+}
+
+/// Issue 15, item 1: the members both tarballs hold come in the same order (mmdebstrap's is
+/// `tar --sort=name`: depth-first).
+fn assert_same_member_order(ours: &Path, theirs: &Path, suite: &str) {
+    let ours = member_order(ours);
+    let theirs = member_order(theirs);
+    let in_theirs: std::collections::BTreeSet<&Vec<u8>> = theirs.iter().collect();
+    let in_ours: std::collections::BTreeSet<&Vec<u8>> = ours.iter().collect();
+    let ours: Vec<&Vec<u8>> = ours.iter().filter(|n| in_theirs.contains(n)).collect();
+    let theirs: Vec<&Vec<u8>> = theirs.iter().filter(|n| in_ours.contains(n)).collect();
+    let first = ours.iter().zip(&theirs).position(|(a, b)| a != b);
+    assert!(
+        first.is_none() && ours.len() == theirs.len(),
+        "{suite}: member order differs from mmdebstrap's at {:?}: ours {:?}, theirs {:?}",
+        first,
+        first.map(|i| String::from_utf8_lossy(ours[i]).into_owned()),
+        first.map(|i| String::from_utf8_lossy(theirs[i]).into_owned())
+    );
+    eprintln!(
+        "{suite}: {} common members in the same order as mmdebstrap's",
+        ours.len()
+    );
+}
+
 fn assert_equals_mmdebstrap(built: &Built, suite: &str) {
     let ours = tree::read_tar(&built.path("a.tar"));
-    let theirs = tree::read_tar(&mmdebstrap(built, suite));
+    let theirs_path = mmdebstrap(built, suite);
+    assert_same_member_order(&built.path("a.tar"), &theirs_path, suite);
+    let theirs = tree::read_tar(&theirs_path);
     let differences = tree::compare(&ours, &theirs);
     let allowed = |line: &String| {
         MMDEBSTRAP_DIFFERENCES

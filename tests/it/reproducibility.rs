@@ -84,6 +84,18 @@ fn packages() -> Vec<Package> {
                 "./usr/share/r-base/caf\u{e9}-\u{65e5}\u{672c}.txt",
                 0o644,
                 b"utf-8 name\n",
+            ))
+            // A folder and a file that sort around it (`Carp/` before `Carp.pm` depth-first,
+            // after it in byte order of whole paths): the member order of `tar --sort=name`.
+            .member(Member::file(
+                "./usr/share/r-base/Carp.pm",
+                0o644,
+                b"package Carp;\n",
+            ))
+            .member(Member::file(
+                "./usr/share/r-base/Carp/Heavy.pm",
+                0o644,
+                b"package Carp::Heavy;\n",
             )),
         Package::new("r-data", "2.0-1")
             .built(EPOCH.unsigned_abs())
