@@ -972,7 +972,7 @@ fn c5_nothing_is_observable_more_permissive_than_final() {
         }
         vec![package]
     });
-    let (args, watch, output) = corpus.prepare(&["c5-many"], "c5obs.out");
+    let (args, watch, output) = corpus.prepare(&["c5-many"], "c5obs-out");
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_debroot"))
         .args(&args)
         .current_dir(corpus.fixture.path())
