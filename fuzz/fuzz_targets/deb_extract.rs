@@ -162,16 +162,25 @@ fn control(data: &[u8]) -> Option<Control> {
 }
 
 /// Unpacks the `.deb`'s `data.tar` into `target` as `claimant`: as a build does when the
-/// control data parses, else straight through the extractor with default options.
+/// control data parses, else straight through the extractor with default options. A package
+/// that fails, before its decoder began or in it, is reported to the target as the build does
+/// (`Target::fail`): the placer would otherwise wait for its members forever.
 fn unpack_data(target: &Target, claimant: usize, data: &[u8], control: Option<&Control>) {
+    if !unpacked(target, claimant, data, control) {
+        target.fail(claimant);
+    }
+}
+
+/// [`unpack_data`]; whether the unpack succeeded.
+fn unpacked(target: &Target, claimant: usize, data: &[u8], control: Option<&Control>) -> bool {
     let Ok(mut deb) = DebReader::open(Cursor::new(data.to_vec())) else {
-        return;
+        return false;
     };
     if deb.control_tar().is_err() {
-        return;
+        return false;
     }
     let Ok((_, tar)) = deb.data_tar() else {
-        return;
+        return false;
     };
     let tar = tar.take(DATA_LIMIT);
     let diversions = Diversions::new();
@@ -179,7 +188,7 @@ fn unpack_data(target: &Target, claimant: usize, data: &[u8], control: Option<&C
         Some(control) => {
             // Conffiles in place or waiting under `.dpkg-new`, by the input's length.
             let for_dpkg = data.len().is_multiple_of(2);
-            let _ = unpack::unpack_tar(target, claimant, tar, control, &diversions, for_dpkg);
+            unpack::unpack_tar(target, claimant, tar, control, &diversions, for_dpkg).is_ok()
         }
         None => {
             let options = Options {
@@ -187,7 +196,9 @@ fn unpack_data(target: &Target, claimant: usize, data: &[u8], control: Option<&C
                 ..Options::default()
             };
             let reader = unpack::tar::TarReader::new(tar);
-            let _ = target.unpack(claimant, reader, &options, &diversions, "fuzz");
+            target
+                .unpack(claimant, reader, &options, &diversions, "fuzz")
+                .is_ok()
         }
     }
 }
