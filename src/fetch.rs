@@ -21,7 +21,7 @@ use url::Url;
 use crate::cache::{CacheError, Pending};
 use crate::context::Context;
 use crate::error::{Classify, ExitClass};
-use crate::repo::source::redact;
+use crate::redact::redact;
 
 /// Tunables of the downloader.
 #[derive(Debug, Clone)]

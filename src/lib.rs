@@ -38,8 +38,10 @@ pub mod output;
 pub mod pipeline;
 pub mod printer;
 pub mod profile;
+pub mod redact;
 pub mod repo;
 pub mod resolve;
+pub mod sandbox;
 pub mod timestamp;
 pub mod unpack;
 pub mod userns;
@@ -90,13 +92,13 @@ pub fn run(args: impl IntoIterator<Item = OsString>, context: &Context) -> ExitC
     // The namespace helpers are debroot re-executed by itself; they are not a user interface.
     match args.get(1).and_then(|a| a.to_str()) {
         Some("__sandbox") => {
-            return ExitCode::from(install::sandbox::sandbox_main(&args[2..]).clamp(0, 255) as u8);
+            return ExitCode::from(sandbox::sandbox_main(&args[2..]).clamp(0, 255) as u8);
         }
         Some("__sandbox-init") => {
-            return ExitCode::from(install::sandbox::init_main(&args[2..]).clamp(0, 255) as u8);
+            return ExitCode::from(sandbox::init_main(&args[2..]).clamp(0, 255) as u8);
         }
         Some("__reaper") => {
-            return ExitCode::from(install::reaper::reaper_main(&args[2..]).clamp(0, 255) as u8);
+            return ExitCode::from(sandbox::reaper::reaper_main(&args[2..]).clamp(0, 255) as u8);
         }
         Some("__userns") => return userns_main(&args, context),
         _ => {}

@@ -90,10 +90,10 @@ fn sealed(env: &Env<'_>, root: &Path, command: &[std::ffi::OsString]) -> Result<
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
     let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-    let sandbox = crate::install::sandbox::Sandbox {
+    let sandbox = crate::sandbox::Sandbox {
         root: root.to_path_buf(),
         hostname: "localhost".into(),
-        env: crate::install::sandbox::Sandbox::default_env(epoch),
+        env: crate::sandbox::Sandbox::default_env(epoch),
         binds: Vec::new(),
         helper: None,
     };
@@ -131,13 +131,13 @@ fn confined(context: &Context, root: &Path, command: &[std::ffi::OsString]) -> R
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
     let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-    let sandbox = crate::install::sandbox::Sandbox {
+    let sandbox = crate::sandbox::Sandbox {
         root: root.to_path_buf(),
         hostname: rustix::system::uname()
             .nodename()
             .to_string_lossy()
             .into_owned(),
-        env: crate::install::sandbox::Sandbox::default_env(epoch),
+        env: crate::sandbox::Sandbox::default_env(epoch),
         binds: Vec::new(),
         helper: None,
     };

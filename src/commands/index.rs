@@ -9,7 +9,7 @@ use super::{Env, Outcome};
 use crate::cli::{Format, IndexArgs};
 use crate::error::{ExitClass, Failure, ResultExt};
 use crate::repo::indexes::{self, Request, Suite};
-use crate::repo::source::redact;
+use crate::redact::redact;
 
 pub fn run(env: &Env<'_>, args: &IndexArgs) -> Result<Outcome, Failure> {
     let profile = super::load_profile(env, &args.profile)?;

@@ -303,7 +303,7 @@ pub fn read_indexes(
         &format!(
             "{} suites from {} ({})",
             suites.len(),
-            crate::repo::source::redact(&repo.sources.main),
+            crate::redact::redact(&repo.sources.main),
             repo.sources.origin
         ),
     );

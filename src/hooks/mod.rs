@@ -23,12 +23,12 @@
 //! `unshare` mode, as root of the build's user namespace): `/proc`, `/sys` and `/dev` are
 //! mounted in the root while a hook runs, whatever a hook mounts or leaves running is gone when
 //! it ends, and a hook has no network. Without privilege (`extract` mode as a user) a hook runs
-//! without namespaces, as the user, under debroot's reaper ([`crate::install::reaper`]), which
+//! without namespaces, as the user, under debroot's reaper ([`crate::sandbox::reaper`]), which
 //! kills whatever the hook left running (a `setsid` daemon included) when it ends, times out or
 //! is interrupted.
 //!
 //! What a hook runs *in* the root is confined as maintainer scripts are, by `pivot_root` in
-//! namespaces of its own ([`crate::install::sandbox`]), when it goes through `debroot hook chroot
+//! namespaces of its own ([`crate::sandbox`]), when it goes through `debroot hook chroot
 //! -- CMD` or through `chroot "$1" CMD`: the first folder of a hook's `PATH` holds a `chroot` that
 //! is debroot ([`install_shim`]), which takes `chroot ROOT [CMD...]` for exactly the build's root
 //! and hands anything else to the host's `chroot`. A hook that runs `/usr/sbin/chroot` by its
@@ -352,7 +352,7 @@ impl Runner<'_> {
             let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
             let started = std::time::Instant::now();
             let outcome = if self.sandboxed {
-                let sandbox = crate::install::sandbox::Sandbox {
+                let sandbox = crate::sandbox::Sandbox {
                     root: self.contract.root.clone(),
                     hostname: self.hostname.clone(),
                     env: env.clone(),
@@ -366,7 +366,7 @@ impl Runner<'_> {
                         source: e.source,
                     })?
             } else {
-                crate::install::sandbox::run_group(&argv, &env, &self.cwd, Some(self.timeout))
+                crate::sandbox::run_group(&argv, &env, &self.cwd, Some(self.timeout))
                     .map_err(|source| HookError::Spawn {
                         name: hook.name.clone(),
                         source,

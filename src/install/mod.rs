@@ -20,8 +20,6 @@
 pub mod cleanup;
 pub mod dpkgdb;
 pub mod plan;
-pub mod reaper;
-pub mod sandbox;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -29,6 +27,7 @@ use std::time::Instant;
 
 use crate::commands::Env;
 use crate::confine;
+use crate::sandbox;
 use crate::error::{Classify, ExitClass, Failure, ResultExt};
 use crate::pipeline::{Package, Timings};
 use crate::profile::Profile;

@@ -28,7 +28,8 @@ use crate::repo::release::{
     self, CheckError, Expectation, FileEntry, Release, ReleaseError, TimeCheck,
 };
 use crate::repo::signature::{self, GoodSignature, Keyring, SignatureError};
-use crate::repo::source::{Archive, Sources, redact};
+use crate::redact::redact;
+use crate::repo::source::{Archive, Sources};
 
 /// apt's `Acquire::MaxReleaseFileSize` is 10 MB; Debian's InRelease is about 150 kB.
 pub const MAX_INRELEASE_BYTES: u64 = 10 << 20;

@@ -25,6 +25,7 @@ use url::Url;
 
 use crate::debian::deb822;
 use crate::profile::Mirror;
+use crate::redact::{redact, redact_text};
 use crate::timestamp::Timestamp;
 
 /// The snapshot server debroot knows by default: the only host name in the code.
@@ -348,29 +349,6 @@ impl Sources {
     }
 }
 
-/// A URL for display: user name and password replaced by `***`.
-pub fn redact(url: &Url) -> String {
-    if url.username().is_empty() && url.password().is_none() {
-        return url.to_string();
-    }
-    let mut shown = url.clone();
-    let _ = shown.set_username("***");
-    let _ = shown.set_password(None);
-    shown.to_string()
-}
-
-fn redact_text(text: &str) -> String {
-    match text.split_once("://") {
-        Some((scheme, rest)) => match rest.split_once('@') {
-            Some((_, host)) if !host.contains('/') || rest.find('@') < rest.find('/') => {
-                format!("{scheme}://***@{host}")
-            }
-            _ => text.to_owned(),
-        },
-        None => text.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -460,14 +438,6 @@ mod tests {
 
     #[test]
     fn credentials_are_redacted() {
-        assert_eq!(
-            redact(&url("https://user:secret@mirror.example/debian/")),
-            "https://***@mirror.example/debian/"
-        );
-        assert_eq!(
-            redact_text("https://user:secret@mirror/x y"),
-            "https://***@mirror/x y"
-        );
         let error = parse_mirror_override("gopher://u:p@x/debian").unwrap_err();
         assert!(!error.to_string().contains("p@"), "{error}");
     }

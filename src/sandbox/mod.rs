@@ -36,6 +36,11 @@
 //! double-forked included), and when the last process of the mount namespace is gone its mounts
 //! are gone: nothing can outlive a command or leak to the host, even if debroot is killed with
 //! SIGKILL (docs/THREATS.md D2, D3, D4, I3, I4).
+//!
+//! Without namespaces (the hooks of an `extract` build run by a user who may not create them),
+//! [`reaper`] contains a command as well as a process can.
+
+pub mod reaper;
 
 use std::ffi::{OsStr, OsString};
 use std::io::Read;
@@ -427,7 +432,7 @@ fn collect_output(
 }
 
 /// Runs `argv` without namespaces (no privilege: hooks of an `extract` build as a user)
-/// under debroot's `__reaper` ([`super::reaper`]), in a process group of its own, in `cwd`,
+/// under debroot's `__reaper` ([`reaper`]), in a process group of its own, in `cwd`,
 /// with exactly `env`, stdin from `/dev/null`. What the command leaves running, a daemon that
 /// left the group with `setsid` included, is killed when it ends, after `timeout`, or when
 /// debroot is interrupted.

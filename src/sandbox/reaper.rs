@@ -55,7 +55,7 @@ pub fn reaper_main(args: &[OsString]) -> i32 {
                 break 128 + Signal::TERM.as_raw();
             }
             match child.try_wait() {
-                Ok(Some(status)) => break super::sandbox::exit_code(status),
+                Ok(Some(status)) => break super::exit_code(status),
                 Ok(None) => std::thread::sleep(Duration::from_millis(10)),
                 Err(error) => {
                     eprintln!(
