@@ -60,6 +60,9 @@ pub enum Access {
     Exclusive,
 }
 
+/// Verified blobs by digest: the `.deb`s of a build, open ([`crate::fetch::Report::blobs`]).
+pub type Blobs = std::collections::BTreeMap<Sha256Digest, Blob>;
+
 /// A verified blob, open: its bytes were hashed on this very descriptor (or as they were
 /// written through it) and matched the digest and size. Read it with [`Blob::reader`]:
 /// positional reads, so any number of readers, in any thread, see the same bytes whatever

@@ -1,22 +1,42 @@
 //! debroot builds Debian root filesystems that are reproducible to the bit.
 //!
-//! A tour of the pipeline, each step in the module named after it:
+//! # The pipeline
 //!
-//! 1. [`profile`]: the TOML profile says what to build (suite, variant, packages, hooks, output).
-//! 2. `repo`: signed repository indexes, verified, from a snapshot, a mirror or the host's apt
-//!    sources.
-//! 3. `resolve`: the whole package set in one pass, before anything is downloaded.
-//! 4. `lock`: the resolution, written as a byte-stable lockfile.
-//! 5. `cache` and `fetch`: `.deb`s into a content-addressed store, verified by SHA256.
-//! 6. `unpack`, `install`, `hooks`: safe extraction, maintainer scripts and hooks in a sealed
-//!    namespace.
-//! 7. `output` and `diff`: the tree written as a directory or tarball, and compared.
+//! [`pipeline::build`] runs a build, one call per phase, in this order (its module docs say
+//! more); each phase uses the modules named after what it does:
 //!
-//! The Debian vocabulary all of them share (deb822, versions, relations, architectures) is in
-//! [`debian`]. [`context`] is the only reader of the environment and the clock; [`error`] maps
-//! failures to the documented exit codes; [`printer`] keeps stdout for data.
+//! 1. **setup** ([`pipeline::setup`]): the output path, the inputs, the mode and the hooks
+//!    checked before anything is downloaded; a private work directory ([`workdir`]).
+//! 2. **lock** ([`pipeline::locking`]): the [`profile`] says what to build; [`repo`] reads the
+//!    signed indexes (from a snapshot, a mirror or the host's apt sources); [`resolve`] chooses
+//!    the whole package set in one pass; [`lock`] writes it as a byte-stable lockfile.
+//! 3. **fetch** ([`pipeline::fetching`]): [`fetch`] downloads the `.deb`s into the
+//!    content-addressed [`cache`], verified by SHA256.
+//! 4. **extract, essential, install** ([`pipeline::build_root`]): [`unpack`] extracts packages
+//!    safely and in parallel; [`install`] registers them with dpkg and runs maintainer scripts
+//!    in the [`sandbox`]; [`hooks`] run between the phases; in `unshare` mode without root all
+//!    of it runs as root of a user namespace ([`userns`], [`pipeline::namespace`]).
+//! 5. **cleanup and output** ([`pipeline::write`]): [`install::cleanup`], mtimes clamped to the
+//!    epoch, the tree written by [`output`] as a directory or tarball, and its manifest.
 //!
-//! Steps 2 to 7 are being built issue by issue; this crate documents only what exists.
+//! `debroot diff` compares two outputs ([`diff`], reading them with [`output::read`]);
+//! `debroot verify` builds twice under different conditions and compares.
+//!
+//! # Shared pieces
+//!
+//! - [`debian`]: the Debian vocabulary (deb822, versions, relations, architectures). Pure.
+//! - [`digest`], [`timestamp`], [`compression`]: SHA-256, Debian's time forms, decoders with caps.
+//! - [`context`]: the only reader of the environment and the clock; [`printer`]: stdout for
+//!   data, stderr for the rest; [`error`]: failures to the documented exit codes.
+//! - [`atomic`]: write beside, then rename; [`fdwalk`]: walking trees by descriptors;
+//!   [`confine`]: debroot's own file operations on the root, chrooted; [`redact`]:
+//!   credentials never shown.
+//! - [`cli`] (clap types) and [`commands`] (one orchestrator per subcommand) are the edge: no
+//!   clap type goes past `commands`, which turns arguments into a [`pipeline::BuildSpec`].
+//!
+//! Modules depend downwards only: `commands` -> `pipeline` -> the phases' modules -> the shared
+//! pieces; no circle (the test `structure::modules_depend_on_each_other_without_a_circle`
+//! checks it).
 
 pub mod atomic;
 pub mod cache;
@@ -52,9 +72,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::commands::{Env, Outcome};
+use crate::commands::Outcome;
 use crate::context::Context;
 use crate::error::ExitClass;
+use crate::pipeline::Env;
 use crate::printer::Printer;
 
 /// How debroot runs itself (namespace helpers): the running executable's inode, which stays

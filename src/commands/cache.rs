@@ -2,15 +2,16 @@
 
 use std::collections::BTreeSet;
 
-use super::{Env, Outcome};
+use super::Outcome;
 use crate::cli::CacheCommand;
 use crate::error::{ExitClass, Failure, ResultExt};
 use crate::lock::Lock;
+use crate::pipeline::{Env, locking};
 
 pub fn run(env: &Env<'_>, command: &CacheCommand) -> Result<Outcome, Failure> {
     match command {
         CacheCommand::Info => {
-            let cache = super::open_cache(env)?;
+            let cache = locking::open_cache(env)?;
             let usage = cache.usage()?;
             env.printer
                 .data(&format!(
@@ -37,7 +38,7 @@ pub fn run(env: &Env<'_>, command: &CacheCommand) -> Result<Outcome, Failure> {
             }
             // Exclusive: no build or fetch is using a blob this removes (they hold the lock
             // shared while they run); wait for them, and say so.
-            let dir = super::cache_dir(env)?;
+            let dir = locking::cache_dir(env)?;
             let cache = crate::cache::Cache::open_exclusive(&dir, &mut || {
                 env.printer.status(
                     "Waiting",

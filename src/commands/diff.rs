@@ -4,11 +4,12 @@
 use std::collections::BTreeMap;
 use std::os::unix::ffi::OsStrExt;
 
-use super::{Env, Outcome};
+use super::Outcome;
 use crate::cli::{DiffArgs, Format};
 use crate::diff::{self, Described, Record, render};
 use crate::error::{ExitClass, Failure};
 use crate::output::read::{self, DataPaths, ReadError, Source};
+use crate::pipeline::Env;
 
 /// Rounds of sample reading: the first chunk, then the chunk where two large files first differ.
 const SAMPLE_ROUNDS: usize = 2;

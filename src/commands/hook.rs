@@ -2,11 +2,12 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Env, Outcome};
+use super::Outcome;
 use crate::cli::HookCommand;
 use crate::context::Context;
 use crate::error::{ExitClass, Failure};
 use crate::hooks::transfer::{self, Direction};
+use crate::pipeline::Env;
 
 /// The root a helper works on: `--root`, else `DEBROOT_ROOT`.
 fn root_of(env: &Env<'_>, root: Option<PathBuf>) -> Result<PathBuf, Failure> {

@@ -5,15 +5,16 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use super::{Env, Outcome};
+use super::{Outcome, repo_options};
 use crate::cli::{Format, IndexArgs};
 use crate::error::{ExitClass, Failure, ResultExt};
-use crate::repo::indexes::{self, Request, Suite};
+use crate::pipeline::{Env, locking};
 use crate::redact::redact;
+use crate::repo::indexes::{self, Request, Suite};
 
 pub fn run(env: &Env<'_>, args: &IndexArgs) -> Result<Outcome, Failure> {
     let profile = super::load_profile(env, &args.profile)?;
-    let repo = super::open_repo(env, &profile, &args.repo)?;
+    let repo = locking::open_repo(env, &profile, &repo_options(&args.repo))?;
     let suites = indexes::suites_of(&profile.source);
     env.printer.status(
         "Reading",
@@ -33,7 +34,7 @@ pub fn run(env: &Env<'_>, args: &IndexArgs) -> Result<Outcome, Failure> {
         components: &profile.source.components,
         time: repo.time,
     };
-    let loaded = super::runtime()?
+    let loaded = locking::runtime()?
         .block_on(indexes::load(&repo.fetcher, &repo.cache, &request))
         .context(|| format!("cannot read the indexes of `{}`", profile.path.display()))?;
     for suite in &loaded {

@@ -4,16 +4,17 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use super::{Env, Outcome};
+use super::{Outcome, repo_options};
 use crate::cli::{Format, LockArgs};
 use crate::error::{ExitClass, Failure};
 use crate::lock::Lock;
+use crate::pipeline::{Env, locking};
 
 pub fn run(env: &Env<'_>, args: &LockArgs) -> Result<Outcome, Failure> {
     let profile = super::load_profile(env, &args.profile)?;
     let path = profile.lock_path();
     let name = profile.file_name();
-    let existing = super::read_lock(&profile)?;
+    let existing = locking::read_lock(&profile)?;
     let up_to_date = existing
         .as_ref()
         .is_some_and(|lock| lock.profile_digest == profile.resolution_digest());
@@ -45,7 +46,7 @@ pub fn run(env: &Env<'_>, args: &LockArgs) -> Result<Outcome, Failure> {
         );
         return Ok(Outcome::Differs);
     }
-    let lock = super::resolve_lock(env, &profile, &args.repo, existing.as_ref())?;
+    let lock = locking::resolve_lock(env, &profile, &repo_options(&args.repo), existing.as_ref())?;
     let text = lock.to_toml(&name);
     let changes = existing
         .as_ref()

@@ -2,8 +2,9 @@
 
 use std::path::Path;
 
-use super::{Env, Outcome};
+use super::Outcome;
 use crate::error::{ExitClass, Failure};
+use crate::pipeline::Env;
 
 pub fn show(env: &Env<'_>, path: &Path) -> Result<Outcome, Failure> {
     let profile = super::load_profile(env, path)?;

@@ -28,9 +28,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use super::{Env, Outcome};
+use super::{Outcome, repo_options};
 use crate::cli::{ModeArg, OutputFormatArg, VerifyArgs};
 use crate::error::{ExitClass, Failure};
+use crate::pipeline::{Env, locking};
 
 /// The conditions of one run.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -101,8 +102,8 @@ pub fn run(env: &Env<'_>, args: &VerifyArgs) -> Result<Outcome, Failure> {
     let expected = args.expect.as_deref().map(expected_digest).transpose()?;
     let profile = super::load_profile(env, &args.profile)?;
     // One lock for every run: written now if missing or out of date.
-    let lock = super::current_lock(env, &profile, &args.repo)?;
-    let cache = super::open_cache(env)?;
+    let lock = locking::current_lock(env, &profile, &repo_options(&args.repo))?;
+    let cache = locking::open_cache(env)?;
     let root = rustix::process::geteuid().is_root();
     let modes: Vec<ModeArg> = if args.modes.is_empty() {
         vec![ModeArg::Auto]

@@ -2,17 +2,21 @@
 
 use serde_json::json;
 
-use super::{Env, Outcome};
+use super::{Outcome, repo_options};
 use crate::cli::{Format, WhyArgs};
 use crate::error::{ExitClass, Failure};
 use crate::lock::{Lock, LockedPackage, Why};
+use crate::pipeline::{Env, locking};
 
 pub fn run(env: &Env<'_>, args: &WhyArgs) -> Result<Outcome, Failure> {
     let profile = super::load_profile(env, &args.profile)?;
     // The lock answers when it matches the profile; otherwise resolve (and write nothing).
-    let lock = match super::read_lock(&profile)? {
+    let lock = match locking::read_lock(&profile)? {
         Some(lock) if lock.profile_digest == profile.resolution_digest() => lock,
-        existing => super::resolve_packages(env, &profile, &args.repo, existing.as_ref())?.0,
+        existing => {
+            locking::resolve_packages(env, &profile, &repo_options(&args.repo), existing.as_ref())?
+                .0
+        }
     };
     let native = profile.source.native_architecture().to_string();
     let find = |name: &str| -> Option<&LockedPackage> {

@@ -366,11 +366,12 @@ impl Runner<'_> {
                         source: e.source,
                     })?
             } else {
-                crate::sandbox::run_group(&argv, &env, &self.cwd, Some(self.timeout))
-                    .map_err(|source| HookError::Spawn {
+                crate::sandbox::run_group(&argv, &env, &self.cwd, Some(self.timeout)).map_err(
+                    |source| HookError::Spawn {
                         name: hook.name.clone(),
                         source,
-                    })?
+                    },
+                )?
             };
             let elapsed = started.elapsed();
             let text = String::from_utf8_lossy(&outcome.output).into_owned();

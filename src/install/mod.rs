@@ -23,14 +23,15 @@ pub mod plan;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use crate::commands::Env;
+use crate::cache::Cache;
 use crate::confine;
-use crate::sandbox;
 use crate::error::{Classify, ExitClass, Failure, ResultExt};
-use crate::pipeline::{Package, Timings};
+use crate::printer::Printer;
 use crate::profile::Profile;
+use crate::sandbox;
+use crate::unpack::batch::{Package, unpack_all};
 use crate::unpack::extract::{Target, Unpacked};
 
 /// A maintainer script or dpkg run that failed.
@@ -148,7 +149,7 @@ fn sandbox_of(root: &Path, profile: &Profile, epoch: i64) -> sandbox::Sandbox {
 /// marker line named last, or the maintainer script dpkg reported (with its version from
 /// `packages`).
 fn run_script(
-    env: &Env<'_>,
+    printer: &Printer,
     box_: &sandbox::Sandbox,
     script: &str,
     what: &str,
@@ -158,7 +159,7 @@ fn run_script(
     let outcome = box_
         .run(&["/bin/sh", "-c", script])
         .map_err(|e| Failure::new(ExitClass::Script, e))?;
-    env.printer.debug(&format!(
+    printer.debug(&format!(
         "{what}: {:.2}s in the namespace",
         started.elapsed().as_secs_f64()
     ));
@@ -286,157 +287,223 @@ fn configure_batch(members: &[&Package]) -> String {
     )
 }
 
-/// Installs `packages` into `root` following `plan`, as root (of the host, or of the user
-/// namespace of an `unshare` build).
-#[allow(clippy::too_many_arguments)]
-pub fn install(
-    env: &Env<'_>,
-    root: &Path,
-    profile: &Profile,
-    packages: &[Package],
-    plan: &plan::Plan,
+/// Installs packages into a root following a plan, as root (of the host, or of the user
+/// namespace of an `unshare` build), in the three steps the pipeline calls with its hooks
+/// between them: [`Installer::unpack_essential`], [`Installer::configure_essential`],
+/// [`Installer::install_batches`].
+pub struct Installer<'a> {
+    printer: &'a Printer,
+    root: &'a Path,
+    profile: &'a Profile,
+    packages: &'a [Package],
+    plan: &'a plan::Plan,
     epoch: i64,
-    cache: &crate::cache::Cache,
-    timings: &mut Timings,
-    hooks: &mut dyn FnMut(crate::hooks::Phase) -> Result<(), Failure>,
-) -> Result<(), Failure> {
-    let box_ = sandbox_of(root, profile, epoch);
-    let dpkg_version = packages
-        .iter()
-        .find(|p| p.control.package.as_str() == "dpkg")
-        .map(|p| p.control.version.to_string())
-        .unwrap_or_default();
-    let archs = &profile.source.architectures;
-    confine::in_root(root, |root| Ok(dpkgdb::init(root, archs)?))?;
-    let mut target = Target::open(root, true).map_err(|e| {
-        Failure::new(ExitClass::Output, e).context(format!("cannot open `{}`", root.display()))
-    })?;
-    let mut order_base = 0;
+    cache: &'a Cache,
+    box_: sandbox::Sandbox,
+    dpkg_version: String,
+    target: Target,
+    /// The plan position of the next package to unpack.
+    order_base: usize,
+    /// Time spent unpacking and registering the batches after the Essential set.
+    pub unpack_time: Duration,
+    /// Time spent in maintainer scripts and dpkg's configure runs.
+    pub configure_time: Duration,
+}
 
-    // The Essential set.
-    let phase = Instant::now();
-    let essential: Vec<&Package> = plan.essential.iter().map(|&i| &packages[i]).collect();
-    let unpacked = crate::pipeline::unpack_all(
-        &target,
-        packages,
-        &plan.essential,
-        order_base,
-        &Default::default(),
-        true,
-        cache,
-    )?;
-    order_base += plan.essential.len();
-    confine::in_root(root, |root| {
-        register(
+impl<'a> Installer<'a> {
+    /// Starts the dpkg database of `root` and opens it for unpacking.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        printer: &'a Printer,
+        root: &'a Path,
+        profile: &'a Profile,
+        packages: &'a [Package],
+        plan: &'a plan::Plan,
+        epoch: i64,
+        cache: &'a Cache,
+    ) -> Result<Self, Failure> {
+        let dpkg_version = packages
+            .iter()
+            .find(|p| p.control.package.as_str() == "dpkg")
+            .map(|p| p.control.version.to_string())
+            .unwrap_or_default();
+        let archs = &profile.source.architectures;
+        confine::in_root(root, |root| Ok(dpkgdb::init(root, archs)?))?;
+        let target = Target::open(root, true).map_err(|e| {
+            Failure::new(ExitClass::Output, e).context(format!("cannot open `{}`", root.display()))
+        })?;
+        Ok(Installer {
+            printer,
             root,
-            &target,
+            profile,
+            packages,
+            plan,
+            epoch,
+            cache,
+            box_: sandbox_of(root, profile, epoch),
+            dpkg_version,
+            target,
+            order_base: 0,
+            unpack_time: Duration::ZERO,
+            configure_time: Duration::ZERO,
+        })
+    }
+
+    /// Unpacks the Essential set and registers it in the dpkg database (no script runs: there
+    /// is no shell before).
+    pub fn unpack_essential(&mut self) -> Result<(), Failure> {
+        let (root, packages, plan) = (self.root, self.packages, self.plan);
+        let unpacked = unpack_all(
+            &self.target,
             packages,
             &plan.essential,
-            &unpacked,
+            self.order_base,
             &Default::default(),
-        )
-    })?;
-    clamp_directories(root, &unpacked, epoch);
-    timings.record("extract", phase);
-    hooks(crate::hooks::Phase::Extract)?;
-    let phase = Instant::now();
-    let mut script = confine::in_root(root, |root| {
-        cleanup::install_guards(root)?;
-        preinst_script(root, &essential, &dpkg_version)
-    })?;
-    script.push_str(CONFIGURE);
-    run_script(
-        env,
-        &box_,
-        &script,
-        "configuring the Essential set",
-        packages,
-    )?;
-    remove_staging(root)?;
-    env.printer.status(
-        "Configured",
-        &format!("the Essential set ({} packages)", essential.len()),
-    );
-    let mut configure_time = phase.elapsed();
-    hooks(crate::hooks::Phase::Essential)?;
-
-    // The batches.
-    let mut unpack_time = std::time::Duration::ZERO;
-    for batch in &plan.batches {
-        refresh_ids(&mut target)?;
-        let members: Vec<&Package> = batch.iter().map(|&i| &packages[i]).collect();
-        let step = Instant::now();
-        // preinst scripts run before the batch's files exist.
-        if members
-            .iter()
-            .any(|p| p.control.member("preinst").is_some())
-        {
-            let preinsts =
-                confine::in_root(root, |root| preinst_script(root, &members, &dpkg_version))?;
-            run_script(env, &box_, &preinsts, "a preinst script", packages)?;
-            remove_staging(root)?;
-            refresh_ids(&mut target)?;
-        }
-        configure_time += step.elapsed();
-        let step = Instant::now();
-        let diversions = confine::in_root(root, |root| Ok(dpkgdb::read_diversions(root)?))?;
-        let unpacked = crate::pipeline::unpack_all(
-            &target,
-            packages,
-            batch,
-            order_base,
-            &diversions,
             true,
-            cache,
+            self.cache,
         )?;
-        order_base += batch.len();
+        self.order_base += plan.essential.len();
+        let target = &self.target;
         confine::in_root(root, |root| {
-            register(root, &target, packages, batch, &unpacked, &diversions)
+            register(
+                root,
+                target,
+                packages,
+                &plan.essential,
+                &unpacked,
+                &Default::default(),
+            )
         })?;
-        clamp_directories(root, &unpacked, epoch);
-        let batch_pairs: Vec<(&crate::unpack::Control, &Unpacked)> = unpacked
+        clamp_directories(root, &unpacked, self.epoch);
+        Ok(())
+    }
+
+    /// Puts the guards in place (`policy-rc.d`, a no-op `start-stop-daemon`), runs the Essential
+    /// set's `preinst` scripts, and configures it.
+    pub fn configure_essential(&mut self) -> Result<(), Failure> {
+        let started = Instant::now();
+        let essential: Vec<&Package> = self
+            .plan
+            .essential
             .iter()
-            .map(|(index, unpacked)| (&packages[*index].control, unpacked))
+            .map(|&i| &self.packages[i])
             .collect();
-        let activations = confine::in_root(root, |root| {
-            Ok(dpkgdb::activations(root, &batch_pairs, &diversions)?)
+        let dpkg_version = &self.dpkg_version;
+        let mut script = confine::in_root(self.root, |root| {
+            cleanup::install_guards(root)?;
+            preinst_script(root, &essential, dpkg_version)
         })?;
-        unpack_time += step.elapsed();
-        let step = Instant::now();
-        let mut script = String::from("set -e\n");
-        script.push_str(&dpkgdb::trigger_commands(&activations));
-        script.push_str(&configure_batch(&members));
-        run_script(env, &box_, &script, "configuring packages", packages)?;
-        configure_time += step.elapsed();
-        let count = batch.len();
-        let noun = if count == 1 { "package" } else { "packages" };
-        env.printer.status("Installed", &format!("{count} {noun}"));
+        script.push_str(CONFIGURE);
+        run_script(
+            self.printer,
+            &self.box_,
+            &script,
+            "configuring the Essential set",
+            self.packages,
+        )?;
+        remove_staging(self.root)?;
+        self.printer.status(
+            "Configured",
+            &format!("the Essential set ({} packages)", essential.len()),
+        );
+        self.configure_time += started.elapsed();
+        Ok(())
     }
-    if !plan.batches.is_empty() {
-        let step = Instant::now();
-        let script = format!("set -e\n{CONFIGURE}");
-        run_script(env, &box_, &script, "processing triggers", packages)?;
-        configure_time += step.elapsed();
-    }
-    let native = profile.source.native_architecture().to_string();
-    confine::in_root(root, |root| {
-        write_extended_states(root, packages, plan, &native)
-    })?;
-    timings.0.push(("install-unpack", unpack_time));
-    timings.0.push(("configure", configure_time));
-    let audit = box_
-        .run(&["dpkg", "--audit"])
-        .map_err(|e| Failure::new(ExitClass::Script, e))?;
-    if !audit.status.success() || !audit.output.is_empty() {
-        return Err(ScriptError {
-            what: "`dpkg --audit` after installing".into(),
-            status: audit.status.to_string(),
-            output: audit.last_lines(SHOWN_LINES),
-            disk_full: false,
+
+    /// Installs each batch of the plan (`preinst` scripts, unpack, register, trigger
+    /// activations, configure), runs the triggers left pending once, writes apt's record of
+    /// automatic installs, and checks the result with `dpkg --audit`.
+    pub fn install_batches(&mut self) -> Result<(), Failure> {
+        let (root, packages, plan, printer) = (self.root, self.packages, self.plan, self.printer);
+        for batch in &plan.batches {
+            refresh_ids(&mut self.target)?;
+            let members: Vec<&Package> = batch.iter().map(|&i| &packages[i]).collect();
+            let step = Instant::now();
+            // preinst scripts run before the batch's files exist.
+            if members
+                .iter()
+                .any(|p| p.control.member("preinst").is_some())
+            {
+                let dpkg_version = &self.dpkg_version;
+                let preinsts =
+                    confine::in_root(root, |root| preinst_script(root, &members, dpkg_version))?;
+                run_script(printer, &self.box_, &preinsts, "a preinst script", packages)?;
+                remove_staging(root)?;
+                refresh_ids(&mut self.target)?;
+            }
+            self.configure_time += step.elapsed();
+            let step = Instant::now();
+            let diversions = confine::in_root(root, |root| Ok(dpkgdb::read_diversions(root)?))?;
+            let unpacked = unpack_all(
+                &self.target,
+                packages,
+                batch,
+                self.order_base,
+                &diversions,
+                true,
+                self.cache,
+            )?;
+            self.order_base += batch.len();
+            let target = &self.target;
+            confine::in_root(root, |root| {
+                register(root, target, packages, batch, &unpacked, &diversions)
+            })?;
+            clamp_directories(root, &unpacked, self.epoch);
+            let batch_pairs: Vec<(&crate::unpack::Control, &Unpacked)> = unpacked
+                .iter()
+                .map(|(index, unpacked)| (&packages[*index].control, unpacked))
+                .collect();
+            let activations = confine::in_root(root, |root| {
+                Ok(dpkgdb::activations(root, &batch_pairs, &diversions)?)
+            })?;
+            self.unpack_time += step.elapsed();
+            let step = Instant::now();
+            let mut script = String::from("set -e\n");
+            script.push_str(&dpkgdb::trigger_commands(&activations));
+            script.push_str(&configure_batch(&members));
+            run_script(
+                printer,
+                &self.box_,
+                &script,
+                "configuring packages",
+                packages,
+            )?;
+            self.configure_time += step.elapsed();
+            let count = batch.len();
+            let noun = if count == 1 { "package" } else { "packages" };
+            printer.status("Installed", &format!("{count} {noun}"));
         }
-        .into());
+        if !plan.batches.is_empty() {
+            let step = Instant::now();
+            let script = format!("set -e\n{CONFIGURE}");
+            run_script(
+                printer,
+                &self.box_,
+                &script,
+                "processing triggers",
+                packages,
+            )?;
+            self.configure_time += step.elapsed();
+        }
+        let native = self.profile.source.native_architecture().to_string();
+        confine::in_root(root, |root| {
+            write_extended_states(root, packages, plan, &native)
+        })?;
+        let audit = self
+            .box_
+            .run(&["dpkg", "--audit"])
+            .map_err(|e| Failure::new(ExitClass::Script, e))?;
+        if !audit.status.success() || !audit.output.is_empty() {
+            return Err(ScriptError {
+                what: "`dpkg --audit` after installing".into(),
+                status: audit.status.to_string(),
+                output: audit.last_lines(SHOWN_LINES),
+                disk_full: false,
+            }
+            .into());
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// apt's record of automatically installed packages: those the install phase pulled in as

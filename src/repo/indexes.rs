@@ -22,13 +22,13 @@ use crate::debian::Architecture;
 use crate::digest::Sha256Digest;
 use crate::error::{Classify, ExitClass};
 use crate::fetch::{FetchError, FetchErrorKind, Fetcher};
+use crate::redact::redact;
 use crate::repo::clearsign::{self, EnvelopeError};
 use crate::repo::packages::{self, PackagesError, PackagesIndex};
 use crate::repo::release::{
     self, CheckError, Expectation, FileEntry, Release, ReleaseError, TimeCheck,
 };
 use crate::repo::signature::{self, GoodSignature, Keyring, SignatureError};
-use crate::redact::redact;
 use crate::repo::source::{Archive, Sources};
 
 /// apt's `Acquire::MaxReleaseFileSize` is 10 MB; Debian's InRelease is about 150 kB.

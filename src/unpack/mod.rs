@@ -11,6 +11,7 @@
 //! Every package read here was verified against the SHA256 of the lock when it left the cache;
 //! it is still treated as hostile (docs/THREATS.md §1 rule 7).
 
+pub mod batch;
 pub mod claims;
 pub mod deb;
 pub mod extract;

@@ -33,4 +33,5 @@ mod privileged_threats;
 mod reproducibility;
 mod resolver_properties;
 mod scenarios;
+mod structure;
 mod threats_extract;

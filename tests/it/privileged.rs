@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use debroot::install::sandbox::{Sandbox, Status};
+use debroot::sandbox::{Sandbox, Status};
 
 /// A minimal root with the host's `sh`, `sleep`, `ls`, `cat`, `hostname` and their libraries.
 fn host_tools_root(dir: &Path) -> PathBuf {

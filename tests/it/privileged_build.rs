@@ -944,10 +944,10 @@ fn check_matches_dpkg(build: &Build, built: &Path, runs: &[&[&str]]) {
         script.push('\n');
     }
     script.push_str("dpkg --configure --pending\n");
-    let sandbox = debroot::install::sandbox::Sandbox {
+    let sandbox = debroot::sandbox::Sandbox {
         root: reference.clone(),
         hostname: "localhost".into(),
-        env: debroot::install::sandbox::Sandbox::default_env(EPOCH),
+        env: debroot::sandbox::Sandbox::default_env(EPOCH),
         binds: Vec::new(),
         helper: Some(PathBuf::from(env!("CARGO_BIN_EXE_debroot"))),
     };

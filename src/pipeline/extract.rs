@@ -1,0 +1,80 @@
+//! The extract phase: every package's control data read (in parallel) and checked against the
+//! lock, the install plan made, and in `extract` mode every package's files unpacked by debroot
+//! with no script run.
+
+use crate::error::{Failure, ResultExt};
+use crate::install::plan::{self, Plan};
+use crate::unpack::batch::{self, Package};
+
+use super::{Env, RootJob};
+
+/// The packages of the lock, their control data read from their verified `.deb`s, warnings
+/// about them said.
+pub fn read_packages(
+    env: &Env<'_>,
+    lock: &crate::lock::Lock,
+    blobs: &crate::cache::Blobs,
+) -> Result<Vec<Package>, Failure> {
+    let packages = batch::read_controls(lock, blobs)?;
+    for package in &packages {
+        for warning in &package.control.warnings {
+            env.printer
+                .warn(&format!("package `{}`: {warning}", package.locked.name));
+        }
+    }
+    Ok(packages)
+}
+
+/// The install plan of `packages` (pure: see [`crate::install::plan`]).
+pub fn plan(packages: &[Package]) -> Plan {
+    let nodes: Vec<plan::Node> = packages
+        .iter()
+        .map(|p| plan::Node {
+            name: p.control.package.clone(),
+            version: p.control.version.clone(),
+            essential: p.control.essential,
+            pre_depends: p.control.pre_depends.clone(),
+            depends: p.control.depends.clone(),
+            provides: p.control.provides.clone(),
+        })
+        .collect();
+    plan::plan(&nodes)
+}
+
+/// `extract` mode: every package unpacked in plan order, in one batch, no script run. Returns
+/// who owns the files: the files themselves as root, else the owners the packages recorded.
+pub fn extract_all(
+    env: &Env<'_>,
+    job: &RootJob<'_>,
+    packages: &[Package],
+    plan: &Plan,
+) -> Result<Box<dyn crate::output::Owners>, Failure> {
+    let chown = rustix::process::geteuid().is_root();
+    let target = crate::unpack::extract::Target::open(job.root, chown).map_err(|e| {
+        Failure::new(crate::error::ExitClass::Output, e)
+            .context(format!("cannot open `{}`", job.root.display()))
+    })?;
+    let mut order = plan.essential.clone();
+    order.extend(plan.batches.iter().flatten().copied());
+    batch::unpack_all(
+        &target,
+        packages,
+        &order,
+        0,
+        &Default::default(),
+        false,
+        job.cache,
+    )?;
+    target
+        .apply_directory_attributes()
+        .context(|| "cannot set directory attributes")?;
+    env.printer.status(
+        "Extracted",
+        &format!("{} packages (no scripts: extract mode)", packages.len()),
+    );
+    Ok(if chown {
+        Box::new(crate::output::OnDisk)
+    } else {
+        Box::new(crate::output::Recorded(target.recorded_owners()))
+    })
+}

@@ -1,0 +1,152 @@
+//! The fetch phase: every package of the lock into the content-addressed cache, verified by
+//! SHA256, handed on open (a [`Blobs`] map), and the lock's epoch checked against them.
+
+use std::time::Instant;
+
+use crate::cache::Blobs;
+use crate::error::{ExitClass, Failure};
+use crate::fetch::{self, Wanted};
+use crate::lock::Lock;
+use crate::repo::source::{Archive, Sources};
+
+use super::{BuildSpec, Env, locking};
+
+/// The build's fetch: every package of `lock` from the archives the lock was made from (or the
+/// ones chosen now), into `cache`; the lock's epoch must be the one its packages give (exit 5).
+pub fn fetch_for_build(
+    env: &Env<'_>,
+    spec: &BuildSpec,
+    lock: &Lock,
+    cache: &crate::cache::Cache,
+) -> Result<fetch::Report, Failure> {
+    let snapshot = locking::snapshot(&spec.repo, lock.snapshot)?;
+    let sources = locking::choose_sources(
+        env,
+        spec.profile.source.mirror.as_ref(),
+        snapshot,
+        &spec.repo,
+    )?;
+    let wanted = wanted(lock, &sources)?;
+    let fetcher = locking::fetcher(env, &spec.repo)?;
+    let report = download(env, &fetcher, cache, &wanted, spec.repo.jobs)?;
+    env.printer.status(
+        "Fetched",
+        &format!(
+            "{} packages ({} downloaded)",
+            wanted.len(),
+            report.downloaded
+        ),
+    );
+    check_packages_epoch(lock, &report.blobs)?;
+    Ok(report)
+}
+
+/// Every package of `lock`, with the URL it is fetched from.
+pub fn wanted(lock: &Lock, sources: &Sources) -> Result<Vec<Wanted>, Failure> {
+    lock.packages
+        .iter()
+        .map(|package| {
+            let archive = match lock.suites.iter().find(|s| s.name == package.suite) {
+                Some(suite) if suite.archive == "debian-security" => Archive::Security,
+                Some(_) => Archive::Main,
+                None => {
+                    return Err(Failure::message(
+                        ExitClass::Usage,
+                        format!(
+                            "lockfile names suite `{}` for `{}` but does not list it",
+                            package.suite, package.name
+                        ),
+                    ));
+                }
+            };
+            let url = sources
+                .base_for(archive)
+                .join(&package.filename)
+                .map_err(|e| {
+                    Failure::message(ExitClass::Usage, format!("`{}`: {e}", package.filename))
+                })?;
+            Ok(Wanted {
+                url,
+                sha256: package.sha256,
+                size: package.size,
+                label: format!(
+                    "{} {} {}",
+                    package.name, package.version, package.architecture
+                ),
+            })
+        })
+        .collect()
+}
+
+/// Downloads with a progress bar on a terminal, warning about repaired cache entries.
+pub fn download(
+    env: &Env<'_>,
+    fetcher: &crate::fetch::Fetcher,
+    cache: &crate::cache::Cache,
+    wanted: &[Wanted],
+    jobs: usize,
+) -> Result<fetch::Report, Failure> {
+    let total: u64 = wanted.iter().map(|w| w.size).sum();
+    let started = Instant::now();
+    let progress = env.printer.progress("Fetching", total, wanted.len() as u64);
+    let result =
+        locking::runtime()?.block_on(fetch::fetch_all(fetcher, cache, wanted, jobs, &progress));
+    progress.finish();
+    let report = result?;
+    for repaired in &report.repaired {
+        env.printer.warn(&format!(
+            "cached package {repaired} was corrupt; removed it and downloaded it again"
+        ));
+    }
+    env.printer.detail(&format!(
+        "fetch took {:.2}s",
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(report)
+}
+
+/// The epoch the packages of `lock` give ([`crate::lock::packages_epoch`]), read from their
+/// verified `.deb`s: each one's first few hundred bytes.
+pub fn packages_epoch(lock: &Lock, blobs: &Blobs) -> Result<i64, Failure> {
+    let mut times = Vec::with_capacity(lock.packages.len());
+    for locked in &lock.packages {
+        // Named as the build names a package it cannot read, the reason on the same line.
+        let package = format!("package `{} {}`", locked.name, locked.version);
+        let blob = blobs.get(&locked.sha256).ok_or_else(|| {
+            Failure::message(
+                ExitClass::Integrity,
+                format!("{package}: sha256:{} was not fetched", locked.sha256),
+            )
+        })?;
+        let time = crate::unpack::deb::DebReader::open(std::io::BufReader::new(blob.reader()))
+            .and_then(|mut deb| deb.build_time())
+            .map_err(|e| {
+                Failure::message(
+                    ExitClass::Archive,
+                    format!("{package}: cannot read its build time: {e}"),
+                )
+            })?;
+        times.push(time);
+    }
+    Ok(crate::lock::packages_epoch(times))
+}
+
+/// Refuses a lock whose epoch is not the one its packages give (an edited lock, or one written
+/// by a debroot with another rule): the epoch is part of the output's identity.
+pub fn check_packages_epoch(lock: &Lock, blobs: &Blobs) -> Result<(), Failure> {
+    if lock.epoch_from != crate::lock::EpochFrom::Packages {
+        return Ok(());
+    }
+    let derived = packages_epoch(lock, blobs)?;
+    if derived == lock.epoch {
+        return Ok(());
+    }
+    Err(Failure::message(
+        ExitClass::Integrity,
+        format!(
+            "the lock's epoch {} is not the one its packages give ({derived}, the newest build time of its packages)",
+            lock.epoch
+        ),
+    )
+    .hint("lock again (`debroot lock --update PROFILE`), or set the epoch with SOURCE_DATE_EPOCH or `build.epoch`"))
+}

@@ -1,0 +1,498 @@
+//! The lock phase, and what reading a repository needs: the archives chosen (command line,
+//! environment, profile, host: DESIGN §3), the keyring, the indexes read and verified, the
+//! resolution, and the lock read, checked, or written. `lock`, `why`, `fetch` and `index` use
+//! the same steps as the build.
+
+use std::path::Path;
+
+use crate::cache::Cache;
+use crate::error::{ExitClass, Failure, ResultExt};
+use crate::fetch::{FetchOptions, Fetcher};
+use crate::profile::Profile;
+use crate::repo::release::TimeCheck;
+use crate::repo::signature::Keyring;
+use crate::repo::source::{self, Sources};
+use crate::timestamp::Timestamp;
+
+use super::{BuildSpec, Env, LockPolicy, fetching};
+
+/// How the repository is reached: the command line's choices, as plain values.
+#[derive(Debug, Clone, Default)]
+pub struct RepoOptions {
+    /// A mirror URL, or `host`: overrides `DEBROOT_MIRROR` and the profile.
+    pub mirror: Option<String>,
+    /// A snapshot time (`YYYYMMDDTHHMMSSZ`), overriding the profile's and the lock's.
+    pub snapshot: Option<String>,
+    /// A server with snapshot.debian.org's URL layout.
+    pub snapshot_server: Option<String>,
+    /// The cache only, no network request.
+    pub offline: bool,
+    /// Downloads at a time.
+    pub jobs: usize,
+    /// Seconds a transfer may make no progress before it is retried.
+    pub timeout: u64,
+    /// Retries of a transient network failure.
+    pub retries: u32,
+}
+
+/// The async runtime for commands that use the network: two workers, like the machine.
+pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::new(ExitClass::Output, e).context("cannot start the async runtime"))
+}
+
+/// The cache, its lock held shared (as long as the process runs): `--cache-dir`, else
+/// `$XDG_CACHE_HOME/debroot`, else `~/.cache/debroot`.
+pub fn open_cache(env: &Env<'_>) -> Result<Cache, Failure> {
+    let dir = cache_dir(env)?;
+    Ok(Cache::open_with(
+        &dir,
+        crate::cache::Access::Shared,
+        &mut || {
+            env.printer.status(
+                "Waiting",
+                &format!("for `debroot cache gc` to finish with `{}`", dir.display()),
+            )
+        },
+    )?)
+}
+
+/// The cache directory: `--cache-dir`, else `$XDG_CACHE_HOME/debroot`, else `~/.cache/debroot`.
+pub fn cache_dir(env: &Env<'_>) -> Result<std::path::PathBuf, Failure> {
+    Ok(match &env.cache_dir {
+        Some(dir) => dir.clone(),
+        None => env
+            .context
+            .cache_home()
+            .map(|home| home.join("debroot"))
+            .ok_or_else(|| {
+                Failure::message(ExitClass::Usage, "no cache directory: HOME is not set")
+                    .hint("pass --cache-dir DIR")
+            })?,
+    })
+}
+
+/// Reads the profile's keyring: missing, empty or secret-bearing keyrings are usage errors.
+pub fn load_keyring(path: &Path) -> Result<Keyring, Failure> {
+    let bytes = std::fs::read(path).map_err(|error| {
+        Failure::new(ExitClass::Usage, error)
+            .context(format!("cannot read keyring `{}`", path.display()))
+            .hint("set `source.keyring` to an OpenPGP keyring; Debian's is in the debian-archive-keyring package")
+    })?;
+    Keyring::parse(&bytes).map_err(|error| {
+        Failure::new(ExitClass::Usage, error)
+            .context(format!("cannot use keyring `{}`", path.display()))
+    })
+}
+
+/// What reading indexes needs: the chosen archives, the keyring, the time to judge against.
+pub struct Repo {
+    pub sources: Sources,
+    pub keyring: Keyring,
+    pub time: TimeCheck,
+    pub fetcher: Fetcher,
+    pub cache: Cache,
+}
+
+/// The downloader configured by the command line (`--offline`, `--timeout`, `--retries`).
+pub fn fetcher(env: &Env<'_>, args: &RepoOptions) -> Result<Fetcher, Failure> {
+    let timeout = std::time::Duration::from_secs(args.timeout.max(1));
+    let options = FetchOptions {
+        retries: args.retries,
+        connect_timeout: timeout,
+        read_timeout: timeout,
+        low_speed_window: timeout.max(std::time::Duration::from_secs(10)),
+        offline: args.offline,
+        ..FetchOptions::default()
+    };
+    Ok(Fetcher::new(env.context, options)?)
+}
+
+/// The snapshot time: `--snapshot`, else the one given (profile or lock).
+pub fn snapshot(
+    args: &RepoOptions,
+    pinned: Option<Timestamp>,
+) -> Result<Option<Timestamp>, Failure> {
+    match &args.snapshot {
+        Some(text) => Timestamp::parse_snapshot(text)
+            .map(Some)
+            .map_err(|e| Failure::message(ExitClass::Usage, format!("--snapshot: {e}"))),
+        None => Ok(pinned),
+    }
+}
+
+/// Chooses the archive URLs by DESIGN §3's precedence.
+pub fn choose_sources(
+    env: &Env<'_>,
+    profile_mirror: Option<&crate::profile::Mirror>,
+    snapshot: Option<Timestamp>,
+    args: &RepoOptions,
+) -> Result<Sources, Failure> {
+    use crate::profile::Mirror;
+    let usage = |message: String| Failure::message(ExitClass::Usage, message);
+    let command_line = args
+        .mirror
+        .as_deref()
+        .map(source::parse_mirror_override)
+        .transpose()
+        .context(|| "--mirror")?;
+    let environment = env
+        .context
+        .mirror_override()
+        .map(source::parse_mirror_override)
+        .transpose()
+        .context(|| "DEBROOT_MIRROR")?;
+    let now = Timestamp::from_system(env.context.now());
+    if let Some(at) = snapshot
+        && at > now
+    {
+        return Err(usage(format!(
+            "snapshot `{}` is in the future",
+            at.snapshot_form()
+        )));
+    }
+    let snapshot_server = args
+        .snapshot_server
+        .as_deref()
+        .map(|text| {
+            url::Url::parse(text)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https" | "file"))
+                .ok_or_else(|| usage(format!("--snapshot-server: `{text}` is not an http(s) URL")))
+        })
+        .transpose()?;
+    let chosen = command_line
+        .as_ref()
+        .or(environment.as_ref())
+        .or(profile_mirror);
+    let needs_host =
+        matches!(chosen, Some(Mirror::Host)) || (chosen.is_none() && snapshot.is_none());
+    let host = if needs_host {
+        source::read_host_sources(Path::new("/etc/apt"))
+    } else {
+        source::HostSources::default()
+    };
+    Ok(source::choose(
+        &source::Choice {
+            command_line,
+            environment,
+            profile: profile_mirror.cloned(),
+            snapshot,
+            snapshot_server,
+        },
+        &host,
+    )?)
+}
+
+/// Chooses sources and opens what reading a profile's indexes needs.
+pub fn open_repo(env: &Env<'_>, profile: &Profile, args: &RepoOptions) -> Result<Repo, Failure> {
+    let snapshot = snapshot(args, profile.source.snapshot)?;
+    let sources = choose_sources(env, profile.source.mirror.as_ref(), snapshot, args)?;
+    let keyring = load_keyring(&profile.source.keyring)?;
+    let time = match snapshot {
+        Some(at) => TimeCheck::Snapshot { at },
+        None => TimeCheck::Live {
+            now: Timestamp::from_system(env.context.now()),
+        },
+    };
+    Ok(Repo {
+        sources,
+        keyring,
+        time,
+        fetcher: fetcher(env, args)?,
+        cache: open_cache(env)?,
+    })
+}
+
+/// Writes a lock beside its profile, atomically.
+pub fn write_lock(profile: &Profile, lock: &crate::lock::Lock) -> Result<(), Failure> {
+    let path = profile.lock_path();
+    crate::atomic::write(&path, lock.to_toml(&profile.file_name()).as_bytes(), 0o644).map_err(|e| {
+        Failure::new(ExitClass::Output, e)
+            .context(format!("cannot write lockfile `{}`", path.display()))
+    })
+}
+
+/// The profile's lock when it matches the profile; otherwise a fresh resolution, written.
+pub fn current_lock(
+    env: &Env<'_>,
+    profile: &Profile,
+    args: &RepoOptions,
+) -> Result<crate::lock::Lock, Failure> {
+    let existing = read_lock(profile)?;
+    if let Some(lock) = &existing
+        && lock.profile_digest == profile.resolution_digest()
+    {
+        return Ok(existing.expect("checked above"));
+    }
+    let lock = resolve_lock(env, profile, args, existing.as_ref())?;
+    write_lock(profile, &lock)?;
+    env.printer.status(
+        "Locked",
+        &format!(
+            "{} packages in `{}`",
+            lock.packages.len(),
+            profile.lock_path().display()
+        ),
+    );
+    Ok(lock)
+}
+
+/// Reads and verifies the profile's suites, warning about rejected stanzas.
+pub fn read_indexes(
+    env: &Env<'_>,
+    profile: &Profile,
+    repo: &Repo,
+) -> Result<Vec<crate::repo::indexes::Suite>, Failure> {
+    use crate::repo::indexes;
+    let suites = indexes::suites_of(&profile.source);
+    env.printer.status(
+        "Reading",
+        &format!(
+            "{} suites from {} ({})",
+            suites.len(),
+            crate::redact::redact(&repo.sources.main),
+            repo.sources.origin
+        ),
+    );
+    let request = indexes::Request {
+        sources: &repo.sources,
+        keyring: &repo.keyring,
+        suites: &suites,
+        architectures: &profile.source.architectures,
+        components: &profile.source.components,
+        time: repo.time,
+    };
+    let loaded = runtime()?
+        .block_on(indexes::load(&repo.fetcher, &repo.cache, &request))
+        .context(|| format!("cannot read the indexes of `{}`", profile.path.display()))?;
+    for suite in &loaded {
+        for index in &suite.indexes {
+            for rejected in &index.packages.rejected {
+                env.printer.warn(&format!(
+                    "`{}` of `{}`: rejected stanza at {rejected}",
+                    index.path, suite.request.suite
+                ));
+            }
+        }
+    }
+    Ok(loaded)
+}
+
+/// The universe of the loaded suites, in the profile's suite order.
+pub fn universe(
+    profile: &Profile,
+    suites: &[crate::repo::indexes::Suite],
+) -> crate::resolve::Universe {
+    let mut parts = Vec::new();
+    for suite in suites {
+        for index in &suite.indexes {
+            parts.push((suite.request.suite.clone(), index.packages.clone()));
+        }
+    }
+    crate::resolve::Universe::new(&profile.source.architectures, parts)
+}
+
+/// The resolution request of a profile.
+pub fn request(profile: &Profile) -> crate::resolve::Request {
+    crate::resolve::Request {
+        variant: profile.packages.variant,
+        include: profile
+            .packages
+            .include
+            .iter()
+            .map(|spec| crate::resolve::Requested {
+                spec: spec.value.clone(),
+                origin: format!("`packages.include` at {}", spec.at),
+            })
+            .collect(),
+        exclude: profile
+            .packages
+            .exclude
+            .iter()
+            .map(|e| e.value.clone())
+            .collect(),
+        recommends: profile.packages.recommends,
+    }
+}
+
+/// The lock beside the profile, if there is one.
+pub fn read_lock(profile: &Profile) -> Result<Option<crate::lock::Lock>, Failure> {
+    let path = profile.lock_path();
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => {
+            return Err(Failure::new(ExitClass::Output, error)
+                .context(format!("cannot read lockfile `{}`", path.display())));
+        }
+    };
+    let lock = crate::lock::Lock::parse(&text)
+        .context(|| format!("cannot use lockfile `{}`", path.display()))?;
+    Ok(Some(lock))
+}
+
+/// Resolves the profile against fresh indexes and builds its lock, its epoch included
+/// (nothing is written).
+pub fn resolve_lock(
+    env: &Env<'_>,
+    profile: &Profile,
+    args: &RepoOptions,
+    previous: Option<&crate::lock::Lock>,
+) -> Result<crate::lock::Lock, Failure> {
+    let (mut lock, repo) = resolve_packages(env, profile, args, previous)?;
+    if lock.epoch_from == crate::lock::EpochFrom::Packages {
+        lock.epoch = match previous {
+            // The same packages have the same epoch: nothing to download to know it.
+            Some(previous)
+                if previous.version == lock.version
+                    && previous.epoch_from == lock.epoch_from
+                    && previous.same_packages(&lock) =>
+            {
+                previous.epoch
+            }
+            _ => packages_epoch_of(env, &repo, args, &lock)?,
+        };
+    }
+    Ok(lock)
+}
+
+/// Resolves the profile against fresh indexes: a lock whose epoch is 0 when the packages give
+/// it (`resolve_lock` finds it), for commands that only read the package set (`why`).
+pub fn resolve_packages(
+    env: &Env<'_>,
+    profile: &Profile,
+    args: &RepoOptions,
+    previous: Option<&crate::lock::Lock>,
+) -> Result<(crate::lock::Lock, Repo), Failure> {
+    use crate::lock::{self, LockedSuite};
+    let repo = open_repo(env, profile, args)?;
+    let suites = read_indexes(env, profile, &repo)?;
+    let locked_suites: Vec<LockedSuite> = suites
+        .iter()
+        .map(|suite| LockedSuite {
+            name: suite.request.suite.clone(),
+            archive: match suite.request.archive {
+                crate::repo::source::Archive::Main => "debian".into(),
+                crate::repo::source::Archive::Security => "debian-security".into(),
+            },
+            date: suite.release.date,
+            inrelease_sha256: suite.inrelease_sha256,
+        })
+        .collect();
+    if let Some(previous) = previous {
+        lock::check_rollback(&previous.suites, &locked_suites)?;
+    }
+    let snapshot = match &args.snapshot {
+        Some(text) => Some(
+            Timestamp::parse_snapshot(text)
+                .map_err(|e| Failure::message(ExitClass::Usage, format!("--snapshot: {e}")))?,
+        ),
+        None => profile.source.snapshot,
+    };
+    let started = std::time::Instant::now();
+    let universe = universe(profile, &suites);
+    let resolution = crate::resolve::resolve(&universe, &request(profile)).context(|| {
+        // At a snapshot, a package may simply not exist yet: say which state was searched.
+        let at = snapshot.map_or(String::new(), |t| {
+            format!(" at snapshot {}", t.snapshot_form())
+        });
+        format!(
+            "cannot resolve the packages of `{}`{at}",
+            profile.path.display()
+        )
+    })?;
+    for warning in &resolution.warnings {
+        env.printer.warn(warning);
+    }
+    env.printer.status(
+        "Resolved",
+        &format!(
+            "{} packages in {:.2}s",
+            resolution.packages.len(),
+            started.elapsed().as_secs_f64()
+        ),
+    );
+    let (epoch, epoch_from) =
+        lock::epoch_source(env.context.source_date_epoch()?, profile.build.epoch);
+    let lock = lock::from_resolution(
+        &universe,
+        &resolution,
+        lock::Anchor {
+            profile_digest: profile.resolution_digest(),
+            epoch: epoch.unwrap_or(0),
+            epoch_from,
+            snapshot,
+            suites: locked_suites,
+        },
+    );
+    Ok((lock, repo))
+}
+
+/// The epoch of a new lock's packages: each `.deb` is fetched into the cache (the build needs
+/// them anyway) and its build time read from the verified bytes.
+fn packages_epoch_of(
+    env: &Env<'_>,
+    repo: &Repo,
+    args: &RepoOptions,
+    lock: &crate::lock::Lock,
+) -> Result<i64, Failure> {
+    let wanted = fetching::wanted(lock, &repo.sources)?;
+    let report = fetching::download(env, &repo.fetcher, &repo.cache, &wanted, args.jobs)?;
+    let epoch = fetching::packages_epoch(lock, &report.blobs)?;
+    env.printer.status(
+        "Dated",
+        &format!(
+            "epoch {} ({}): the newest build time of the {} packages",
+            epoch,
+            Timestamp(epoch).rfc3339(),
+            lock.packages.len()
+        ),
+    );
+    Ok(epoch)
+}
+
+/// The build's lock, by its policy: the profile's lock, resolved again when it no longer
+/// matches the profile (and written); with `--frozen` or `--locked` it must exist and match, and
+/// `--locked` refuses a lock that fresh indexes would change.
+pub fn lock_for_build(env: &Env<'_>, spec: &BuildSpec) -> Result<crate::lock::Lock, Failure> {
+    let profile = &spec.profile;
+    if spec.lock == LockPolicy::Normal {
+        return current_lock(env, profile, &spec.repo);
+    }
+    let existing = read_lock(profile)?.ok_or_else(|| {
+        Failure::message(
+            ExitClass::Usage,
+            format!("`{}` does not exist", profile.lock_path().display()),
+        )
+        .hint("run `debroot lock PROFILE` first")
+    })?;
+    if existing.profile_digest != profile.resolution_digest() {
+        return Err(Failure::message(
+            ExitClass::Usage,
+            format!(
+                "`{}` does not match the profile",
+                profile.lock_path().display()
+            ),
+        )
+        .hint("run `debroot lock PROFILE` to update it"));
+    }
+    if spec.lock == LockPolicy::Locked {
+        let fresh = resolve_lock(env, profile, &spec.repo, Some(&existing))?;
+        let name = profile.file_name();
+        if fresh.to_toml(&name) != existing.to_toml(&name) {
+            return Err(Failure::message(
+                ExitClass::Differs,
+                format!(
+                    "`{}` would change (--locked)",
+                    profile.lock_path().display()
+                ),
+            )
+            .hint("run `debroot lock --update PROFILE` and review the change"));
+        }
+    }
+    Ok(existing)
+}

@@ -1,0 +1,308 @@
+//! The build pipeline: the only place that knows the order of the phases. [`build`] runs them,
+//! one call per phase, in the order this outline gives:
+//!
+//! ```text
+//! setup -> lock -> fetch -> [setup hooks] -> extract -> [extract hooks] -> essential
+//!       -> [essential hooks] -> install -> [customize hooks] -> cleanup -> output -> manifest
+//! ```
+//!
+//! 1. **setup** ([`setup`]): the output path, the build's inputs, the mode and the hooks are
+//!    checked before anything is downloaded (docs/THREATS.md E3); a private 0700 work directory
+//!    is made beside the output.
+//! 2. **lock** ([`locking`]): the profile's lock (written when absent or out of date;
+//!    `--locked`: refused if it would change; `--frozen`: used as it is, no index read).
+//! 3. **fetch** ([`fetching`]): every package into the content-addressed cache, verified and
+//!    kept open; the lock's epoch checked against them.
+//! 4. The **root phases** ([`build_root`]), here, or as root of a user namespace in a child
+//!    debroot for an `unshare` build without root ([`namespace`]):
+//!    - **extract**: the packages' control data read and checked against the lock; in `extract`
+//!      mode every package's files unpacked ([`extract`]), otherwise the Essential set's
+//!      ([`crate::install::Installer`]);
+//!    - **essential** and **install** (`root` and `unshare` modes): the Essential set
+//!      configured, then the plan's batches installed by dpkg in the sandbox;
+//!    - the hooks of each phase ([`hook_plan`]) between them;
+//!    - **cleanup**: the documented list ([`crate::install::cleanup`]), then every mtime
+//!      clamped to the epoch ([`write::clamp_mtimes`]);
+//!    - **output**: the tree written as a directory or tarball ([`write::write_output`]).
+//! 5. **manifest** ([`write::write_manifest`]) beside the output.
+//!
+//! A failure at any phase removes the work directory (unless `--keep-failed`) and leaves the
+//! previous output untouched.
+//!
+//! [`BuildSpec`] is all a build is told: the command line and the profile, as plain values.
+//! `debroot build` makes one (`commands::build`); `debroot verify` runs `debroot build` under
+//! each of its conditions, which runs this same driver.
+
+pub mod extract;
+pub mod fetching;
+pub mod hook_plan;
+pub mod locking;
+pub mod namespace;
+pub mod setup;
+pub mod write;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::cache::{Blobs, Cache};
+use crate::context::Context;
+use crate::digest::Sha256Digest;
+use crate::error::Failure;
+use crate::hooks::Phase;
+use crate::lock::Lock;
+use crate::printer::Printer;
+use crate::profile::{Mode, OutputFormat, Profile};
+
+pub use locking::RepoOptions;
+
+/// What a command may use: the process's environment and clock, the printer, `--cache-dir`.
+pub struct Env<'a> {
+    pub context: &'a Context,
+    pub printer: &'a Printer,
+    /// `--cache-dir`.
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// How the lock may be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockPolicy {
+    /// Use the lock; write it when absent or out of date.
+    Normal,
+    /// Fail if the lock would change.
+    Locked,
+    /// Use the lock as it is, read no index, resolve nothing.
+    Frozen,
+}
+
+/// Everything a build is told: the profile and the command line's choices, as plain values.
+#[derive(Debug)]
+pub struct BuildSpec {
+    pub profile: Profile,
+    /// The output path, as given.
+    pub output: PathBuf,
+    pub format: OutputFormat,
+    /// The mode asked for (`auto` is decided in setup).
+    pub mode: Mode,
+    pub lock: LockPolicy,
+    pub repo: RepoOptions,
+    /// The command line's hooks (`--customize-hook` ...), run after the profile's.
+    pub hooks: Vec<(Phase, String)>,
+    /// `--hook-timeout`, overriding the profile's.
+    pub hook_timeout: Option<u64>,
+    /// `--keep-failed`: a failed build's work directory is kept.
+    pub keep_failed: bool,
+}
+
+/// Where time went, phase by phase.
+#[derive(Debug, Clone, Default)]
+pub struct Timings(pub Vec<(&'static str, Duration)>);
+
+impl Timings {
+    pub fn record(&mut self, phase: &'static str, since: Instant) {
+        self.0.push((phase, since.elapsed()));
+    }
+}
+
+/// What the build produced.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub output: PathBuf,
+    pub format: OutputFormat,
+    pub sha256: Sha256Digest,
+    pub bytes: u64,
+    pub packages: usize,
+    pub mode: Mode,
+    pub epoch: i64,
+    /// Where the epoch came from: the lock's source, or `SOURCE_DATE_EPOCH` of the build.
+    pub epoch_from: crate::lock::EpochFrom,
+    pub timings: Timings,
+}
+
+/// What the root phases produced.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct Built {
+    pub sha256: Sha256Digest,
+    pub bytes: u64,
+    pub packages: usize,
+}
+
+/// Builds what `spec` says: the driver of the whole build, phase by phase.
+pub fn build(env: &Env<'_>, spec: &BuildSpec) -> Result<Report, Failure> {
+    let started = Instant::now();
+    let mut timings = Timings::default();
+
+    let phase = Instant::now();
+    let mut ready = setup::prepare(env, spec)?;
+    timings.record("setup", phase);
+
+    let phase = Instant::now();
+    let lock = locking::lock_for_build(env, spec)?;
+    let (epoch, epoch_from) = match env.context.source_date_epoch()? {
+        Some(epoch) => (epoch, crate::lock::EpochFrom::Environment),
+        None => (lock.epoch, lock.epoch_from),
+    };
+    timings.record("lock", phase);
+
+    let phase = Instant::now();
+    let fetched = fetching::fetch_for_build(env, spec, &lock, &ready.cache)?;
+    timings.record("fetch", phase);
+
+    let built = match ready.namespace {
+        Some((uids, gids)) => namespace::in_namespace(
+            &ready.work.path,
+            &lock,
+            &spec.profile,
+            epoch,
+            &fetched.blobs,
+            uids,
+            gids,
+            &mut timings,
+        )?,
+        None => build_root(
+            env,
+            &RootJob {
+                profile: &spec.profile,
+                lock: &lock,
+                cache: &ready.cache,
+                blobs: &fetched.blobs,
+                root: &ready.work.root(),
+                output: &ready.output,
+                format: spec.format,
+                mode: ready.mode,
+                epoch,
+                hook_plan: &ready.hook_plan,
+                // Without root, extract mode (unshare mode as a user runs in the namespace).
+                private: !rustix::process::geteuid().is_root(),
+            },
+            &mut timings,
+        )?,
+    };
+    // The verified `.deb`s stay open (and the cache locked) until here.
+    drop(fetched);
+
+    let report = Report {
+        output: ready.output.clone(),
+        format: spec.format,
+        sha256: built.sha256,
+        bytes: built.bytes,
+        packages: built.packages,
+        mode: ready.mode,
+        epoch,
+        epoch_from,
+        timings,
+    };
+    write::write_manifest(&report, &spec.profile, &lock)?;
+    ready.work.succeeded = true;
+    print_built(env, &report, started);
+    Ok(report)
+}
+
+/// What the root phases work on.
+pub struct RootJob<'a> {
+    pub profile: &'a Profile,
+    pub lock: &'a Lock,
+    pub cache: &'a Cache,
+    /// The `.deb`s, open and verified by the fetch (handed over by the parent, in the child in
+    /// a user namespace).
+    pub blobs: &'a Blobs,
+    pub root: &'a Path,
+    pub output: &'a Path,
+    pub format: OutputFormat,
+    pub mode: Mode,
+    pub epoch: i64,
+    pub hook_plan: &'a hook_plan::HookPlan,
+    /// Built without root, so a directory output is made private (see
+    /// [`write::write_output`]).
+    pub private: bool,
+}
+
+/// The root phases, in order: extract, essential and install (with scripts), the hooks between
+/// them, cleanup, output.
+pub fn build_root(
+    env: &Env<'_>,
+    job: &RootJob<'_>,
+    timings: &mut Timings,
+) -> Result<Built, Failure> {
+    let runner = hook_plan::hook_runner(job.hook_plan, job.profile, job.root, job.mode, job.epoch)?;
+    let mut hooks = hook_plan::Hooks::new(env, runner);
+    hooks.run(Phase::Setup)?;
+
+    let phase = Instant::now();
+    let packages = extract::read_packages(env, job.lock, job.blobs)?;
+    let plan = extract::plan(&packages);
+    let owners: Box<dyn crate::output::Owners> = match job.mode {
+        Mode::Extract => {
+            let owners = extract::extract_all(env, job, &packages, &plan)?;
+            timings.record("extract", phase);
+            hooks.run(Phase::Extract)?;
+            owners
+        }
+        Mode::Root | Mode::Unshare | Mode::Auto => {
+            let mut installer = crate::install::Installer::new(
+                env.printer,
+                job.root,
+                job.profile,
+                &packages,
+                &plan,
+                job.epoch,
+                job.cache,
+            )?;
+            installer.unpack_essential()?;
+            timings.record("extract", phase);
+            hooks.run(Phase::Extract)?;
+            installer.configure_essential()?;
+            hooks.run(Phase::Essential)?;
+            installer.install_batches()?;
+            timings.0.push(("install-unpack", installer.unpack_time));
+            timings.0.push(("configure", installer.configure_time));
+            Box::new(crate::output::OnDisk)
+        }
+    };
+    hooks.run(Phase::Customize)?;
+    timings.0.push(("hooks", hooks.time));
+
+    let phase = Instant::now();
+    crate::install::cleanup::run(job.root, job.profile, job.mode)?;
+    write::clamp_mtimes(job.root, job.epoch)?;
+    timings.record("cleanup", phase);
+
+    let phase = Instant::now();
+    let written = write::write_output(
+        job.root,
+        job.output,
+        job.format,
+        job.epoch,
+        owners.as_ref(),
+        job.private,
+    )?;
+    write::tell_private(env, job, &written);
+    timings.record("write", phase);
+    Ok(Built {
+        sha256: written.sha256,
+        bytes: written.bytes,
+        packages: packages.len(),
+    })
+}
+
+/// `Built ...` and the phases' times.
+fn print_built(env: &Env<'_>, report: &Report, started: Instant) {
+    let breakdown: Vec<String> = report
+        .timings
+        .0
+        .iter()
+        .map(|(phase, time)| format!("{phase} {:.2}s", time.as_secs_f64()))
+        .collect();
+    env.printer.status(
+        "Built",
+        &format!(
+            "`{}` ({}, {} packages, sha256:{}) in {:.2}s",
+            report.output.display(),
+            report.format.as_str(),
+            report.packages,
+            report.sha256,
+            started.elapsed().as_secs_f64()
+        ),
+    );
+    env.printer
+        .detail(&format!("phases: {}", breakdown.join(", ")));
+}

@@ -1,0 +1,291 @@
+//! The cleanup's last step and the output phase: every mtime clamped to the epoch, the tree
+//! written as a directory or a tarball (beside its final path, then renamed into place), and the
+//! manifest beside it.
+
+use std::path::Path;
+
+use crate::digest::Sha256Digest;
+use crate::error::{ExitClass, Failure, ResultExt};
+use crate::lock::Lock;
+use crate::profile::OutputFormat;
+
+use super::{Env, Report, RootJob};
+
+/// Sets every mtime newer than `epoch` to `epoch` (files, directories and symlinks themselves),
+/// and drops the sub-second part of older ones. Walks the tree by descriptors (`fdwalk`), so
+/// that a tree of any depth is clamped within a small descriptor limit and no path grows longer
+/// than the kernel takes.
+pub fn clamp_mtimes(root: &Path, epoch: i64) -> Result<(), Failure> {
+    use rustix::fs::{AtFlags, FileType, Mode, OFlags, Timespec, Timestamps};
+    struct Clamp {
+        epoch: i64,
+    }
+    fn stamps(seconds: i64) -> Timestamps {
+        let time = Timespec {
+            tv_sec: seconds,
+            tv_nsec: 0,
+        };
+        Timestamps {
+            last_access: time,
+            last_modification: time,
+        }
+    }
+    impl crate::fdwalk::Visitor for Clamp {
+        fn entry(
+            &mut self,
+            dir: &std::os::fd::OwnedFd,
+            path: &[u8],
+            name: &[u8],
+            _kind: FileType,
+        ) -> std::io::Result<bool> {
+            let name = std::ffi::OsStr::from_bytes(name);
+            let stat = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)?;
+            if FileType::from_raw_mode(stat.st_mode) == FileType::Directory {
+                return Ok(true);
+            }
+            if stat.st_mtime > self.epoch || stat.st_mtime_nsec != 0 {
+                let seconds = stat.st_mtime.min(self.epoch);
+                rustix::fs::utimensat(dir, name, &stamps(seconds), AtFlags::SYMLINK_NOFOLLOW)
+                    .map_err(|e| {
+                        std::io::Error::new(
+                            std::io::Error::from(e).kind(),
+                            format!(
+                                "cannot set the time of `{}` in the root: {e}",
+                                crate::error::shown_bytes(
+                                    &[path, b"/", name.as_bytes()].concat(),
+                                    256
+                                )
+                            ),
+                        )
+                    })?;
+            }
+            Ok(false)
+        }
+
+        fn leave(
+            &mut self,
+            _parent: &std::os::fd::OwnedFd,
+            _name: &[u8],
+            dir: &std::os::fd::OwnedFd,
+            path: &[u8],
+        ) -> std::io::Result<()> {
+            // Directories once their entries are done (setting an entry's time does not touch
+            // its directory).
+            if rustix::fs::fstat(dir)?.st_mtime > self.epoch {
+                rustix::fs::futimens(dir, &stamps(self.epoch)).map_err(|e| {
+                    std::io::Error::new(
+                        std::io::Error::from(e).kind(),
+                        format!(
+                            "cannot set the time of `{}` in the root: {e}",
+                            crate::error::shown_bytes(path, 256)
+                        ),
+                    )
+                })?;
+            }
+            Ok(())
+        }
+    }
+    use std::os::unix::ffi::OsStrExt;
+    let failed = |e: std::io::Error| {
+        Failure::new(ExitClass::Output, e).context(format!(
+            "cannot clamp the times of `{}`",
+            crate::error::shown_path(root)
+        ))
+    };
+    let open = || {
+        rustix::fs::open(
+            root,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| failed(e.into()))
+    };
+    crate::fdwalk::walk(open()?, false, &mut Clamp { epoch }).map_err(failed)?;
+    rustix::fs::futimens(&open()?, &stamps(epoch)).map_err(|e| failed(e.into()))?;
+    Ok(())
+}
+
+/// What [`write_output`] wrote.
+pub struct Written {
+    pub sha256: Sha256Digest,
+    pub bytes: u64,
+    /// Setuid and setgid files in a private directory output (see [`write_output`]).
+    pub set_id: usize,
+}
+
+/// Writes the tree at `root` as `format` to `output` (beside it, then renamed into place).
+///
+/// With `private` (a build without root: its files belong to the user, or to the user's
+/// subordinate ids in `unshare` mode, so a setuid-root program of the image is a setuid program
+/// of the user's on the host, and a setgid `shadow` one runs with a subordinate gid), a
+/// directory output's top directory is mode 0700 (docs/THREATS.md rule 11 and G6): no other user
+/// can reach what it holds, and every mode inside stays exact. Its digest is still that of the
+/// tarball the same build writes (whose `./` says 0755): the tree as built, not the access
+/// control of its folder on this host. A tarball carries its set-id bits inside the archive
+/// and leaves no usable program on disk; it is written as any other.
+pub fn write_output(
+    root: &Path,
+    output: &Path,
+    format: OutputFormat,
+    epoch: i64,
+    owners: &dyn crate::output::Owners,
+    private: bool,
+) -> Result<Written, Failure> {
+    let nodes = crate::output::walk(root, owners)?;
+    if format == OutputFormat::Dir {
+        // The digest of a directory output is that of its uncompressed tarball.
+        let (sha256, bytes) =
+            crate::output::write_tarball(root, &nodes, OutputFormat::Tar, std::io::sink())?;
+        let mut set_id = 0;
+        if private {
+            set_id = nodes
+                .iter()
+                .filter(|n| {
+                    matches!(n.kind, crate::output::NodeKind::File { .. }) && n.mode & 0o6000 != 0
+                })
+                .count();
+            // Before the rename: the tree is never reachable by others at its final path.
+            std::fs::set_permissions(root, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+                .map_err(|e| {
+                    Failure::new(ExitClass::Output, e)
+                        .context(format!("cannot set the mode of `{}`", root.display()))
+                })?;
+        }
+        if output.exists() {
+            std::fs::remove_dir(output).map_err(|e| {
+                Failure::new(ExitClass::Output, e)
+                    .context(format!("cannot replace `{}`", output.display()))
+            })?;
+        }
+        std::fs::rename(root, output).map_err(|e| {
+            Failure::new(ExitClass::Output, e)
+                .context(format!("cannot move the tree to `{}`", output.display()))
+        })?;
+        return Ok(Written {
+            sha256,
+            bytes,
+            set_id,
+        });
+    }
+    let nodes = crate::output::with_static_dev(nodes, epoch);
+    let mut temporary = crate::atomic::Temporary::beside(output, 0o644).map_err(|e| {
+        Failure::new(ExitClass::Output, e).context(format!(
+            "cannot create a temporary file beside `{}`",
+            output.display()
+        ))
+    })?;
+    crate::workdir::register(temporary.path());
+    let temporary_path = temporary.path().to_path_buf();
+    let file = temporary.file().try_clone().map_err(|e| {
+        Failure::new(ExitClass::Output, e)
+            .context(format!("cannot write `{}`", temporary_path.display()))
+    })?;
+    let mut writer = crate::output::Pipelined::new(file);
+    let result = crate::output::write_tarball(root, &nodes, format, &mut writer)
+        .and_then(|done| {
+            writer
+                .finish()
+                .map(|()| done)
+                .map_err(|source| crate::output::OutputError::Write {
+                    path: temporary_path.clone(),
+                    source,
+                })
+        })
+        .context(|| format!("cannot write `{}`", output.display()));
+    let (digest, size) = match result {
+        Ok(done) => done,
+        Err(failure) => {
+            crate::workdir::unregister(&temporary_path);
+            return Err(failure);
+        }
+    };
+    temporary.persist().map_err(|e| {
+        Failure::new(ExitClass::Output, e)
+            .context(format!("cannot move the tarball to `{}`", output.display()))
+    })?;
+    crate::workdir::unregister(&temporary_path);
+    Ok(Written {
+        sha256: digest,
+        bytes: size,
+        set_id: 0,
+    })
+}
+
+/// The manifest written beside an output.
+pub fn manifest(
+    report: &Report,
+    profile_digest: &Sha256Digest,
+    lock_digest: &Sha256Digest,
+    lock: &Lock,
+) -> String {
+    let packages: Vec<serde_json::Value> = lock
+        .packages
+        .iter()
+        .map(|p| {
+            serde_json::json!({
+                "name": p.name,
+                "version": p.version,
+                "architecture": p.architecture,
+                "sha256": p.sha256.hex(),
+            })
+        })
+        .collect();
+    let document = serde_json::json!({
+        "debroot": env!("CARGO_PKG_VERSION"),
+        "format": report.format.as_str(),
+        "mode": report.mode.as_str(),
+        "epoch": report.epoch,
+        "epoch_from": report.epoch_from.as_str(),
+        "profile_digest": profile_digest.hex(),
+        "lock_digest": lock_digest.hex(),
+        "output_sha256": report.sha256.hex(),
+        "output_bytes": report.bytes,
+        "packages": packages,
+    });
+    let mut text = serde_json::to_string_pretty(&document).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// Writes the manifest beside the output (`OUTPUT.manifest.json`).
+pub fn write_manifest(
+    report: &Report,
+    profile: &crate::profile::Profile,
+    lock: &Lock,
+) -> Result<(), Failure> {
+    let text = manifest(
+        report,
+        &profile.resolution_digest(),
+        &lock.digest(&profile.file_name()),
+        lock,
+    );
+    let path = {
+        let mut name = report.output.as_os_str().to_owned();
+        name.push(".manifest.json");
+        std::path::PathBuf::from(name)
+    };
+    crate::atomic::write(&path, text.as_bytes(), 0o644).map_err(|e| {
+        Failure::new(ExitClass::Output, e).context(format!("cannot write `{}`", path.display()))
+    })
+}
+
+/// Says what a private directory output means (see [`write_output`]).
+pub fn tell_private(env: &Env<'_>, job: &RootJob<'_>, written: &Written) {
+    if !(job.private && job.format == OutputFormat::Dir) {
+        return;
+    }
+    env.printer.status(
+        "Private",
+        &format!(
+            "`{}` is mode 0700: built without root, its files are yours (or your subordinate ids')",
+            job.output.display()
+        ),
+    );
+    if written.set_id > 0 {
+        env.printer.warn(&format!(
+            "`{}` holds {} setuid or setgid files owned by you or your subordinate ids; keep it mode 0700 (other users could run them as you), or build a tarball",
+            job.output.display(),
+            written.set_id
+        ));
+    }
+}
