@@ -139,10 +139,7 @@ pub fn in_root<T: Send>(
     root: &Path,
     work: impl FnOnce(&Path) -> Result<T, crate::error::Failure> + Send,
 ) -> Result<T, crate::error::Failure> {
-    confined(root, work).map_err(|e| {
-        crate::error::Failure::new(crate::error::ExitClass::Output, e)
-            .context(format!("cannot enter the root `{}`", root.display()))
-    })?
+    confined(root, work).map_err(crate::error::io_at("enter the root", root))?
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@
 
 use std::error::Error as StdError;
 use std::fmt;
+use std::path::{Path, PathBuf};
 
 /// Longest line of a failure, in characters: the middle of a longer one is elided.
 pub const MAX_LINE: usize = 1024;
@@ -153,6 +154,64 @@ pub trait Classify: StdError + Send + Sync + 'static {
 
     fn hint(&self) -> Option<String> {
         None
+    }
+}
+
+/// A local operation on a path that failed: `cannot ACTION `PATH``, caused by the system's (or
+/// a decoder's) error. Exit 9. Made by [`io_at`], so that the path is attached where the
+/// operation is written, and cannot be lost on the way up.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot {action} `{}`", path.display())]
+pub struct IoError {
+    /// What was done, in the words that follow "cannot": `write`, `read lockfile`, `create a
+    /// work directory in`.
+    pub action: &'static str,
+    pub path: PathBuf,
+    #[source]
+    pub source: Box<dyn StdError + Send + Sync>,
+}
+
+impl Classify for IoError {
+    fn class(&self) -> ExitClass {
+        ExitClass::Output
+    }
+}
+
+/// `.map_err(io_at("write", &path))`: the error of an operation on `path`, as an [`IoError`].
+pub fn io_at<'a, E: StdError + Send + Sync + 'static>(
+    action: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(E) -> IoError + 'a {
+    move |source| IoError {
+        action,
+        path: path.to_path_buf(),
+        source: Box::new(source),
+    }
+}
+
+/// A local operation on no path that failed (the current directory, stdout, a child process):
+/// `cannot ACTION`, caused by the system's error. Exit 9.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot {action}")]
+pub struct LocalError {
+    pub action: &'static str,
+    #[source]
+    pub source: Box<dyn StdError + Send + Sync>,
+}
+
+impl Classify for LocalError {
+    fn class(&self) -> ExitClass {
+        ExitClass::Output
+    }
+}
+
+/// `.map_err(local("write to stdout"))`: the error of an operation on no path.
+pub fn local<E: StdError + Send + Sync + 'static>(
+    action: &'static str,
+) -> impl FnOnce(E) -> LocalError {
+    move |source| LocalError {
+        action,
+        source: Box::new(source),
     }
 }
 

@@ -27,7 +27,25 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use crate::error::{ExitClass, Failure};
+use crate::error::{Classify, ExitClass, Failure, local};
+
+/// Why an `unshare` build cannot run here (exit 2), and what would make it work.
+#[derive(Debug, thiserror::Error)]
+#[error("{reason}")]
+pub struct Unavailable {
+    pub reason: String,
+    pub hint: Option<String>,
+}
+
+impl Classify for Unavailable {
+    fn class(&self) -> ExitClass {
+        ExitClass::Usage
+    }
+
+    fn hint(&self) -> Option<String> {
+        self.hint.clone()
+    }
+}
 
 /// How many ids the namespace needs besides root: every uid and gid a Debian system uses
 /// (`nobody` and `nogroup` are 65534).
@@ -104,11 +122,10 @@ pub fn subordinate_range(text: &str, name: Option<&str>, id: u32) -> Result<(u32
 /// before anything is downloaded.
 pub fn preflight() -> Result<(IdMap, IdMap), Failure> {
     let unavailable = |reason: String, hint: &str| {
-        Failure::message(
-            ExitClass::Usage,
-            format!("`unshare` mode is not available: {reason}"),
-        )
-        .hint(hint.to_owned())
+        Failure::from(Unavailable {
+            reason: format!("`unshare` mode is not available: {reason}"),
+            hint: Some(hint.to_owned()),
+        })
     };
     let read = |path: &str| std::fs::read_to_string(path).ok();
     if read("/proc/sys/user/max_user_namespaces").is_some_and(|v| v.trim() == "0") {
@@ -175,7 +192,7 @@ impl Namespaced {
         gids: IdMap,
         inherit: &[std::os::fd::BorrowedFd<'_>],
     ) -> Result<Self, Failure> {
-        let failure = |message: String| Failure::message(ExitClass::Usage, message);
+        let failure = |reason: String| Unavailable { reason, hint: None };
         let mut command = Command::new(crate::SELF_EXE);
         command
             .arg("__userns")
@@ -200,9 +217,7 @@ impl Namespaced {
                 Ok(())
             });
         }
-        let mut child = command
-            .spawn()
-            .map_err(|e| Failure::new(ExitClass::Output, e).context("cannot start debroot"))?;
+        let mut child = command.spawn().map_err(local("start debroot"))?;
         let mut line = String::new();
         if let Some(stdout) = child.stdout.take() {
             let _ = BufReader::new(stdout).read_line(&mut line);
@@ -211,10 +226,15 @@ impl Namespaced {
             let _ = child.kill();
             let _ = child.wait();
             let reason = line.trim().strip_prefix("error ").unwrap_or("no answer");
-            return Err(failure(format!(
-                "`unshare` mode is not available: cannot create a user namespace: {reason}"
-            ))
-            .hint("check that unprivileged user namespaces are allowed (sysctl, AppArmor)"));
+            return Err(Unavailable {
+                reason: format!(
+                    "`unshare` mode is not available: cannot create a user namespace: {reason}"
+                ),
+                hint: Some(
+                    "check that unprivileged user namespaces are allowed (sysctl, AppArmor)".into(),
+                ),
+            }
+            .into());
         }
         let pid = child.id().to_string();
         for (helper, map) in [("newuidmap", uids), ("newgidmap", gids)] {
@@ -234,7 +254,8 @@ impl Namespaced {
                 return Err(failure(format!(
                     "`unshare` mode is not available: `{helper} {pid} {}` failed: {said}",
                     map.helper_args().join(" ")
-                )));
+                ))
+                .into());
             }
         }
         if let Some(mut stdin) = child.stdin.take()
@@ -244,7 +265,8 @@ impl Namespaced {
             let _ = child.wait();
             return Err(failure(
                 "`unshare` mode: debroot in the user namespace ended early".into(),
-            ));
+            )
+            .into());
         }
         Ok(Namespaced { child })
     }

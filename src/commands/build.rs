@@ -1,9 +1,10 @@
 //! `debroot build`: the command line turned into a [`BuildSpec`], and the pipeline run on it
 //! ([`pipeline::build`]). No clap type goes further than this file.
 
+use super::error::CommandError;
 use super::{Outcome, repo_options};
 use crate::cli::{BuildArgs, ModeArg, OutputFormatArg};
-use crate::error::{ExitClass, Failure};
+use crate::error::Failure;
 use crate::hooks::Phase;
 use crate::pipeline::{self, BuildSpec, Env, LockPolicy};
 use crate::profile::{Mode, OutputFormat};
@@ -78,17 +79,11 @@ fn format_of(args: &BuildArgs, profile: &crate::profile::Profile) -> Result<Outp
             Some(format) => format,
             None => {
                 if let Some(extension) = crate::output::unknown_extension(&args.output) {
-                    return Err(Failure::message(
-                        ExitClass::Usage,
-                        format!(
-                            "output `{}`: debroot writes no `.{extension}` format",
-                            args.output.display()
-                        ),
-                    )
-                    .hint(format!(
-                        "name the output .tar, .tar.gz, .tar.xz or .tar.zst, or a folder (no extension), or choose with --format ({})",
-                        crate::output::FORMAT_NAMES.join(", ")
-                    )));
+                    return Err(CommandError::UnknownExtension {
+                        output: args.output.clone(),
+                        extension,
+                    }
+                    .into());
                 }
                 profile.output.format.unwrap_or(OutputFormat::Dir)
             }

@@ -3,8 +3,9 @@
 use std::collections::BTreeSet;
 
 use super::Outcome;
+use super::error::CommandError;
 use crate::cli::CacheCommand;
-use crate::error::{ExitClass, Failure, ResultExt};
+use crate::error::{Failure, ResultExt, local};
 use crate::lock::Lock;
 use crate::pipeline::{Env, locking};
 
@@ -20,16 +21,16 @@ pub fn run(env: &Env<'_>, command: &CacheCommand) -> Result<Outcome, Failure> {
                     usage.blobs,
                     usage.bytes
                 ))
-                .map_err(|e| {
-                    Failure::new(ExitClass::Output, e).context("cannot write to stdout")
-                })?;
+                .map_err(local("write to stdout"))?;
         }
         CacheCommand::Gc { keep } => {
             let mut digests = BTreeSet::new();
             for path in keep {
-                let text = std::fs::read_to_string(path).map_err(|e| {
-                    Failure::new(ExitClass::Usage, e)
-                        .context(format!("cannot read lockfile `{}`", path.display()))
+                let text = std::fs::read_to_string(path).map_err(|source| {
+                    CommandError::LockfileUnreadable {
+                        path: path.clone(),
+                        source,
+                    }
                 })?;
                 let lock = Lock::parse(&text)
                     .context(|| format!("cannot use lockfile `{}`", path.display()))?;

@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 use std::os::unix::ffi::OsStrExt;
 
 use super::Outcome;
+use super::error::CommandError;
 use crate::cli::{DiffArgs, Format};
 use crate::diff::{self, Described, Record, render};
-use crate::error::{ExitClass, Failure};
+use crate::error::{Failure, local};
 use crate::output::read::{self, DataPaths, ReadError, Source};
 use crate::pipeline::Env;
 
@@ -24,7 +25,7 @@ fn both<T: Send>(
         let other = scope.spawn(|| f(b));
         (f(a), other.join())
     });
-    let y = y.map_err(|_| Failure::message(ExitClass::Output, "a reader thread panicked"))?;
+    let y = y.map_err(|_| CommandError::ReaderPanicked)?;
     Ok((x?, y?))
 }
 
@@ -49,9 +50,9 @@ pub fn run(env: &Env<'_>, args: &DiffArgs) -> Result<Outcome, Failure> {
         Format::Text => render::text(&records, &operands, env.printer.stdout_color()),
         Format::Json => render::json_lines(&records, &operands),
     };
-    env.printer.data(&text).map_err(|error| {
-        Failure::new(ExitClass::Output, error).context("cannot write the comparison to stdout")
-    })?;
+    env.printer
+        .data(&text)
+        .map_err(local("write the comparison to stdout"))?;
     env.printer.detail(&format!(
         "compared in {:.2}s",
         started.elapsed().as_secs_f64()

@@ -1,16 +1,19 @@
 //! `debroot fetch`: every package of a lock into the content-addressed cache.
 
+use super::error::CommandError;
 use super::{Outcome, repo_options};
 use crate::cli::FetchArgs;
-use crate::error::{ExitClass, Failure, ResultExt};
+use crate::error::{Failure, ResultExt};
 use crate::lock::Lock;
 use crate::pipeline::{Env, fetching, locking};
 
 pub fn run(env: &Env<'_>, args: &FetchArgs) -> Result<Outcome, Failure> {
     let (lock, profile) = if args.target.extension().is_some_and(|e| e == "lock") {
-        let text = std::fs::read_to_string(&args.target).map_err(|e| {
-            Failure::new(ExitClass::Usage, e)
-                .context(format!("cannot read lockfile `{}`", args.target.display()))
+        let text = std::fs::read_to_string(&args.target).map_err(|source| {
+            CommandError::LockfileUnreadable {
+                path: args.target.clone(),
+                source,
+            }
         })?;
         let lock = Lock::parse(&text)
             .context(|| format!("cannot use lockfile `{}`", args.target.display()))?;

@@ -3,25 +3,20 @@
 use std::path::{Path, PathBuf};
 
 use super::Outcome;
+use super::error::CommandError;
 use crate::cli::HookCommand;
 use crate::context::Context;
-use crate::error::{ExitClass, Failure};
+use crate::error::Failure;
 use crate::hooks::transfer::{self, Direction};
 use crate::pipeline::Env;
 
 /// The root a helper works on: `--root`, else `DEBROOT_ROOT`.
 fn root_of(env: &Env<'_>, root: Option<PathBuf>) -> Result<PathBuf, Failure> {
-    let root = root.or_else(|| env.context.hook_root()).ok_or_else(|| {
-        Failure::message(
-            ExitClass::Usage,
-            "no root: `debroot hook` runs inside a hook (which sets `DEBROOT_ROOT`), or give `--root DIR`",
-        )
-    })?;
+    let root = root
+        .or_else(|| env.context.hook_root())
+        .ok_or(CommandError::NoHookRoot)?;
     if !root.is_dir() {
-        return Err(Failure::message(
-            ExitClass::Usage,
-            format!("the root `{}` is not a directory", root.display()),
-        ));
+        return Err(CommandError::RootNotADirectory(root).into());
     }
     Ok(root)
 }
@@ -98,22 +93,17 @@ fn sealed(env: &Env<'_>, root: &Path, command: &[std::ffi::OsString]) -> Result<
         binds: Vec::new(),
         helper: None,
     };
-    let outcome = sandbox
-        .run(&argv)
-        .map_err(|e| Failure::new(ExitClass::Script, e))?;
+    let outcome = sandbox.run(&argv)?;
     let _ = std::io::stdout().write_all(&outcome.output);
     if outcome.status.success() {
         Ok(Outcome::Success)
     } else {
-        Err(Failure::message(
-            ExitClass::Script,
-            format!(
-                "`{}` failed in `{}`: {}",
-                argv.join(" "),
-                root.display(),
-                outcome.status
-            ),
-        ))
+        Err(CommandError::CommandFailed {
+            command: argv.join(" "),
+            root: root.to_path_buf(),
+            status: outcome.status.to_string(),
+        }
+        .into())
     }
 }
 
@@ -125,7 +115,7 @@ fn sealed(env: &Env<'_>, root: &Path, command: &[std::ffi::OsString]) -> Result<
 fn confined(context: &Context, root: &Path, command: &[std::ffi::OsString]) -> Result<u8, Failure> {
     let epoch = context.source_date_epoch()?.unwrap_or(0);
     if command.is_empty() {
-        return Err(Failure::message(ExitClass::Usage, "no command to run"));
+        return Err(CommandError::NoCommand.into());
     }
     let argv: Vec<String> = command
         .iter()
@@ -142,19 +132,13 @@ fn confined(context: &Context, root: &Path, command: &[std::ffi::OsString]) -> R
         binds: Vec::new(),
         helper: None,
     };
-    let code = sandbox.run_attached(&argv).map_err(|e| {
-        let denied = e.source.kind() == std::io::ErrorKind::PermissionDenied;
-        let failure = Failure::new(ExitClass::Script, e.source).context(format!(
-            "cannot confine `{}` to `{}`",
-            argv.join(" "),
-            root.display()
-        ));
-        if denied {
-            failure.hint("`debroot hook chroot` needs root: `root` or `unshare` mode")
-        } else {
-            failure
-        }
-    })?;
+    let code = sandbox
+        .run_attached(&argv)
+        .map_err(|e| CommandError::CannotConfine {
+            command: argv.join(" "),
+            root: root.to_path_buf(),
+            source: e.source,
+        })?;
     Ok(u8::try_from(code.clamp(0, 255)).unwrap_or(255))
 }
 

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::{Outcome, repo_options};
 use crate::cli::{Format, IndexArgs};
-use crate::error::{ExitClass, Failure, ResultExt};
+use crate::error::{Failure, ResultExt, local};
 use crate::pipeline::{Env, locking};
 use crate::redact::redact;
 use crate::repo::indexes::{self, Request, Suite};
@@ -51,9 +51,7 @@ pub fn run(env: &Env<'_>, args: &IndexArgs) -> Result<Outcome, Failure> {
         Format::Text => render_text(&loaded),
         Format::Json => render_json(&loaded, started.elapsed().as_secs_f64()),
     };
-    env.printer
-        .data(&text)
-        .map_err(|e| Failure::new(ExitClass::Output, e).context("cannot write to stdout"))?;
+    env.printer.data(&text).map_err(local("write to stdout"))?;
     env.printer.status(
         "Verified",
         &format!(

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::{Outcome, repo_options};
 use crate::cli::{Format, LockArgs};
-use crate::error::{ExitClass, Failure};
+use crate::error::{Failure, io_at, local};
 use crate::lock::Lock;
 use crate::pipeline::{Env, locking};
 
@@ -84,10 +84,8 @@ pub fn run(env: &Env<'_>, args: &LockArgs) -> Result<Outcome, Failure> {
     if args.print {
         write_data(env, &text)?;
     } else if changed {
-        crate::atomic::write(&path, text.as_bytes(), 0o644).map_err(|e| {
-            Failure::new(ExitClass::Output, e)
-                .context(format!("cannot write lockfile `{}`", path.display()))
-        })?;
+        crate::atomic::write(&path, text.as_bytes(), 0o644)
+            .map_err(|e| Failure::from(io_at("write lockfile", &path)(e)))?;
         env.printer.status(
             "Locked",
             &format!("{} packages in `{}`", lock.packages.len(), path.display()),
@@ -109,7 +107,7 @@ pub fn run(env: &Env<'_>, args: &LockArgs) -> Result<Outcome, Failure> {
 fn write_data(env: &Env<'_>, text: &str) -> Result<(), Failure> {
     env.printer
         .data(text)
-        .map_err(|e| Failure::new(ExitClass::Output, e).context("cannot write to stdout"))
+        .map_err(|e| local("write to stdout")(e).into())
 }
 
 /// Differences between two locks, by package.

@@ -4,6 +4,7 @@
 mod build;
 mod cache;
 mod diff;
+mod error;
 mod fetch;
 mod hook;
 mod index;
@@ -12,13 +13,14 @@ mod profile;
 mod verify;
 mod why;
 
+pub use error::CommandError;
 pub use hook::chroot_shim;
 
 use std::io::Read;
 use std::path::Path;
 
 use crate::cli::{Cli, Command, ProfileCommand, RepoArgs};
-use crate::error::{ExitClass, Failure};
+use crate::error::{Failure, local};
 use crate::pipeline::Env;
 use crate::profile::Profile;
 use crate::timestamp::Timestamp;
@@ -52,9 +54,8 @@ pub fn dispatch(cli: Cli, env: &Env<'_>) -> Result<Outcome, Failure> {
 
 /// Loads a profile from disk (the edge for the pure `profile` module).
 pub fn load_profile(env: &Env<'_>, path: &Path) -> Result<Profile, Failure> {
-    let current_dir = std::env::current_dir().map_err(|error| {
-        Failure::new(ExitClass::Output, error).context("cannot determine the current directory")
-    })?;
+    let current_dir = std::env::current_dir()
+        .map_err(|error| Failure::from(local("determine the current directory")(error)))?;
     let mut read = |path: &Path| -> std::io::Result<Vec<u8>> {
         let file = std::fs::File::open(path)?;
         let mut bytes = Vec::new();

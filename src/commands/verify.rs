@@ -28,9 +28,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use super::error::CommandError;
 use super::{Outcome, repo_options};
 use crate::cli::{ModeArg, OutputFormatArg, VerifyArgs};
-use crate::error::{ExitClass, Failure};
+use crate::error::{ExitClass, Failure, io_at, local};
 use crate::pipeline::{Env, locking};
 
 /// The conditions of one run.
@@ -72,11 +73,8 @@ fn expected_digest(text: &str) -> Result<String, Failure> {
     if is_hex(text) {
         return Ok(text.to_ascii_lowercase());
     }
-    let content = std::fs::read_to_string(text).map_err(|e| {
-        Failure::new(ExitClass::Usage, e).context(format!(
-            "`--expect {text}` is neither a SHA256 nor a readable file"
-        ))
-    })?;
+    let content = std::fs::read_to_string(text)
+        .map_err(|e| CommandError::ExpectUnreadable(text.to_owned(), e))?;
     if let Ok(manifest) = serde_json::from_str::<serde_json::Value>(&content)
         && let Some(digest) = manifest["output_sha256"].as_str()
         && is_hex(digest)
@@ -85,19 +83,13 @@ fn expected_digest(text: &str) -> Result<String, Failure> {
     }
     match content.split_whitespace().next() {
         Some(first) if is_hex(first) => Ok(first.to_ascii_lowercase()),
-        _ => Err(Failure::message(
-            ExitClass::Usage,
-            format!("`{text}` holds no SHA256 (a sha256sum line or a debroot manifest)"),
-        )),
+        _ => Err(CommandError::ExpectHoldsNoDigest(text.to_owned()).into()),
     }
 }
 
 pub fn run(env: &Env<'_>, args: &VerifyArgs) -> Result<Outcome, Failure> {
     if args.runs < 2 {
-        return Err(Failure::message(
-            ExitClass::Usage,
-            "`--runs` must be at least 2: one build proves nothing",
-        ));
+        return Err(CommandError::TooFewRuns.into());
     }
     let expected = args.expect.as_deref().map(expected_digest).transpose()?;
     let profile = super::load_profile(env, &args.profile)?;
@@ -121,19 +113,12 @@ pub fn run(env: &Env<'_>, args: &VerifyArgs) -> Result<Outcome, Failure> {
         OutputFormatArg::TarXz => "tar.xz",
         OutputFormatArg::TarZst => "tar.zst",
         OutputFormatArg::Dir => {
-            return Err(Failure::message(
-                ExitClass::Usage,
-                "`verify` compares files: choose a tarball format",
-            ));
+            return Err(CommandError::VerifyNeedsFiles.into());
         }
     };
     let base = env.context.temp_dir();
-    let work = crate::workdir::create(&base, "verify").map_err(|e| {
-        Failure::new(ExitClass::Output, e).context(format!(
-            "cannot create a work directory in `{}`",
-            base.display()
-        ))
-    })?;
+    let work = crate::workdir::create(&base, "verify")
+        .map_err(io_at("create a work directory in", &base))?;
     crate::workdir::register(&work);
     let result = verify_in(env, args, &profile, &cache, &work, &modes, extension, root);
     let keep = args.keep || !matches!(result, Ok((true, _)));
@@ -168,7 +153,7 @@ pub fn run(env: &Env<'_>, args: &VerifyArgs) -> Result<Outcome, Failure> {
         });
         env.printer
             .data(&format!("{report}\n"))
-            .map_err(|e| Failure::new(ExitClass::Output, e).context("cannot write the report"))?;
+            .map_err(local("write the report"))?;
     } else {
         for run in &runs {
             env.printer.status(
@@ -237,10 +222,7 @@ fn verify_in(
             } else {
                 work.join(format!("run-{number}"))
             };
-            std::fs::create_dir_all(&folder).map_err(|e| {
-                Failure::new(ExitClass::Output, e)
-                    .context(format!("cannot create `{}`", folder.display()))
-            })?;
+            std::fs::create_dir_all(&folder).map_err(io_at("create", &folder))?;
             let output = folder.join(format!("out.{extension}"));
             let cold = !second && !args.repo.offline;
             let cache_dir = if cold {
@@ -275,12 +257,7 @@ fn verify_in(
                 number,
             )?;
             let seconds = started.elapsed().as_secs_f64();
-            let sha256 = sha256_file(&output)
-                .map_err(|e| {
-                    Failure::new(ExitClass::Output, e)
-                        .context(format!("cannot read `{}`", output.display()))
-                })?
-                .hex();
+            let sha256 = sha256_file(&output).map_err(io_at("read", &output))?.hex();
             runs.push(Run {
                 run: number,
                 conditions,
@@ -356,11 +333,9 @@ fn show_diff(env: &Env<'_>, a: &Path, b: &Path) -> Result<(), Failure> {
         .arg(b)
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| Failure::new(ExitClass::Output, e).context("cannot run `debroot diff`"))?;
+        .map_err(local("run `debroot diff`"))?;
     let text = String::from_utf8_lossy(&output.stdout);
-    env.printer
-        .data(&text)
-        .map_err(|e| Failure::new(ExitClass::Output, e).context("cannot write the diff"))?;
+    env.printer.data(&text).map_err(local("write the diff"))?;
     if !output.stderr.is_empty() {
         eprint!("{}", String::from_utf8_lossy(&output.stderr));
     }
@@ -451,13 +426,10 @@ fn build_once(
             if one_cpu { "one CPU" } else { "all CPUs" }
         ),
     );
-    let child = command
-        .spawn()
-        .map_err(|e| Failure::new(ExitClass::Output, e).context("cannot run `debroot build`"))?;
+    let child = command.spawn().map_err(local("run `debroot build`"))?;
     crate::workdir::track_child(child.id(), true);
     let output = child.wait_with_output();
-    let output = output
-        .map_err(|e| Failure::new(ExitClass::Output, e).context("cannot run `debroot build`"))?;
+    let output = output.map_err(local("run `debroot build`"))?;
     let log = conditions.output.with_extension("log");
     let _ = std::fs::write(&log, &output.stderr);
     if !output.status.success() {
@@ -469,16 +441,15 @@ fn build_once(
         let text = String::from_utf8_lossy(&output.stderr);
         let tail: Vec<&str> = text.lines().rev().take(15).collect();
         let tail: Vec<&str> = tail.into_iter().rev().collect();
-        return Err(Failure::message(
+        return Err(CommandError::RunFailed {
             class,
-            format!(
-                "run {number} of `{}` failed ({} mode); its log is `{}`:\n{}",
-                profile.path.display(),
-                conditions.mode,
-                log.display(),
-                tail.join("\n")
-            ),
-        ));
+            number,
+            profile: profile.path.clone(),
+            mode: conditions.mode.to_owned(),
+            log,
+            tail: tail.join("\n"),
+        }
+        .into());
     }
     Ok(())
 }

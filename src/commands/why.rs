@@ -2,9 +2,10 @@
 
 use serde_json::json;
 
+use super::error::CommandError;
 use super::{Outcome, repo_options};
 use crate::cli::{Format, WhyArgs};
-use crate::error::{ExitClass, Failure};
+use crate::error::{Failure, local};
 use crate::lock::{Lock, LockedPackage, Why};
 use crate::pipeline::{Env, locking};
 
@@ -25,15 +26,11 @@ pub fn run(env: &Env<'_>, args: &WhyArgs) -> Result<Outcome, Failure> {
             .find(|p| p.display_name(&native) == name || p.name == name)
     };
     let Some(package) = find(&args.package) else {
-        return Err(Failure::message(
-            ExitClass::Resolution,
-            format!(
-                "`{}` is not in the package set of `{}`",
-                args.package,
-                profile.path.display()
-            ),
-        )
-        .hint("`debroot lock --print PROFILE` lists the set"));
+        return Err(CommandError::NotInPackageSet {
+            package: args.package.clone(),
+            profile: profile.path.clone(),
+        }
+        .into());
     };
     let chain = chain(&lock, package, &native);
     let text = match args.format {
@@ -81,9 +78,7 @@ pub fn run(env: &Env<'_>, args: &WhyArgs) -> Result<Outcome, Failure> {
             )
         }
     };
-    env.printer
-        .data(&text)
-        .map_err(|e| Failure::new(ExitClass::Output, e).context("cannot write to stdout"))?;
+    env.printer.data(&text).map_err(local("write to stdout"))?;
     Ok(Outcome::Success)
 }
 

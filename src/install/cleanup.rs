@@ -30,7 +30,7 @@
 use std::fs;
 use std::path::Path;
 
-use crate::error::{ExitClass, Failure};
+use crate::error::{Failure, io_at};
 use crate::profile::{Mode, Profile};
 
 /// The version of the cleanup list.
@@ -42,39 +42,35 @@ const FAKE_START_STOP_DAEMON: &str =
 /// Marks the policy-rc.d debroot wrote (a package may ship its own).
 const OURS: &str = "/var/lib/dpkg/debroot-policy-rc.d";
 
-fn io_failure(path: &Path) -> impl FnOnce(std::io::Error) -> Failure + '_ {
-    move |e| {
-        Failure::new(ExitClass::Output, e).context(format!("cannot clean up `{}`", path.display()))
-    }
-}
-
 /// Puts `policy-rc.d` and the no-op `start-stop-daemon` in place before scripts run.
 pub fn install_guards(root: &Path) -> Result<(), Failure> {
     let policy = root.join("usr/sbin/policy-rc.d");
     if fs::symlink_metadata(&policy).is_err() {
-        fs::write(&policy, POLICY_RC_D).map_err(io_failure(&policy))?;
+        fs::write(&policy, POLICY_RC_D).map_err(io_at("clean up", &policy))?;
         fs::set_permissions(&policy, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .map_err(io_failure(&policy))?;
+            .map_err(io_at("clean up", &policy))?;
         let marker = root.join(OURS.trim_start_matches('/'));
-        fs::write(&marker, b"").map_err(io_failure(&marker))?;
+        fs::write(&marker, b"").map_err(io_at("clean up", &marker))?;
     }
     let daemon = root.join("usr/sbin/start-stop-daemon");
     let real = root.join("usr/sbin/start-stop-daemon.REAL");
     if fs::symlink_metadata(&daemon).is_ok_and(|m| m.is_file())
         && fs::symlink_metadata(&real).is_err()
     {
-        fs::rename(&daemon, &real).map_err(io_failure(&daemon))?;
-        fs::write(&daemon, FAKE_START_STOP_DAEMON).map_err(io_failure(&daemon))?;
+        fs::rename(&daemon, &real).map_err(io_at("clean up", &daemon))?;
+        fs::write(&daemon, FAKE_START_STOP_DAEMON).map_err(io_at("clean up", &daemon))?;
         fs::set_permissions(&daemon, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .map_err(io_failure(&daemon))?;
+            .map_err(io_at("clean up", &daemon))?;
     }
     Ok(())
 }
 
 fn remove_file(path: &Path) -> Result<(), Failure> {
     match fs::symlink_metadata(path) {
-        Ok(meta) if meta.is_dir() => crate::workdir::remove(path).map_err(io_failure(path)),
-        Ok(_) => fs::remove_file(path).map_err(io_failure(path)),
+        Ok(meta) if meta.is_dir() => {
+            Ok(crate::workdir::remove(path).map_err(io_at("clean up", path))?)
+        }
+        Ok(_) => Ok(fs::remove_file(path).map_err(io_at("clean up", path))?),
         Err(_) => Ok(()),
     }
 }
@@ -122,9 +118,10 @@ pub fn run(root: &Path, profile: &Profile, mode: Mode) -> Result<(), Failure> {
 fn write_hostname(root: &Path, hostname: &str) -> Result<(), Failure> {
     let path = root.join("etc/hostname");
     remove_file(&path)?;
-    fs::write(&path, format!("{hostname}\n")).map_err(io_failure(&path))?;
+    fs::write(&path, format!("{hostname}\n")).map_err(io_at("clean up", &path))?;
     fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644))
-        .map_err(io_failure(&path))
+        .map_err(io_at("clean up", &path))?;
+    Ok(())
 }
 
 /// The uid of `name` in the root's `/etc/passwd` (read through the root, a regular file only:
@@ -152,20 +149,21 @@ fn apt_state(root: &Path) -> Result<(), Failure> {
     ] {
         let path = root.join(dir);
         if fs::symlink_metadata(&path).is_err() {
-            fs::create_dir_all(&path).map_err(io_failure(&path))?;
+            fs::create_dir_all(&path).map_err(io_at("clean up", &path))?;
         }
         if let Some(uid) = apt {
-            std::os::unix::fs::lchown(&path, Some(uid), Some(0)).map_err(io_failure(&path))?;
+            std::os::unix::fs::lchown(&path, Some(uid), Some(0))
+                .map_err(io_at("clean up", &path))?;
         }
         fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o700))
-            .map_err(io_failure(&path))?;
+            .map_err(io_at("clean up", &path))?;
     }
     for lock in ["var/lib/apt/lists/lock", "var/cache/apt/archives/lock"] {
         let path = root.join(lock);
         if fs::symlink_metadata(&path).is_err() {
-            fs::write(&path, b"").map_err(io_failure(&path))?;
+            fs::write(&path, b"").map_err(io_at("clean up", &path))?;
             fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o640))
-                .map_err(io_failure(&path))?;
+                .map_err(io_at("clean up", &path))?;
         }
     }
     Ok(())
@@ -176,7 +174,7 @@ fn run_confined(root: &Path, profile: &Profile, mode: Mode) -> Result<(), Failur
     let daemon = root.join("usr/sbin/start-stop-daemon");
     let real = root.join("usr/sbin/start-stop-daemon.REAL");
     if fs::symlink_metadata(&real).is_ok() {
-        fs::rename(&real, &daemon).map_err(io_failure(&daemon))?;
+        fs::rename(&real, &daemon).map_err(io_at("clean up", &daemon))?;
     }
     let marker = root.join(OURS.trim_start_matches('/'));
     if fs::symlink_metadata(&marker).is_ok() {
@@ -216,19 +214,20 @@ fn run_confined(root: &Path, profile: &Profile, mode: Mode) -> Result<(), Failur
         let machine_id = root.join("etc/machine-id");
         if fs::symlink_metadata(&machine_id).is_ok() {
             remove_file(&machine_id)?;
-            fs::write(&machine_id, b"").map_err(io_failure(&machine_id))?;
+            fs::write(&machine_id, b"").map_err(io_at("clean up", &machine_id))?;
             fs::set_permissions(
                 &machine_id,
                 std::os::unix::fs::PermissionsExt::from_mode(0o644),
             )
-            .map_err(io_failure(&machine_id))?;
+            .map_err(io_at("clean up", &machine_id))?;
         }
     }
     let fstab = root.join("etc/fstab");
     if mode != Mode::Extract && root.join("etc").is_dir() && fs::symlink_metadata(&fstab).is_err() {
-        fs::write(&fstab, b"# UNCONFIGURED FSTAB FOR BASE SYSTEM\n").map_err(io_failure(&fstab))?;
+        fs::write(&fstab, b"# UNCONFIGURED FSTAB FOR BASE SYSTEM\n")
+            .map_err(io_at("clean up", &fstab))?;
         fs::set_permissions(&fstab, std::os::unix::fs::PermissionsExt::from_mode(0o644))
-            .map_err(io_failure(&fstab))?;
+            .map_err(io_at("clean up", &fstab))?;
     }
     if mode != Mode::Extract {
         apt_state(root)?;

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use crate::cache::Cache;
 use crate::confine;
-use crate::error::{Classify, ExitClass, Failure, ResultExt};
+use crate::error::{Classify, ExitClass, Failure, ResultExt, io_at};
 use crate::printer::Printer;
 use crate::profile::Profile;
 use crate::sandbox;
@@ -156,9 +156,7 @@ fn run_script(
     packages: &[Package],
 ) -> Result<(), Failure> {
     let started = Instant::now();
-    let outcome = box_
-        .run(&["/bin/sh", "-c", script])
-        .map_err(|e| Failure::new(ExitClass::Script, e))?;
+    let outcome = box_.run(&["/bin/sh", "-c", script])?;
     printer.debug(&format!(
         "{what}: {:.2}s in the namespace",
         started.elapsed().as_secs_f64()
@@ -232,10 +230,7 @@ fn preinst_script(
                         std::os::unix::fs::PermissionsExt::from_mode(mode & 0o7777),
                     )
                 })
-                .map_err(|e| {
-                    Failure::new(ExitClass::Output, e)
-                        .context(format!("cannot write `{}`", path.display()))
-                })
+                .map_err(io_at("write", path))
         };
         write(&dir.join("control"), &package.control.text, 0o644)?;
         for member in &package.control.members {
@@ -261,10 +256,8 @@ fn preinst_script(
 fn remove_staging(root: &Path) -> Result<(), Failure> {
     confine::in_root(root, |root| {
         let staging = dpkgdb::admin_dir(root).join("debroot-ci");
-        crate::workdir::remove(&staging).map_err(|e| {
-            Failure::new(ExitClass::Output, e)
-                .context(format!("cannot remove `{}`", staging.display()))
-        })
+        crate::workdir::remove(&staging).map_err(io_at("remove", &staging))?;
+        Ok(())
     })
 }
 
@@ -329,9 +322,7 @@ impl<'a> Installer<'a> {
             .unwrap_or_default();
         let archs = &profile.source.architectures;
         confine::in_root(root, |root| Ok(dpkgdb::init(root, archs)?))?;
-        let target = Target::open(root, true).map_err(|e| {
-            Failure::new(ExitClass::Output, e).context(format!("cannot open `{}`", root.display()))
-        })?;
+        let target = Target::open(root, true).map_err(io_at("open", root))?;
         Ok(Installer {
             printer,
             root,
@@ -489,10 +480,7 @@ impl<'a> Installer<'a> {
         confine::in_root(root, |root| {
             write_extended_states(root, packages, plan, &native)
         })?;
-        let audit = self
-            .box_
-            .run(&["dpkg", "--audit"])
-            .map_err(|e| Failure::new(ExitClass::Script, e))?;
+        let audit = self.box_.run(&["dpkg", "--audit"])?;
         if !audit.status.success() || !audit.output.is_empty() {
             return Err(ScriptError {
                 what: "`dpkg --audit` after installing".into(),
@@ -544,9 +532,8 @@ fn write_extended_states(
         ));
     }
     let path = dir.join("extended_states");
-    std::fs::write(&path, text).map_err(|e| {
-        Failure::new(ExitClass::Output, e).context(format!("cannot write `{}`", path.display()))
-    })
+    std::fs::write(&path, text).map_err(io_at("write", &path))?;
+    Ok(())
 }
 
 /// Sets the mtime of every directory the unpacked packages put entries in to at most the
@@ -608,9 +595,7 @@ fn clamp_directories(root: &Path, unpacked: &[(usize, Unpacked)], epoch: i64) {
 
 /// Re-reads the user and group names of the root before a batch (a script may have added some).
 fn refresh_ids(target: &mut Target) -> Result<(), Failure> {
-    target
-        .refresh_ids()
-        .map_err(|e| Failure::new(crate::error::Classify::class(&e), e))
+    target.refresh_ids().map_err(Failure::from)
 }
 
 /// Registers unpacked packages in the dpkg database, in plan order.

@@ -2,7 +2,7 @@
 //! lock, the install plan made, and in `extract` mode every package's files unpacked by debroot
 //! with no script run.
 
-use crate::error::{Failure, ResultExt};
+use crate::error::{Failure, ResultExt, io_at};
 use crate::install::plan::{self, Plan};
 use crate::unpack::batch::{self, Package};
 
@@ -50,10 +50,8 @@ pub fn extract_all(
     plan: &Plan,
 ) -> Result<Box<dyn crate::output::Owners>, Failure> {
     let chown = rustix::process::geteuid().is_root();
-    let target = crate::unpack::extract::Target::open(job.root, chown).map_err(|e| {
-        Failure::new(crate::error::ExitClass::Output, e)
-            .context(format!("cannot open `{}`", job.root.display()))
-    })?;
+    let target =
+        crate::unpack::extract::Target::open(job.root, chown).map_err(io_at("open", job.root))?;
     let mut order = plan.essential.clone();
     order.extend(plan.batches.iter().flatten().copied());
     batch::unpack_all(

@@ -4,11 +4,12 @@
 use std::time::Instant;
 
 use crate::cache::Blobs;
-use crate::error::{ExitClass, Failure};
+use crate::error::Failure;
 use crate::fetch::{self, Wanted};
 use crate::lock::Lock;
 use crate::repo::source::{Archive, Sources};
 
+use super::error::BuildError;
 use super::{BuildSpec, Env, locking};
 
 /// The build's fetch: every package of `lock` from the archives the lock was made from (or the
@@ -50,20 +51,19 @@ pub fn wanted(lock: &Lock, sources: &Sources) -> Result<Vec<Wanted>, Failure> {
                 Some(suite) if suite.archive == "debian-security" => Archive::Security,
                 Some(_) => Archive::Main,
                 None => {
-                    return Err(Failure::message(
-                        ExitClass::Usage,
-                        format!(
-                            "lockfile names suite `{}` for `{}` but does not list it",
-                            package.suite, package.name
-                        ),
-                    ));
+                    return Err(BuildError::LockUnlistedSuite {
+                        suite: package.suite.clone(),
+                        package: package.name.to_string(),
+                    }
+                    .into());
                 }
             };
             let url = sources
                 .base_for(archive)
                 .join(&package.filename)
-                .map_err(|e| {
-                    Failure::message(ExitClass::Usage, format!("`{}`: {e}", package.filename))
+                .map_err(|e| BuildError::LockFilename {
+                    filename: package.filename.clone(),
+                    reason: e.to_string(),
                 })?;
             Ok(Wanted {
                 url,
@@ -112,19 +112,17 @@ pub fn packages_epoch(lock: &Lock, blobs: &Blobs) -> Result<i64, Failure> {
     for locked in &lock.packages {
         // Named as the build names a package it cannot read, the reason on the same line.
         let package = format!("package `{} {}`", locked.name, locked.version);
-        let blob = blobs.get(&locked.sha256).ok_or_else(|| {
-            Failure::message(
-                ExitClass::Integrity,
-                format!("{package}: sha256:{} was not fetched", locked.sha256),
-            )
-        })?;
+        let blob = blobs
+            .get(&locked.sha256)
+            .ok_or_else(|| BuildError::NotFetched {
+                package: package.clone(),
+                sha256: locked.sha256.to_string(),
+            })?;
         let time = crate::unpack::deb::DebReader::open(std::io::BufReader::new(blob.reader()))
             .and_then(|mut deb| deb.build_time())
-            .map_err(|e| {
-                Failure::message(
-                    ExitClass::Archive,
-                    format!("{package}: cannot read its build time: {e}"),
-                )
+            .map_err(|e| BuildError::BuildTime {
+                package,
+                reason: e.to_string(),
             })?;
         times.push(time);
     }
@@ -141,12 +139,9 @@ pub fn check_packages_epoch(lock: &Lock, blobs: &Blobs) -> Result<(), Failure> {
     if derived == lock.epoch {
         return Ok(());
     }
-    Err(Failure::message(
-        ExitClass::Integrity,
-        format!(
-            "the lock's epoch {} is not the one its packages give ({derived}, the newest build time of its packages)",
-            lock.epoch
-        ),
-    )
-    .hint("lock again (`debroot lock --update PROFILE`), or set the epoch with SOURCE_DATE_EPOCH or `build.epoch`"))
+    Err(BuildError::EpochMismatch {
+        lock: lock.epoch,
+        derived,
+    }
+    .into())
 }

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::error::{ExitClass, Failure};
+use crate::error::{Failure, io_at, local};
 use crate::hooks::Phase;
 use crate::profile::Mode;
 
@@ -47,20 +47,13 @@ pub fn hook_runner<'a>(
     mode: Mode,
     epoch: i64,
 ) -> Result<crate::hooks::Runner<'a>, Failure> {
-    let cwd = std::env::current_dir().map_err(|e| {
-        Failure::new(ExitClass::Output, e).context("cannot determine the current directory")
-    })?;
+    let cwd = std::env::current_dir().map_err(local("determine the current directory"))?;
     // `chroot "$1" CMD` in a hook confined as `debroot hook chroot` is: the shim, in the work
     // directory beside the root.
     let shim_dir = match root.parent() {
         Some(work) if !plan.hooks.is_empty() => {
             let dir = work.join("hook-bin");
-            crate::hooks::install_shim(&dir).map_err(|e| {
-                Failure::new(ExitClass::Output, e).context(format!(
-                    "cannot make the hooks' `chroot` in `{}`",
-                    dir.display()
-                ))
-            })?;
+            crate::hooks::install_shim(&dir).map_err(io_at("make the hooks' `chroot` in", &dir))?;
             Some(dir)
         }
         _ => None,

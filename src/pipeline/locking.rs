@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use crate::cache::Cache;
-use crate::error::{ExitClass, Failure, ResultExt};
+use crate::error::{Failure, ResultExt, io_at, local};
 use crate::fetch::{FetchOptions, Fetcher};
 use crate::profile::Profile;
 use crate::repo::release::TimeCheck;
@@ -14,6 +14,7 @@ use crate::repo::signature::Keyring;
 use crate::repo::source::{self, Sources};
 use crate::timestamp::Timestamp;
 
+use super::error::BuildError;
 use super::{BuildSpec, Env, LockPolicy, fetching};
 
 /// How the repository is reached: the command line's choices, as plain values.
@@ -41,7 +42,7 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| Failure::new(ExitClass::Output, e).context("cannot start the async runtime"))
+        .map_err(|e| local("start the async runtime")(e).into())
 }
 
 /// The cache, its lock held shared (as long as the process runs): `--cache-dir`, else
@@ -68,24 +69,22 @@ pub fn cache_dir(env: &Env<'_>) -> Result<std::path::PathBuf, Failure> {
             .context
             .cache_home()
             .map(|home| home.join("debroot"))
-            .ok_or_else(|| {
-                Failure::message(ExitClass::Usage, "no cache directory: HOME is not set")
-                    .hint("pass --cache-dir DIR")
-            })?,
+            .ok_or(BuildError::NoCacheDirectory)?,
     })
 }
 
 /// Reads the profile's keyring: missing, empty or secret-bearing keyrings are usage errors.
 pub fn load_keyring(path: &Path) -> Result<Keyring, Failure> {
-    let bytes = std::fs::read(path).map_err(|error| {
-        Failure::new(ExitClass::Usage, error)
-            .context(format!("cannot read keyring `{}`", path.display()))
-            .hint("set `source.keyring` to an OpenPGP keyring; Debian's is in the debian-archive-keyring package")
+    let bytes = std::fs::read(path).map_err(|source| BuildError::KeyringUnreadable {
+        path: path.to_path_buf(),
+        source,
     })?;
-    Keyring::parse(&bytes).map_err(|error| {
-        Failure::new(ExitClass::Usage, error)
-            .context(format!("cannot use keyring `{}`", path.display()))
-    })
+    Ok(
+        Keyring::parse(&bytes).map_err(|source| BuildError::KeyringUnusable {
+            path: path.to_path_buf(),
+            source,
+        })?,
+    )
 }
 
 /// What reading indexes needs: the chosen archives, the keyring, the time to judge against.
@@ -111,15 +110,18 @@ pub fn fetcher(env: &Env<'_>, args: &RepoOptions) -> Result<Fetcher, Failure> {
     Ok(Fetcher::new(env.context, options)?)
 }
 
+/// A `--snapshot` time.
+fn parse_snapshot(text: &str) -> Result<Timestamp, BuildError> {
+    Timestamp::parse_snapshot(text).map_err(|e| BuildError::Snapshot(e.to_string()))
+}
+
 /// The snapshot time: `--snapshot`, else the one given (profile or lock).
 pub fn snapshot(
     args: &RepoOptions,
     pinned: Option<Timestamp>,
 ) -> Result<Option<Timestamp>, Failure> {
     match &args.snapshot {
-        Some(text) => Timestamp::parse_snapshot(text)
-            .map(Some)
-            .map_err(|e| Failure::message(ExitClass::Usage, format!("--snapshot: {e}"))),
+        Some(text) => Ok(Some(parse_snapshot(text)?)),
         None => Ok(pinned),
     }
 }
@@ -132,7 +134,6 @@ pub fn choose_sources(
     args: &RepoOptions,
 ) -> Result<Sources, Failure> {
     use crate::profile::Mirror;
-    let usage = |message: String| Failure::message(ExitClass::Usage, message);
     let command_line = args
         .mirror
         .as_deref()
@@ -149,10 +150,7 @@ pub fn choose_sources(
     if let Some(at) = snapshot
         && at > now
     {
-        return Err(usage(format!(
-            "snapshot `{}` is in the future",
-            at.snapshot_form()
-        )));
+        return Err(BuildError::SnapshotInFuture(at.snapshot_form()).into());
     }
     let snapshot_server = args
         .snapshot_server
@@ -161,7 +159,7 @@ pub fn choose_sources(
             url::Url::parse(text)
                 .ok()
                 .filter(|u| matches!(u.scheme(), "http" | "https" | "file"))
-                .ok_or_else(|| usage(format!("--snapshot-server: `{text}` is not an http(s) URL")))
+                .ok_or_else(|| BuildError::SnapshotServer(text.to_owned()))
         })
         .transpose()?;
     let chosen = command_line
@@ -210,10 +208,9 @@ pub fn open_repo(env: &Env<'_>, profile: &Profile, args: &RepoOptions) -> Result
 /// Writes a lock beside its profile, atomically.
 pub fn write_lock(profile: &Profile, lock: &crate::lock::Lock) -> Result<(), Failure> {
     let path = profile.lock_path();
-    crate::atomic::write(&path, lock.to_toml(&profile.file_name()).as_bytes(), 0o644).map_err(|e| {
-        Failure::new(ExitClass::Output, e)
-            .context(format!("cannot write lockfile `{}`", path.display()))
-    })
+    crate::atomic::write(&path, lock.to_toml(&profile.file_name()).as_bytes(), 0o644)
+        .map_err(io_at("write lockfile", &path))?;
+    Ok(())
 }
 
 /// The profile's lock when it matches the profile; otherwise a fresh resolution, written.
@@ -325,10 +322,7 @@ pub fn read_lock(profile: &Profile) -> Result<Option<crate::lock::Lock>, Failure
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(error) => {
-            return Err(Failure::new(ExitClass::Output, error)
-                .context(format!("cannot read lockfile `{}`", path.display())));
-        }
+        Err(error) => return Err(io_at("read lockfile", &path)(error).into()),
     };
     let lock = crate::lock::Lock::parse(&text)
         .context(|| format!("cannot use lockfile `{}`", path.display()))?;
@@ -387,10 +381,7 @@ pub fn resolve_packages(
         lock::check_rollback(&previous.suites, &locked_suites)?;
     }
     let snapshot = match &args.snapshot {
-        Some(text) => Some(
-            Timestamp::parse_snapshot(text)
-                .map_err(|e| Failure::message(ExitClass::Usage, format!("--snapshot: {e}")))?,
-        ),
+        Some(text) => Some(parse_snapshot(text)?),
         None => profile.source.snapshot,
     };
     let started = std::time::Instant::now();
@@ -463,35 +454,15 @@ pub fn lock_for_build(env: &Env<'_>, spec: &BuildSpec) -> Result<crate::lock::Lo
     if spec.lock == LockPolicy::Normal {
         return current_lock(env, profile, &spec.repo);
     }
-    let existing = read_lock(profile)?.ok_or_else(|| {
-        Failure::message(
-            ExitClass::Usage,
-            format!("`{}` does not exist", profile.lock_path().display()),
-        )
-        .hint("run `debroot lock PROFILE` first")
-    })?;
+    let existing = read_lock(profile)?.ok_or_else(|| BuildError::NoLock(profile.lock_path()))?;
     if existing.profile_digest != profile.resolution_digest() {
-        return Err(Failure::message(
-            ExitClass::Usage,
-            format!(
-                "`{}` does not match the profile",
-                profile.lock_path().display()
-            ),
-        )
-        .hint("run `debroot lock PROFILE` to update it"));
+        return Err(BuildError::LockDoesNotMatch(profile.lock_path()).into());
     }
     if spec.lock == LockPolicy::Locked {
         let fresh = resolve_lock(env, profile, &spec.repo, Some(&existing))?;
         let name = profile.file_name();
         if fresh.to_toml(&name) != existing.to_toml(&name) {
-            return Err(Failure::message(
-                ExitClass::Differs,
-                format!(
-                    "`{}` would change (--locked)",
-                    profile.lock_path().display()
-                ),
-            )
-            .hint("run `debroot lock --update PROFILE` and review the change"));
+            return Err(BuildError::LockWouldChange(profile.lock_path()).into());
         }
     }
     Ok(existing)

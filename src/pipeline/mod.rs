@@ -33,6 +33,7 @@
 //! `debroot build` makes one (`commands::build`); `debroot verify` runs `debroot build` under
 //! each of its conditions, which runs this same driver.
 
+pub mod error;
 pub mod extract;
 pub mod fetching;
 pub mod hook_plan;

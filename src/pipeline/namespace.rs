@@ -5,9 +5,10 @@
 use std::path::Path;
 
 use crate::cache::Blobs;
-use crate::error::{ExitClass, Failure, ResultExt};
+use crate::error::{ExitClass, Failure, ResultExt, io_at, local};
 use crate::profile::Mode;
 
+use super::error::BuildError;
 use super::{BuildSpec, Built, Env, Timings, hook_plan, locking, setup};
 
 /// What the parent of an `unshare` build hands to its child in the user namespace
@@ -42,12 +43,6 @@ pub fn in_namespace(
     gids: crate::userns::IdMap,
     timings: &mut Timings,
 ) -> Result<Built, Failure> {
-    let io = |path: &std::path::Path| {
-        let path = path.to_path_buf();
-        move |e: std::io::Error| {
-            Failure::new(ExitClass::Output, e).context(format!("cannot use `{}`", path.display()))
-        }
-    };
     use std::os::fd::{AsFd, AsRawFd};
     let spec = InnerSpec {
         lock: lock.to_toml(&profile.file_name()),
@@ -59,7 +54,7 @@ pub fn in_namespace(
     };
     let spec_path = work.join("inner.json");
     let text = serde_json::to_string(&spec).unwrap_or_default();
-    std::fs::write(&spec_path, text).map_err(io(&spec_path))?;
+    std::fs::write(&spec_path, text).map_err(io_at("use", &spec_path))?;
     let mut args: Vec<std::ffi::OsString> = vec!["cli".into()];
     args.extend(std::env::args_os().skip(1));
     args.push("--inner".into());
@@ -69,8 +64,7 @@ pub fn in_namespace(
     crate::workdir::track_child(child.id(), true);
     let status = child.wait();
     crate::workdir::track_child(child.id(), false);
-    let status = status
-        .map_err(|e| Failure::new(ExitClass::Output, e).context("cannot wait for debroot"))?;
+    let status = status.map_err(local("wait for debroot"))?;
     if !status.success() {
         use std::os::unix::process::ExitStatusExt;
         let class =
@@ -85,11 +79,8 @@ pub fn in_namespace(
         return Err(Failure::reported(class));
     }
     let report_path = work.join("built.json");
-    let text = std::fs::read_to_string(&report_path).map_err(io(&report_path))?;
-    let report: InnerReport = serde_json::from_str(&text).map_err(|e| {
-        Failure::new(ExitClass::Output, e)
-            .context(format!("cannot read `{}`", report_path.display()))
-    })?;
+    let text = std::fs::read_to_string(&report_path).map_err(io_at("use", &report_path))?;
+    let report: InnerReport = serde_json::from_str(&text).map_err(io_at("read", &report_path))?;
     for (phase, seconds) in report.timings {
         let name: &'static str = match phase.as_str() {
             "extract" => "extract",
@@ -113,12 +104,8 @@ pub fn build_inner(env: &Env<'_>, spec: &BuildSpec, work: &Path) -> Result<(), F
     let cache = locking::open_cache(env)?;
     let output = setup::preflight(&spec.output, spec.format, cache.dir())?;
     let spec_path = work.join("inner.json");
-    let text = std::fs::read_to_string(&spec_path).map_err(|e| {
-        Failure::new(ExitClass::Output, e).context(format!("cannot read `{}`", spec_path.display()))
-    })?;
-    let inner: InnerSpec = serde_json::from_str(&text).map_err(|e| {
-        Failure::new(ExitClass::Output, e).context(format!("cannot read `{}`", spec_path.display()))
-    })?;
+    let text = std::fs::read_to_string(&spec_path).map_err(io_at("read", &spec_path))?;
+    let inner: InnerSpec = serde_json::from_str(&text).map_err(io_at("read", &spec_path))?;
     let lock = crate::lock::Lock::parse(&inner.lock).context(|| "cannot read the lock")?;
     let blobs = adopt_blobs(&inner, &lock)?;
     let hook_plan = hook_plan::hook_plan(env, spec)?;
@@ -166,22 +153,14 @@ pub fn build_inner(env: &Env<'_>, spec: &BuildSpec, work: &Path) -> Result<(), F
     };
     let report_path = work.join("built.json");
     let text = serde_json::to_string(&report).unwrap_or_default();
-    std::fs::write(&report_path, text).map_err(|e| {
-        Failure::new(ExitClass::Output, e)
-            .context(format!("cannot write `{}`", report_path.display()))
-    })?;
+    std::fs::write(&report_path, text).map_err(io_at("write", &report_path))?;
     Ok(())
 }
 
 /// The `.deb`s the parent handed over (see [`InnerSpec::blobs`]): one per package of the lock,
 /// each a regular file of the size the lock says.
 fn adopt_blobs(spec: &InnerSpec, lock: &crate::lock::Lock) -> Result<Blobs, Failure> {
-    let refused = |reason: String| {
-        Failure::message(
-            ExitClass::Output,
-            format!("cannot use the packages handed over by the parent debroot: {reason}"),
-        )
-    };
+    let refused = BuildError::HandedOver;
     let mut blobs = Blobs::new();
     for (hex, fd) in &spec.blobs {
         let digest = crate::digest::Sha256Digest::parse(hex).map_err(|e| refused(e.to_string()))?;
@@ -197,7 +176,7 @@ fn adopt_blobs(spec: &InnerSpec, lock: &crate::lock::Lock) -> Result<Blobs, Fail
             || blobs.contains_key(&digest)
             || spec.blobs.iter().filter(|(_, other)| other == fd).count() != 1
         {
-            return Err(refused(format!("descriptor {fd} for sha256:{hex}")));
+            return Err(refused(format!("descriptor {fd} for sha256:{hex}")).into());
         }
         // SAFETY: see above; a number that is not open makes `adopt`'s fstat fail.
         let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(*fd) };

@@ -6,7 +6,9 @@ use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 
 use crate::cache::Cache;
-use crate::error::{ExitClass, Failure};
+use crate::error::{Failure, io_at};
+
+use super::error::BuildError;
 use crate::profile::{Mode, OutputFormat};
 
 use super::hook_plan::{self, HookPlan};
@@ -31,10 +33,7 @@ pub fn prepare(env: &Env<'_>, spec: &BuildSpec) -> Result<Ready, Failure> {
     let profile = &spec.profile;
     let mode = effective_mode(spec.mode);
     if mode == Mode::Root && !rustix::process::geteuid().is_root() {
-        return Err(
-            Failure::message(ExitClass::Usage, "`root` mode needs uid 0")
-                .hint("run as root, or use `--mode unshare` or `--mode extract`"),
-        );
+        return Err(BuildError::RootNeedsRoot.into());
     }
     // unshare mode as root is root mode in a user namespace of root's: not needed.
     let namespace = if mode == Mode::Unshare && !rustix::process::geteuid().is_root() {
@@ -115,25 +114,15 @@ pub struct WorkDir {
 impl WorkDir {
     fn create(parent: &Path, name: &str, keep_on_failure: bool) -> Result<Self, Failure> {
         let work = WorkDir {
-            path: crate::workdir::create(parent, name).map_err(|e| {
-                Failure::new(ExitClass::Output, e).context(format!(
-                    "cannot create a work directory in `{}`",
-                    parent.display()
-                ))
-            })?,
+            path: crate::workdir::create(parent, name)
+                .map_err(io_at("create a work directory in", parent))?,
             keep_on_failure,
             succeeded: false,
         };
         let root = work.root();
-        std::fs::create_dir(&root).map_err(|e| {
-            Failure::new(ExitClass::Output, e)
-                .context(format!("cannot create `{}`", root.display()))
-        })?;
+        std::fs::create_dir(&root).map_err(io_at("create", &root))?;
         std::fs::set_permissions(&root, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .map_err(|e| {
-                Failure::new(ExitClass::Output, e)
-                    .context(format!("cannot set the mode of `{}`", root.display()))
-            })?;
+            .map_err(io_at("set the mode of", &root))?;
         Ok(work)
     }
 
@@ -164,35 +153,26 @@ impl Drop for WorkDir {
 
 /// Checks the output path before anything is downloaded (docs/THREATS.md E3).
 pub fn preflight(output: &Path, format: OutputFormat, cache: &Path) -> Result<PathBuf, Failure> {
-    let usage = |message: String| Failure::message(ExitClass::Usage, message);
     let name = output
         .file_name()
-        .ok_or_else(|| usage(format!("output `{}` has no file name", output.display())))?;
+        .ok_or_else(|| BuildError::OutputHasNoName(output.to_path_buf()))?;
     let parent = match output.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let parent = std::fs::canonicalize(&parent).map_err(|e| {
-        Failure::new(ExitClass::Output, e).context(format!(
-            "the output's folder `{}` does not exist",
-            parent.display()
-        ))
-    })?;
+    let parent =
+        std::fs::canonicalize(&parent).map_err(|source| BuildError::OutputFolderMissing {
+            path: parent,
+            source,
+        })?;
     let output = parent.join(name);
     if rustix::fs::access(&parent, rustix::fs::Access::WRITE_OK).is_err() {
-        return Err(Failure::message(
-            ExitClass::Output,
-            format!("cannot write to the output's folder `{}`", parent.display()),
-        ));
+        return Err(BuildError::OutputFolderReadOnly(parent).into());
     }
     if let Ok(cache) = std::fs::canonicalize(cache)
         && output.starts_with(&cache)
     {
-        return Err(usage(format!(
-            "output `{}` is inside the cache `{}`",
-            output.display(),
-            cache.display()
-        )));
+        return Err(BuildError::OutputInCache { output, cache }.into());
     }
     match std::fs::symlink_metadata(&output) {
         Ok(meta) if format == OutputFormat::Dir => {
@@ -201,18 +181,15 @@ pub fn preflight(output: &Path, format: OutputFormat, cache: &Path) -> Result<Pa
                     .map(|mut d| d.next().is_none())
                     .unwrap_or(false);
             if !empty {
-                return Err(usage(format!(
-                    "output directory `{}` exists and is not empty",
-                    output.display()
-                )));
+                return Err(BuildError::OutputNotEmpty(output).into());
             }
         }
         Ok(meta) if meta.is_dir() => {
-            return Err(usage(format!(
-                "output `{}` is a directory; a {} needs a file name",
-                output.display(),
-                format.as_str()
-            )));
+            return Err(BuildError::OutputIsFolder {
+                output,
+                format: format.as_str(),
+            }
+            .into());
         }
         // Replaced only when it is a regular file: `-o /dev/null` as root must not turn the
         // host's device into a file, nor a symlink send the output elsewhere.
@@ -225,11 +202,7 @@ pub fn preflight(output: &Path, format: OutputFormat, cache: &Path) -> Result<Pa
                 t if t.is_socket() => "a socket",
                 _ => "not a regular file",
             };
-            return Err(usage(format!(
-                "output `{}` exists and is {kind}; debroot replaces only a regular file",
-                output.display()
-            ))
-            .hint("remove it, or write the output somewhere else"));
+            return Err(BuildError::OutputNotRegular { output, kind }.into());
         }
         _ => {}
     }
@@ -251,15 +224,12 @@ pub fn refuse_inputs(output: &Path, inputs: &[(&str, &Path)]) -> Result<(), Fail
             Some(std::fs::canonicalize(parent).ok()?.join(name))
         });
         if resolved.as_deref() == Some(output) || named.as_deref() == Some(output) {
-            return Err(Failure::message(
-                ExitClass::Usage,
-                format!(
-                    "output `{}` is {what} of this build (`{}`)",
-                    output.display(),
-                    input.display()
-                ),
-            )
-            .hint("write the output somewhere else"));
+            return Err(BuildError::OutputIsInput {
+                output: output.to_path_buf(),
+                what: (*what).to_owned(),
+                input: input.to_path_buf(),
+            }
+            .into());
         }
     }
     Ok(())

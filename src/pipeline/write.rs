@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use crate::digest::Sha256Digest;
-use crate::error::{ExitClass, Failure, ResultExt};
+use crate::error::{Failure, ResultExt, io_at};
 use crate::lock::Lock;
 use crate::profile::OutputFormat;
 
@@ -86,12 +86,7 @@ pub fn clamp_mtimes(root: &Path, epoch: i64) -> Result<(), Failure> {
         }
     }
     use std::os::unix::ffi::OsStrExt;
-    let failed = |e: std::io::Error| {
-        Failure::new(ExitClass::Output, e).context(format!(
-            "cannot clamp the times of `{}`",
-            crate::error::shown_path(root)
-        ))
-    };
+    let failed = |e: std::io::Error| io_at("clamp the times of", root)(e);
     let open = || {
         rustix::fs::open(
             root,
@@ -146,21 +141,12 @@ pub fn write_output(
                 .count();
             // Before the rename: the tree is never reachable by others at its final path.
             std::fs::set_permissions(root, std::os::unix::fs::PermissionsExt::from_mode(0o700))
-                .map_err(|e| {
-                    Failure::new(ExitClass::Output, e)
-                        .context(format!("cannot set the mode of `{}`", root.display()))
-                })?;
+                .map_err(io_at("set the mode of", root))?;
         }
         if output.exists() {
-            std::fs::remove_dir(output).map_err(|e| {
-                Failure::new(ExitClass::Output, e)
-                    .context(format!("cannot replace `{}`", output.display()))
-            })?;
+            std::fs::remove_dir(output).map_err(io_at("replace", output))?;
         }
-        std::fs::rename(root, output).map_err(|e| {
-            Failure::new(ExitClass::Output, e)
-                .context(format!("cannot move the tree to `{}`", output.display()))
-        })?;
+        std::fs::rename(root, output).map_err(io_at("move the tree to", output))?;
         return Ok(Written {
             sha256,
             bytes,
@@ -168,18 +154,14 @@ pub fn write_output(
         });
     }
     let nodes = crate::output::with_static_dev(nodes, epoch);
-    let mut temporary = crate::atomic::Temporary::beside(output, 0o644).map_err(|e| {
-        Failure::new(ExitClass::Output, e).context(format!(
-            "cannot create a temporary file beside `{}`",
-            output.display()
-        ))
-    })?;
+    let mut temporary = crate::atomic::Temporary::beside(output, 0o644)
+        .map_err(io_at("create a temporary file beside", output))?;
     crate::workdir::register(temporary.path());
     let temporary_path = temporary.path().to_path_buf();
-    let file = temporary.file().try_clone().map_err(|e| {
-        Failure::new(ExitClass::Output, e)
-            .context(format!("cannot write `{}`", temporary_path.display()))
-    })?;
+    let file = temporary
+        .file()
+        .try_clone()
+        .map_err(io_at("write", &temporary_path))?;
     let mut writer = crate::output::Pipelined::new(file);
     let result = crate::output::write_tarball(root, &nodes, format, &mut writer)
         .and_then(|done| {
@@ -199,10 +181,9 @@ pub fn write_output(
             return Err(failure);
         }
     };
-    temporary.persist().map_err(|e| {
-        Failure::new(ExitClass::Output, e)
-            .context(format!("cannot move the tarball to `{}`", output.display()))
-    })?;
+    temporary
+        .persist()
+        .map_err(io_at("move the tarball to", output))?;
     crate::workdir::unregister(&temporary_path);
     Ok(Written {
         sha256: digest,
@@ -264,9 +245,8 @@ pub fn write_manifest(
         name.push(".manifest.json");
         std::path::PathBuf::from(name)
     };
-    crate::atomic::write(&path, text.as_bytes(), 0o644).map_err(|e| {
-        Failure::new(ExitClass::Output, e).context(format!("cannot write `{}`", path.display()))
-    })
+    crate::atomic::write(&path, text.as_bytes(), 0o644).map_err(io_at("write", &path))?;
+    Ok(())
 }
 
 /// Says what a private directory output means (see [`write_output`]).

@@ -119,6 +119,13 @@ pub struct SandboxError {
     pub source: std::io::Error,
 }
 
+/// The sandbox runs scripts and hooks: failing to run one fails that phase (exit 8).
+impl crate::error::Classify for SandboxError {
+    fn class(&self) -> crate::error::ExitClass {
+        crate::error::ExitClass::Script
+    }
+}
+
 /// The sealed environment of a build.
 #[derive(Debug, Clone)]
 pub struct Sandbox {

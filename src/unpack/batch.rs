@@ -4,7 +4,24 @@
 //! package in one batch, `install` one batch of its plan at a time.
 
 use crate::cache::{Blobs, Cache};
-use crate::error::{ExitClass, Failure};
+use crate::error::{Classify, ExitClass, Failure, ResultExt};
+
+/// A batch that did not finish as planned: debroot's own fault, not a package's (exit 9).
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    #[error("the thread placing the packages' files panicked")]
+    PlacerPanicked,
+    #[error("package `{0}` was not unpacked")]
+    NotUnpacked(String),
+    #[error("package `{0}` was not placed")]
+    NotPlaced(String),
+}
+
+impl Classify for BatchError {
+    fn class(&self) -> ExitClass {
+        ExitClass::Output
+    }
+}
 use crate::lock::Lock;
 
 /// A package of the build: lock entry, the `.deb` (open and verified), control data.
@@ -163,9 +180,7 @@ pub fn unpack_all(
             (index, claimant)
         })
         .collect();
-    target.begin_batch().map_err(|e| {
-        Failure::new(crate::error::Classify::class(&e), e).context("cannot begin unpacking")
-    })?;
+    target.begin_batch().context(|| "cannot begin unpacking")?;
     let plan: Vec<usize> = claimants.iter().map(|&(_, claimant)| claimant).collect();
     let mut queue = claimants.clone();
     queue.sort_by_key(|(index, _)| std::cmp::Reverse(packages[*index].locked.size));
@@ -210,10 +225,7 @@ pub fn unpack_all(
     });
     target.finish_batch();
     let Ok(placed) = placed else {
-        return Err(Failure::message(
-            ExitClass::Output,
-            "the thread placing the packages' files panicked",
-        ));
+        return Err(BatchError::PlacerPanicked.into());
     };
     let mut placed: std::collections::BTreeMap<usize, _> = placed.into_iter().collect();
     let mut decoded = decoded
@@ -242,10 +254,7 @@ pub fn unpack_all(
             Some(Ok(result)) => result,
             Some(Err(kind)) => return Err(failed(kind)),
             None => {
-                return Err(Failure::message(
-                    ExitClass::Output,
-                    format!("package `{}` was not unpacked", package.locked.name),
-                ));
+                return Err(BatchError::NotUnpacked(package.locked.name.to_string()).into());
             }
         };
         match placed.remove(&claimant) {
@@ -256,10 +265,7 @@ pub fn unpack_all(
             }
             Some(Err(error)) => return Err(failed(error.into())),
             None => {
-                return Err(Failure::message(
-                    ExitClass::Output,
-                    format!("package `{}` was not placed", package.locked.name),
-                ));
+                return Err(BatchError::NotPlaced(package.locked.name.to_string()).into());
             }
         }
     }

@@ -1,0 +1,100 @@
+//! The commands' own failures: what the command line asked for that cannot be done, each with
+//! its exit class (the pipeline's and the modules' errors have theirs).
+
+use std::path::PathBuf;
+
+use crate::error::{Classify, ExitClass};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error("output `{}`: debroot writes no `.{extension}` format", .output.display())]
+    UnknownExtension { output: PathBuf, extension: String },
+    #[error("cannot read lockfile `{}`", .path.display())]
+    LockfileUnreadable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{package}` is not in the package set of `{}`", .profile.display())]
+    NotInPackageSet { package: String, profile: PathBuf },
+    #[error(
+        "no root: `debroot hook` runs inside a hook (which sets `DEBROOT_ROOT`), or give `--root DIR`"
+    )]
+    NoHookRoot,
+    #[error("the root `{}` is not a directory", .0.display())]
+    RootNotADirectory(PathBuf),
+    #[error("no command to run")]
+    NoCommand,
+    #[error("`{command}` failed in `{}`: {status}", .root.display())]
+    CommandFailed {
+        command: String,
+        root: PathBuf,
+        status: String,
+    },
+    #[error("cannot confine `{command}` to `{}`", .root.display())]
+    CannotConfine {
+        command: String,
+        root: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`--expect {0}` is neither a SHA256 nor a readable file")]
+    ExpectUnreadable(String, #[source] std::io::Error),
+    #[error("`{0}` holds no SHA256 (a sha256sum line or a debroot manifest)")]
+    ExpectHoldsNoDigest(String),
+    #[error("`--runs` must be at least 2: one build proves nothing")]
+    TooFewRuns,
+    #[error("`verify` compares files: choose a tarball format")]
+    VerifyNeedsFiles,
+    /// A run of `debroot verify` failed: its class is the build's.
+    #[error("run {number} of `{}` failed ({mode} mode); its log is `{}`:\n{tail}", .profile.display(), .log.display())]
+    RunFailed {
+        class: ExitClass,
+        number: usize,
+        profile: PathBuf,
+        mode: String,
+        log: PathBuf,
+        tail: String,
+    },
+    #[error("a reader thread panicked")]
+    ReaderPanicked,
+}
+
+impl Classify for CommandError {
+    fn class(&self) -> ExitClass {
+        use CommandError::*;
+        match self {
+            UnknownExtension { .. }
+            | LockfileUnreadable { .. }
+            | NoHookRoot
+            | RootNotADirectory(_)
+            | NoCommand
+            | ExpectUnreadable(..)
+            | ExpectHoldsNoDigest(_)
+            | TooFewRuns
+            | VerifyNeedsFiles => ExitClass::Usage,
+            NotInPackageSet { .. } => ExitClass::Resolution,
+            CommandFailed { .. } | CannotConfine { .. } => ExitClass::Script,
+            RunFailed { class, .. } => *class,
+            ReaderPanicked => ExitClass::Output,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        match self {
+            CommandError::UnknownExtension { .. } => Some(format!(
+                "name the output .tar, .tar.gz, .tar.xz or .tar.zst, or a folder (no extension), or choose with --format ({})",
+                crate::output::FORMAT_NAMES.join(", ")
+            )),
+            CommandError::NotInPackageSet { .. } => {
+                Some("`debroot lock --print PROFILE` lists the set".into())
+            }
+            CommandError::CannotConfine { source, .. }
+                if source.kind() == std::io::ErrorKind::PermissionDenied =>
+            {
+                Some("`debroot hook chroot` needs root: `root` or `unshare` mode".into())
+            }
+            _ => None,
+        }
+    }
+}
