@@ -97,8 +97,26 @@ fn help() {
 }
 
 #[test]
-fn index_text() {
+fn version() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = common::debroot(dir.path(), &["--version"], &[]);
+    assert_eq!(code(&output), 0);
+    assert_cli!("version", &output, &[dir.path()]);
+}
+
+/// The suites load concurrently, and the fixture's two empty suites share one index: on a cold
+/// cache, whether the second says `fetched` or `cached` is a race. On a warm cache every index
+/// is `cached`, so the snapshots are of a second run.
+fn indexed() -> Fixture {
     let fixture = fixture();
+    let cold = fixture.run(&["index", "p.toml"], &[]);
+    assert_eq!(code(&cold), 0, "{}", common::stderr(&cold));
+    fixture
+}
+
+#[test]
+fn index_text() {
+    let fixture = indexed();
     let output = fixture.run(&["index", "p.toml"], &[]);
     assert_eq!(code(&output), 0);
     assert_cli!("index_text", &output, &[fixture.path()]);
@@ -119,11 +137,38 @@ fn lock_text_check_and_print() {
 }
 
 #[test]
+fn index_json() {
+    let fixture = indexed();
+    let output = fixture.run(&["index", "p.toml", "--format", "json"], &[]);
+    assert_eq!(code(&output), 0);
+    assert_cli!("index_json", &output, &[fixture.path()]);
+}
+
+#[test]
+fn lock_json_and_check_json() {
+    let fixture = fixture();
+    let output = fixture.run(&["lock", "p.toml", "--format", "json"], &[]);
+    assert_eq!(code(&output), 0);
+    assert_cli!("lock_json", &output, &[fixture.path()]);
+    let output = fixture.run(&["lock", "p.toml", "--check", "--format", "json"], &[]);
+    assert_eq!(code(&output), 0);
+    assert_cli!("lock_check_json", &output, &[fixture.path()]);
+}
+
+#[test]
 fn why_text() {
     let fixture = locked();
     let output = fixture.run(&["why", "p.toml", "libc6"], &[]);
     assert_eq!(code(&output), 0);
     assert_cli!("why_text", &output, &[fixture.path()]);
+}
+
+#[test]
+fn why_json() {
+    let fixture = locked();
+    let output = fixture.run(&["why", "p.toml", "libc6", "--format", "json"], &[]);
+    assert_eq!(code(&output), 0);
+    assert_cli!("why_json", &output, &[fixture.path()]);
 }
 
 #[test]
@@ -198,6 +243,20 @@ fn verify_text() {
     let output = fixture.run(&["verify", "p.toml", "--modes", "extract"], &[EPOCH]);
     assert_eq!(code(&output), 0);
     assert_cli!("verify_text", &output, &[fixture.path()]);
+}
+
+#[test]
+fn verify_json() {
+    let fixture = locked();
+    // The runs' outputs are in a work directory under TMPDIR: one of the test's.
+    let tmp = fixture.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let output = fixture.run(
+        &["verify", "p.toml", "--modes", "extract", "--format", "json"],
+        &[EPOCH, ("TMPDIR", tmp.to_str().unwrap())],
+    );
+    assert_eq!(code(&output), 0);
+    assert_cli!("verify_json", &output, &[fixture.path()]);
 }
 
 /// Two trees for `diff`: `a` and `b` differ in one file's contents and one link's target;

@@ -2,6 +2,7 @@
 //! archive-level differences, manifests, the JSON Lines schema, and bad inputs. Hermetic: trees in
 //! temporary directories, tarballs built here header by header.
 
+use crate::assert_cli;
 use crate::common;
 
 use std::path::Path;
@@ -292,7 +293,7 @@ fn mode_change() {
         (&"0644".into(), &"4755".into())
     );
     let output = diff(dir.path(), &a, &b, &[]);
-    assert!(stdout(&output).contains("/etc/motd: mode 0644 -> 4755"));
+    assert_cli!("mode_change", &output, &[dir.path()]);
 }
 
 #[test]
@@ -436,9 +437,7 @@ fn text_content_change_shows_a_unified_diff() {
     assert_eq!(content["diff"], expected);
     let output = diff(dir.path(), &a, &b, &["--context", "0"]);
     assert_eq!(output.status.code(), Some(1));
-    let text = stdout(&output);
-    assert!(text.contains("/etc/motd: content differs (text)"), "{text}");
-    assert!(text.contains("@@ -2 +2 @@\n-world\n+WORLD\n"), "{text}");
+    assert_cli!("text_content_change", &output, &[dir.path()]);
 }
 
 #[test]
@@ -453,8 +452,8 @@ fn binary_content_change_shows_the_first_differing_offset() {
     let content = one(&records, "content");
     assert_eq!(content["kind"], "binary");
     assert_eq!(content["first_difference"], 4321);
-    let text = stdout(&diff(dir.path(), &a, &b, &[]));
-    assert!(text.contains("first difference at byte 4321"), "{text}");
+    let output = diff(dir.path(), &a, &b, &[]);
+    assert_cli!("binary_content_change", &output, &[dir.path()]);
 }
 
 #[test]

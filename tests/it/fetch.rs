@@ -1,6 +1,7 @@
 //! `debroot fetch` and `debroot cache` against a loopback fault server: docs/THREATS.md B1-B6, and
 //! after every failure the cache holds only verified blobs (I7) and no temporary file.
 
+use crate::assert_cli;
 use crate::common;
 
 use std::path::Path;
@@ -98,11 +99,7 @@ fn fetch_fills_the_cache_once_then_works_offline() {
     let fixture = fixture(3);
     let output = fetch(&fixture, &[]);
     assert_eq!(code(&output), 0, "{}", stderr(&output));
-    assert!(
-        stderr(&output).contains("Fetched 5 packages: 5 downloaded"),
-        "{}",
-        stderr(&output)
-    );
+    assert_cli!("fetch_cold", &output, &[fixture.path()]);
     let pool_requests = fixture
         .server
         .requests()
@@ -115,11 +112,7 @@ fn fetch_fills_the_cache_once_then_works_offline() {
     fixture.server.clear_log();
     let again = fetch(&fixture, &[]);
     assert_eq!(code(&again), 0, "{}", stderr(&again));
-    assert!(
-        stderr(&again).contains("0 downloaded (0 bytes), 5 already in the cache"),
-        "{}",
-        stderr(&again)
-    );
+    assert_cli!("fetch_warm", &again, &[fixture.path()]);
     assert!(
         fixture.server.requests().is_empty(),
         "a second fetch makes no request: {:?}",
@@ -345,16 +338,7 @@ fn b4_status_codes() {
     .unwrap();
     let output = fetch(&fixture, &[]);
     assert_eq!(code(&output), 6, "{}", stderr(&output));
-    assert!(
-        stderr(&output).contains("not found (HTTP 404)"),
-        "{}",
-        stderr(&output)
-    );
-    assert!(
-        stderr(&output).contains("hint: the mirror no longer has this version"),
-        "{}",
-        stderr(&output)
-    );
+    assert_cli!("b4_not_found", &output, &[fixture.path()]);
     assert_eq!(requests_for(&fixture, &path), 1);
 
     // 503 then 200: retried, succeeds.
@@ -568,16 +552,7 @@ fn b6_a_cache_others_can_write_is_refused() {
         &[],
     );
     assert_eq!(code(&output), 9, "{}", stderr(&output));
-    assert!(
-        stderr(&output).contains("writable by others"),
-        "{}",
-        stderr(&output)
-    );
-    assert!(
-        stderr(&output).contains("hint: use a private cache directory"),
-        "{}",
-        stderr(&output)
-    );
+    assert_cli!("b6_cache_writable_by_others", &output, &[fixture.path()]);
 }
 
 #[test]

@@ -64,6 +64,15 @@ const FILTERS: &[(&str, &str)] = &[
     ),
     // Durations as debroot prints them: `1.2 s`, `350 ms`, `12s`, `2m 3s`.
     (r"\b\d+(\.\d+)? ?(ms|µs|us|ns|s|min)\b", "[DURATION]"),
+    // Durations in JSON reports (`index`, `verify`): `"seconds": 0.075419057`.
+    (
+        r#"("seconds": ?)\d+(\.\d+)?([eE][-+]?\d+)?"#,
+        "$1[DURATION]",
+    ),
+    // Byte rates of a progress line: `1.2 MiB/s`, `350 B/s`.
+    (r"\b\d+(\.\d+)? ?[KMGT]?i?B/s\b", "[RATE]"),
+    // The process id in the name of a work directory (`workdir::create`): `.NAME.debroot-PID-N`.
+    (r"\.debroot-\d+-(\d+)\b", ".debroot-[PID]-$1"),
 ];
 
 fn regex_escape(text: &str) -> String {
