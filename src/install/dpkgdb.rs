@@ -25,7 +25,7 @@ use std::io;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::repo::packages::MultiArch;
+use crate::debian::MultiArch;
 use crate::unpack::Control;
 use crate::unpack::extract::{Diversions, Unpacked};
 use crate::unpack::tar::Kind;
