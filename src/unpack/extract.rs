@@ -1006,12 +1006,13 @@ impl Target {
             }
             unpacked.paths.push((entry.path.clone(), entry.kind));
             // dpkg writes a diverted file to its diverted name unless this package diverts it.
-            let target_path = match diversions.get(&entry.path) {
-                Some((to, by)) if by != package && entry.kind != Kind::Dir => {
-                    to.strip_prefix(b"/").unwrap_or(to).to_vec()
-                }
-                _ => entry.path.clone(),
-            };
+            let target_path = super::claims::landing_path(
+                &entry.path,
+                diversions.get(&entry.path),
+                package,
+                entry.kind,
+            )
+            .to_vec();
             let owner = (self.uid(&entry), self.gid(&entry));
             match entry.kind {
                 Kind::Dir => {
