@@ -11,6 +11,7 @@
 //! 6. `unpack`, `install`, `hooks`: safe extraction, maintainer scripts and hooks in a sealed
 //!    namespace.
 //! 7. `output` and `diff`: the tree written as a directory or tarball, and compared.
+//!    The tar format, read (`.deb` members, outputs for `diff`) and written, is one module: `tar`.
 //!
 //! The Debian vocabulary all of them share (deb822, versions, relations, architectures) is in
 //! [`debian`]. [`context`] is the only reader of the environment and the clock; [`error`] maps
@@ -40,6 +41,7 @@ pub mod printer;
 pub mod profile;
 pub mod repo;
 pub mod resolve;
+pub mod tar;
 pub mod timestamp;
 pub mod unpack;
 pub mod userns;

@@ -41,9 +41,9 @@
 
 use std::collections::BTreeMap;
 
-use super::tar::Kind;
 use crate::debian::Version;
 use crate::debian::relation::Dependency;
+use crate::tar::read::Kind;
 
 /// The top-level names merged /usr turns into links to `usr/NAME` (usrmerge's list; base-files
 /// ships `bin`, `sbin`, `lib` and the architecture's `lib64`-style folder).

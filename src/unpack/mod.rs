@@ -1,7 +1,8 @@
 //! `.deb` files: their control data, and their files written safely into a root.
 //!
 //! - [`deb`]: the ar container, read strictly;
-//! - [`tar`]: the tar members, read strictly;
+//! - [`tar`]: the tar members, read strictly (`crate::tar::read`, under the name callers outside
+//!   this module still use);
 //! - [`extract`]: writing members inside the root (paths resolved in the root, files made `O_EXCL`
 //!   in a private scratch folder and renamed into place, symlinks last; packages decoded in
 //!   parallel and placed in plan order);
@@ -14,7 +15,7 @@
 pub mod claims;
 pub mod deb;
 pub mod extract;
-pub mod tar;
+pub use crate::tar::read as tar;
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
