@@ -19,6 +19,8 @@
 //! 5. **cleanup and output** ([`pipeline::write`]): [`install::cleanup`], mtimes clamped to the
 //!    epoch, the tree written by [`output`] as a directory or tarball, and its manifest.
 //!
+//! The tar format, read (`.deb` members, outputs for `diff`) and written, is one module: [`tar`].
+//!
 //! `debroot diff` compares two outputs ([`diff`], reading them with [`output::read`]);
 //! `debroot verify` builds twice under different conditions and compares.
 //!
@@ -62,6 +64,7 @@ pub mod redact;
 pub mod repo;
 pub mod resolve;
 pub mod sandbox;
+pub mod tar;
 pub mod timestamp;
 pub mod unpack;
 pub mod userns;

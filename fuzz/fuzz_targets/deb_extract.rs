@@ -195,7 +195,7 @@ fn unpacked(target: &Target, claimant: usize, data: &[u8], control: Option<&Cont
                 max_bytes: DATA_LIMIT,
                 ..Options::default()
             };
-            let reader = unpack::tar::TarReader::new(tar);
+            let reader = debroot::tar::read::TarReader::new(tar);
             target
                 .unpack(claimant, reader, &options, &diversions, "fuzz")
                 .is_ok()

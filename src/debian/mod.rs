@@ -1,4 +1,5 @@
-//! Debian's vocabulary: deb822 paragraphs, versions, package names, relations, architectures.
+//! Debian's vocabulary: deb822 paragraphs, versions, package names, relations, architectures,
+//! and the control fields with a fixed set of words (`Multi-Arch`, `Priority`, `Essential`).
 //!
 //! Pure: these modules take bytes and strings and return typed values. They never read a file,
 //! the network, the environment or the clock. Every rule is dpkg's (checked against dpkg itself
@@ -6,11 +7,13 @@
 
 pub mod arch;
 pub mod deb822;
+pub mod fields;
 pub mod name;
 pub mod relation;
 pub mod version;
 
 pub use arch::Architecture;
+pub use fields::{MultiArch, Priority};
 pub use name::PackageName;
 pub use relation::{Constraint, Dependency, FieldKind, Op, Relation};
 pub use version::Version;

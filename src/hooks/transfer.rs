@@ -717,7 +717,7 @@ pub fn tar_in(root: &Path, tarball: &Path, dir: &Path) -> Result<(), TransferErr
             path: shown.clone(),
             source: io::Error::other(source),
         })?;
-    let mut reader = crate::unpack::tar::TarReader::new(decoder);
+    let mut reader = crate::tar::read::TarReader::new(decoder);
     ensure_dir_all(&target, dir, 0o755)?;
     let mut directories: Vec<(PathBuf, rustix::fs::Stat)> = Vec::new();
     let archive_error = |message: String| TransferError::Archive {
@@ -738,20 +738,20 @@ pub fn tar_in(root: &Path, tarball: &Path, dir: &Path) -> Result<(), TransferErr
         stat.st_gid = entry.gid;
         stat.st_mtime = entry.mtime;
         match entry.kind {
-            crate::unpack::tar::Kind::Dir => {
+            crate::tar::read::Kind::Dir => {
                 ensure_dir(&target, &member, entry.mode)?;
                 directories.push((member, stat));
             }
-            crate::unpack::tar::Kind::File => {
+            crate::tar::read::Kind::File => {
                 let mut data = TarData {
                     reader: &mut reader,
                 };
                 write_file(&target, &member, &mut data, &stat, OnSymlink::Replace)?;
             }
-            crate::unpack::tar::Kind::Symlink => {
+            crate::tar::read::Kind::Symlink => {
                 write_symlink(&target, &member, OsStr::from_bytes(&entry.link), &stat)?;
             }
-            crate::unpack::tar::Kind::Hardlink => {
+            crate::tar::read::Kind::Hardlink => {
                 let from = dir.join(OsStr::from_bytes(&entry.link));
                 let (from_parent, from_name) = target.parent(&from)?;
                 let (parent, name) = target.parent(&member)?;
@@ -773,7 +773,7 @@ pub fn tar_in(root: &Path, tarball: &Path, dir: &Path) -> Result<(), TransferErr
 
 /// A regular file's data from the tar reader.
 struct TarData<'a, R: Read> {
-    reader: &'a mut crate::unpack::tar::TarReader<R>,
+    reader: &'a mut crate::tar::read::TarReader<R>,
 }
 
 impl<R: Read> Read for TarData<'_, R> {

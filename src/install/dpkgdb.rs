@@ -25,10 +25,10 @@ use std::io;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::repo::packages::MultiArch;
+use crate::debian::MultiArch;
+use crate::tar::read::Kind;
 use crate::unpack::Control;
 use crate::unpack::extract::{Diversions, Unpacked};
-use crate::unpack::tar::Kind;
 
 /// A failure writing the database, naming the file.
 #[derive(Debug, thiserror::Error)]

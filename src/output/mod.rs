@@ -12,7 +12,6 @@
 //! boot needs before a devtmpfs is mounted); the tree itself never holds device nodes.
 
 pub mod read;
-pub mod tar;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -23,7 +22,7 @@ use std::path::{Path, PathBuf};
 use crate::digest::{Hasher, Sha256Digest};
 use crate::error::{Classify, ExitClass};
 use crate::profile::OutputFormat;
-pub use tar::{Node, NodeKind};
+pub use crate::tar::write::{Node, NodeKind};
 
 /// Why writing the output failed, naming the path.
 #[derive(Debug, thiserror::Error)]
@@ -41,7 +40,7 @@ pub enum OutputError {
         source: io::Error,
     },
     #[error("cannot write the tarball")]
-    Tar(#[from] tar::TarWriteError),
+    Tar(#[from] crate::tar::write::TarWriteError),
 }
 
 impl Classify for OutputError {
@@ -501,7 +500,7 @@ fn threads() -> u32 {
 
 /// Writes the tar stream of `nodes` (file data read from `root`) and returns the writer.
 fn write_tar<W: Write>(root: &Path, nodes: &[Node], writer: W) -> Result<W, OutputError> {
-    let mut tar = tar::TarWriter::new(writer);
+    let mut tar = crate::tar::write::TarWriter::new(writer);
     for node in nodes {
         if let NodeKind::File { .. } = node.kind {
             let full = root.join(std::ffi::OsStr::from_bytes_compat(&node.path));

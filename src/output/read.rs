@@ -3,7 +3,8 @@
 //!
 //! A directory is walked in byte order without following a symlink, with nanosecond mtimes and
 //! extended attributes. A tarball (plain, gzip, xz or zstd, told by its first bytes) is read by
-//! the reader below, which accepts what real root filesystem tarballs hold: ustar, GNU and v7
+//! the reader below (its headers and PAX records parsed by `crate::tar::header`, as the `.deb`
+//! reader's are), which accepts what real root filesystem tarballs hold: ustar, GNU and v7
 //! headers, GNU long names, PAX local and global records (path, linkpath, size, uid, gid, uname,
 //! gname, mtime with its fraction, `SCHILY.xattr.*`), hard links, device nodes and FIFOs. Nothing
 //! is extracted, so names are only normalized (`./` and a trailing `/` removed), never refused.
@@ -23,6 +24,10 @@ use crate::compression::Compression;
 use crate::diff::{self, Archive, Entry, Kind, Manifest, Member, Mtime, Sample, Tree};
 use crate::digest::{Hasher, Sha256Digest};
 use crate::error::{Classify, ExitClass};
+use crate::tar::header::{
+    self, BLOCK, GNU_MAGIC, Numbers, PaxRecords, USTAR_MAGIC, c_string, pax_records, shown_name,
+    typeflag,
+};
 
 /// Largest PAX header or GNU long name accepted.
 const MAX_HEADER_DATA: u64 = 1 << 20;
@@ -527,39 +532,9 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
+/// A numeric field, leniently (see [`Numbers::Lenient`]).
 fn number(field: &[u8]) -> Option<u64> {
-    if field.first().is_some_and(|b| b & 0x80 != 0) {
-        if field[0] & 0x40 != 0 {
-            return None;
-        }
-        let mut value = u64::from(field[0] & 0x3f);
-        for &byte in &field[1..] {
-            value = value.checked_mul(256)?.checked_add(u64::from(byte))?;
-        }
-        return Some(value);
-    }
-    let text: Vec<u8> = field
-        .iter()
-        .copied()
-        .take_while(|&b| b != 0)
-        .filter(|&b| b != b' ')
-        .collect();
-    if text.is_empty() {
-        return Some(0);
-    }
-    let mut value: u64 = 0;
-    for byte in text {
-        if !(b'0'..=b'7').contains(&byte) {
-            return None;
-        }
-        value = value.checked_mul(8)?.checked_add(u64::from(byte - b'0'))?;
-    }
-    Some(value)
-}
-
-fn c_string(field: &[u8]) -> &[u8] {
-    let end = field.iter().position(|&b| b == 0).unwrap_or(field.len());
-    &field[..end]
+    header::number(field, Numbers::Lenient)
 }
 
 /// A member name as a tree path: `./`, leading `/` and a trailing `/` removed.
@@ -583,59 +558,9 @@ fn normalize(name: &[u8]) -> Vec<u8> {
     rest.to_vec()
 }
 
-/// PAX records: `(key, value)` in order.
-type PaxRecords = Vec<(Vec<u8>, Vec<u8>)>;
-
-/// Parses PAX records (`LEN KEY=VALUE\n`).
-fn pax_records(data: &[u8]) -> Result<PaxRecords, String> {
-    let mut records = Vec::new();
-    let mut rest = data;
-    while !rest.is_empty() {
-        if rest.iter().all(|&b| b == 0) {
-            break;
-        }
-        let space = rest
-            .iter()
-            .position(|&b| b == b' ')
-            .ok_or("malformed PAX record")?;
-        let length: usize = std::str::from_utf8(&rest[..space])
-            .ok()
-            .and_then(|t| t.parse().ok())
-            .ok_or("malformed PAX record length")?;
-        if length <= space + 1 || length > rest.len() || rest[length - 1] != b'\n' {
-            return Err("malformed PAX record length".into());
-        }
-        let record = &rest[space + 1..length - 1];
-        let equals = record
-            .iter()
-            .position(|&b| b == b'=')
-            .ok_or("PAX record without `=`")?;
-        records.push((record[..equals].to_vec(), record[equals + 1..].to_vec()));
-        rest = &rest[length..];
-    }
-    Ok(records)
-}
-
 /// A PAX time (`SECONDS[.FRACTION]`).
 fn pax_time(value: &[u8]) -> Option<Mtime> {
-    let text = std::str::from_utf8(value).ok()?;
-    let (seconds, fraction) = match text.split_once('.') {
-        Some((s, f)) => (s, Some(f)),
-        None => (text, None),
-    };
-    let seconds: i64 = seconds.parse().ok()?;
-    let nanoseconds = match fraction {
-        Some(f) if f.bytes().all(|b| b.is_ascii_digit()) => {
-            let mut digits: String = f.chars().take(9).collect();
-            while digits.len() < 9 {
-                digits.push('0');
-            }
-            Some(digits.parse().ok()?)
-        }
-        Some(_) => return None,
-        None => None,
-    };
-    Some(Mtime {
+    header::pax_time(value).map(|(seconds, nanoseconds)| Mtime {
         seconds,
         nanoseconds,
     })
@@ -680,11 +605,11 @@ fn read_tarball(path: &Path, compression: Compression) -> Result<(Tree, DataPath
                     return Err(ReadError::Tar {
                         path: path.to_path_buf(),
                         index,
-                        name: Some(crate::unpack::tar::shown_name(&member.name)),
+                        name: Some(shown_name(&member.name)),
                         offset: header.offset,
                         reason: format!(
                             "hard link to `{}`, which is not an earlier file",
-                            crate::unpack::tar::shown_name(target)
+                            shown_name(target)
                         ),
                     });
                 };
@@ -805,7 +730,7 @@ fn scan_tar(
     let mut long_link: Option<Vec<u8>> = None;
     let mut header_hasher = Hasher::new();
     let mut index = 0usize;
-    let mut block = [0u8; 512];
+    let mut block = [0u8; BLOCK];
     let trailer_size;
     let mut trailer_nonzero = false;
     loop {
@@ -813,7 +738,7 @@ fn scan_tar(
         let tar_error = |name: Option<&[u8]>, reason: &str| ReadError::Tar {
             path: path.to_path_buf(),
             index,
-            name: name.map(crate::unpack::tar::shown_name),
+            name: name.map(shown_name),
             offset,
             reason: reason.to_owned(),
         };
@@ -824,12 +749,12 @@ fn scan_tar(
                 "the archive ends without its end-of-archive blocks (truncated?)",
             ));
         }
-        if got < 512 {
+        if got < BLOCK {
             return Err(tar_error(None, "truncated header"));
         }
         if block.iter().all(|&b| b == 0) {
             // End of archive: count what follows (the second zero block and padding).
-            let mut total = 512u64;
+            let mut total = BLOCK as u64;
             let mut buffer = vec![0u8; 64 << 10];
             loop {
                 let n = read_full(&mut stream, &mut buffer)
@@ -843,19 +768,10 @@ fn scan_tar(
             trailer_size = total;
             break;
         }
-        let raw_name = c_string(&block[..100]).to_vec();
-        let stored: u64 = block[148..156]
-            .iter()
-            .copied()
-            .take_while(|&b| b != 0)
-            .filter(|&b| b != b' ')
-            .try_fold(0u64, |v, b| {
-                (b'0'..=b'7')
-                    .contains(&b)
-                    .then(|| v * 8 + u64::from(b - b'0'))
-            })
+        let raw_name = c_string(&block[header::NAME]).to_vec();
+        let stored = header::octal(&block[header::CHECKSUM], Numbers::Lenient)
             .ok_or_else(|| tar_error(Some(&raw_name), "header checksum is not a number"))?;
-        if !crate::unpack::tar::checksum_matches(&block, stored) {
+        if !header::checksum_matches(&block, stored) {
             return Err(tar_error(
                 Some(&raw_name),
                 "bad header checksum (not a tar archive, or corrupt)",
@@ -864,18 +780,24 @@ fn scan_tar(
         if facts {
             header_hasher.update(&block);
         }
-        let typeflag = block[156];
-        let header_size = number(&block[124..136])
+        let typeflag = block[header::TYPEFLAG];
+        let header_size = number(&block[header::SIZE])
             .ok_or_else(|| tar_error(Some(&raw_name), "size is not a number"))?;
         // Extension headers: their data describes the next member.
-        if matches!(typeflag, b'x' | b'g' | b'L' | b'K') {
+        if matches!(
+            typeflag,
+            typeflag::PAX_LOCAL
+                | typeflag::PAX_GLOBAL
+                | typeflag::GNU_LONGNAME
+                | typeflag::GNU_LONGLINK
+        ) {
             if header_size > MAX_HEADER_DATA {
                 return Err(tar_error(
                     Some(&raw_name),
                     "extension header larger than 1 MiB",
                 ));
             }
-            let padded = header_size.div_ceil(512) * 512;
+            let padded = header_size.div_ceil(BLOCK as u64) * BLOCK as u64;
             let mut data = vec![0u8; padded as usize];
             let n = read_full(&mut stream, &mut data).map_err(stream_error(index, offset))?;
             if (n as u64) < padded {
@@ -886,24 +808,24 @@ fn scan_tar(
             }
             let data = &data[..header_size as usize];
             match typeflag {
-                b'x' | b'g' => {
+                typeflag::PAX_LOCAL | typeflag::PAX_GLOBAL => {
                     let records =
                         pax_records(data).map_err(|reason| tar_error(Some(&raw_name), &reason))?;
-                    if typeflag == b'x' {
+                    if typeflag == typeflag::PAX_LOCAL {
                         local_pax.extend(records);
                     } else {
                         global_pax.extend(records);
                     }
                 }
-                b'L' => long_name = Some(c_string(data).to_vec()),
+                typeflag::GNU_LONGNAME => long_name = Some(c_string(data).to_vec()),
                 _ => long_link = Some(c_string(data).to_vec()),
             }
             continue;
         }
-        let magic = &block[257..263];
-        let format = if magic == b"ustar\0" {
+        let magic = &block[header::MAGIC];
+        let format = if magic == USTAR_MAGIC {
             "ustar"
-        } else if magic == b"ustar " {
+        } else if magic == GNU_MAGIC {
             "gnu"
         } else {
             "v7"
@@ -913,7 +835,7 @@ fn scan_tar(
         let name = match (pax_get(b"path"), long_name.take()) {
             (Some(name), _) | (None, Some(name)) => name,
             (None, None) => {
-                let prefix = c_string(&block[345..500]);
+                let prefix = c_string(&block[header::PREFIX]);
                 if format == "ustar" && !prefix.is_empty() {
                     let mut full = prefix.to_vec();
                     full.push(b'/');
@@ -926,12 +848,12 @@ fn scan_tar(
         };
         let link = match (pax_get(b"linkpath"), long_link.take()) {
             (Some(link), _) | (None, Some(link)) => link,
-            (None, None) => c_string(&block[157..257]).to_vec(),
+            (None, None) => c_string(&block[header::LINKNAME]).to_vec(),
         };
         let invalid = |reason: &str| ReadError::Tar {
             path: path.to_path_buf(),
             index,
-            name: Some(crate::unpack::tar::shown_name(&name)),
+            name: Some(shown_name(&name)),
             offset,
             reason: reason.to_owned(),
         };
@@ -949,13 +871,13 @@ fn scan_tar(
             number(&block[range]).ok_or_else(|| invalid(&format!("{what} is not a number")))
         };
         let size = pax_number(b"size")?.unwrap_or(header_size);
-        let uid = pax_number(b"uid")?.map_or_else(|| header_number(108..116, "uid"), Ok)?;
-        let gid = pax_number(b"gid")?.map_or_else(|| header_number(116..124, "gid"), Ok)?;
-        let mode = header_number(100..108, "mode")?;
+        let uid = pax_number(b"uid")?.map_or_else(|| header_number(header::UID, "uid"), Ok)?;
+        let gid = pax_number(b"gid")?.map_or_else(|| header_number(header::GID, "gid"), Ok)?;
+        let mode = header_number(header::MODE, "mode")?;
         let mtime = match pax_get(b"mtime") {
             Some(value) => pax_time(&value).ok_or_else(|| invalid("malformed PAX mtime"))?,
             None => Mtime {
-                seconds: i64::try_from(header_number(136..148, "mtime")?)
+                seconds: i64::try_from(header_number(header::MTIME, "mtime")?)
                     .map_err(|_| invalid("mtime out of range"))?,
                 nanoseconds: None,
             },
@@ -965,24 +887,30 @@ fn scan_tar(
         };
         let devices = || -> Result<(u32, u32), ReadError> {
             Ok((
-                to_u32(header_number(329..337, "device major")?, "device major")?,
-                to_u32(header_number(337..345, "device minor")?, "device minor")?,
+                to_u32(
+                    header_number(header::DEVMAJOR, "device major")?,
+                    "device major",
+                )?,
+                to_u32(
+                    header_number(header::DEVMINOR, "device minor")?,
+                    "device minor",
+                )?,
             ))
         };
         let kind = match typeflag {
-            b'0' | 0 | b'7' => TarKind::File,
-            b'1' => TarKind::Hardlink(normalize(&link)),
-            b'2' => TarKind::Symlink(link.clone()),
-            b'3' => {
+            typeflag::REGULAR | typeflag::REGULAR_OLD | typeflag::CONTIGUOUS => TarKind::File,
+            typeflag::HARDLINK => TarKind::Hardlink(normalize(&link)),
+            typeflag::SYMLINK => TarKind::Symlink(link.clone()),
+            typeflag::CHAR => {
                 let (major, minor) = devices()?;
                 TarKind::Char(major, minor)
             }
-            b'4' => {
+            typeflag::BLOCK => {
                 let (major, minor) = devices()?;
                 TarKind::Block(major, minor)
             }
-            b'5' => TarKind::Dir,
-            b'6' => TarKind::Fifo,
+            typeflag::DIR => TarKind::Dir,
+            typeflag::FIFO => TarKind::Fifo,
             other => {
                 return Err(invalid(&format!(
                     "unsupported member type `{}`",
@@ -1000,8 +928,8 @@ fn scan_tar(
             (Vec::new(), Vec::new())
         } else {
             (
-                c_string(&block[265..297]).to_vec(),
-                c_string(&block[297..329]).to_vec(),
+                c_string(&block[header::UNAME]).to_vec(),
+                c_string(&block[header::GNAME]).to_vec(),
             )
         };
         let member = Member {
@@ -1010,8 +938,8 @@ fn scan_tar(
             format,
             uname: pax_get(b"uname").unwrap_or(uname),
             gname: pax_get(b"gname").unwrap_or(gname),
-            atime: pax_get(b"atime").or_else(|| gnu_time(345..357)),
-            ctime: pax_get(b"ctime").or_else(|| gnu_time(357..369)),
+            atime: pax_get(b"atime").or_else(|| gnu_time(header::GNU_ATIME)),
+            ctime: pax_get(b"ctime").or_else(|| gnu_time(header::GNU_CTIME)),
             pax: pax.clone(),
             header_sha256: std::mem::take(&mut header_hasher).finish(),
         };
@@ -1027,7 +955,7 @@ fn scan_tar(
         let data_size = match kind {
             TarKind::File => size,
             TarKind::Hardlink(_) | TarKind::Dir => {
-                if typeflag == b'1' || typeflag == b'5' {
+                if typeflag == typeflag::HARDLINK || typeflag == typeflag::DIR {
                     0
                 } else {
                     size
@@ -1058,7 +986,7 @@ fn scan_tar(
                 read
             )));
         }
-        let padding = (512 - data_size % 512) % 512;
+        let padding = (BLOCK as u64 - data_size % BLOCK as u64) % BLOCK as u64;
         let mut pad = vec![0u8; padding as usize];
         let n = read_full(&mut stream, &mut pad).map_err(stream_error(index, stream.count))?;
         if (n as u64) < padding {
@@ -1156,15 +1084,5 @@ mod tests {
         assert_eq!(normalize(b"."), b"");
         assert_eq!(normalize(b"./etc/"), b"etc");
         assert_eq!(normalize(b"/etc/motd"), b"etc/motd");
-    }
-
-    #[test]
-    fn pax_records_parse_and_refuse_garbage() {
-        assert_eq!(
-            pax_records(b"16 path=abcdefg\n").unwrap(),
-            vec![(b"path".to_vec(), b"abcdefg".to_vec())]
-        );
-        assert!(pax_records(b"99 path=x\n").is_err());
-        assert!(pax_records(b"garbage").is_err());
     }
 }

@@ -15,41 +15,9 @@
 use std::fmt;
 
 use crate::debian::deb822::{self, Paragraph};
+use crate::debian::fields::{self, MultiArch, Priority};
 use crate::debian::{Architecture, PackageName, Version};
 use crate::digest::Sha256Digest;
-
-/// `Multi-Arch`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub enum MultiArch {
-    #[default]
-    No,
-    Same,
-    Foreign,
-    Allowed,
-}
-
-impl MultiArch {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MultiArch::No => "no",
-            MultiArch::Same => "same",
-            MultiArch::Foreign => "foreign",
-            MultiArch::Allowed => "allowed",
-        }
-    }
-}
-
-/// `Priority`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Priority {
-    Required,
-    Important,
-    Standard,
-    Optional,
-    Extra,
-    /// Absent or another word.
-    Other,
-}
 
 /// The relation fields of a package, as written (continuation lines folded).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -176,36 +144,10 @@ fn record(paragraph: &Paragraph<'_>) -> Result<PackageRecord, String> {
             )
         })?;
     let sha256 = Sha256Digest::parse(required(paragraph, "SHA256")?).map_err(|e| e.to_string())?;
-    let multi_arch = match paragraph.get("Multi-Arch") {
-        None | Some(b"no") => MultiArch::No,
-        Some(b"same") => MultiArch::Same,
-        Some(b"foreign") => MultiArch::Foreign,
-        Some(b"allowed") => MultiArch::Allowed,
-        Some(other) => {
-            return Err(format!(
-                "invalid `Multi-Arch` `{}`",
-                crate::debian::escape(other)
-            ));
-        }
-    };
-    let essential = match paragraph.get("Essential") {
-        None | Some(b"no") => false,
-        Some(b"yes") => true,
-        Some(other) => {
-            return Err(format!(
-                "invalid `Essential` `{}`",
-                crate::debian::escape(other)
-            ));
-        }
-    };
-    let priority = match paragraph.get("Priority") {
-        Some(b"required") => Priority::Required,
-        Some(b"important") => Priority::Important,
-        Some(b"standard") => Priority::Standard,
-        Some(b"optional") => Priority::Optional,
-        Some(b"extra") => Priority::Extra,
-        _ => Priority::Other,
-    };
+    let multi_arch = MultiArch::parse(paragraph.get("Multi-Arch")).map_err(|e| e.to_string())?;
+    let essential =
+        fields::parse_essential(paragraph.get("Essential")).map_err(|e| e.to_string())?;
+    let priority = Priority::parse(paragraph.get("Priority"));
     Ok(PackageRecord {
         name,
         version,

@@ -28,11 +28,11 @@ use std::fmt;
 
 use resolvo::{ConditionalRequirement, Problem, SolvableId, Solver, UnsolvableOrCancelled};
 
+use crate::debian::Priority;
 use crate::debian::relation::Dependency;
 use crate::debian::{PackageName, Version};
 use crate::error::{Classify, ExitClass};
 use crate::profile::{PackageSpec, Variant};
-use crate::repo::packages::Priority;
 use provider::Provider;
 pub use universe::{Key, Universe};
 

@@ -25,9 +25,9 @@ use resolvo::{
 };
 
 use super::universe::{ArchRule, Key, Universe, arch_rule};
+use crate::debian::MultiArch;
 use crate::debian::relation::{Constraint, Dependency, Op};
 use crate::debian::{Architecture, PackageName, Version};
-use crate::repo::packages::MultiArch;
 
 /// A set of versions of one key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

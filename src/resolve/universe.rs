@@ -14,7 +14,8 @@ use std::collections::BTreeMap;
 
 use crate::debian::relation::{self, Dependency, FieldKind, Relation};
 use crate::debian::{Architecture, PackageName, Version};
-use crate::repo::packages::{MultiArch, PackageRecord, PackagesIndex, Priority, Rejected};
+use crate::debian::{MultiArch, Priority};
+use crate::repo::packages::{PackageRecord, PackagesIndex, Rejected};
 
 /// `(name, architecture)`; `all` packages are keyed under the native architecture.
 pub type Key = (PackageName, Architecture);

@@ -1,4 +1,5 @@
-//! Which package holds each location of the root: claim arbitration, pure (no I/O).
+//! Which package holds each location of the root: claim arbitration, pure (no I/O). The rules
+//! are one function, [`arbitrate`]; the [`Ledger`] remembers who holds what and asks it.
 //!
 //! A *location* is where a member lands: its parent directory as the kernel resolves it inside
 //! the root (symlinks followed) and its own name. It is never the path as a package writes it:
@@ -40,9 +41,9 @@
 
 use std::collections::BTreeMap;
 
-use super::tar::Kind;
 use crate::debian::Version;
 use crate::debian::relation::Dependency;
+use crate::tar::read::Kind;
 
 /// The top-level names merged /usr turns into links to `usr/NAME` (usrmerge's list; base-files
 /// ships `bin`, `sbin`, `lib` and the architecture's `lib64`-style folder).
@@ -151,6 +152,74 @@ pub enum Decision {
     Duplicate,
 }
 
+/// One side of an arbitration: a package (its claimant index and what arbitration needs of it)
+/// and the kind of its member at the location.
+#[derive(Debug, Clone, Copy)]
+pub struct Party<'a> {
+    pub index: usize,
+    pub claimant: &'a Claimant,
+    pub kind: Kind,
+}
+
+/// The arbitration rules of the module docs, as a pure function: what to do with `new`'s member
+/// at a location `old`'s member holds (`merged_usr`: `new`'s member is one of merged /usr's
+/// links, [`is_merged_usr_link`]). The [`Ledger`] finds `old`; the extractor acts on the answer.
+pub fn arbitrate(old: Party<'_>, new: Party<'_>, merged_usr: bool) -> Decision {
+    if old.index == new.index {
+        return if old.kind == Kind::Dir && new.kind == Kind::Dir {
+            Decision::Share
+        } else {
+            Decision::Duplicate
+        };
+    }
+    let conflict = || {
+        let (earlier, later) = if old.claimant.order <= new.claimant.order {
+            (old, new)
+        } else {
+            (new, old)
+        };
+        Decision::Conflict(Conflict {
+            later: later.index,
+            earlier: earlier.index,
+            earlier_kind: earlier.kind,
+            later_kind: later.kind,
+        })
+    };
+    match (old.kind, new.kind) {
+        (Kind::Dir, Kind::Dir) => Decision::Share,
+        (Kind::Dir, Kind::Symlink) if merged_usr => Decision::TakeDirectory,
+        (Kind::Symlink, Kind::Dir) => Decision::Follow,
+        (Kind::Dir, _) | (_, Kind::Dir) => conflict(),
+        _ => {
+            if new.claimant.replaces(old.claimant) {
+                Decision::Replace {
+                    previous: old.index,
+                }
+            } else if old.claimant.replaces(new.claimant) {
+                Decision::Keep { holder: old.index }
+            } else {
+                conflict()
+            }
+        }
+    }
+}
+
+/// Where a member of `package` at `path` lands, given the diversion of `path` in force
+/// (`(diverted-to path, diverting package)`, see `extract::Diversions`): dpkg writes a diverted
+/// file or link to its diverted name, unless this package is the one that diverts it;
+/// directories are never diverted.
+pub fn landing_path<'a>(
+    path: &'a [u8],
+    diversion: Option<&'a (Vec<u8>, String)>,
+    package: &str,
+    kind: Kind,
+) -> &'a [u8] {
+    match diversion {
+        Some((to, by)) if by != package && kind != Kind::Dir => to.strip_prefix(b"/").unwrap_or(to),
+        _ => path,
+    }
+}
+
 /// Every location claimed in a build, with its holder, and the packages that claim them.
 #[derive(Debug, Default)]
 pub struct Ledger {
@@ -189,46 +258,22 @@ impl Ledger {
         }
     }
 
-    /// What to do with a member of `claimant` of `kind` where `old` (an earlier member) is.
+    /// What to do with a member of `claimant` of `kind` where `old` (an earlier member) is
+    /// ([`arbitrate`] with the two claimants).
     pub fn pair(&self, old: &Holder, claimant: usize, kind: Kind, merged_usr: bool) -> Decision {
-        if old.claimant == claimant {
-            return if old.kind == Kind::Dir && kind == Kind::Dir {
-                Decision::Share
-            } else {
-                Decision::Duplicate
-            };
-        }
-        let conflict = || {
-            let (earlier, later) = self.ordered(old.claimant, claimant);
-            let kind_of = |c: usize| if c == claimant { kind } else { old.kind };
-            Decision::Conflict(Conflict {
-                later,
-                earlier,
-                earlier_kind: kind_of(earlier),
-                later_kind: kind_of(later),
-            })
-        };
-        match (old.kind, kind) {
-            (Kind::Dir, Kind::Dir) => Decision::Share,
-            (Kind::Dir, Kind::Symlink) if merged_usr => Decision::TakeDirectory,
-            (Kind::Symlink, Kind::Dir) => Decision::Follow,
-            (Kind::Dir, _) | (_, Kind::Dir) => conflict(),
-            _ => {
-                let (old_claimant, new_claimant) =
-                    (&self.claimants[old.claimant], &self.claimants[claimant]);
-                if new_claimant.replaces(old_claimant) {
-                    Decision::Replace {
-                        previous: old.claimant,
-                    }
-                } else if old_claimant.replaces(new_claimant) {
-                    Decision::Keep {
-                        holder: old.claimant,
-                    }
-                } else {
-                    conflict()
-                }
-            }
-        }
+        arbitrate(
+            Party {
+                index: old.claimant,
+                claimant: &self.claimants[old.claimant],
+                kind: old.kind,
+            },
+            Party {
+                index: claimant,
+                claimant: &self.claimants[claimant],
+                kind,
+            },
+            merged_usr,
+        )
     }
 
     /// Two members of earlier packages meeting at one location (a directory's contents moved
@@ -241,15 +286,6 @@ impl Ledger {
             self.pair(earlier, later.claimant, later.kind, later.merged_usr),
             b_later,
         )
-    }
-
-    /// `a` and `b` as (earlier, later) in plan order.
-    fn ordered(&self, a: usize, b: usize) -> (usize, usize) {
-        if self.claimants[a].order <= self.claimants[b].order {
-            (a, b)
-        } else {
-            (b, a)
-        }
     }
 
     /// Records `holder` at `location` (after [`Decision::Create`], [`Decision::Replace`] or
@@ -471,6 +507,150 @@ mod tests {
             }
         }
         ledger
+    }
+
+    fn party(index: usize, claimant: &Claimant, kind: Kind) -> Party<'_> {
+        Party {
+            index,
+            claimant,
+            kind,
+        }
+    }
+
+    #[test]
+    fn arbitrate_one_file_from_two_packages() {
+        let a = claimant(0, "pa", "");
+        let b = claimant(1, "pb", "");
+        let b_replaces_a = claimant(1, "pb", "pa");
+        let b_replaces_old_a = claimant(1, "pb", "pa (<< 1.0)");
+        let a_replaces_b = claimant(0, "pa", "pb");
+        for kind in [Kind::File, Kind::Hardlink, Kind::Symlink] {
+            // No Replaces: a conflict, named later/earlier by plan order.
+            assert_eq!(
+                arbitrate(party(0, &a, Kind::File), party(1, &b, kind), false),
+                Decision::Conflict(Conflict {
+                    later: 1,
+                    earlier: 0,
+                    earlier_kind: Kind::File,
+                    later_kind: kind,
+                })
+            );
+            // The new package Replaces the old one: it takes the path over.
+            assert_eq!(
+                arbitrate(
+                    party(0, &a, Kind::File),
+                    party(1, &b_replaces_a, kind),
+                    false
+                ),
+                Decision::Replace { previous: 0 }
+            );
+            // A versioned Replaces that does not admit the old version is no Replaces.
+            assert!(matches!(
+                arbitrate(
+                    party(0, &a, kind),
+                    party(1, &b_replaces_old_a, Kind::File),
+                    false
+                ),
+                Decision::Conflict(_)
+            ));
+            // The old package Replaces the new one: the old member stays.
+            assert_eq!(
+                arbitrate(
+                    party(0, &a_replaces_b, kind),
+                    party(1, &b, Kind::File),
+                    false
+                ),
+                Decision::Keep { holder: 0 }
+            );
+        }
+        // Plan order, not argument order, says which is the later one.
+        assert_eq!(
+            arbitrate(party(1, &b, Kind::File), party(0, &a, Kind::Symlink), false),
+            Decision::Conflict(Conflict {
+                later: 1,
+                earlier: 0,
+                earlier_kind: Kind::Symlink,
+                later_kind: Kind::File,
+            })
+        );
+    }
+
+    #[test]
+    fn arbitrate_directories() {
+        let a = claimant(0, "pa", "");
+        let b = claimant(1, "pb", "pa");
+        // A directory is shared, with or without Replaces.
+        assert_eq!(
+            arbitrate(party(0, &a, Kind::Dir), party(1, &b, Kind::Dir), false),
+            Decision::Share
+        );
+        // A directory never gives way to a file or a symlink, Replaces or not...
+        for kind in [Kind::File, Kind::Hardlink, Kind::Symlink] {
+            assert!(matches!(
+                arbitrate(party(0, &a, Kind::Dir), party(1, &b, kind), false),
+                Decision::Conflict(_)
+            ));
+            assert!(
+                matches!(
+                    arbitrate(party(0, &a, kind), party(1, &b, Kind::Dir), false),
+                    Decision::Conflict(_)
+                ) == (kind != Kind::Symlink)
+            );
+        }
+        // ...but for merged /usr's links, which take its place.
+        assert_eq!(
+            arbitrate(party(0, &a, Kind::Dir), party(1, &b, Kind::Symlink), true),
+            Decision::TakeDirectory
+        );
+        // A directory member where a symlink is follows the link.
+        assert_eq!(
+            arbitrate(party(0, &a, Kind::Symlink), party(1, &b, Kind::Dir), false),
+            Decision::Follow
+        );
+    }
+
+    #[test]
+    fn arbitrate_one_package_twice() {
+        let a = claimant(0, "pa", "pa");
+        assert_eq!(
+            arbitrate(party(0, &a, Kind::Dir), party(0, &a, Kind::Dir), false),
+            Decision::Share
+        );
+        for (old, new) in [
+            (Kind::File, Kind::File),
+            (Kind::Dir, Kind::File),
+            (Kind::Symlink, Kind::Dir),
+        ] {
+            assert_eq!(
+                arbitrate(party(0, &a, old), party(0, &a, new), false),
+                Decision::Duplicate
+            );
+        }
+    }
+
+    #[test]
+    fn diverted_members_land_under_the_diverted_name() {
+        let diversion = (b"/usr/bin/tool.real".to_vec(), "diverter".to_owned());
+        let path = &b"usr/bin/tool"[..];
+        // Another package's file goes to the diverted name...
+        assert_eq!(
+            landing_path(path, Some(&diversion), "t-tool", Kind::File),
+            b"usr/bin/tool.real"
+        );
+        assert_eq!(
+            landing_path(path, Some(&diversion), "t-tool", Kind::Symlink),
+            b"usr/bin/tool.real"
+        );
+        // ...the diverting package's own stays where it is, and so do directories.
+        assert_eq!(
+            landing_path(path, Some(&diversion), "diverter", Kind::File),
+            path
+        );
+        assert_eq!(
+            landing_path(path, Some(&diversion), "t-tool", Kind::Dir),
+            path
+        );
+        assert_eq!(landing_path(path, None, "t-tool", Kind::File), path);
     }
 
     #[test]

@@ -44,7 +44,7 @@ pub enum DebError {
     Tar {
         member: String,
         #[source]
-        source: super::tar::TarError,
+        source: crate::tar::read::TarError,
     },
     #[error("reading the package: {0}")]
     Io(#[source] io::Error),

@@ -76,7 +76,7 @@ use rustix::io::Errno;
 
 pub use super::claims::Claimant;
 use super::claims::{self, Decision, Holder, Ledger};
-use super::tar::{Entry, Kind, TarReader};
+use crate::tar::read::{Entry, Kind, TarReader};
 
 /// Most entries one package may have.
 pub const MAX_ENTRIES: usize = 1_000_000;
@@ -84,7 +84,7 @@ pub const MAX_ENTRIES: usize = 1_000_000;
 /// until the package is done (a million names of 4 KiB would be gigabytes).
 pub const MAX_NAME_BYTES: u64 = 128 << 20;
 /// Most bytes of file data one package may have when nothing better is known (apt's cap).
-pub const MAX_BYTES: u64 = super::tar::MAX_MEMBER;
+pub const MAX_BYTES: u64 = crate::tar::read::MAX_MEMBER;
 /// Members a decoder hands to the placer at once.
 const HANDOVER: usize = 64;
 
@@ -117,7 +117,7 @@ pub enum ExtractError {
         source: std::io::Error,
     },
     #[error(transparent)]
-    Tar(#[from] super::tar::TarError),
+    Tar(#[from] crate::tar::read::TarError),
     #[error(transparent)]
     RootFile(#[from] crate::confine::RootFileError),
     /// debroot was interrupted: the signal handler is removing the root, so writing stops.
@@ -130,7 +130,7 @@ pub enum ExtractError {
 }
 
 fn shown(path: &[u8]) -> String {
-    super::tar::shown_name(path)
+    crate::tar::header::shown_name(path)
 }
 
 fn io<'a>(path: &'a [u8], operation: &'static str) -> impl FnOnce(Errno) -> ExtractError + 'a {
@@ -1006,12 +1006,13 @@ impl Target {
             }
             unpacked.paths.push((entry.path.clone(), entry.kind));
             // dpkg writes a diverted file to its diverted name unless this package diverts it.
-            let target_path = match diversions.get(&entry.path) {
-                Some((to, by)) if by != package && entry.kind != Kind::Dir => {
-                    to.strip_prefix(b"/").unwrap_or(to).to_vec()
-                }
-                _ => entry.path.clone(),
-            };
+            let target_path = super::claims::landing_path(
+                &entry.path,
+                diversions.get(&entry.path),
+                package,
+                entry.kind,
+            )
+            .to_vec();
             let owner = (self.uid(&entry), self.gid(&entry));
             match entry.kind {
                 Kind::Dir => {
@@ -1853,7 +1854,7 @@ impl Target {
         winners: &mut BTreeMap<Vec<u8>, bool>,
         depth: usize,
     ) -> Result<(), ExtractError> {
-        if depth > super::tar::MAX_NAME {
+        if depth > crate::tar::read::MAX_NAME {
             return Err(unsafe_member(
                 from_location,
                 "directory tree too deep to move",

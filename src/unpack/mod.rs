@@ -1,10 +1,11 @@
 //! `.deb` files: their control data, and their files written safely into a root.
 //!
 //! - [`deb`]: the ar container, read strictly;
-//! - [`tar`]: the tar members, read strictly;
+//! - the tar members, read strictly by [`crate::tar::read`];
 //! - [`extract`]: writing members inside the root (paths resolved in the root, files made `O_EXCL`
 //!   in a private scratch folder and renamed into place, symlinks last; packages decoded in
 //!   parallel and placed in plan order);
+//! - [`batch`]: many packages at once, decoded in parallel and placed in plan order;
 //! - [`claims`]: which package holds each location, decided as dpkg decides it (plan order,
 //!   `Replaces`, directories never replaced by symlinks but for merged /usr); pure.
 //!
@@ -15,16 +16,17 @@ pub mod batch;
 pub mod claims;
 pub mod deb;
 pub mod extract;
-pub mod tar;
+
+use crate::tar::read as tar;
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 
 use crate::debian::deb822;
+use crate::debian::fields::{self, MultiArch};
 use crate::debian::relation::{self, Dependency, FieldKind, Relation};
 use crate::debian::{Architecture, PackageName, Version};
 use crate::error::{Classify, ExitClass};
-use crate::repo::packages::MultiArch;
 
 /// Control-file fields dpkg only writes itself; a package that ships them is refused.
 const FORBIDDEN_FIELDS: [&str; 4] = ["Status", "Config-Version", "Conffiles", "Triggers-Pending"];
@@ -253,18 +255,8 @@ pub fn parse_control_tar(bytes: &[u8]) -> Result<Control, UnpackErrorKind> {
     let version = Version::parse(&field("Version")?).map_err(|e| control_error(e.to_string()))?;
     let architecture =
         Architecture::parse(&field("Architecture")?).map_err(|e| control_error(e.to_string()))?;
-    let multi_arch = match paragraph.get("Multi-Arch") {
-        None | Some(b"no") => MultiArch::No,
-        Some(b"same") => MultiArch::Same,
-        Some(b"foreign") => MultiArch::Foreign,
-        Some(b"allowed") => MultiArch::Allowed,
-        Some(other) => {
-            return Err(control_error(format!(
-                "invalid `Multi-Arch` `{}`",
-                crate::debian::escape(other)
-            )));
-        }
-    };
+    let multi_arch =
+        MultiArch::parse(paragraph.get("Multi-Arch")).map_err(|e| control_error(e.to_string()))?;
     let installed_size = match paragraph.get("Installed-Size") {
         None => None,
         Some(value) => Some(
@@ -321,7 +313,8 @@ pub fn parse_control_tar(bytes: &[u8]) -> Result<Control, UnpackErrorKind> {
         }
     }
     Ok(Control {
-        essential: paragraph.get("Essential") == Some(b"yes"),
+        // Lenient where the index is strict: only `yes` counts, any other word is `no`.
+        essential: fields::parse_essential(paragraph.get("Essential")) == Ok(true),
         pre_depends: relations("Pre-Depends", FieldKind::PreDepends)?,
         depends: relations("Depends", FieldKind::Depends)?,
         provides: relations("Provides", FieldKind::Provides)?

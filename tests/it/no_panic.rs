@@ -21,9 +21,9 @@ use debroot::compression::{self, Compression};
 use debroot::debian::relation::{self, FieldKind};
 use debroot::debian::{Architecture, PackageName, Version, deb822};
 use debroot::repo::{clearsign, packages, release, signature};
+use debroot::tar::read::TarReader;
 use debroot::timestamp::Timestamp;
 use debroot::unpack::deb::DebReader;
-use debroot::unpack::tar::TarReader;
 
 const CASES: u32 = 256;
 
@@ -439,8 +439,8 @@ proptest! {
     fn tar_headers_never_panic(m in mutation(), raw in prop::collection::vec(any::<u8>(), 0..2048)) {
         read_tar(&mutate(&tar_seed(), &m)[..]);
         read_tar(&raw[..]);
-        let _ = debroot::unpack::tar::normalize(&raw);
-        let _ = debroot::unpack::tar::shown_name(&raw);
+        let _ = debroot::tar::read::normalize(&raw);
+        let _ = debroot::tar::header::shown_name(&raw);
     }
 
     #[test]

@@ -2,12 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use debroot::debian::{Architecture, PackageName, Version};
+use debroot::debian::{Architecture, MultiArch, PackageName, Priority, Version};
 use debroot::digest::Sha256Digest;
 use debroot::profile::{PackageSpec, Variant};
-use debroot::repo::packages::{
-    MultiArch, PackageRecord, PackagesIndex, Priority, Rejected, RelationTexts,
-};
+use debroot::repo::packages::{PackageRecord, PackagesIndex, Rejected, RelationTexts};
 use debroot::resolve::{self, Request, Requested, Universe};
 use serde::Deserialize;
 

@@ -14,9 +14,11 @@
 //! - two zero blocks at the end, padded to a 10240-byte record as GNU tar does.
 
 use std::collections::BTreeMap;
-use std::ffi::OsStr;
 use std::io::{self, Write};
-use std::os::unix::ffi::OsStrExt;
+
+use super::header::{
+    self, BLOCK, USTAR_MAGIC, fits_ustar, pax_record, typeflag, ustar_split, write_octal,
+};
 
 /// One node of a tree, as the writer needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,30 +68,6 @@ pub enum TarWriteError {
     Io(#[from] io::Error),
 }
 
-fn octal(field: &mut [u8], value: u64) -> bool {
-    let width = field.len() - 1;
-    let text = format!("{value:0width$o}");
-    if text.len() > width {
-        return false;
-    }
-    field[..width].copy_from_slice(text.as_bytes());
-    field[width] = 0;
-    true
-}
-
-fn pax_record(key: &str, value: &[u8]) -> Vec<u8> {
-    // "LEN KEY=VALUE\n", where LEN counts itself.
-    let body = key.len() + value.len() + 3;
-    let mut length = body + body.to_string().len();
-    if length.to_string().len() != body.to_string().len() {
-        length = body + length.to_string().len();
-    }
-    let mut record = format!("{length} {key}=").into_bytes();
-    record.extend_from_slice(value);
-    record.push(b'\n');
-    record
-}
-
 /// The name a member is written under: `./` and the path; `./` for the root.
 fn member_name(node: &Node) -> Vec<u8> {
     let mut name = b"./".to_vec();
@@ -118,7 +96,7 @@ impl<W: Write> TarWriter<W> {
     }
 
     fn pad(&mut self) -> io::Result<()> {
-        let rest = (512 - self.written % 512) % 512;
+        let rest = (BLOCK as u64 - self.written % BLOCK as u64) % BLOCK as u64;
         self.write_all(&vec![0u8; rest as usize])
     }
 
@@ -131,51 +109,47 @@ impl<W: Write> TarWriter<W> {
         link: &[u8],
         devices: (u32, u32),
     ) -> Result<(), TarWriteError> {
-        let mut h = [0u8; 512];
+        let mut h = [0u8; BLOCK];
         // Long names: split into prefix and name when possible, else the PAX header carries it.
-        if name.len() <= 100 {
+        if name.len() <= header::NAME.len() {
             h[..name.len()].copy_from_slice(name);
-        } else if let Some(split) = name[..name.len().min(156)]
-            .iter()
-            .rposition(|&b| b == b'/')
-            .filter(|&i| i > 0 && name.len() - i - 1 <= 100 && name.len() - i > 1)
-        {
-            h[345..345 + split].copy_from_slice(&name[..split]);
+        } else if let Some(split) = ustar_split(name) {
+            h[header::PREFIX][..split].copy_from_slice(&name[..split]);
             h[..name.len() - split - 1].copy_from_slice(&name[split + 1..]);
         } else {
             // Truncated in the ustar field; readers use the PAX `path` record.
-            h[..100].copy_from_slice(&name[..100]);
+            h[header::NAME].copy_from_slice(&name[..header::NAME.len()]);
         }
         let unrepresentable = |reason: &str| TarWriteError::Unrepresentable {
             path: node.path.clone(),
             reason: reason.to_owned(),
         };
-        if !octal(&mut h[100..108], u64::from(node.mode & 0o7777))
-            || !octal(&mut h[108..116], u64::from(node.uid))
-            || !octal(&mut h[116..124], u64::from(node.gid))
+        if !write_octal(&mut h[header::MODE], u64::from(node.mode & 0o7777))
+            || !write_octal(&mut h[header::UID], u64::from(node.uid))
+            || !write_octal(&mut h[header::GID], u64::from(node.gid))
         {
             return Err(unrepresentable("owner does not fit a ustar header"));
         }
-        if !octal(&mut h[124..136], if size >= 1 << 33 { 0 } else { size }) {
+        if !write_octal(&mut h[header::SIZE], if size >= 1 << 33 { 0 } else { size }) {
             return Err(unrepresentable("size does not fit"));
         }
         let mtime = u64::try_from(node.mtime).map_err(|_| unrepresentable("mtime before 1970"))?;
-        if !octal(&mut h[136..148], mtime) {
+        if !write_octal(&mut h[header::MTIME], mtime) {
             return Err(unrepresentable("mtime does not fit"));
         }
-        h[156] = typeflag;
-        let link_field = &link[..link.len().min(100)];
-        h[157..157 + link_field.len()].copy_from_slice(link_field);
-        h[257..263].copy_from_slice(b"ustar\0");
-        h[263..265].copy_from_slice(b"00");
-        if typeflag == b'3' || typeflag == b'4' {
-            octal(&mut h[329..337], u64::from(devices.0));
-            octal(&mut h[337..345], u64::from(devices.1));
+        h[header::TYPEFLAG] = typeflag;
+        let link_field = &link[..link.len().min(header::LINKNAME.len())];
+        h[header::LINKNAME][..link_field.len()].copy_from_slice(link_field);
+        h[header::MAGIC].copy_from_slice(USTAR_MAGIC);
+        h[header::VERSION].copy_from_slice(b"00");
+        if typeflag == typeflag::CHAR || typeflag == typeflag::BLOCK {
+            write_octal(&mut h[header::DEVMAJOR], u64::from(devices.0));
+            write_octal(&mut h[header::DEVMINOR], u64::from(devices.1));
         }
-        h[148..156].copy_from_slice(b"        ");
-        let checksum: u64 = h.iter().map(|&b| u64::from(b)).sum();
-        octal(&mut h[148..155], checksum);
-        h[155] = b' ';
+        // Six digits, a NUL and a space, as GNU tar writes it.
+        let checksum = header::checksum(&h);
+        write_octal(&mut h[header::CHECKSUM][..7], checksum);
+        h[header::CHECKSUM.end - 1] = b' ';
         self.write_all(&h)?;
         Ok(())
     }
@@ -188,13 +162,13 @@ impl<W: Write> TarWriter<W> {
     ) -> Result<(), TarWriteError> {
         let name = member_name(node);
         let (typeflag, size, link, devices): (u8, u64, &[u8], (u32, u32)) = match &node.kind {
-            NodeKind::Dir => (b'5', 0, b"", (0, 0)),
-            NodeKind::File { size } => (b'0', *size, b"", (0, 0)),
-            NodeKind::Symlink { target } => (b'2', 0, target.as_slice(), (0, 0)),
-            NodeKind::Hardlink { target } => (b'1', 0, target.as_slice(), (0, 0)),
-            NodeKind::CharDevice { major, minor } => (b'3', 0, b"", (*major, *minor)),
-            NodeKind::BlockDevice { major, minor } => (b'4', 0, b"", (*major, *minor)),
-            NodeKind::Fifo => (b'6', 0, b"", (0, 0)),
+            NodeKind::Dir => (typeflag::DIR, 0, b"", (0, 0)),
+            NodeKind::File { size } => (typeflag::REGULAR, *size, b"", (0, 0)),
+            NodeKind::Symlink { target } => (typeflag::SYMLINK, 0, target.as_slice(), (0, 0)),
+            NodeKind::Hardlink { target } => (typeflag::HARDLINK, 0, target.as_slice(), (0, 0)),
+            NodeKind::CharDevice { major, minor } => (typeflag::CHAR, 0, b"", (*major, *minor)),
+            NodeKind::BlockDevice { major, minor } => (typeflag::BLOCK, 0, b"", (*major, *minor)),
+            NodeKind::Fifo => (typeflag::FIFO, 0, b"", (0, 0)),
         };
         let link_name: Vec<u8> = match &node.kind {
             NodeKind::Hardlink { target } => {
@@ -206,15 +180,10 @@ impl<W: Write> TarWriter<W> {
         };
         // PAX records for what ustar cannot hold.
         let mut records = Vec::new();
-        let fits_ustar = name.len() <= 100
-            || name[..name.len().min(156)]
-                .iter()
-                .rposition(|&b| b == b'/')
-                .is_some_and(|i| i > 0 && name.len() - i - 1 <= 100 && name.len() - i > 1);
-        if !fits_ustar {
+        if !fits_ustar(&name) {
             records.extend(pax_record("path", &name));
         }
-        if link_name.len() > 100 {
+        if link_name.len() > header::LINKNAME.len() {
             records.extend(pax_record("linkpath", &link_name));
         }
         if size >= 1 << 33 {
@@ -241,7 +210,7 @@ impl<W: Write> TarWriter<W> {
             };
             self.header(
                 &pax_name,
-                b'x',
+                typeflag::PAX_LOCAL,
                 &pax_node,
                 records.len() as u64,
                 b"",
@@ -292,11 +261,6 @@ impl<W: Write> Write for CountingWriter<'_, W> {
     }
 }
 
-/// Makes a path printable for messages.
-pub fn display(path: &[u8]) -> String {
-    crate::debian::escape(OsStr::from_bytes(path).as_bytes())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -311,16 +275,6 @@ mod tests {
             mtime: 1_700_000_000,
             xattrs: BTreeMap::new(),
         }
-    }
-
-    #[test]
-    fn pax_record_lengths_count_themselves() {
-        let record = pax_record("path", b"x");
-        assert_eq!(record, b"9 path=x\n");
-        let long = pax_record("path", &[b'a'; 95]);
-        let text = String::from_utf8(long.clone()).unwrap();
-        let length: usize = text.split(' ').next().unwrap().parse().unwrap();
-        assert_eq!(length, long.len());
     }
 
     #[test]

@@ -13,10 +13,16 @@
 //! blocks. After the end-of-archive blocks at most [`MAX_PADDING`] zero bytes may follow (tar's
 //! record padding); anything else is data hidden after the end and refused (C8g).
 //!
-//! The reader is streaming: [`TarReader::next`] returns the next entry's header and the caller
+//! The reader is streaming: [`TarReader::next_entry`] returns the next entry's header and the caller
 //! reads its data with [`TarReader::read`] before asking for the next.
 
 use std::io::{self, Read};
+
+pub use super::header::shown_name;
+use super::header::{
+    self, BLOCK, GNU_MAGIC_VERSION, Numbers, USTAR_MAGIC_VERSION, c_string, checksum_matches,
+    name_field, typeflag, without_trailing_nuls,
+};
 
 /// Longest member name or link target (Linux `PATH_MAX`).
 pub const MAX_NAME: usize = 4096;
@@ -26,8 +32,6 @@ pub const MAX_MEMBER: u64 = 1 << 37;
 /// (10 KiB by default, 1 MiB at the largest blocking factor anyone uses); more zeros would only
 /// make the decoder work for nothing.
 pub const MAX_PADDING: u64 = 1 << 20;
-/// How much of a name a message shows (names may be 4 KiB long).
-const SHOWN_NAME: usize = 256;
 
 /// What kind of entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,23 +65,6 @@ pub struct Entry {
     pub offset: u64,
 }
 
-/// Whether `stored` is the checksum of the 512-byte `header`: the sum of its bytes with the
-/// checksum field counted as spaces, as unsigned bytes (POSIX) or as signed ones (old tars).
-pub fn checksum_matches(header: &[u8], stored: u64) -> bool {
-    let field = |i: usize| (148..156).contains(&i);
-    let unsigned: u64 = header
-        .iter()
-        .enumerate()
-        .map(|(i, &b)| if field(i) { 32 } else { u64::from(b) })
-        .sum();
-    let signed: i64 = header
-        .iter()
-        .enumerate()
-        .map(|(i, &b)| if field(i) { 32 } else { i64::from(b as i8) })
-        .sum();
-    stored == unsigned || i64::try_from(stored).ok() == Some(signed)
-}
-
 /// Why an archive is refused.
 #[derive(Debug, thiserror::Error)]
 pub enum TarError {
@@ -95,65 +82,9 @@ pub enum TarError {
     Io(#[source] io::Error),
 }
 
+/// A numeric field, strictly (only NULs and spaces after the digits).
 fn octal(field: &[u8]) -> Option<u64> {
-    if field.first().is_some_and(|b| b & 0x80 != 0) {
-        // GNU base-256: big-endian, the top bit of the first byte marks it (negative refused).
-        if field[0] & 0x40 != 0 {
-            return None;
-        }
-        let mut value: u64 = u64::from(field[0] & 0x3f);
-        for &byte in &field[1..] {
-            value = value.checked_mul(256)?.checked_add(u64::from(byte))?;
-        }
-        return Some(value);
-    }
-    let text: &[u8] = {
-        let start = field.iter().position(|&b| b != b' ').unwrap_or(field.len());
-        let end = field[start..]
-            .iter()
-            .position(|&b| b == 0 || b == b' ')
-            .map_or(field.len(), |i| start + i);
-        // Only NULs and spaces may follow the digits.
-        if field[end..].iter().any(|&b| b != 0 && b != b' ') {
-            return None;
-        }
-        &field[start..end]
-    };
-    if text.is_empty() {
-        return Some(0);
-    }
-    let mut value: u64 = 0;
-    for &byte in text {
-        if !(b'0'..=b'7').contains(&byte) {
-            return None;
-        }
-        value = value.checked_mul(8)?.checked_add(u64::from(byte - b'0'))?;
-    }
-    Some(value)
-}
-
-fn c_string(field: &[u8]) -> &[u8] {
-    let end = field.iter().position(|&b| b == 0).unwrap_or(field.len());
-    &field[..end]
-}
-
-/// A NUL-terminated name field, or `None` when something other than NULs follows the first NUL
-/// (a name with an embedded NUL: `a\0../../x` is `a` to one tool and more to another).
-fn name_field(field: &[u8]) -> Option<&[u8]> {
-    let name = c_string(field);
-    field[name.len()..].iter().all(|&b| b == 0).then_some(name)
-}
-
-/// A name field without the NULs that pad it (for a message about a NUL inside it).
-fn without_trailing_nuls(field: &[u8]) -> &[u8] {
-    let end = field.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
-    &field[..end]
-}
-
-/// A member name for a message: escaped, and when longer than [`SHOWN_NAME`] bytes, its start
-/// and end (`crate::error::shown_bytes`).
-pub fn shown_name(name: &[u8]) -> String {
-    crate::error::shown_bytes(name, SHOWN_NAME)
+    header::number(field, Numbers::Strict)
 }
 
 /// The file-type bits some writers (Go's `archive/tar`) put in the mode field.
@@ -323,7 +254,7 @@ impl<R: Read> TarReader<R> {
                 offset: self.offset,
             });
         }
-        self.skip((512 - size % 512) % 512)?;
+        self.skip((BLOCK as u64 - size % BLOCK as u64) % BLOCK as u64)?;
         match name_field(&value) {
             Some(name) => Ok(name.to_vec()),
             None => Err(self.invalid_member(
@@ -348,7 +279,7 @@ impl<R: Read> TarReader<R> {
         let mut long_link: Option<Vec<u8>> = None;
         loop {
             let header_offset = self.offset;
-            let mut header = [0u8; 512];
+            let mut header = [0u8; BLOCK];
             if !self.read_block(&mut header)? {
                 return Err(TarError::Truncated {
                     index: self.index,
@@ -364,20 +295,20 @@ impl<R: Read> TarReader<R> {
                 self.finish(header_offset)?;
                 return Ok(None);
             }
-            let stored = octal(&header[148..156])
+            let stored = octal(&header[header::CHECKSUM])
                 .ok_or_else(|| self.invalid(header_offset, "malformed header checksum"))?;
             if !checksum_matches(&header, stored) {
                 return Err(self.invalid(header_offset, "bad header checksum"));
             }
-            let magic = &header[257..265];
-            if magic != b"ustar\x0000" && magic != b"ustar  \x00" {
+            let magic = &header[header::MAGIC_VERSION];
+            if magic != USTAR_MAGIC_VERSION && magic != GNU_MAGIC_VERSION {
                 return Err(self.invalid(header_offset, "not a ustar or GNU tar header"));
             }
-            let typeflag = header[156];
+            let typeflag = header[header::TYPEFLAG];
             let shown = long_name
                 .clone()
-                .unwrap_or_else(|| c_string(&header[0..100]).to_vec());
-            let size = octal(&header[124..136]).ok_or_else(|| {
+                .unwrap_or_else(|| c_string(&header[header::NAME]).to_vec());
+            let size = octal(&header[header::SIZE]).ok_or_else(|| {
                 self.invalid_member(header_offset, &shown, "malformed size field")
             })?;
             if size > MAX_MEMBER {
@@ -388,14 +319,14 @@ impl<R: Read> TarReader<R> {
                 ));
             }
             match typeflag {
-                b'L' => {
+                typeflag::GNU_LONGNAME => {
                     if long_name.is_some() {
                         return Err(self.invalid(header_offset, "two GNU long names for one entry"));
                     }
                     long_name = Some(self.long_value(size, header_offset)?);
                     continue;
                 }
-                b'K' => {
+                typeflag::GNU_LONGLINK => {
                     if long_link.is_some() {
                         return Err(self.invalid(header_offset, "two GNU long links for one entry"));
                     }
@@ -408,16 +339,16 @@ impl<R: Read> TarReader<R> {
             let raw_name = match long_name.take() {
                 Some(name) => name,
                 None => {
-                    let name = name_field(&header[0..100]);
-                    let prefix = if magic == b"ustar\x0000" {
-                        name_field(&header[345..500])
+                    let name = name_field(&header[header::NAME]);
+                    let prefix = if magic == USTAR_MAGIC_VERSION {
+                        name_field(&header[header::PREFIX])
                     } else {
                         Some(&b""[..])
                     };
                     let (Some(name), Some(prefix)) = (name, prefix) else {
                         return Err(self.invalid_member(
                             header_offset,
-                            without_trailing_nuls(&header[0..100]),
+                            without_trailing_nuls(&header[header::NAME]),
                             "unsafe path: name contains a NUL byte",
                         ));
                     };
@@ -432,18 +363,18 @@ impl<R: Read> TarReader<R> {
                 }
             };
             let kind = match typeflag {
-                b'0' | 0 | b'7' => Kind::File,
-                b'1' => Kind::Hardlink,
-                b'2' => Kind::Symlink,
-                b'5' => Kind::Dir,
-                b'3' | b'4' | b'6' => {
+                typeflag::REGULAR | typeflag::REGULAR_OLD | typeflag::CONTIGUOUS => Kind::File,
+                typeflag::HARDLINK => Kind::Hardlink,
+                typeflag::SYMLINK => Kind::Symlink,
+                typeflag::DIR => Kind::Dir,
+                typeflag::CHAR | typeflag::BLOCK | typeflag::FIFO => {
                     return Err(self.invalid_member(
                         header_offset,
                         &raw_name,
                         "special files are not allowed (Debian Policy 10.6)",
                     ));
                 }
-                b'x' | b'g' => {
+                typeflag::PAX_LOCAL | typeflag::PAX_GLOBAL => {
                     return Err(self.invalid_member(
                         header_offset,
                         &raw_name,
@@ -466,7 +397,7 @@ impl<R: Read> TarReader<R> {
             })?;
             let link = match long_link.take() {
                 Some(link) => link,
-                None => name_field(&header[157..257])
+                None => name_field(&header[header::LINKNAME])
                     .ok_or_else(|| {
                         self.invalid_member(
                             header_offset,
@@ -481,7 +412,7 @@ impl<R: Read> TarReader<R> {
                     self.invalid_member(header_offset, &raw_name, format!("malformed {what} field"))
                 })
             };
-            let mode = number(100..108, "mode")?;
+            let mode = number(header::MODE, "mode")?;
             if mode > 0o177_777 || !mode_type_matches(mode, kind) {
                 return Err(self.invalid_member(
                     header_offset,
@@ -490,11 +421,11 @@ impl<R: Read> TarReader<R> {
                 ));
             }
             let mode = mode as u32 & 0o7777;
-            let uid = u32::try_from(number(108..116, "uid")?)
+            let uid = u32::try_from(number(header::UID, "uid")?)
                 .map_err(|_| self.invalid_member(header_offset, &raw_name, "uid out of range"))?;
-            let gid = u32::try_from(number(116..124, "gid")?)
+            let gid = u32::try_from(number(header::GID, "gid")?)
                 .map_err(|_| self.invalid_member(header_offset, &raw_name, "gid out of range"))?;
-            let mtime = i64::try_from(number(136..148, "mtime")?)
+            let mtime = i64::try_from(number(header::MTIME, "mtime")?)
                 .map_err(|_| self.invalid_member(header_offset, &raw_name, "mtime out of range"))?;
             let link = match kind {
                 Kind::Symlink => {
@@ -536,8 +467,8 @@ impl<R: Read> TarReader<R> {
                 mode,
                 uid,
                 gid,
-                uname: c_string(&header[265..297]).to_vec(),
-                gname: c_string(&header[297..329]).to_vec(),
+                uname: c_string(&header[header::UNAME]).to_vec(),
+                gname: c_string(&header[header::GNAME]).to_vec(),
                 mtime,
                 size,
                 link,
@@ -546,7 +477,7 @@ impl<R: Read> TarReader<R> {
             };
             self.index += 1;
             self.remaining = size;
-            self.padding = (512 - size % 512) % 512;
+            self.padding = (BLOCK as u64 - size % BLOCK as u64) % BLOCK as u64;
             return Ok(Some(entry));
         }
     }
@@ -554,7 +485,7 @@ impl<R: Read> TarReader<R> {
     /// After the first zero block: a second one, then at most [`MAX_PADDING`] zeros to the end.
     fn finish(&mut self, offset: u64) -> Result<(), TarError> {
         self.done = true;
-        let mut block = [0u8; 512];
+        let mut block = [0u8; BLOCK];
         if !self.read_block(&mut block)? {
             return Err(self.invalid(offset, "missing second end-of-archive block"));
         }
