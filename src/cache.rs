@@ -40,7 +40,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::digest::{Hasher, Sha256Digest};
-use crate::error::{Classify, ExitClass};
+use crate::error::{Classify, ExitClass, IoError, LocalError, io_at};
 
 /// The store.
 #[derive(Debug, Clone)]
@@ -155,12 +155,10 @@ impl Seek for BlobReader {
 /// A failed cache operation, with the path concerned.
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {
-    #[error("cannot use cache directory `{}`", .path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] IoError),
+    #[error(transparent)]
+    Local(#[from] LocalError),
     #[error("cache directory `{}` is {reason}", .path.display())]
     Unsafe { path: PathBuf, reason: String },
     #[error(
@@ -178,7 +176,9 @@ impl Classify for CacheError {
     fn class(&self) -> ExitClass {
         match self {
             CacheError::Mismatch { .. } => ExitClass::Integrity,
-            CacheError::Io { .. } | CacheError::Unsafe { .. } => ExitClass::Output,
+            CacheError::Io(_) | CacheError::Local(_) | CacheError::Unsafe { .. } => {
+                ExitClass::Output
+            }
         }
     }
 
@@ -189,13 +189,6 @@ impl Classify for CacheError {
             ),
             _ => None,
         }
-    }
-}
-
-fn io_error(path: &Path) -> impl FnOnce(io::Error) -> CacheError + '_ {
-    move |source| CacheError::Io {
-        path: path.to_path_buf(),
-        source,
     }
 }
 
@@ -265,7 +258,7 @@ fn lock(path: &Path, access: Access, waiting: &mut dyn FnMut()) -> Result<File, 
         .mode(0o600)
         .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
         .open(path)
-        .map_err(io_error(path))?;
+        .map_err(io_at("use cache directory", path))?;
     let (now, blocking) = match access {
         Access::Shared => (
             FlockOperation::NonBlockingLockShared,
@@ -280,9 +273,10 @@ fn lock(path: &Path, access: Access, waiting: &mut dyn FnMut()) -> Result<File, 
         Ok(()) => {}
         Err(rustix::io::Errno::WOULDBLOCK) => {
             waiting();
-            rustix::fs::flock(&file, blocking).map_err(|e| io_error(path)(e.into()))?;
+            rustix::fs::flock(&file, blocking)
+                .map_err(|e| io_at("use cache directory", path)(io::Error::from(e)))?;
         }
-        Err(e) => return Err(io_error(path)(e.into())),
+        Err(e) => return Err(io_at("use cache directory", path)(io::Error::from(e)).into()),
     }
     Ok(file)
 }
@@ -320,17 +314,18 @@ impl Cache {
             match fs::create_dir(path) {
                 Ok(()) => {
                     fs::set_permissions(path, fs::Permissions::from_mode(0o700))
-                        .map_err(io_error(path))?;
+                        .map_err(io_at("use cache directory", path))?;
                 }
                 Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {}
                 Err(error) if path == dir => {
-                    fs::create_dir_all(path).map_err(|_| io_error(path)(error))?;
+                    fs::create_dir_all(path)
+                        .map_err(|_| io_at("use cache directory", path)(error))?;
                     fs::set_permissions(path, fs::Permissions::from_mode(0o700))
-                        .map_err(io_error(path))?;
+                        .map_err(io_at("use cache directory", path))?;
                 }
-                Err(error) => return Err(io_error(path)(error)),
+                Err(error) => return Err(io_at("use cache directory", path)(error).into()),
             }
-            let meta = fs::symlink_metadata(path).map_err(io_error(path))?;
+            let meta = fs::symlink_metadata(path).map_err(io_at("use cache directory", path))?;
             if !meta.is_dir() {
                 return Err(CacheError::Unsafe {
                     path: path.to_path_buf(),
@@ -418,7 +413,7 @@ impl Cache {
             Err(error) if error.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) => {
                 Ok(Opened::NotPlain)
             }
-            Err(error) => Err(io_error(&path)(error)),
+            Err(error) => Err(io_at("use cache directory", &path)(error).into()),
         }
     }
 
@@ -427,7 +422,7 @@ impl Cache {
         match fs::remove_file(&path) {
             Ok(()) => Ok(path),
             Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(path),
-            Err(error) => Err(io_error(&path)(error)),
+            Err(error) => Err(io_at("use cache directory", &path)(error).into()),
         }
     }
 
@@ -439,14 +434,16 @@ impl Cache {
             Opened::NotPlain => return Ok(Lookup::Corrupt(self.remove_corrupt(digest)?)),
         };
         let path = self.path(digest);
-        let meta = file.metadata().map_err(io_error(&path))?;
+        let meta = file
+            .metadata()
+            .map_err(io_at("use cache directory", &path))?;
         if !meta.is_file() || meta.len() != size {
             return Ok(Lookup::Corrupt(self.remove_corrupt(digest)?));
         }
         let mut bytes = Vec::with_capacity(size as usize);
         file.take(size + 1)
             .read_to_end(&mut bytes)
-            .map_err(io_error(&path))?;
+            .map_err(io_at("use cache directory", &path))?;
         if bytes.len() as u64 != size || Sha256Digest::of(&bytes) != *digest {
             return Ok(Lookup::Corrupt(self.remove_corrupt(digest)?));
         }
@@ -466,14 +463,18 @@ impl Cache {
             Opened::NotPlain => return Ok(Lookup::Corrupt(self.remove_corrupt(digest)?)),
         };
         let path = self.path(digest);
-        let meta = file.metadata().map_err(io_error(&path))?;
+        let meta = file
+            .metadata()
+            .map_err(io_at("use cache directory", &path))?;
         if !meta.is_file() || meta.len() != size {
             return Ok(Lookup::Corrupt(self.remove_corrupt(digest)?));
         }
         let mut hasher = Hasher::new();
         let mut buffer = vec![0u8; 1 << 16];
         loop {
-            let n = file.read(&mut buffer).map_err(io_error(&path))?;
+            let n = file
+                .read(&mut buffer)
+                .map_err(io_at("use cache directory", &path))?;
             if n == 0 {
                 break;
             }
@@ -504,7 +505,7 @@ impl Cache {
         let mut bytes = Vec::new();
         file.take(limit + 1)
             .read_to_end(&mut bytes)
-            .map_err(io_error(&path))?;
+            .map_err(io_at("use cache directory", &path))?;
         if bytes.len() as u64 > limit || Sha256Digest::of(&bytes) != *digest {
             return Ok(Lookup::Corrupt(self.remove_corrupt(digest)?));
         }
@@ -516,7 +517,7 @@ impl Cache {
     pub fn set_ref(&self, name: &str, digest: &Sha256Digest) -> Result<(), CacheError> {
         let path = self.ref_path(name);
         crate::atomic::write(&path, format!("{}\n", digest.hex()).as_bytes(), 0o644)
-            .map_err(io_error(&path))
+            .map_err(|e| CacheError::from(io_at("use cache directory", &path)(e)))
     }
 
     /// The digest recorded for `name`, if any.
@@ -565,7 +566,7 @@ impl Cache {
                     });
                 }
                 Err(error) if error.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(error) => return Err(io_error(&path)(error)),
+                Err(error) => return Err(io_at("use cache directory", &path)(error).into()),
             }
         }
         Err(CacheError::Unsafe {
@@ -601,13 +602,13 @@ impl Cache {
     ) -> Result<(), CacheError> {
         let path = self.derived_path(kind, source);
         let dir = path.parent().unwrap_or(&self.root);
-        fs::create_dir_all(dir).map_err(io_error(dir))?;
+        fs::create_dir_all(dir).map_err(io_at("use cache directory", dir))?;
         crate::atomic::write(
             &path,
             format!("{} {size}\n", digest.hex()).as_bytes(),
             0o644,
         )
-        .map_err(io_error(&path))
+        .map_err(|e| CacheError::from(io_at("use cache directory", &path)(e)))
     }
 
     /// The verified blob of `kind` derived from `source`, opened, if the cache has it. A
@@ -667,7 +668,7 @@ impl Cache {
         let base = self.root.join("sha256");
         let mut out = Vec::new();
         let mut shards: Vec<PathBuf> = fs::read_dir(&base)
-            .map_err(io_error(&base))?
+            .map_err(io_at("use cache directory", &base))?
             .filter_map(Result::ok)
             .map(|e| e.path())
             .collect();
@@ -715,7 +716,7 @@ impl Cache {
                 continue;
             }
             let path = self.path(&digest);
-            fs::remove_file(&path).map_err(io_error(&path))?;
+            fs::remove_file(&path).map_err(io_at("use cache directory", &path))?;
             removed.blobs += 1;
             removed.bytes += size;
         }
@@ -745,11 +746,11 @@ impl Pending {
 
     /// Appends bytes; refuses to go past the expected size (the caller cuts the stream there).
     pub fn write(&mut self, bytes: &[u8]) -> Result<(), CacheError> {
-        let file = self.file.as_mut().ok_or_else(|| CacheError::Io {
-            path: self.path.clone(),
-            source: io::Error::other("write after commit"),
+        let file = self.file.as_mut().ok_or_else(|| {
+            io_at("use cache directory", &self.path)(io::Error::other("write after commit"))
         })?;
-        file.write_all(bytes).map_err(io_error(&self.path))?;
+        file.write_all(bytes)
+            .map_err(io_at("use cache directory", &self.path))?;
         self.hasher.update(bytes);
         Ok(())
     }
@@ -757,8 +758,10 @@ impl Pending {
     /// Starts over (a retried download), keeping the temporary file.
     pub fn reset(&mut self) -> Result<(), CacheError> {
         if let Some(file) = self.file.as_mut() {
-            file.set_len(0).map_err(io_error(&self.path))?;
-            file.rewind().map_err(io_error(&self.path))?;
+            file.set_len(0)
+                .map_err(io_at("use cache directory", &self.path))?;
+            file.rewind()
+                .map_err(io_at("use cache directory", &self.path))?;
         }
         self.hasher = Hasher::new();
         Ok(())
@@ -797,17 +800,17 @@ impl Pending {
                 size,
             });
         }
-        let file = self.file.take().ok_or_else(|| CacheError::Io {
-            path: self.path.clone(),
-            source: io::Error::other("commit twice"),
+        let file = self.file.take().ok_or_else(|| {
+            io_at("use cache directory", &self.path)(io::Error::other("commit twice"))
         })?;
-        file.sync_all().map_err(io_error(&self.path))?;
+        file.sync_all()
+            .map_err(io_at("use cache directory", &self.path))?;
         let final_path = self.cache.path(&self.digest);
         let shard = final_path.parent().unwrap_or(self.cache.root());
         if let Err(error) = fs::create_dir(shard)
             && !shard.is_dir()
         {
-            return Err(io_error(shard)(error));
+            return Err(io_at("use cache directory", shard)(error).into());
         }
         self.publish(&final_path, shard)?;
         self.published = true;
@@ -825,10 +828,10 @@ impl Pending {
             .mode(0o600)
             .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
             .open(&lock_path)
-            .map_err(io_error(&lock_path))?;
+            .map_err(io_at("use cache directory", &lock_path))?;
         crate::workdir::register(&lock_path);
         rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive)
-            .map_err(|e| io_error(&lock_path)(e.into()))?;
+            .map_err(|e| io_at("use cache directory", &lock_path)(io::Error::from(e)))?;
         // Another process may have stored the same blob meanwhile: keep the one in place when
         // it verifies, so readers never see the file change under them.
         let already = matches!(
@@ -836,20 +839,20 @@ impl Pending {
             Ok(Lookup::Hit(_))
         );
         let result = if already {
-            fs::remove_file(&self.path).map_err(io_error(&self.path))
+            fs::remove_file(&self.path).map_err(io_at("use cache directory", &self.path))
         } else {
             fs::rename(&self.path, final_path)
-                .map_err(io_error(final_path))
+                .map_err(io_at("use cache directory", final_path))
                 .and_then(|()| {
                     File::open(shard)
                         .and_then(|dir| dir.sync_all())
-                        .map_err(io_error(shard))
+                        .map_err(io_at("use cache directory", shard))
                 })
         };
         let _ = fs::remove_file(&lock_path);
         drop(lock);
         crate::workdir::unregister(&lock_path);
-        result
+        Ok(result?)
     }
 }
 

@@ -19,6 +19,7 @@
 
 use std::error::Error as StdError;
 use std::fmt;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 /// Longest line of a failure, in characters: the middle of a longer one is elided.
@@ -161,7 +162,7 @@ pub trait Classify: StdError + Send + Sync + 'static {
 /// a decoder's) error. Exit 9. Made by [`io_at`], so that the path is attached where the
 /// operation is written, and cannot be lost on the way up.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot {action} `{}`", path.display())]
+#[error("cannot {action} `{}`", shown_path(path))]
 pub struct IoError {
     /// What was done, in the words that follow "cannot": `write`, `read lockfile`, `create a
     /// work directory in`.
@@ -175,6 +176,32 @@ impl Classify for IoError {
     fn class(&self) -> ExitClass {
         ExitClass::Output
     }
+}
+
+impl IoError {
+    /// The kind of the system's error (`Other` when the cause is not one).
+    pub fn kind(&self) -> std::io::ErrorKind {
+        self.source
+            .downcast_ref::<std::io::Error>()
+            .map(std::io::Error::kind)
+            .or_else(|| {
+                self.source
+                    .downcast_ref::<rustix::io::Errno>()
+                    .map(|e| std::io::Error::from(*e).kind())
+            })
+            .unwrap_or(std::io::ErrorKind::Other)
+    }
+
+    /// As an `io::Error` of the same kind, for code whose interface is `io::Result` (a tree
+    /// walk's visitor): the message keeps the action and the path.
+    pub fn into_io(self) -> std::io::Error {
+        std::io::Error::new(self.kind(), self)
+    }
+}
+
+/// A path of the root given as bytes (a member name, a walk's relative path), for [`io_at`].
+pub fn bytes_path(bytes: &[u8]) -> &Path {
+    Path::new(std::ffi::OsStr::from_bytes(bytes))
 }
 
 /// `.map_err(io_at("write", &path))`: the error of an operation on `path`, as an [`IoError`].

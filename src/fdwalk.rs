@@ -81,11 +81,13 @@ fn entries(dir: &OwnedFd) -> io::Result<Vec<(Vec<u8>, FileType)>> {
     Ok(out)
 }
 
-fn with_path(error: io::Error, what: &str, path: &[u8]) -> io::Error {
-    io::Error::new(
-        error.kind(),
-        format!("{what} `{}`: {error}", crate::error::shown_bytes(path, 256)),
-    )
+/// `error` of `action` on the walk's `path`, as the `io::Error` the walk returns.
+fn at<E: std::error::Error + Send + Sync + 'static>(
+    action: &'static str,
+    path: &[u8],
+    error: E,
+) -> io::Error {
+    crate::error::io_at(action, crate::error::bytes_path(path))(error).into_io()
 }
 
 /// Walks the tree below the directory `top` (opened `O_RDONLY | O_DIRECTORY`), calling
@@ -123,7 +125,7 @@ pub fn walk(top: OwnedFd, one_device: bool, visitor: &mut dyn Visitor) -> io::Re
                     OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
                     Mode::empty(),
                 )
-                .map_err(|e| with_path(e.into(), "cannot reopen", &path[..parent.path_len]))?;
+                .map_err(|e| at("reopen", &path[..parent.path_len], e))?;
                 let (dev, ino) = identity(&up)?;
                 if (dev, ino) != parent.identity {
                     return Err(io::Error::other(format!(
@@ -158,7 +160,7 @@ pub fn walk(top: OwnedFd, one_device: bool, visitor: &mut dyn Visitor) -> io::Re
             path.push(b'/');
         }
         path.extend_from_slice(&name);
-        let child = child.map_err(|e| with_path(e.into(), "cannot open", &path))?;
+        let child = child.map_err(|e| at("open", &path, e))?;
         let (dev, ino) = identity(&child)?;
         if one_device && dev != device {
             return Err(io::Error::other(format!(
@@ -168,8 +170,8 @@ pub fn walk(top: OwnedFd, one_device: bool, visitor: &mut dyn Visitor) -> io::Re
         }
         visitor
             .enter(&child, &path)
-            .map_err(|e| with_path(e, "cannot enter", &path))?;
-        let pending = entries(&child).map_err(|e| with_path(e, "cannot read", &path))?;
+            .map_err(|e| at("enter", &path, e))?;
+        let pending = entries(&child).map_err(|e| at("read", &path, e))?;
         stack.push(Level {
             fd: Some(child),
             identity: (dev, ino),

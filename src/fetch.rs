@@ -618,9 +618,10 @@ impl Fetcher {
         let pending = sink.pending;
         let committed = tokio::task::spawn_blocking(move || pending.commit_blob())
             .await
-            .map_err(|e| CacheError::Io {
-                path: std::path::PathBuf::new(),
-                source: std::io::Error::other(e.to_string()),
+            .map_err(|e| {
+                CacheError::from(crate::error::local("commit a blob to the cache")(
+                    std::io::Error::other(e.to_string()),
+                ))
             })
             .and_then(|result| result);
         committed.map_err(|e| FetchError {
@@ -668,10 +669,12 @@ pub async fn fetch_all(
                 })
                 .await
                 .map_err(|e| {
-                    cache_error(CacheError::Io {
-                        path: cache.path(&digest),
-                        source: std::io::Error::other(e.to_string()),
-                    })
+                    cache_error(CacheError::from(crate::error::io_at(
+                        "use cache directory",
+                        &cache.path(&digest),
+                    )(
+                        std::io::Error::other(e.to_string())
+                    )))
                 })?
                 .map_err(cache_error)?;
                 match lookup {

@@ -38,7 +38,7 @@ use std::path::{Component, Path, PathBuf};
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags};
 
-use crate::error::{Classify, ExitClass};
+use crate::error::{Classify, ExitClass, IoError, io_at};
 
 /// Deepest directory nesting copied.
 const MAX_DEPTH: usize = 256;
@@ -46,13 +46,9 @@ const MAX_DEPTH: usize = 256;
 /// Why a transfer failed.
 #[derive(Debug, thiserror::Error)]
 pub enum TransferError {
-    #[error("cannot {action} `{path}`")]
-    Io {
-        action: &'static str,
-        path: String,
-        #[source]
-        source: io::Error,
-    },
+    /// `cannot ACTION `PATH``.
+    #[error(transparent)]
+    Io(#[from] IoError),
     #[error("`{path}` is {what}; only files, directories and symlinks are copied")]
     Special { path: String, what: &'static str },
     #[error("`{path}` is not a directory")]
@@ -87,15 +83,6 @@ pub struct Side {
     place: Place,
 }
 
-fn io_error(action: &'static str, path: &str) -> impl FnOnce(rustix::io::Errno) -> TransferError {
-    let path = path.to_owned();
-    move |e| TransferError::Io {
-        action,
-        path,
-        source: e.into(),
-    }
-}
-
 impl Side {
     /// The host's filesystem; relative paths from the working directory.
     pub fn host() -> Result<Side, TransferError> {
@@ -104,7 +91,7 @@ impl Side {
             OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
         )
-        .map_err(io_error("open", "."))?;
+        .map_err(io_at("open", Path::new(".")))?;
         Ok(Side {
             dir,
             place: Place::Host,
@@ -124,7 +111,7 @@ impl Side {
             rustix::io::Errno::NOTDIR => TransferError::NotDirectory {
                 path: shown.clone(),
             },
-            e => io_error("open", &shown)(e),
+            e => io_at("open", Path::new(&shown))(e).into(),
         })?;
         Ok(Side {
             dir: fd,
@@ -147,7 +134,10 @@ impl Side {
             OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
         )
-        .map_err(io_error("open the root", &root.display().to_string()))?;
+        .map_err(io_at(
+            "open the root",
+            Path::new(&root.display().to_string()),
+        ))?;
         Ok(Side {
             dir,
             place: Place::Root,
@@ -206,7 +196,7 @@ impl Side {
                 rustix::io::Errno::NOTDIR => TransferError::NotDirectory {
                     path: self.shown(path),
                 },
-                e => io_error("open", &self.shown(path))(e),
+                e => io_at("open", Path::new(&self.shown(path)))(e).into(),
             })
     }
 
@@ -216,17 +206,19 @@ impl Side {
         let name = match path.components().next_back() {
             Some(Component::Normal(name)) => name.to_owned(),
             _ => {
-                return Err(TransferError::Io {
-                    action: "use",
-                    path: self.shown(path),
-                    source: io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"),
-                });
+                return Err(TransferError::Io(io_at(
+                    "use",
+                    Path::new(&self.shown(path)),
+                )(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "the path names no file",
+                ))));
             }
         };
         let parent = path.parent().unwrap_or(Path::new(""));
         let fd = self
             .open(parent, OFlags::PATH | OFlags::DIRECTORY, 0)
-            .map_err(io_error("open the folder of", &self.shown(path)))?;
+            .map_err(io_at("open the folder of", Path::new(&self.shown(path))))?;
         Ok((fd, name))
     }
 }
@@ -263,11 +255,11 @@ fn set_attributes(
             Some(rustix::fs::Uid::from_raw(stat.st_uid)),
             Some(rustix::fs::Gid::from_raw(stat.st_gid)),
         )
-        .map_err(io_error("set the owner of", shown))?;
+        .map_err(io_at("set the owner of", Path::new(shown)))?;
     }
     // After the owner: chown clears setuid and setgid.
     rustix::fs::fchmod(&fd, Mode::from_raw_mode(stat.st_mode & 0o7777))
-        .map_err(io_error("set the mode of", shown))?;
+        .map_err(io_at("set the mode of", Path::new(shown)))?;
     let time = rustix::fs::Timespec {
         tv_sec: stat.st_mtime,
         tv_nsec: 0,
@@ -279,7 +271,7 @@ fn set_attributes(
             last_modification: time,
         },
     )
-    .map_err(io_error("set the time of", shown))?;
+    .map_err(io_at("set the time of", Path::new(shown)))?;
     Ok(())
 }
 
@@ -291,19 +283,19 @@ fn ensure_dir(side: &Side, path: &Path, mode: u32) -> Result<OwnedFd, TransferEr
     if relative(path).as_os_str().is_empty() {
         return side
             .open(path, OFlags::RDONLY | OFlags::DIRECTORY, 0)
-            .map_err(io_error("open", &shown));
+            .map_err(|e| TransferError::from(io_at("open", Path::new(&shown))(e)));
     }
     let (parent, name) = side.parent(path)?;
-    match lstat_at(&parent, &name).map_err(io_error("inspect", &shown))? {
+    match lstat_at(&parent, &name).map_err(io_at("inspect", Path::new(&shown)))? {
         None => rustix::fs::mkdirat(&parent, &name, Mode::from_raw_mode(mode & 0o7777))
-            .map_err(io_error("create the directory", &shown))?,
+            .map_err(io_at("create the directory", Path::new(&shown)))?,
         Some(stat) if FileType::from_raw_mode(stat.st_mode) == FileType::Directory => {}
         Some(stat) if FileType::from_raw_mode(stat.st_mode) == FileType::Symlink => {
             if side.is_below() {
                 rustix::fs::unlinkat(&parent, &name, AtFlags::empty())
-                    .map_err(io_error("replace the symlink", &shown))?;
+                    .map_err(io_at("replace the symlink", Path::new(&shown)))?;
                 rustix::fs::mkdirat(&parent, &name, Mode::from_raw_mode(mode & 0o7777))
-                    .map_err(io_error("create the directory", &shown))?;
+                    .map_err(io_at("create the directory", Path::new(&shown)))?;
             }
         }
         Some(_) => return Err(TransferError::NotDirectory { path: shown }),
@@ -313,7 +305,7 @@ fn ensure_dir(side: &Side, path: &Path, mode: u32) -> Result<OwnedFd, TransferEr
             rustix::io::Errno::NOTDIR => TransferError::NotDirectory {
                 path: shown.clone(),
             },
-            e => io_error("open", &shown)(e),
+            e => io_at("open", Path::new(&shown))(e).into(),
         })
 }
 
@@ -356,27 +348,26 @@ fn replace_at<T>(
         let temporary = OsString::from(format!(".debroot-{}-{serial}.tmp", std::process::id()));
         let made = match make(&temporary) {
             Ok(made) => made,
-            Err(TransferError::Io { source, .. })
-                if source.kind() == io::ErrorKind::AlreadyExists =>
-            {
+            Err(TransferError::Io(error)) if error.kind() == io::ErrorKind::AlreadyExists => {
                 continue;
             }
             Err(error) => return Err(error),
         };
         let result = finish(&temporary, made).and_then(|()| {
             rustix::fs::renameat(parent, &temporary, parent, name)
-                .map_err(io_error("replace", shown))
+                .map_err(|e| TransferError::from(io_at("replace", Path::new(shown))(e)))
         });
         if result.is_err() {
             let _ = rustix::fs::unlinkat(parent, &temporary, AtFlags::empty());
         }
         return result;
     }
-    Err(TransferError::Io {
-        action: "create a temporary file beside",
-        path: shown.to_owned(),
-        source: io::Error::other("no free temporary name"),
-    })
+    Err(TransferError::Io(io_at(
+        "create a temporary file beside",
+        Path::new(shown),
+    )(io::Error::other(
+        "no free temporary name",
+    ))))
 }
 
 /// Creates the regular file `path` of `side` with `data`, attributes from `stat`.
@@ -389,16 +380,14 @@ fn write_file(
 ) -> Result<(), TransferError> {
     let shown = side.shown(path);
     let (parent, name) = side.parent(path)?;
-    let existing = lstat_at(&parent, &name).map_err(io_error("inspect", &shown))?;
+    let existing = lstat_at(&parent, &name).map_err(io_at("inspect", Path::new(&shown)))?;
     if side.is_below() {
         if let Some(existing) = existing
             && FileType::from_raw_mode(existing.st_mode) == FileType::Directory
         {
-            return Err(TransferError::Io {
-                action: "replace",
-                path: shown,
-                source: io::Error::new(io::ErrorKind::IsADirectory, "it is a directory"),
-            });
+            return Err(TransferError::Io(io_at("replace", Path::new(&shown))(
+                io::Error::new(io::ErrorKind::IsADirectory, "it is a directory"),
+            )));
         }
         return replace_at(
             &parent,
@@ -415,14 +404,12 @@ fn write_file(
                         | OFlags::CLOEXEC,
                     Mode::empty(),
                 )
-                .map_err(io_error("create", &shown))
+                .map_err(|e| TransferError::from(io_at("create", Path::new(&shown))(e)))
             },
             &mut |_, fd| {
                 let mut file = std::fs::File::from(fd);
-                io::copy(data, &mut file).map_err(|source| TransferError::Io {
-                    action: "write",
-                    path: shown.clone(),
-                    source,
+                io::copy(data, &mut file).map_err(|source| {
+                    TransferError::Io(io_at("write", Path::new(&shown))(source))
                 })?;
                 set_attributes(&file, stat, &shown)
             },
@@ -430,30 +417,25 @@ fn write_file(
     }
     match existing {
         Some(existing) if FileType::from_raw_mode(existing.st_mode) == FileType::Directory => {
-            return Err(TransferError::Io {
-                action: "replace",
-                path: shown,
-                source: io::Error::new(io::ErrorKind::IsADirectory, "it is a directory"),
-            });
+            return Err(TransferError::Io(io_at("replace", Path::new(&shown))(
+                io::Error::new(io::ErrorKind::IsADirectory, "it is a directory"),
+            )));
         }
         Some(existing)
             if FileType::from_raw_mode(existing.st_mode) == FileType::Symlink
                 && on_symlink == OnSymlink::Replace =>
         {
             rustix::fs::unlinkat(&parent, &name, AtFlags::empty())
-                .map_err(io_error("replace", &shown))?;
+                .map_err(io_at("replace", Path::new(&shown)))?;
         }
         _ => {}
     }
     let fd = side
         .open(path, OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC, 0o600)
-        .map_err(io_error("create", &shown))?;
+        .map_err(io_at("create", Path::new(&shown)))?;
     let mut file = std::fs::File::from(fd);
-    io::copy(data, &mut file).map_err(|source| TransferError::Io {
-        action: "write",
-        path: shown.clone(),
-        source,
-    })?;
+    io::copy(data, &mut file)
+        .map_err(|source| TransferError::Io(io_at("write", Path::new(&shown))(source)))?;
     set_attributes(&file, stat, &shown)
 }
 
@@ -465,15 +447,13 @@ fn write_symlink(
 ) -> Result<(), TransferError> {
     let shown = side.shown(path);
     let (parent, name) = side.parent(path)?;
-    let existing = lstat_at(&parent, &name).map_err(io_error("inspect", &shown))?;
+    let existing = lstat_at(&parent, &name).map_err(io_at("inspect", Path::new(&shown)))?;
     if let Some(existing) = existing
         && FileType::from_raw_mode(existing.st_mode) == FileType::Directory
     {
-        return Err(TransferError::Io {
-            action: "replace",
-            path: shown,
-            source: io::Error::new(io::ErrorKind::IsADirectory, "it is a directory"),
-        });
+        return Err(TransferError::Io(io_at("replace", Path::new(&shown))(
+            io::Error::new(io::ErrorKind::IsADirectory, "it is a directory"),
+        )));
     }
     let owner = |name: &OsStr| -> Result<(), TransferError> {
         if is_root_user() {
@@ -484,7 +464,7 @@ fn write_symlink(
                 Some(rustix::fs::Gid::from_raw(stat.st_gid)),
                 AtFlags::SYMLINK_NOFOLLOW,
             )
-            .map_err(io_error("set the owner of", &shown))?;
+            .map_err(io_at("set the owner of", Path::new(&shown)))?;
         }
         Ok(())
     };
@@ -494,18 +474,19 @@ fn write_symlink(
             &name,
             &shown,
             &mut |temporary| {
-                rustix::fs::symlinkat(target, &parent, temporary)
-                    .map_err(io_error("create the symlink", &shown))
+                rustix::fs::symlinkat(target, &parent, temporary).map_err(|e| {
+                    TransferError::from(io_at("create the symlink", Path::new(&shown))(e))
+                })
             },
             &mut |temporary, ()| owner(temporary),
         );
     }
     if existing.is_some() {
         rustix::fs::unlinkat(&parent, &name, AtFlags::empty())
-            .map_err(io_error("replace", &shown))?;
+            .map_err(io_at("replace", Path::new(&shown)))?;
     }
     rustix::fs::symlinkat(target, &parent, &name)
-        .map_err(io_error("create the symlink", &shown))?;
+        .map_err(io_at("create the symlink", Path::new(&shown)))?;
     owner(&name)
 }
 
@@ -533,11 +514,11 @@ fn copy(
     }
     let (parent, name) = source.parent(from)?;
     let mut stat = lstat_at(&parent, &name)
-        .map_err(io_error("inspect", &shown))?
-        .ok_or_else(|| TransferError::Io {
-            action: "copy",
-            path: shown.clone(),
-            source: io::ErrorKind::NotFound.into(),
+        .map_err(io_at("inspect", Path::new(&shown)))?
+        .ok_or_else(|| {
+            TransferError::Io(io_at("copy", Path::new(&shown))(io::Error::from(
+                io::ErrorKind::NotFound,
+            )))
         })?;
     // Who owned a file on the build machine means nothing in the image (and would make it
     // depend on the machine): what is copied in is root's; what is copied out is the caller's.
@@ -553,7 +534,7 @@ fn copy(
             copy_entries(source, from, target, to, depth)?;
             let dir = target
                 .open(to, OFlags::RDONLY | OFlags::DIRECTORY, 0)
-                .map_err(io_error("open", &target.shown(to)))?;
+                .map_err(io_at("open", Path::new(&target.shown(to))))?;
             set_attributes(&dir, &stat, &target.shown(to))
         }
         FileType::RegularFile => {
@@ -563,13 +544,13 @@ fn copy(
                 OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
                 Mode::empty(),
             )
-            .map_err(io_error("read", &shown))?;
+            .map_err(io_at("read", Path::new(&shown)))?;
             let mut file = std::fs::File::from(fd);
             write_file(target, to, &mut file, &stat, OnSymlink::Follow)
         }
         FileType::Symlink => {
             let link = rustix::fs::readlinkat(&parent, &name, Vec::new())
-                .map_err(io_error("read the symlink", &shown))?;
+                .map_err(io_at("read the symlink", Path::new(&shown)))?;
             write_symlink(target, to, OsStr::from_bytes(link.as_bytes()), &stat)
         }
         other => Err(TransferError::Special {
@@ -590,9 +571,9 @@ fn copy_entries(
     let shown = source.shown(from);
     let dir = source.open_dir(from, OFlags::RDONLY)?;
     let mut names: Vec<OsString> = Vec::new();
-    let mut reader = rustix::fs::Dir::read_from(&dir).map_err(io_error("read", &shown))?;
+    let mut reader = rustix::fs::Dir::read_from(&dir).map_err(io_at("read", Path::new(&shown)))?;
     for entry in reader.by_ref() {
-        let entry = entry.map_err(io_error("read", &shown))?;
+        let entry = entry.map_err(io_at("read", Path::new(&shown)))?;
         let name = entry.file_name().to_bytes();
         if name != b"." && name != b".." {
             names.push(OsStr::from_bytes(name).to_owned());
@@ -615,11 +596,13 @@ fn copy_entries(
 fn base_name(side: &Side, path: &Path) -> Result<OsString, TransferError> {
     match path.components().next_back() {
         Some(Component::Normal(name)) => Ok(name.to_owned()),
-        _ => Err(TransferError::Io {
-            action: "copy",
-            path: side.shown(path),
-            source: io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"),
-        }),
+        _ => Err(TransferError::Io(io_at(
+            "copy",
+            Path::new(&side.shown(path)),
+        )(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the path names no file",
+        )))),
     }
 }
 
@@ -677,10 +660,11 @@ pub fn sync(
                 0o755,
             )
             .create(to)
-            .map_err(|source| TransferError::Io {
-                action: "create the directory",
-                path: to.display().to_string(),
-                source,
+            .map_err(|source| {
+                TransferError::Io(io_at(
+                    "create the directory",
+                    Path::new(&to.display().to_string()),
+                )(source))
             })?;
             copy_entries(
                 &Side::root(root)?,
@@ -699,24 +683,16 @@ pub fn sync(
 pub fn tar_in(root: &Path, tarball: &Path, dir: &Path) -> Result<(), TransferError> {
     let target = Side::root(root)?;
     let shown = tarball.display().to_string();
-    let file = std::fs::File::open(tarball).map_err(|source| TransferError::Io {
-        action: "open",
-        path: shown.clone(),
-        source,
-    })?;
+    let file = std::fs::File::open(tarball)
+        .map_err(|source| TransferError::Io(io_at("open", Path::new(&shown))(source)))?;
     let mut input = io::BufReader::new(file);
-    let compression = sniff(&mut input).map_err(|source| TransferError::Io {
-        action: "read",
-        path: shown.clone(),
-        source,
+    let compression = sniff(&mut input)
+        .map_err(|source| TransferError::Io(io_at("read", Path::new(&shown))(source)))?;
+    let decoder = compression.decoder(input).map_err(|source| {
+        TransferError::Io(io_at("decompress", Path::new(&shown))(io::Error::other(
+            source,
+        )))
     })?;
-    let decoder = compression
-        .decoder(input)
-        .map_err(|source| TransferError::Io {
-            action: "decompress",
-            path: shown.clone(),
-            source: io::Error::other(source),
-        })?;
     let mut reader = crate::tar::read::TarReader::new(decoder);
     ensure_dir_all(&target, dir, 0o755)?;
     let mut directories: Vec<(PathBuf, rustix::fs::Stat)> = Vec::new();
@@ -757,7 +733,10 @@ pub fn tar_in(root: &Path, tarball: &Path, dir: &Path) -> Result<(), TransferErr
                 let (parent, name) = target.parent(&member)?;
                 let _ = rustix::fs::unlinkat(&parent, &name, AtFlags::empty());
                 rustix::fs::linkat(&from_parent, &from_name, &parent, &name, AtFlags::empty())
-                    .map_err(io_error("create the hard link", &target.shown(&member)))?;
+                    .map_err(io_at(
+                        "create the hard link",
+                        Path::new(&target.shown(&member)),
+                    ))?;
             }
         }
     }
@@ -765,7 +744,7 @@ pub fn tar_in(root: &Path, tarball: &Path, dir: &Path) -> Result<(), TransferErr
     for (path, stat) in directories.iter().rev() {
         let fd = target
             .open(path, OFlags::RDONLY | OFlags::DIRECTORY, 0)
-            .map_err(io_error("open", &target.shown(path)))?;
+            .map_err(io_at("open", Path::new(&target.shown(path))))?;
         set_attributes(&fd, stat, &target.shown(path))?;
     }
     Ok(())
@@ -819,18 +798,16 @@ pub fn tar_out(root: &Path, dir: &Path, tarball: &Path) -> Result<(), TransferEr
         message: e.to_string(),
     };
     let nodes = crate::output::walk(&base, &crate::output::OnDisk).map_err(output_error)?;
-    let mut temporary =
-        crate::atomic::Temporary::beside(tarball, 0o644).map_err(|source| TransferError::Io {
-            action: "create a temporary file beside",
-            path: written.clone(),
-            source,
-        })?;
-    crate::output::write_tarball(&base, &nodes, format, temporary.file()).map_err(output_error)?;
-    temporary.persist().map_err(|source| TransferError::Io {
-        action: "write",
-        path: written,
-        source,
+    let mut temporary = crate::atomic::Temporary::beside(tarball, 0o644).map_err(|source| {
+        TransferError::Io(io_at(
+            "create a temporary file beside",
+            Path::new(&written.clone()),
+        )(source))
     })?;
+    crate::output::write_tarball(&base, &nodes, format, temporary.file()).map_err(output_error)?;
+    temporary
+        .persist()
+        .map_err(|source| TransferError::Io(io_at("write", Path::new(&written))(source)))?;
     drop(fd);
     Ok(())
 }

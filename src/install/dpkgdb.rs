@@ -26,19 +26,20 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::debian::MultiArch;
+use crate::error::io_at;
 use crate::tar::read::Kind;
 use crate::unpack::Control;
 use crate::unpack::extract::{Diversions, Unpacked};
 
+/// How [`DbError::Write`] names what failed.
+const DB: &str = "write the dpkg database at";
+
 /// A failure writing the database, naming the file.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
-    #[error("cannot write `{}` of the dpkg database", crate::error::shown_path(.path))]
-    Write {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
+    /// `cannot write the dpkg database at `PATH``.
+    #[error(transparent)]
+    Write(#[from] crate::error::IoError),
     /// A file of the database could not be read (not a regular file, too large).
     #[error(transparent)]
     Read(#[from] crate::confine::RootFileError),
@@ -61,13 +62,6 @@ fn read_admin(root: &Path, name: &str) -> Result<Vec<u8>, crate::confine::RootFi
     .unwrap_or_default())
 }
 
-fn db_error(path: &Path) -> impl FnOnce(io::Error) -> DbError + '_ {
-    move |source| DbError::Write {
-        path: path.to_path_buf(),
-        source,
-    }
-}
-
 /// `ROOT/var/lib/dpkg`.
 pub fn admin_dir(root: &Path) -> PathBuf {
     root.join("var/lib/dpkg")
@@ -80,8 +74,8 @@ pub fn init(root: &Path, architectures: &[crate::debian::Architecture]) -> Resul
     let admin = admin_dir(root);
     for dir in ["", "info", "updates", "triggers", "alternatives", "parts"] {
         let path = admin.join(dir);
-        fs::create_dir_all(&path).map_err(db_error(&path))?;
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).map_err(db_error(&path))?;
+        fs::create_dir_all(&path).map_err(io_at(DB, &path))?;
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).map_err(io_at(DB, &path))?;
     }
     for (file, content) in [
         ("status", &b""[..]),
@@ -89,7 +83,7 @@ pub fn init(root: &Path, architectures: &[crate::debian::Architecture]) -> Resul
         ("triggers/Unincorp", b""),
     ] {
         let path = admin.join(file);
-        fs::write(&path, content).map_err(db_error(&path))?;
+        fs::write(&path, content).map_err(io_at(DB, &path))?;
     }
     // The architectures dpkg accepts, native first (as `dpkg --add-architecture` writes it).
     let mut text = String::new();
@@ -97,7 +91,7 @@ pub fn init(root: &Path, architectures: &[crate::debian::Architecture]) -> Resul
         let _ = writeln!(text, "{arch}");
     }
     let path = admin.join("arch");
-    fs::write(&path, text).map_err(db_error(&path))?;
+    fs::write(&path, text).map_err(io_at(DB, &path))?;
     Ok(())
 }
 
@@ -140,8 +134,9 @@ fn absolute(path: &[u8]) -> Vec<u8> {
 }
 
 fn write_member(path: &Path, data: &[u8], mode: u32, mtime: i64) -> Result<(), DbError> {
-    fs::write(path, data).map_err(db_error(path))?;
-    fs::set_permissions(path, fs::Permissions::from_mode(mode & 0o7777)).map_err(db_error(path))?;
+    fs::write(path, data).map_err(io_at(DB, path))?;
+    fs::set_permissions(path, fs::Permissions::from_mode(mode & 0o7777))
+        .map_err(io_at(DB, path))?;
     let time = rustix::fs::Timespec {
         tv_sec: mtime,
         tv_nsec: 0,
@@ -155,10 +150,7 @@ fn write_member(path: &Path, data: &[u8], mode: u32, mtime: i64) -> Result<(), D
         },
         rustix::fs::AtFlags::empty(),
     )
-    .map_err(|e| DbError::Write {
-        path: path.to_path_buf(),
-        source: e.into(),
-    })
+    .map_err(|e| io_at(DB, path)(io::Error::from(e)).into())
 }
 
 /// Writes a package's `info/` files and returns its `status` stanza.
@@ -197,7 +189,7 @@ pub fn write_package(
     }
     list.extend_from_slice(&symlinks);
     let list_path = info.join(format!("{name}.list"));
-    fs::write(&list_path, &list).map_err(db_error(&list_path))?;
+    fs::write(&list_path, &list).map_err(io_at(DB, &list_path))?;
     // md5sums, when the package ships none: regular files and hard links in archive order.
     // dpkg writes them as it unpacks the package, before a later package takes a file over,
     // and never rewrites them: a taken path stays (as it does in a shipped `md5sums`).
@@ -211,7 +203,7 @@ pub fn write_package(
             }
         }
         let path = info.join(format!("{name}.md5sums"));
-        fs::write(&path, sums).map_err(db_error(&path))?;
+        fs::write(&path, sums).map_err(io_at(DB, &path))?;
     }
     // The status stanza: the control fields with Status after Package, and Conffiles.
     let mut stanza = String::new();
@@ -261,16 +253,17 @@ pub fn append_status(root: &Path, stanzas: &[String]) -> Result<(), DbError> {
         .append(true)
         .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
         .open(&path)
-        .map_err(db_error(&path))?;
-    if !file.metadata().map_err(db_error(&path))?.is_file() {
-        return Err(db_error(&path)(io::Error::other("not a regular file")));
+        .map_err(io_at(DB, &path))?;
+    if !file.metadata().map_err(io_at(DB, &path))?.is_file() {
+        return Err(io_at(DB, &path)(io::Error::other("not a regular file")).into());
     }
     let mut text = String::new();
     for stanza in stanzas {
         text.push_str(stanza);
         text.push('\n');
     }
-    file.write_all(text.as_bytes()).map_err(db_error(&path))
+    file.write_all(text.as_bytes()).map_err(io_at(DB, &path))?;
+    Ok(())
 }
 
 /// One line of a package's `triggers` control file.
@@ -351,11 +344,11 @@ pub fn register_interests(root: &Path, controls: &[&Control]) -> Result<(), DbEr
         }
     }
     if file != file_before {
-        fs::write(&file_path, &file).map_err(db_error(&file_path))?;
+        fs::write(&file_path, &file).map_err(io_at(DB, &file_path))?;
     }
     for (name, content) in explicit {
         let path = triggers.join(&name);
-        fs::write(&path, content).map_err(db_error(&path))?;
+        fs::write(&path, content).map_err(io_at(DB, &path))?;
     }
     Ok(())
 }

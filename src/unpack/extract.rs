@@ -76,6 +76,7 @@ use rustix::io::Errno;
 
 pub use super::claims::Claimant;
 use super::claims::{self, Decision, Holder, Ledger};
+use crate::error::{IoError, bytes_path, io_at};
 use crate::tar::read::{Entry, Kind, TarReader};
 
 /// Most entries one package may have.
@@ -109,13 +110,9 @@ pub enum ExtractError {
         /// `", with a directory"` when the later package's member is one.
         with: &'static str,
     },
-    #[error("member `{path}`: {operation} failed")]
-    Io {
-        path: String,
-        operation: &'static str,
-        #[source]
-        source: std::io::Error,
-    },
+    /// `cannot ACTION member `PATH``, the cause the system's error.
+    #[error(transparent)]
+    Io(#[from] IoError),
     #[error(transparent)]
     Tar(#[from] crate::tar::read::TarError),
     #[error(transparent)]
@@ -131,14 +128,6 @@ pub enum ExtractError {
 
 fn shown(path: &[u8]) -> String {
     crate::tar::header::shown_name(path)
-}
-
-fn io<'a>(path: &'a [u8], operation: &'static str) -> impl FnOnce(Errno) -> ExtractError + 'a {
-    move |errno| ExtractError::Io {
-        path: shown(path),
-        operation,
-        source: errno.into(),
-    }
 }
 
 fn unsafe_member(path: &[u8], reason: impl Into<String>) -> ExtractError {
@@ -332,16 +321,16 @@ fn temp_name(temp: u64) -> String {
 impl Scratch {
     /// Makes a fresh folder under a random name at the top of `root`.
     fn create(root: &OwnedFd) -> Result<Scratch, ExtractError> {
-        let failed = |operation| io(b".debroot-scratch", operation);
+        let failed = |action| io_at(action, Path::new(".debroot-scratch"));
         for _ in 0..16 {
             let mut random = [0u8; 16];
             rustix::rand::getrandom(&mut random, rustix::rand::GetRandomFlags::empty())
-                .map_err(failed("choosing a scratch folder's name"))?;
+                .map_err(failed("choose the name of"))?;
             let name = format!(".debroot-scratch-{}", hex::encode(random)).into_bytes();
             match rustix::fs::mkdirat(root, OsStr::from_bytes(&name), Mode::from_raw_mode(0o700)) {
                 Ok(()) => {}
                 Err(Errno::EXIST) => continue,
-                Err(errno) => return Err(failed("creating a scratch folder")(errno)),
+                Err(errno) => return Err(failed("create")(errno).into()),
             }
             let fd = rustix::fs::openat(
                 root,
@@ -349,8 +338,8 @@ impl Scratch {
                 OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
                 Mode::empty(),
             )
-            .map_err(failed("opening a scratch folder"))?;
-            let stat = rustix::fs::fstat(&fd).map_err(failed("inspecting a scratch folder"))?;
+            .map_err(failed("open"))?;
+            let stat = rustix::fs::fstat(&fd).map_err(failed("inspect"))?;
             if FileType::from_raw_mode(stat.st_mode) != FileType::Directory
                 || stat.st_uid != rustix::process::geteuid().as_raw()
             {
@@ -359,8 +348,7 @@ impl Scratch {
                     "the scratch folder just made is not the one opened",
                 ));
             }
-            rustix::fs::fchmod(&fd, Mode::from_raw_mode(0o700))
-                .map_err(failed("protecting a scratch folder"))?;
+            rustix::fs::fchmod(&fd, Mode::from_raw_mode(0o700)).map_err(failed("protect"))?;
             return Ok(Scratch {
                 fd,
                 name,
@@ -682,7 +670,7 @@ impl Target {
         if path.starts_with(b"/") {
             current = Some(
                 self.open_location(b"", OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC)
-                    .map_err(io(member, "opening the root"))?,
+                    .map_err(io_at("open the root for member", bytes_path(member)))?,
             );
             location.clear();
         }
@@ -715,7 +703,10 @@ impl Target {
                     OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
                     Mode::empty(),
                 )
-                .map_err(io(member, "opening a parent directory"))?;
+                .map_err(io_at(
+                    "open a parent directory of member",
+                    bytes_path(member),
+                ))?;
                 location.truncate(location.iter().rposition(|&b| b == b'/').unwrap_or(0));
                 current = Some(parent);
                 continue;
@@ -748,7 +739,11 @@ impl Target {
                             Ok(()) => ledger.hold_directory(&here, *claimant, None, true),
                             Err(Errno::EXIST) => {}
                             Err(errno) => {
-                                return Err(io(member, "creating a parent directory")(errno));
+                                return Err(io_at(
+                                    "create a parent directory of member",
+                                    bytes_path(member),
+                                )(errno)
+                                .into());
                             }
                         }
                     }
@@ -775,7 +770,7 @@ impl Target {
                         return Err(unsafe_member(member, "too many levels of symbolic links"));
                     }
                     let target = rustix::fs::readlinkat(dir, name, Vec::new())
-                        .map_err(io(member, "reading a symlink"))?;
+                        .map_err(io_at("read the symlink of member", bytes_path(member)))?;
                     let target = target.as_bytes();
                     if target.starts_with(b"/") {
                         current = Some(
@@ -783,7 +778,7 @@ impl Target {
                                 b"",
                                 OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
                             )
-                            .map_err(io(member, "opening the root"))?,
+                            .map_err(io_at("open the root for member", bytes_path(member)))?,
                         );
                         location.clear();
                     }
@@ -792,7 +787,12 @@ impl Target {
                     }
                 }
                 Err(Errno::NOENT) => return Err(not_a_directory(&so_far)),
-                Err(errno) => return Err(io(member, "opening a parent directory")(errno)),
+                Err(errno) => {
+                    return Err(
+                        io_at("open a parent directory of member", bytes_path(member))(errno)
+                            .into(),
+                    );
+                }
             }
         }
         let fd = match current {
@@ -803,7 +803,7 @@ impl Target {
                 OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
                 Mode::empty(),
             )
-            .map_err(io(member, "opening a directory"))?,
+            .map_err(io_at("open the directory of member", bytes_path(member)))?,
         };
         Ok((fd, location))
     }
@@ -1128,7 +1128,7 @@ impl Target {
             OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
             Mode::empty(),
         )
-        .map_err(io(path, "creating the file"))?;
+        .map_err(io_at("create the file of member", bytes_path(path)))?;
         let mut file = std::fs::File::from(fd);
         let mut md5 = hash.then(Md5::new);
         loop {
@@ -1137,11 +1137,7 @@ impl Target {
                 break;
             }
             file.write_all(&buffer[..n])
-                .map_err(|source| ExtractError::Io {
-                    path: shown(path),
-                    operation: "writing the file",
-                    source,
-                })?;
+                .map_err(io_at("write the file of member", bytes_path(path)))?;
             if let Some(md5) = md5.as_mut() {
                 md5.update(&buffer[..n]);
             }
@@ -1153,11 +1149,11 @@ impl Target {
                 Some(rustix::fs::Uid::from_raw(uid)),
                 Some(rustix::fs::Gid::from_raw(gid)),
             )
-            .map_err(io(path, "setting the owner"))?;
+            .map_err(io_at("set the owner of member", bytes_path(path)))?;
         }
         // After fchown, which clears setuid and setgid bits.
         rustix::fs::fchmod(&file, Mode::from_raw_mode(entry.mode))
-            .map_err(io(path, "setting the mode"))?;
+            .map_err(io_at("set the mode of member", bytes_path(path)))?;
         let time = Timespec {
             tv_sec: entry.mtime,
             tv_nsec: 0,
@@ -1169,7 +1165,10 @@ impl Target {
                 last_modification: time,
             },
         )
-        .map_err(io(path, "setting the modification time"))?;
+        .map_err(io_at(
+            "set the modification time of member",
+            bytes_path(path),
+        ))?;
         Ok(md5.map(|m| hex::encode(m.finalize())))
     }
 
@@ -1183,7 +1182,7 @@ impl Target {
     ) -> Result<(), ExtractError> {
         let name = temp_name(temp);
         rustix::fs::symlinkat(OsStr::from_bytes(&entry.link), &scratch.fd, &name)
-            .map_err(io(path, "creating the symlink"))?;
+            .map_err(io_at("create the symlink member", bytes_path(path)))?;
         if self.chown {
             rustix::fs::chownat(
                 &scratch.fd,
@@ -1192,7 +1191,7 @@ impl Target {
                 Some(rustix::fs::Gid::from_raw(self.gid(entry))),
                 AtFlags::SYMLINK_NOFOLLOW,
             )
-            .map_err(io(path, "setting the symlink's owner"))?;
+            .map_err(io_at("set the owner of symlink member", bytes_path(path)))?;
         }
         let time = Timespec {
             tv_sec: entry.mtime,
@@ -1207,7 +1206,8 @@ impl Target {
             },
             AtFlags::SYMLINK_NOFOLLOW,
         )
-        .map_err(io(path, "setting the symlink's time"))
+        .map_err(io_at("set the time of symlink member", bytes_path(path)))?;
+        Ok(())
     }
 
     /// The next member of `claimant` for the placer, waiting for its decoder: `Err(ok)` once
@@ -1431,7 +1431,7 @@ impl Target {
                         &level.location,
                         OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
                     )
-                    .map_err(io(path, "opening a parent directory"))?,
+                    .map_err(io_at("open a parent directory of member", bytes_path(path)))?,
                 );
                 level.fd = Some(fd.clone());
                 fd
@@ -1528,8 +1528,10 @@ impl Target {
                 Ok(())
             }
             Err(Errno::EXIST) => {
-                let stat = rustix::fs::statat(&*parent.fd, name, AtFlags::SYMLINK_NOFOLLOW)
-                    .map_err(io(path, "inspecting an existing path"))?;
+                let stat =
+                    rustix::fs::statat(&*parent.fd, name, AtFlags::SYMLINK_NOFOLLOW).map_err(
+                        io_at("inspect the existing path of member", bytes_path(path)),
+                    )?;
                 match FileType::from_raw_mode(stat.st_mode) {
                     FileType::Directory => {
                         placement
@@ -1545,7 +1547,7 @@ impl Target {
                     )),
                 }
             }
-            Err(errno) => Err(io(path, "creating a directory")(errno)),
+            Err(errno) => Err(io_at("create the directory member", bytes_path(path))(errno).into()),
         }
     }
 
@@ -1637,10 +1639,12 @@ impl Target {
             Err(Errno::EXIST) => {
                 let temp = scratch.temp();
                 link(&scratch.fd, OsStr::new(&temp_name(temp)))
-                    .map_err(io(path, "creating the hard link"))?;
+                    .map_err(io_at("create the hard link of member", bytes_path(path)))?;
                 self.put(placement, path, scratch, temp, parent, "hard link")?;
             }
-            Err(errno) => return Err(io(path, "creating the hard link")(errno)),
+            Err(errno) => {
+                return Err(io_at("create the hard link of member", bytes_path(path))(errno).into());
+            }
         }
         self.hold(
             placement,
@@ -1740,7 +1744,9 @@ impl Target {
             Ok(()) => return Ok(()),
             // The name exists; or the filesystem has no RENAME_NOREPLACE.
             Err(Errno::EXIST | Errno::INVAL | Errno::NOSYS) => {}
-            Err(errno) => return Err(io(path, "renaming into place")(errno)),
+            Err(errno) => {
+                return Err(io_at("rename into place member", bytes_path(path))(errno).into());
+            }
         }
         match rustix::fs::statat(&*parent.fd, name, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(stat) => match FileType::from_raw_mode(stat.st_mode) {
@@ -1759,10 +1765,15 @@ impl Target {
                 _ => {}
             },
             Err(Errno::NOENT) => {}
-            Err(errno) => return Err(io(path, "inspecting an existing path")(errno)),
+            Err(errno) => {
+                return Err(
+                    io_at("inspect the existing path of member", bytes_path(path))(errno).into(),
+                );
+            }
         }
         rustix::fs::renameat(&scratch.fd, &from, &*parent.fd, name)
-            .map_err(io(path, "renaming into place"))
+            .map_err(io_at("rename into place member", bytes_path(path)))?;
+        Ok(())
     }
 
     /// Merged /usr: the directory at `location` (made by earlier packages of this build) is
@@ -1802,7 +1813,7 @@ impl Target {
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
         )
-        .map_err(io(path, "opening the link's target"))?;
+        .map_err(io_at("open the link's target of member", bytes_path(path)))?;
         let name = OsStr::from_bytes(split(path).1);
         let directory = rustix::fs::openat(
             &*parent.fd,
@@ -1810,7 +1821,7 @@ impl Target {
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
             Mode::empty(),
         )
-        .map_err(io(path, "opening a directory"))?;
+        .map_err(io_at("open the directory of member", bytes_path(path)))?;
         if at_or_below(&target_location, location) {
             return Err(collision("the link points into the directory"));
         }
@@ -1825,8 +1836,10 @@ impl Target {
             0,
         )?;
         drop(directory);
-        rustix::fs::unlinkat(&*parent.fd, name, AtFlags::REMOVEDIR)
-            .map_err(io(path, "removing the directory the symlink replaces"))?;
+        rustix::fs::unlinkat(&*parent.fd, name, AtFlags::REMOVEDIR).map_err(io_at(
+            "remove the directory replaced by symlink member",
+            bytes_path(path),
+        ))?;
         for (moved_location, holder) in placement.ledger.relocate(location, &target_location) {
             if winners.get(&moved_location) == Some(&true) {
                 placement.ledger.hold(moved_location, holder);
@@ -1861,10 +1874,14 @@ impl Target {
             ));
         }
         let mut names: Vec<Vec<u8>> = Vec::new();
-        for entry in
-            rustix::fs::Dir::read_from(from).map_err(io(from_location, "reading a directory"))?
-        {
-            let entry = entry.map_err(io(from_location, "reading a directory"))?;
+        for entry in rustix::fs::Dir::read_from(from).map_err(io_at(
+            "read the directory of member",
+            bytes_path(from_location),
+        ))? {
+            let entry = entry.map_err(io_at(
+                "read the directory of member",
+                bytes_path(from_location),
+            ))?;
             let name = entry.file_name().to_bytes();
             if name != b"." && name != b".." {
                 names.push(name.to_vec());
@@ -1877,18 +1894,27 @@ impl Target {
             let name = OsStr::from_bytes(&name);
             let existing = match rustix::fs::statat(into, name, AtFlags::SYMLINK_NOFOLLOW) {
                 Err(Errno::NOENT) => {
-                    rustix::fs::renameat(from, name, into, name)
-                        .map_err(io(&moving_location, "moving into the symlink's target"))?;
+                    rustix::fs::renameat(from, name, into, name).map_err(io_at(
+                        "move into the symlink's target of member",
+                        bytes_path(&moving_location),
+                    ))?;
                     continue;
                 }
                 Err(errno) => {
-                    return Err(io(&kept_location, "inspecting the symlink's target")(errno));
+                    return Err(io_at(
+                        "inspect the symlink's target of member",
+                        bytes_path(&kept_location),
+                    )(errno)
+                    .into());
                 }
                 Ok(stat) => FileType::from_raw_mode(stat.st_mode),
             };
             let moving = rustix::fs::statat(from, name, AtFlags::SYMLINK_NOFOLLOW)
                 .map(|s| FileType::from_raw_mode(s.st_mode))
-                .map_err(io(&moving_location, "inspecting a directory entry"))?;
+                .map_err(io_at(
+                    "inspect a directory entry of member",
+                    bytes_path(&moving_location),
+                ))?;
             if existing == FileType::Directory && moving == FileType::Directory {
                 let open = |dir: &OwnedFd, at: &[u8]| {
                     rustix::fs::openat(
@@ -1897,7 +1923,7 @@ impl Target {
                         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
                         Mode::empty(),
                     )
-                    .map_err(io(at, "opening a directory"))
+                    .map_err(io_at("open the directory of member", bytes_path(at)))
                 };
                 let (source, destination) =
                     (open(from, &moving_location)?, open(into, &kept_location)?);
@@ -1911,8 +1937,10 @@ impl Target {
                     depth + 1,
                 )?;
                 drop(source);
-                rustix::fs::unlinkat(from, name, AtFlags::REMOVEDIR)
-                    .map_err(io(&moving_location, "removing a merged directory"))?;
+                rustix::fs::unlinkat(from, name, AtFlags::REMOVEDIR).map_err(io_at(
+                    "remove the merged directory of member",
+                    bytes_path(&moving_location),
+                ))?;
                 continue;
             }
             // One location, two members: the one dpkg would keep in plan order stays.
@@ -1951,11 +1979,15 @@ impl Target {
                 ));
             }
             if moved_wins {
-                rustix::fs::renameat(from, name, into, name)
-                    .map_err(io(&moving_location, "moving into the symlink's target"))?;
+                rustix::fs::renameat(from, name, into, name).map_err(io_at(
+                    "move into the symlink's target of member",
+                    bytes_path(&moving_location),
+                ))?;
             } else {
-                rustix::fs::unlinkat(from, name, AtFlags::empty())
-                    .map_err(io(&moving_location, "removing a replaced member"))?;
+                rustix::fs::unlinkat(from, name, AtFlags::empty()).map_err(io_at(
+                    "remove the replaced member",
+                    bytes_path(&moving_location),
+                ))?;
             }
             winners.insert(kept_location, moved_wins);
         }
@@ -1997,7 +2029,11 @@ impl Target {
             let fd = match opened {
                 Ok(fd) => fd,
                 Err(Errno::LOOP | Errno::NOTDIR | Errno::NOENT | Errno::XDEV) => continue,
-                Err(errno) => return Err(io(&location, "opening a directory")(errno)),
+                Err(errno) => {
+                    return Err(
+                        io_at("open the directory of member", bytes_path(&location))(errno).into(),
+                    );
+                }
             };
             if self.chown {
                 rustix::fs::fchown(
@@ -2005,10 +2041,15 @@ impl Target {
                     Some(rustix::fs::Uid::from_raw(uid)),
                     Some(rustix::fs::Gid::from_raw(gid)),
                 )
-                .map_err(io(&location, "setting a directory's owner"))?;
+                .map_err(io_at(
+                    "set the owner of directory member",
+                    bytes_path(&location),
+                ))?;
             }
-            rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode))
-                .map_err(io(&location, "setting a directory's mode"))?;
+            rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode)).map_err(io_at(
+                "set the mode of directory member",
+                bytes_path(&location),
+            ))?;
             if ancestors.len() >= OPEN_LEVELS {
                 ancestors.remove(0);
             }
@@ -2111,7 +2152,7 @@ impl AsFd for Target {
 impl crate::error::Classify for ExtractError {
     fn class(&self) -> crate::error::ExitClass {
         match self {
-            ExtractError::Io { .. } | ExtractError::RootFile(_) => crate::error::ExitClass::Output,
+            ExtractError::Io(_) | ExtractError::RootFile(_) => crate::error::ExitClass::Output,
             ExtractError::Interrupted { .. } => crate::error::ExitClass::Interrupted,
             _ => crate::error::ExitClass::Archive,
         }

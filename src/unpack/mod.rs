@@ -153,7 +153,7 @@ impl Classify for UnpackError {
     fn class(&self) -> ExitClass {
         match &self.kind {
             UnpackErrorKind::Mismatch { .. } | UnpackErrorKind::Cache(_) => ExitClass::Integrity,
-            UnpackErrorKind::Extract(error @ extract::ExtractError::Io { .. })
+            UnpackErrorKind::Extract(error @ extract::ExtractError::Io(_))
             | UnpackErrorKind::Extract(error @ extract::ExtractError::Interrupted { .. }) => {
                 error.class()
             }
@@ -526,15 +526,16 @@ mod tests {
         assert!(std::error::Error::source(&error).is_none());
         let error = UnpackError {
             package: "full 1.0".into(),
-            kind: UnpackErrorKind::Extract(extract::ExtractError::Io {
-                path: "usr/bin/x".into(),
-                operation: "writing the file",
-                source: std::io::Error::from_raw_os_error(28),
-            }),
+            kind: UnpackErrorKind::Extract(extract::ExtractError::Io(crate::error::io_at(
+                "write the file of member",
+                std::path::Path::new("usr/bin/x"),
+            )(
+                std::io::Error::from_raw_os_error(28),
+            ))),
         };
         assert_eq!(
             error.to_string(),
-            "package `full 1.0`: `data.tar`: member `usr/bin/x`: writing the file failed"
+            "package `full 1.0`: `data.tar`: cannot write the file of member `usr/bin/x`"
         );
         let cause = std::error::Error::source(&error).unwrap().to_string();
         assert!(cause.contains("No space left on device"), "{cause}");
