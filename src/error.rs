@@ -267,8 +267,9 @@ impl fmt::Display for Message {
 impl StdError for Message {}
 
 impl Failure {
-    /// A failure from a typed error of the given class.
-    pub fn new(class: ExitClass, error: impl StdError + Send + Sync + 'static) -> Self {
+    /// A failure from an error of the given class. Private: every error reaches a failure
+    /// through its own [`Classify`] (`?`, `From`), so that no call site picks a class.
+    fn new(class: ExitClass, error: impl StdError + Send + Sync + 'static) -> Self {
         Failure {
             class,
             context: Vec::new(),
@@ -290,8 +291,8 @@ impl Failure {
         self.reported
     }
 
-    /// A failure that is only a message.
-    pub fn message(class: ExitClass, message: impl Into<String>) -> Self {
+    /// A failure that is only a message (see [`Failure::new`]).
+    fn message(class: ExitClass, message: impl Into<String>) -> Self {
         Failure::new(class, Message(message.into()))
     }
 

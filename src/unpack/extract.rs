@@ -1643,7 +1643,9 @@ impl Target {
                 self.put(placement, path, scratch, temp, parent, "hard link")?;
             }
             Err(errno) => {
-                return Err(io_at("create the hard link of member", bytes_path(path))(errno).into());
+                return Err(
+                    io_at("create the hard link of member", bytes_path(path))(errno).into(),
+                );
             }
         }
         self.hold(
