@@ -308,6 +308,8 @@ pub enum OutputFormatArg {
     TarXz,
     #[value(name = "tar.zst")]
     TarZst,
+    /// Build, and write only the manifest (`OUTPUT.manifest.json`, or stdout with `-o -`).
+    Null,
 }
 
 #[derive(Debug, Args)]
@@ -315,7 +317,8 @@ pub struct BuildArgs {
     /// The profile, e.g. profiles/minbase.toml.
     pub profile: PathBuf,
 
-    /// Where to write the root filesystem: a directory or a .tar[.gz|.xz|.zst] file.
+    /// Where to write the root filesystem: a directory, a .tar[.gz|.xz|.zst] file, or `-` for
+    /// a tarball on stdout (never a terminal; `--format`, default tar).
     #[arg(short, long, value_name = "OUTPUT")]
     pub output: PathBuf,
 

@@ -258,6 +258,9 @@ pub enum OutputFormat {
     TarGz,
     TarXz,
     TarZst,
+    /// Nothing but the manifest (mmdebstrap's `null`): the build runs, and the manifest records
+    /// the digest of the tarball it would have written.
+    Null,
 }
 
 impl OutputFormat {
@@ -267,6 +270,7 @@ impl OutputFormat {
         ("tar.gz", OutputFormat::TarGz),
         ("tar.xz", OutputFormat::TarXz),
         ("tar.zst", OutputFormat::TarZst),
+        ("null", OutputFormat::Null),
     ];
 
     pub fn as_str(self) -> &'static str {

@@ -26,6 +26,11 @@ pub fn run(env: &Env<'_>, args: &BuildArgs) -> Result<Outcome, Failure> {
 }
 
 /// The build the command line asks for: its profile loaded, its output format decided.
+/// `-o -`: the output goes to stdout.
+fn is_stdout(output: &std::path::Path) -> bool {
+    output.as_os_str() == "-"
+}
+
 fn spec_of(env: &Env<'_>, args: &BuildArgs) -> Result<BuildSpec, Failure> {
     let profile = super::load_profile(env, &args.profile)?;
     let format = format_of(args, &profile)?;
@@ -55,6 +60,7 @@ fn spec_of(env: &Env<'_>, args: &BuildArgs) -> Result<BuildSpec, Failure> {
     Ok(BuildSpec {
         profile,
         output: args.output.clone(),
+        stdout: is_stdout(&args.output),
         format,
         mode,
         lock,
@@ -68,13 +74,30 @@ fn spec_of(env: &Env<'_>, args: &BuildArgs) -> Result<BuildSpec, Failure> {
 /// The output format: `--format`, else the output's name, else the profile's. A name whose
 /// extension debroot does not know (`x.squashfs`, `x.tar.bz2`) is an error without `--format`,
 /// never silently a tarball.
+///
+/// `-o -` is stdout: a tarball (`--format`, default `tar`, never the profile's, never a folder)
+/// or, with `--format null`, the manifest; a tarball is refused when stdout is a terminal.
 fn format_of(args: &BuildArgs, profile: &crate::profile::Profile) -> Result<OutputFormat, Failure> {
-    Ok(match args.format {
-        Some(OutputFormatArg::Dir) => OutputFormat::Dir,
-        Some(OutputFormatArg::Tar) => OutputFormat::Tar,
-        Some(OutputFormatArg::TarGz) => OutputFormat::TarGz,
-        Some(OutputFormatArg::TarXz) => OutputFormat::TarXz,
-        Some(OutputFormatArg::TarZst) => OutputFormat::TarZst,
+    let chosen = args.format.map(|format| match format {
+        OutputFormatArg::Dir => OutputFormat::Dir,
+        OutputFormatArg::Tar => OutputFormat::Tar,
+        OutputFormatArg::TarGz => OutputFormat::TarGz,
+        OutputFormatArg::TarXz => OutputFormat::TarXz,
+        OutputFormatArg::TarZst => OutputFormat::TarZst,
+        OutputFormatArg::Null => OutputFormat::Null,
+    });
+    if is_stdout(&args.output) {
+        let format = chosen.unwrap_or(OutputFormat::Tar);
+        if format == OutputFormat::Dir {
+            return Err(CommandError::FolderToStdout.into());
+        }
+        if format != OutputFormat::Null && std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+            return Err(CommandError::TarballToTerminal.into());
+        }
+        return Ok(format);
+    }
+    Ok(match chosen {
+        Some(format) => format,
         None => match crate::output::format_of(&args.output) {
             Some(format) => format,
             None => {

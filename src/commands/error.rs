@@ -58,6 +58,10 @@ pub enum CommandError {
     },
     #[error("a reader thread panicked")]
     ReaderPanicked,
+    #[error("`-o -` writes a tarball to stdout, not a folder")]
+    FolderToStdout,
+    #[error("stdout is a terminal: debroot does not write a tarball to it")]
+    TarballToTerminal,
 }
 
 impl Classify for CommandError {
@@ -72,7 +76,9 @@ impl Classify for CommandError {
             | ExpectUnreadable(..)
             | ExpectHoldsNoDigest(_)
             | TooFewRuns
-            | VerifyNeedsFiles => ExitClass::Usage,
+            | VerifyNeedsFiles
+            | FolderToStdout
+            | TarballToTerminal => ExitClass::Usage,
             NotInPackageSet { .. } => ExitClass::Resolution,
             CommandFailed { .. } | CannotConfine { .. } => ExitClass::Script,
             RunFailed { class, .. } => *class,
@@ -86,6 +92,12 @@ impl Classify for CommandError {
                 "name the output .tar, .tar.gz, .tar.xz or .tar.zst, or a folder (no extension), or choose with --format ({})",
                 crate::output::FORMAT_NAMES.join(", ")
             )),
+            CommandError::FolderToStdout => {
+                Some("choose a tarball format (--format tar, tar.gz, tar.xz, tar.zst)".into())
+            }
+            CommandError::TarballToTerminal => {
+                Some("redirect it (`-o - > rootfs.tar`, `| tar -t`), or name an output file".into())
+            }
             CommandError::NotInPackageSet { .. } => {
                 Some("`debroot lock --print PROFILE` lists the set".into())
             }

@@ -112,7 +112,7 @@ pub fn run(env: &Env<'_>, args: &VerifyArgs) -> Result<Outcome, Failure> {
         OutputFormatArg::TarGz => "tar.gz",
         OutputFormatArg::TarXz => "tar.xz",
         OutputFormatArg::TarZst => "tar.zst",
-        OutputFormatArg::Dir => {
+        OutputFormatArg::Dir | OutputFormatArg::Null => {
             return Err(CommandError::VerifyNeedsFiles.into());
         }
     };

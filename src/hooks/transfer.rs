@@ -39,6 +39,7 @@ use std::path::{Component, Path, PathBuf};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags};
 
 use crate::error::{Classify, ExitClass, IoError, io_at};
+use crate::profile::OutputFormat;
 
 /// Deepest directory nesting copied.
 const MAX_DEPTH: usize = 256;
@@ -790,8 +791,8 @@ pub fn tar_out(root: &Path, dir: &Path, tarball: &Path) -> Result<(), TransferEr
         std::os::fd::AsRawFd::as_raw_fd(&fd)
     ));
     let format = crate::output::format_of(tarball)
-        .filter(|f| *f != crate::profile::OutputFormat::Dir)
-        .unwrap_or(crate::profile::OutputFormat::Tar);
+        .filter(|f| !matches!(f, OutputFormat::Dir | OutputFormat::Null))
+        .unwrap_or(OutputFormat::Tar);
     let written = tarball.display().to_string();
     let output_error = |e: crate::output::OutputError| TransferError::Archive {
         path: shown.clone(),

@@ -66,7 +66,7 @@ pub fn format_of(path: &Path) -> Option<OutputFormat> {
 }
 
 /// The formats `--format` names, as it spells them.
-pub const FORMAT_NAMES: &[&str] = &["dir", "tar", "tar.gz", "tar.xz", "tar.zst"];
+pub const FORMAT_NAMES: &[&str] = &["dir", "tar", "tar.gz", "tar.xz", "tar.zst", "null"];
 
 /// The extension of a file name that names no format ([`format_of`] is `None`): what follows
 /// its first `.` (`x.tar.bz2` → `tar.bz2`), when the name has one that is not its first byte.
@@ -537,7 +537,7 @@ pub fn write_tarball<W: Write>(
         source,
     };
     match format {
-        OutputFormat::Tar | OutputFormat::Dir => {
+        OutputFormat::Tar | OutputFormat::Dir | OutputFormat::Null => {
             write_tar(root, nodes, hashing)?
                 .flush()
                 .map_err(write_error)?;

@@ -79,8 +79,10 @@ pub enum LockPolicy {
 #[derive(Debug)]
 pub struct BuildSpec {
     pub profile: Profile,
-    /// The output path, as given.
+    /// The output path, as given (`-` with `stdout`).
     pub output: PathBuf,
+    /// `-o -`: the tarball (or, `null`, the manifest) goes to stdout; no file is written.
+    pub stdout: bool,
     pub format: OutputFormat,
     /// The mode asked for (`auto` is decided in setup).
     pub mode: Mode,
@@ -167,7 +169,7 @@ pub fn build(env: &Env<'_>, spec: &BuildSpec) -> Result<Report, Failure> {
                 cache: &ready.cache,
                 blobs: &fetched.blobs,
                 root: &ready.work.root(),
-                output: &ready.output,
+                output: &ready.written,
                 format: spec.format,
                 mode: ready.mode,
                 epoch,
@@ -192,7 +194,11 @@ pub fn build(env: &Env<'_>, spec: &BuildSpec) -> Result<Report, Failure> {
         epoch_from,
         timings,
     };
-    write::write_manifest(&report, &spec.profile, &lock)?;
+    if spec.stdout {
+        write::to_stdout(env, &report, &ready.written, &spec.profile, &lock)?;
+    } else {
+        write::write_manifest(&report, &spec.profile, &lock)?;
+    }
     ready.work.succeeded = true;
     print_built(env, &report, started);
     Ok(report)

@@ -102,7 +102,11 @@ pub fn in_namespace(
 /// on the `.deb`s and lock the parent handed over in `WORKDIR/inner.json`.
 pub fn build_inner(env: &Env<'_>, spec: &BuildSpec, work: &Path) -> Result<(), Failure> {
     let cache = locking::open_cache(env)?;
-    let output = setup::preflight(&spec.output, spec.format, cache.dir())?;
+    let output = if spec.stdout {
+        setup::written_at(spec, work, Path::new("-"))
+    } else {
+        setup::preflight(&spec.output, spec.format, cache.dir())?
+    };
     let spec_path = work.join("inner.json");
     let text = std::fs::read_to_string(&spec_path).map_err(io_at("read", &spec_path))?;
     let inner: InnerSpec = serde_json::from_str(&text).map_err(io_at("read", &spec_path))?;

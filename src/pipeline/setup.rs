@@ -17,8 +17,11 @@ use super::{BuildSpec, Env, locking};
 /// What the setup phase made ready.
 pub struct Ready {
     pub cache: Cache,
-    /// The output path, its folder resolved.
+    /// The output path, its folder resolved (`-` for stdout).
     pub output: PathBuf,
+    /// Where the root phases write the output: the output path, or for stdout a file of the
+    /// work directory that is then copied to stdout.
+    pub written: PathBuf,
     /// The mode the build runs in (`auto` decided).
     pub mode: Mode,
     /// The id maps of the user namespace an `unshare` build without root runs in.
@@ -44,16 +47,21 @@ pub fn prepare(env: &Env<'_>, spec: &BuildSpec) -> Result<Ready, Failure> {
         None
     };
     let cache = locking::open_cache(env)?;
-    let output = preflight(&spec.output, spec.format, cache.dir())?;
-    let lock_path = profile.lock_path();
-    let mut inputs: Vec<(&str, &Path)> = profile
-        .files
-        .iter()
-        .map(|file| ("the profile", file.as_path()))
-        .collect();
-    inputs.push(("the lock", &lock_path));
-    inputs.push(("the keyring", &profile.source.keyring));
-    refuse_inputs(&output, &inputs)?;
+    let output = if spec.stdout {
+        PathBuf::from("-")
+    } else {
+        let output = preflight(&spec.output, spec.format, cache.dir())?;
+        let lock_path = profile.lock_path();
+        let mut inputs: Vec<(&str, &Path)> = profile
+            .files
+            .iter()
+            .map(|file| ("the profile", file.as_path()))
+            .collect();
+        inputs.push(("the lock", &lock_path));
+        inputs.push(("the keyring", &profile.source.keyring));
+        refuse_inputs(&output, &inputs)?;
+        output
+    };
     // Hook files are checked before anything is downloaded too.
     let hook_plan = hook_plan::hook_plan(env, spec)?;
     if mode == Mode::Extract
@@ -65,21 +73,39 @@ pub fn prepare(env: &Env<'_>, spec: &BuildSpec) -> Result<Ready, Failure> {
         env.printer
             .warn("essential hooks do not run in extract mode: no Essential set is configured");
     }
-    let parent = output.parent().unwrap_or(Path::new(".")).to_path_buf();
-    let name = output
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    // The work directory is beside the output, or, for stdout, in the temporary folder.
+    let (parent, name) = if spec.stdout {
+        (env.context.temp_dir(), "stdout".to_owned())
+    } else {
+        let parent = output.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let name = output
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        (parent, name)
+    };
     remove_stale(env, &parent, &name);
     let work = WorkDir::create(&parent, &name, spec.keep_failed)?;
+    let written = written_at(spec, &work.path, &output);
     Ok(Ready {
         cache,
+        written,
         output,
         mode,
         namespace,
         hook_plan,
         work,
     })
+}
+
+/// Where the root phases write the output of `spec` ([`Ready::written`]); `work` is the work
+/// directory (the child of an `unshare` build knows it too).
+pub fn written_at(spec: &BuildSpec, work: &Path, output: &Path) -> PathBuf {
+    if spec.stdout {
+        work.join("stdout")
+    } else {
+        output.to_path_buf()
+    }
 }
 
 /// Removes what builds of debroot processes that are gone left beside the output.
@@ -175,6 +201,8 @@ pub fn preflight(output: &Path, format: OutputFormat, cache: &Path) -> Result<Pa
         return Err(BuildError::OutputInCache { output, cache }.into());
     }
     match std::fs::symlink_metadata(&output) {
+        // Only `OUTPUT.manifest.json` is written.
+        _ if format == OutputFormat::Null => {}
         Ok(meta) if format == OutputFormat::Dir => {
             let empty = meta.is_dir()
                 && std::fs::read_dir(&output)

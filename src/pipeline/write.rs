@@ -127,6 +127,17 @@ pub fn write_output(
     private: bool,
 ) -> Result<Written, Failure> {
     let nodes = crate::output::walk(root, owners)?;
+    if format == OutputFormat::Null {
+        // The digest of the tarball the build would write, and nothing on disk.
+        let nodes = crate::output::with_static_dev(nodes, epoch);
+        let (sha256, bytes) =
+            crate::output::write_tarball(root, &nodes, OutputFormat::Tar, std::io::sink())?;
+        return Ok(Written {
+            sha256,
+            bytes,
+            set_id: 0,
+        });
+    }
     if format == OutputFormat::Dir {
         // The digest of a directory output is that of its uncompressed tarball.
         let (sha256, bytes) =
@@ -247,6 +258,35 @@ pub fn write_manifest(
     };
     crate::atomic::write(&path, text.as_bytes(), 0o644).map_err(io_at("write", &path))?;
     Ok(())
+}
+
+/// `-o -`: the tarball the root phases wrote at `written` copied to stdout, or with `null` the
+/// manifest printed there. No file is left.
+pub fn to_stdout(
+    env: &Env<'_>,
+    report: &Report,
+    written: &Path,
+    profile: &crate::profile::Profile,
+    lock: &Lock,
+) -> Result<(), Failure> {
+    if report.format == OutputFormat::Null {
+        let text = manifest(
+            report,
+            &profile.resolution_digest(),
+            &lock.digest(&profile.file_name()),
+            lock,
+        );
+        env.printer
+            .data(&text)
+            .map_err(|e| crate::error::local("write the manifest to stdout")(e).into())
+    } else {
+        let mut file = std::fs::File::open(written).map_err(io_at("read", written))?;
+        let mut stdout = std::io::stdout().lock();
+        std::io::copy(&mut file, &mut stdout)
+            .and_then(|_| std::io::Write::flush(&mut stdout))
+            .map_err(crate::error::local("write the tarball to stdout"))?;
+        Ok(())
+    }
 }
 
 /// Says what a private directory output means (see [`write_output`]).

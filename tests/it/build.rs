@@ -742,3 +742,97 @@ fn outputs_that_are_not_regular_files_or_known_formats_are_refused() {
     let out = build(&fixture, "rootfs.img", &["--format", "tar"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
+
+#[test]
+fn a_tarball_streams_to_stdout_and_null_writes_only_the_manifest() {
+    let fixture = fixture();
+    let tmp = fixture.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let tmpdir = tmp.to_str().unwrap();
+    let env = [("SOURCE_DATE_EPOCH", "1700000000"), ("TMPDIR", tmpdir)];
+    let file = build(&fixture, "file.tar.zst", &[]);
+    assert_eq!(file.status.code(), Some(0), "{}", stderr(&file));
+    let expected = std::fs::read(fixture.path().join("file.tar.zst")).unwrap();
+
+    // `-o -`: the same bytes on stdout, the status on stderr, no file, no manifest, and no
+    // work directory left in the temporary folder.
+    let run = |extra: &[&str]| {
+        let mut args = vec!["build", "p.toml", "-o", "-", "--mode", "extract"];
+        args.extend_from_slice(extra);
+        fixture.run(&args, &env)
+    };
+    let out = run(&["--format", "tar.zst"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        out.stdout == expected,
+        "stdout is not the tarball -o file.tar.zst wrote"
+    );
+    assert!(stderr(&out).contains("Built"), "{}", stderr(&out));
+    assert!(!fixture.path().join("-").exists());
+    assert!(!fixture.path().join("-.manifest.json").exists());
+    assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0);
+    // The format is `--format`'s, `tar` by default, never the name's or the profile's.
+    let plain = run(&[]);
+    assert_eq!(plain.status.code(), Some(0), "{}", stderr(&plain));
+    assert_eq!(
+        &plain.stdout[257..262],
+        b"ustar",
+        "not an uncompressed tarball"
+    );
+
+    // A folder cannot be streamed.
+    let out = run(&["--format", "dir"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("not a folder"), "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
+
+    // `null`: the manifest beside the name, and nothing else; its digest is the tarball's.
+    let tar = build(&fixture, "same.tar", &[]);
+    assert_eq!(tar.status.code(), Some(0), "{}", stderr(&tar));
+    let out = build(&fixture, "nothing", &["--format", "null"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!fixture.path().join("nothing").exists());
+    let manifest: serde_json::Value =
+        serde_json::from_str(&fixture.read("nothing.manifest.json")).unwrap();
+    assert_eq!(manifest["format"], "null");
+    assert_eq!(
+        manifest["output_sha256"].as_str().unwrap(),
+        sha256_file(&fixture.path().join("same.tar"))
+    );
+    // With `-o -`, the manifest is printed.
+    let out = run(&["--format", "null"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(printed["output_sha256"], manifest["output_sha256"]);
+}
+
+#[test]
+fn a_tarball_is_never_written_to_a_terminal() {
+    // `script` gives debroot a terminal as stdout.
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: `script` (util-linux) is not installed");
+        return;
+    }
+    let fixture = fixture();
+    let debroot = env!("CARGO_BIN_EXE_debroot");
+    let mirror = fixture.mirror();
+    let cache = fixture.path().join("cache");
+    let command = format!(
+        "{debroot} build p.toml -o - --mode extract --mirror {mirror} --cache-dir {}; echo exit=$?",
+        cache.display()
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(fixture.path())
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("stdout is a terminal"), "{text}");
+    assert!(text.contains("exit=2"), "{text}");
+}

@@ -1402,6 +1402,15 @@ fn unshare_as_a_user_equals_root() {
             String::from_utf8_lossy(&diff.stdout)
         );
     }
+    // `-o -`: the child in the user namespace writes the tarball into the work directory and
+    // the parent streams it: the same bytes on stdout, and no file.
+    let streamed = user.build("-", "unshare", &[]);
+    assert_eq!(streamed.status.code(), Some(0), "{}", stderr(&streamed));
+    assert!(
+        streamed.stdout == root_bytes,
+        "`-o -` in unshare mode streamed other bytes than root mode's tarball"
+    );
+    assert!(!home.join("-").exists());
 }
 
 /// docs/THREATS.md rule 11 and G6: a normal user's directory output (extract mode: every file the
