@@ -54,6 +54,7 @@ pub mod error;
 pub mod fdwalk;
 pub mod fetch;
 pub mod hooks;
+pub mod image;
 pub mod install;
 pub mod lock;
 pub mod output;

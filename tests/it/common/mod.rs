@@ -4,6 +4,7 @@
 pub mod deb;
 pub mod fixture;
 pub mod hostbase;
+pub mod images;
 pub mod invariants;
 pub mod keys;
 pub mod repo;
