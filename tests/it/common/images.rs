@@ -258,11 +258,13 @@ pub fn mounted_nodes(
         "mount -t {fstype} {} failed",
         image.display()
     );
-    let walked = debroot::output::walk(mountpoint, &debroot::output::OnDisk);
-    let data = walked.as_ref().map(|nodes| contents(mountpoint, nodes));
+    let walked = debroot::output::walk(mountpoint, &debroot::output::OnDisk).map(|nodes| {
+        let data = contents(mountpoint, &nodes);
+        (nodes, data)
+    });
     let status = Command::new("umount").arg(mountpoint).status().unwrap();
     assert!(status.success(), "umount {}", mountpoint.display());
-    (walked.unwrap(), data.unwrap())
+    walked.unwrap()
 }
 
 /// The contents of every regular file under `root`, by path relative to it.
