@@ -310,6 +310,30 @@ pub enum OutputFormatArg {
     TarZst,
     /// Build, and write only the manifest (`OUTPUT.manifest.json`, or stdout with `-o -`).
     Null,
+    /// A squashfs image (zstd), as `.squashfs` or `.sqfs` names.
+    Squashfs,
+    /// An EROFS image (uncompressed).
+    Erofs,
+    /// An ext4 image.
+    Ext4,
+}
+
+impl OutputFormatArg {
+    /// The format it names.
+    pub fn format(self) -> crate::profile::OutputFormat {
+        use crate::profile::OutputFormat;
+        match self {
+            OutputFormatArg::Dir => OutputFormat::Dir,
+            OutputFormatArg::Tar => OutputFormat::Tar,
+            OutputFormatArg::TarGz => OutputFormat::TarGz,
+            OutputFormatArg::TarXz => OutputFormat::TarXz,
+            OutputFormatArg::TarZst => OutputFormat::TarZst,
+            OutputFormatArg::Null => OutputFormat::Null,
+            OutputFormatArg::Squashfs => OutputFormat::Squashfs,
+            OutputFormatArg::Erofs => OutputFormat::Erofs,
+            OutputFormatArg::Ext4 => OutputFormat::Ext4,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -317,14 +341,20 @@ pub struct BuildArgs {
     /// The profile, e.g. profiles/minbase.toml.
     pub profile: PathBuf,
 
-    /// Where to write the root filesystem: a directory, a .tar[.gz|.xz|.zst] file, or `-` for
-    /// a tarball on stdout (never a terminal; `--format`, default tar).
+    /// Where to write the root filesystem: a directory, a .tar[.gz|.xz|.zst] file, a
+    /// .squashfs, .erofs or .ext4 image, or `-` for stdout (never a terminal; `--format`,
+    /// default tar).
     #[arg(short, long, value_name = "OUTPUT")]
     pub output: PathBuf,
 
     /// Output format [default: from the output's name, else the profile's `output.format`].
     #[arg(long, value_enum)]
     pub format: Option<OutputFormatArg>,
+
+    /// Write a dm-verity hash tree beside an image (`OUTPUT.verity`, its root hash in
+    /// `OUTPUT.roothash` and the manifest) [default: the profile's `output.verity`].
+    #[arg(long)]
+    pub verity: bool,
 
     /// How maintainer scripts run [default: the profile's `build.mode`].
     #[arg(long, value_enum)]

@@ -161,6 +161,7 @@ struct RawBuild {
 #[serde(deny_unknown_fields, expecting = "a table")]
 struct RawOutput {
     format: Option<Spanned<String>>,
+    verity: Option<bool>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -261,6 +262,10 @@ pub enum OutputFormat {
     /// Nothing but the manifest (mmdebstrap's `null`): the build runs, and the manifest records
     /// the digest of the tarball it would have written.
     Null,
+    /// Filesystem images, written by debroot itself ([`crate::image`]).
+    Squashfs,
+    Erofs,
+    Ext4,
 }
 
 impl OutputFormat {
@@ -271,7 +276,18 @@ impl OutputFormat {
         ("tar.xz", OutputFormat::TarXz),
         ("tar.zst", OutputFormat::TarZst),
         ("null", OutputFormat::Null),
+        ("squashfs", OutputFormat::Squashfs),
+        ("erofs", OutputFormat::Erofs),
+        ("ext4", OutputFormat::Ext4),
     ];
+
+    /// A filesystem image (which can carry a dm-verity hash tree).
+    pub fn is_image(self) -> bool {
+        matches!(
+            self,
+            OutputFormat::Squashfs | OutputFormat::Erofs | OutputFormat::Ext4
+        )
+    }
 
     pub fn as_str(self) -> &'static str {
         Self::NAMES
@@ -443,6 +459,8 @@ fn check_env_name(name: &str) -> Result<(), String> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Output {
     pub format: Option<OutputFormat>,
+    /// `output.verity`: a dm-verity hash tree beside an image output.
+    pub verity: bool,
 }
 
 /// A profile after `extends`, validated, with defaults applied.
@@ -514,6 +532,7 @@ struct Layer {
     pass_env: Vec<Located<String>>,
     env: std::collections::BTreeMap<String, String>,
     format: Option<OutputFormat>,
+    verity: Option<bool>,
 }
 
 /// A file's text and name, for turning spans into locations.
@@ -837,7 +856,9 @@ fn validate_layer(
         layer.env.insert(name, value.into_inner());
     }
 
-    if let Some(format) = raw.output.unwrap_or_default().format {
+    let output = raw.output.unwrap_or_default();
+    layer.verity = output.verity;
+    if let Some(format) = output.format {
         layer.format = Some(OutputFormat::parse(format.get_ref()).ok_or_else(|| {
             source.invalid(
                 format.span(),
@@ -917,6 +938,7 @@ fn merge(top: PathBuf, files: Vec<PathBuf>, layers: Vec<Layer>) -> Result<Profil
         append_unique(&mut merged.pass_env, layer.pass_env);
         merged.env.extend(layer.env);
         merged.format = layer.format.or(merged.format);
+        merged.verity = layer.verity.or(merged.verity);
     }
 
     let suite = merged.suite.ok_or_else(|| ProfileError::Missing {
@@ -998,6 +1020,7 @@ fn merge(top: PathBuf, files: Vec<PathBuf>, layers: Vec<Layer>) -> Result<Profil
         },
         output: Output {
             format: merged.format,
+            verity: merged.verity.unwrap_or(false),
         },
     })
 }
@@ -1116,7 +1139,10 @@ struct ShowBuild<'a> {
 
 #[derive(serde::Serialize)]
 struct ShowOutput {
-    format: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    format: Option<&'static str>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    verity: bool,
 }
 
 impl Profile {
@@ -1166,8 +1192,9 @@ impl Profile {
                 pass_env: &self.build.pass_env,
                 env: &self.build.env,
             },
-            output: self.output.format.map(|format| ShowOutput {
-                format: format.as_str(),
+            output: (self.output.format.is_some() || self.output.verity).then(|| ShowOutput {
+                format: self.output.format.map(OutputFormat::as_str),
+                verity: self.output.verity,
             }),
         };
         let files: Vec<String> = self

@@ -34,6 +34,7 @@ fn is_stdout(output: &std::path::Path) -> bool {
 fn spec_of(env: &Env<'_>, args: &BuildArgs) -> Result<BuildSpec, Failure> {
     let profile = super::load_profile(env, &args.profile)?;
     let format = format_of(args, &profile)?;
+    let verity = verity_of(env, args, &profile, format)?;
     let mode = match args.mode {
         Some(ModeArg::Auto) => Mode::Auto,
         Some(ModeArg::Root) => Mode::Root,
@@ -68,7 +69,40 @@ fn spec_of(env: &Env<'_>, args: &BuildArgs) -> Result<BuildSpec, Failure> {
         hooks,
         hook_timeout: args.hook_timeout,
         keep_failed: args.keep_failed,
+        verity,
     })
+}
+
+/// Whether a dm-verity hash tree is written: `--verity` (an error without an image file to
+/// write it beside), else the profile's `output.verity` (ignored, with a warning, for a format
+/// that is no image).
+fn verity_of(
+    env: &Env<'_>,
+    args: &BuildArgs,
+    profile: &crate::profile::Profile,
+    format: OutputFormat,
+) -> Result<bool, Failure> {
+    let stdout = is_stdout(&args.output);
+    if args.verity {
+        if stdout {
+            return Err(CommandError::VerityNeedsImage("stdout".into()).into());
+        }
+        if !format.is_image() {
+            return Err(CommandError::VerityNeedsImage(format.as_str().to_owned()).into());
+        }
+        return Ok(true);
+    }
+    if profile.output.verity && (stdout || !format.is_image()) {
+        // Said once: the `unshare` child rebuilds this spec from the same arguments.
+        if args.inner.is_none() {
+            env.printer.warn(&format!(
+                "`output.verity` of the profile applies to images written to a file; no hash tree for {}",
+                if stdout { "stdout" } else { format.as_str() }
+            ));
+        }
+        return Ok(false);
+    }
+    Ok(profile.output.verity)
 }
 
 /// The output format: `--format`, else the output's name, else the profile's. A name whose
@@ -78,14 +112,7 @@ fn spec_of(env: &Env<'_>, args: &BuildArgs) -> Result<BuildSpec, Failure> {
 /// `-o -` is stdout: a tarball (`--format`, default `tar`, never the profile's, never a folder)
 /// or, with `--format null`, the manifest; a tarball is refused when stdout is a terminal.
 fn format_of(args: &BuildArgs, profile: &crate::profile::Profile) -> Result<OutputFormat, Failure> {
-    let chosen = args.format.map(|format| match format {
-        OutputFormatArg::Dir => OutputFormat::Dir,
-        OutputFormatArg::Tar => OutputFormat::Tar,
-        OutputFormatArg::TarGz => OutputFormat::TarGz,
-        OutputFormatArg::TarXz => OutputFormat::TarXz,
-        OutputFormatArg::TarZst => OutputFormat::TarZst,
-        OutputFormatArg::Null => OutputFormat::Null,
-    });
+    let chosen = args.format.map(OutputFormatArg::format);
     if is_stdout(&args.output) {
         let format = chosen.unwrap_or(OutputFormat::Tar);
         if format == OutputFormat::Dir {

@@ -62,6 +62,9 @@ pub enum CommandError {
     FolderToStdout,
     #[error("stdout is a terminal: debroot does not write a tarball to it")]
     TarballToTerminal,
+    /// `--verity` with a format that is no filesystem image, or to stdout.
+    #[error("--verity needs an image output (squashfs, erofs or ext4) written to a file, not {0}")]
+    VerityNeedsImage(String),
 }
 
 impl Classify for CommandError {
@@ -78,7 +81,8 @@ impl Classify for CommandError {
             | TooFewRuns
             | VerifyNeedsFiles
             | FolderToStdout
-            | TarballToTerminal => ExitClass::Usage,
+            | TarballToTerminal
+            | VerityNeedsImage(_) => ExitClass::Usage,
             NotInPackageSet { .. } => ExitClass::Resolution,
             CommandFailed { .. } | CannotConfine { .. } => ExitClass::Script,
             RunFailed { class, .. } => *class,
@@ -95,6 +99,9 @@ impl Classify for CommandError {
             CommandError::FolderToStdout => {
                 Some("choose a tarball format (--format tar, tar.gz, tar.xz, tar.zst)".into())
             }
+            CommandError::VerityNeedsImage(_) => Some(
+                "name an image (`-o rootfs.squashfs`, `.erofs`, `.ext4`) or give --format".into(),
+            ),
             CommandError::TarballToTerminal => {
                 Some("redirect it (`-o - > rootfs.tar`, `| tar -t`), or name an output file".into())
             }

@@ -108,13 +108,10 @@ pub fn run(env: &Env<'_>, args: &VerifyArgs) -> Result<Outcome, Failure> {
         );
     }
     let extension = match args.output_format {
-        OutputFormatArg::Tar => "tar",
-        OutputFormatArg::TarGz => "tar.gz",
-        OutputFormatArg::TarXz => "tar.xz",
-        OutputFormatArg::TarZst => "tar.zst",
         OutputFormatArg::Dir | OutputFormatArg::Null => {
             return Err(CommandError::VerifyNeedsFiles.into());
         }
+        other => other.format().as_str(),
     };
     let base = env.context.temp_dir();
     let work = crate::workdir::create(&base, "verify")

@@ -60,13 +60,21 @@ pub fn format_of(path: &Path) -> Option<OutputFormat> {
         Some(OutputFormat::TarZst)
     } else if name.ends_with(".tar") {
         Some(OutputFormat::Tar)
+    } else if name.ends_with(".squashfs") || name.ends_with(".sqfs") {
+        Some(OutputFormat::Squashfs)
+    } else if name.ends_with(".erofs") {
+        Some(OutputFormat::Erofs)
+    } else if name.ends_with(".ext4") {
+        Some(OutputFormat::Ext4)
     } else {
         None
     }
 }
 
 /// The formats `--format` names, as it spells them.
-pub const FORMAT_NAMES: &[&str] = &["dir", "tar", "tar.gz", "tar.xz", "tar.zst", "null"];
+pub const FORMAT_NAMES: &[&str] = &[
+    "dir", "tar", "tar.gz", "tar.xz", "tar.zst", "squashfs", "erofs", "ext4", "null",
+];
 
 /// The extension of a file name that names no format ([`format_of`] is `None`): what follows
 /// its first `.` (`x.tar.bz2` → `tar.bz2`), when the name has one that is not its first byte.
@@ -537,7 +545,13 @@ pub fn write_tarball<W: Write>(
         source,
     };
     match format {
-        OutputFormat::Tar | OutputFormat::Dir | OutputFormat::Null => {
+        // The tree of a folder, an image or no output: its uncompressed tarball.
+        OutputFormat::Tar
+        | OutputFormat::Dir
+        | OutputFormat::Null
+        | OutputFormat::Squashfs
+        | OutputFormat::Erofs
+        | OutputFormat::Ext4 => {
             write_tar(root, nodes, hashing)?
                 .flush()
                 .map_err(write_error)?;
@@ -600,7 +614,13 @@ mod tests {
     #[test]
     fn unknown_extensions_are_named() {
         let unknown = |name: &str| unknown_extension(Path::new(name));
-        assert_eq!(unknown("x.squashfs").as_deref(), Some("squashfs"));
+        assert_eq!(unknown("x.squashfs"), None);
+        assert_eq!(unknown("x.sqfs"), None);
+        assert_eq!(unknown("x.ext4"), None);
+        assert_eq!(unknown("x.ext2").as_deref(), Some("ext2"));
+        assert_eq!(format_of(Path::new("k.sqfs")), Some(OutputFormat::Squashfs));
+        assert_eq!(format_of(Path::new("k.erofs")), Some(OutputFormat::Erofs));
+        assert_eq!(format_of(Path::new("k.ext4")), Some(OutputFormat::Ext4));
         assert_eq!(unknown("x.tar.bz2").as_deref(), Some("tar.bz2"));
         assert_eq!(unknown("/a.b/rootfs"), None, "a folder's dots do not count");
         assert_eq!(unknown("rootfs"), None);

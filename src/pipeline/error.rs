@@ -8,6 +8,18 @@ use crate::error::{Classify, ExitClass};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
+    #[error("cannot write the {format} image")]
+    Image {
+        format: &'static str,
+        #[source]
+        source: crate::image::ImageError,
+    },
+    #[error("cannot make the dm-verity hash tree of `{}`", .path.display())]
+    Verity {
+        path: PathBuf,
+        #[source]
+        source: crate::image::verity::VerityError,
+    },
     #[error("`root` mode needs uid 0")]
     RootNeedsRoot,
     #[error("output `{}` has no file name", .0.display())]
@@ -100,9 +112,11 @@ impl Classify for BuildError {
             | LockDoesNotMatch(_)
             | LockUnlistedSuite { .. }
             | LockFilename { .. } => ExitClass::Usage,
-            OutputFolderMissing { .. } | OutputFolderReadOnly(_) | HandedOver(_) => {
-                ExitClass::Output
-            }
+            OutputFolderMissing { .. }
+            | OutputFolderReadOnly(_)
+            | HandedOver(_)
+            | Image { .. }
+            | Verity { .. } => ExitClass::Output,
             LockWouldChange(_) => ExitClass::Differs,
             NotFetched { .. } | EpochMismatch { .. } => ExitClass::Integrity,
             BuildTime { .. } => ExitClass::Archive,

@@ -94,6 +94,8 @@ pub struct BuildSpec {
     pub hook_timeout: Option<u64>,
     /// `--keep-failed`: a failed build's work directory is kept.
     pub keep_failed: bool,
+    /// A dm-verity hash tree beside the image (only with an image format, to a file).
+    pub verity: bool,
 }
 
 /// Where time went, phase by phase.
@@ -118,6 +120,8 @@ pub struct Report {
     pub epoch: i64,
     /// Where the epoch came from: the lock's source, or `SOURCE_DATE_EPOCH` of the build.
     pub epoch_from: crate::lock::EpochFrom,
+    /// An image's tree digest and hash tree.
+    pub image: Option<write::ImageInfo>,
     pub timings: Timings,
 }
 
@@ -127,6 +131,8 @@ pub struct Built {
     pub sha256: Sha256Digest,
     pub bytes: u64,
     pub packages: usize,
+    /// An image's tree digest and hash tree.
+    pub image: Option<write::ImageInfo>,
 }
 
 /// Builds what `spec` says: the driver of the whole build, phase by phase.
@@ -171,6 +177,7 @@ pub fn build(env: &Env<'_>, spec: &BuildSpec) -> Result<Report, Failure> {
                 root: &ready.work.root(),
                 output: &ready.written,
                 format: spec.format,
+                verity: spec.verity,
                 mode: ready.mode,
                 epoch,
                 hook_plan: &ready.hook_plan,
@@ -192,6 +199,7 @@ pub fn build(env: &Env<'_>, spec: &BuildSpec) -> Result<Report, Failure> {
         mode: ready.mode,
         epoch,
         epoch_from,
+        image: built.image,
         timings,
     };
     if spec.stdout {
@@ -215,6 +223,8 @@ pub struct RootJob<'a> {
     pub root: &'a Path,
     pub output: &'a Path,
     pub format: OutputFormat,
+    /// A dm-verity hash tree beside an image output.
+    pub verity: bool,
     pub mode: Mode,
     pub epoch: i64,
     pub hook_plan: &'a hook_plan::HookPlan,
@@ -278,6 +288,7 @@ pub fn build_root(
         job.root,
         job.output,
         job.format,
+        job.verity,
         job.epoch,
         owners.as_ref(),
         job.private,
@@ -288,6 +299,7 @@ pub fn build_root(
         sha256: written.sha256,
         bytes: written.bytes,
         packages: packages.len(),
+        image: written.image,
     })
 }
 

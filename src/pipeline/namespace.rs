@@ -126,6 +126,7 @@ pub fn build_inner(env: &Env<'_>, spec: &BuildSpec, work: &Path) -> Result<(), F
             root: &root,
             output: &output,
             format: spec.format,
+            verity: spec.verity,
             mode: Mode::Unshare,
             epoch: inner.epoch,
             hook_plan: &hook_plan,

@@ -106,6 +106,30 @@ pub struct Written {
     pub bytes: u64,
     /// Setuid and setgid files in a private directory output (see [`write_output`]).
     pub set_id: usize,
+    pub image: Option<ImageInfo>,
+}
+
+/// What the manifest says of an image besides its own digest.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ImageInfo {
+    /// The digest of the uncompressed tarball of the same tree: a `.tar` build's
+    /// `output_sha256`, and the seed of the image's UUIDs.
+    pub tree_sha256: Sha256Digest,
+    pub verity: Option<VerityInfo>,
+}
+
+/// The dm-verity hash tree written beside an image (`veritysetup format`'s defaults).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct VerityInfo {
+    pub root_hash: Sha256Digest,
+    /// Hex.
+    pub salt: String,
+    pub uuid: String,
+    pub data_blocks: u64,
+    /// The hash file's name, beside the image.
+    pub file: String,
+    pub sha256: Sha256Digest,
+    pub bytes: u64,
 }
 
 /// Writes the tree at `root` as `format` to `output` (beside it, then renamed into place).
@@ -122,6 +146,7 @@ pub fn write_output(
     root: &Path,
     output: &Path,
     format: OutputFormat,
+    verity: bool,
     epoch: i64,
     owners: &dyn crate::output::Owners,
     private: bool,
@@ -136,7 +161,12 @@ pub fn write_output(
             sha256,
             bytes,
             set_id: 0,
+            image: None,
         });
+    }
+    if format.is_image() {
+        let nodes = crate::output::with_static_dev(nodes, epoch);
+        return write_image(root, &nodes, output, format, verity, epoch);
     }
     if format == OutputFormat::Dir {
         // The digest of a directory output is that of its uncompressed tarball.
@@ -162,6 +192,7 @@ pub fn write_output(
             sha256,
             bytes,
             set_id,
+            image: None,
         });
     }
     let nodes = crate::output::with_static_dev(nodes, epoch);
@@ -200,6 +231,179 @@ pub fn write_output(
         sha256: digest,
         bytes: size,
         set_id: 0,
+        image: None,
+    })
+}
+
+/// Reads `file` from its start, handing each piece to `each`.
+fn read_through(
+    file: &mut std::fs::File,
+    path: &Path,
+    mut each: impl FnMut(&[u8]),
+) -> Result<(), Failure> {
+    use std::io::{Read, Seek, SeekFrom};
+    file.seek(SeekFrom::Start(0)).map_err(io_at("read", path))?;
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buffer).map_err(io_at("read", path))?;
+        if n == 0 {
+            return Ok(());
+        }
+        each(&buffer[..n]);
+    }
+}
+
+/// The path of a file written beside `output`: `OUTPUT.suffix`.
+fn beside(output: &Path, suffix: &str) -> std::path::PathBuf {
+    let mut name = output.as_os_str().to_owned();
+    name.push(suffix);
+    std::path::PathBuf::from(name)
+}
+
+/// Writes an image of `nodes` (squashfs, erofs or ext4, by [`crate::image`]) beside `output`,
+/// padded to whole 4096-byte blocks, then reads it back once for its digest and, with `verity`,
+/// its dm-verity hash tree (`OUTPUT.verity`, and the root hash in `OUTPUT.roothash` as
+/// systemd's tools look for it). Every file is renamed into place only when all are complete;
+/// an existing `OUTPUT.verity` or `OUTPUT.roothash` that is not a regular file is refused, and
+/// a stale pair from an earlier build with `--verity` is removed.
+fn write_image(
+    root: &Path,
+    nodes: &[crate::output::Node],
+    output: &Path,
+    format: OutputFormat,
+    verity: bool,
+    epoch: i64,
+) -> Result<Written, Failure> {
+    use std::io::{Seek, SeekFrom, Write};
+    let hash_path = beside(output, ".verity");
+    let root_hash_path = beside(output, ".roothash");
+    for path in [&hash_path, &root_hash_path] {
+        if let Ok(meta) = std::fs::symlink_metadata(path)
+            && !meta.is_file()
+        {
+            return Err(
+                crate::error::local("write the dm-verity files")(std::io::Error::new(
+                    std::io::ErrorKind::AlreadyExists,
+                    format!(
+                        "`{}` exists and is not a regular file; it is never replaced",
+                        path.display()
+                    ),
+                ))
+                .into(),
+            );
+        }
+    }
+    // The tree's digest: the seed of every UUID and hash seed of the image.
+    let (tree_sha256, _) =
+        crate::output::write_tarball(root, nodes, OutputFormat::Tar, std::io::sink())?;
+    let params = crate::image::Params {
+        epoch,
+        seed: tree_sha256.0,
+    };
+
+    let mut temporary = crate::atomic::Temporary::beside(output, 0o644)
+        .map_err(io_at("create a temporary file beside", output))?;
+    crate::workdir::register(temporary.path());
+    let temporary_path = temporary.path().to_path_buf();
+    let written =
+        (|| -> Result<(Sha256Digest, u64, Option<crate::image::verity::Verity>), Failure> {
+            let file = temporary.file();
+            let mut writer = std::io::BufWriter::with_capacity(1 << 20, &mut *file);
+            let source = crate::image::OnDisk(root);
+            let result = match format {
+                OutputFormat::Squashfs => {
+                    crate::image::squashfs::write(nodes, &source, &params, &mut writer)
+                }
+                OutputFormat::Erofs => {
+                    crate::image::erofs::write(nodes, &source, &params, &mut writer)
+                }
+                _ => crate::image::ext4::write(nodes, &source, &params, &mut writer),
+            };
+            result
+                .map_err(|source| super::error::BuildError::Image {
+                    format: format.as_str(),
+                    source,
+                })
+                .context(|| format!("cannot write `{}`", output.display()))?;
+            writer.flush().map_err(io_at("write", &temporary_path))?;
+            drop(writer);
+            let length = file
+                .seek(SeekFrom::End(0))
+                .map_err(io_at("write", &temporary_path))?;
+            let padded = length.div_ceil(4096) * 4096;
+            file.set_len(padded)
+                .map_err(io_at("write", &temporary_path))?;
+            // Read back for the digest, then (its salt derives from the digest) the hash tree.
+            let mut hasher = crate::digest::Hasher::new();
+            read_through(file, &temporary_path, |bytes| hasher.update(bytes))?;
+            let digest = hasher.finish();
+            let tree = if verity {
+                let mut tree = crate::image::verity::Tree::new(&digest);
+                read_through(file, &temporary_path, |bytes| tree.update(bytes))?;
+                Some(
+                    tree.finish()
+                        .map_err(|source| super::error::BuildError::Verity {
+                            path: output.to_path_buf(),
+                            source,
+                        })?,
+                )
+            } else {
+                None
+            };
+            Ok((digest, padded, tree))
+        })();
+    let (sha256, bytes, tree) = match written {
+        Ok(done) => done,
+        Err(failure) => {
+            crate::workdir::unregister(&temporary_path);
+            return Err(failure);
+        }
+    };
+    let verity_info = match &tree {
+        Some(tree) => {
+            crate::atomic::write(&hash_path, &tree.hash_file, 0o644)
+                .map_err(io_at("write", &hash_path))?;
+            crate::atomic::write(
+                &root_hash_path,
+                format!("{}\n", tree.root_hash.hex()).as_bytes(),
+                0o644,
+            )
+            .map_err(io_at("write", &root_hash_path))?;
+            Some(VerityInfo {
+                root_hash: tree.root_hash,
+                salt: hex::encode(tree.salt),
+                uuid: tree.uuid_text(),
+                data_blocks: tree.data_blocks,
+                file: hash_path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                sha256: Sha256Digest::of(&tree.hash_file),
+                bytes: tree.hash_file.len() as u64,
+            })
+        }
+        None => {
+            // A hash tree of an earlier image must not sit beside this one.
+            for path in [&hash_path, &root_hash_path] {
+                if path.is_file() {
+                    std::fs::remove_file(path).map_err(io_at("remove the stale", path))?;
+                }
+            }
+            None
+        }
+    };
+    temporary
+        .persist()
+        .map_err(io_at("move the image to", output))?;
+    crate::workdir::unregister(&temporary_path);
+    Ok(Written {
+        sha256,
+        bytes,
+        set_id: 0,
+        image: Some(ImageInfo {
+            tree_sha256,
+            verity: verity_info,
+        }),
     })
 }
 
@@ -234,6 +438,29 @@ pub fn manifest(
         "output_bytes": report.bytes,
         "packages": packages,
     });
+    let mut document = document;
+    if let (Some(image), Some(fields)) = (&report.image, document.as_object_mut()) {
+        fields.insert("tree_sha256".into(), image.tree_sha256.hex().into());
+        if let Some(verity) = &image.verity {
+            fields.insert(
+                "verity".into(),
+                serde_json::json!({
+                    "root_hash": verity.root_hash.hex(),
+                    "hash_algorithm": "sha256",
+                    "format": 1,
+                    "data_block_size": crate::image::verity::BLOCK,
+                    "hash_block_size": crate::image::verity::BLOCK,
+                    "data_blocks": verity.data_blocks,
+                    "hash_offset": 0,
+                    "salt": verity.salt,
+                    "uuid": verity.uuid,
+                    "file": verity.file,
+                    "sha256": verity.sha256.hex(),
+                    "bytes": verity.bytes,
+                }),
+            );
+        }
+    }
     let mut text = serde_json::to_string_pretty(&document).unwrap_or_default();
     text.push('\n');
     text

@@ -703,10 +703,11 @@ fn outputs_that_are_not_regular_files_or_known_formats_are_refused() {
             &["--format", "tar"][..],
             "exists and is a character device",
         ),
+        ("x.ext2", &[][..], "debroot writes no `.ext2` format"),
         (
-            "x.squashfs",
-            &[][..],
-            "debroot writes no `.squashfs` format",
+            "x.tar",
+            &["--verity"][..],
+            "--verity needs an image output (squashfs, erofs or ext4)",
         ),
         ("x.tar.bz2", &[][..], "debroot writes no `.tar.bz2` format"),
     ] {
@@ -720,9 +721,9 @@ fn outputs_that_are_not_regular_files_or_known_formats_are_refused() {
             fixture.server.requests()
         );
     }
-    let listed = stderr(&build(&fixture, "x.ext4", &[]));
+    let listed = stderr(&build(&fixture, "x.img", &[]));
     assert!(
-        listed.contains("dir, tar, tar.gz, tar.xz, tar.zst"),
+        listed.contains("dir, tar, tar.gz, tar.xz, tar.zst, squashfs, erofs, ext4"),
         "{listed}"
     );
     assert!(

@@ -334,9 +334,9 @@ fn f2_schema_violations_name_the_key_and_the_expected_type() {
         ),
         (
             "format.toml",
-            b"[source]\nsuite = \"trixie\"\n[output]\nformat = \"squashfs\"\n",
+            b"[source]\nsuite = \"trixie\"\n[output]\nformat = \"ext2\"\n",
             vec![format!(
-                "{base}/format.toml:4:10: `output.format`: unknown format `squashfs`"
+                "{base}/format.toml:4:10: `output.format`: unknown format `ext2`"
             )],
         ),
     ];
