@@ -31,8 +31,10 @@ fn both<T: Send>(
 
 pub fn run(env: &Env<'_>, args: &DiffArgs) -> Result<Outcome, Failure> {
     let started = std::time::Instant::now();
-    let a = Source::open(&args.a)?;
-    let b = Source::open(&args.b)?;
+    // Images are mounted read-only until the comparison is done.
+    let base = env.context.temp_dir();
+    let (a, _mounted_a) = read::mount(Source::open(&args.a)?, &base)?;
+    let (b, _mounted_b) = read::mount(Source::open(&args.b)?, &base)?;
     let ((side_a, links_a), (side_b, links_b)) = both(&a, &b, read::read_side_with_links)?;
     let mut records = diff::compare(&side_a, &side_b);
     let options = diff::Options {

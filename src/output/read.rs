@@ -10,6 +10,12 @@
 //! is extracted, so names are only normalized (`./` and a trailing `/` removed), never refused.
 //! Every error names the file and, inside a tarball, the member index, name and byte offset.
 //!
+//! A filesystem image (squashfs, erofs or ext4, told by its superblock's magic) is read by the
+//! kernel: loop-mounted read-only (`nodev,nosuid,noexec`) in a mount namespace of debroot's own,
+//! so the mount ends with the process whatever ends it, and walked as a directory. That needs
+//! root; without it, `diff` says so rather than compare less. An empty `lost+found` of an ext4
+//! image (every ext4 filesystem has one; no Debian tree does) is left out.
+//!
 //! The first pass hashes every file; [`read_samples`] reads again only the files the comparison
 //! asks for, one chunk of bytes each (see `diff::Sample`).
 
@@ -74,6 +80,17 @@ pub enum ReadError {
     },
     #[error("`{}` is not a debroot manifest: {reason}", .path.display())]
     Manifest { path: PathBuf, reason: String },
+    #[error(
+        "`{}` is a {format} image: debroot reads an image by loop-mounting it read-only, which needs root",
+        .path.display()
+    )]
+    ImageNeedsRoot { path: PathBuf, format: &'static str },
+    #[error("cannot mount the {format} image `{}` read-only: {reason}", .path.display())]
+    Mount {
+        path: PathBuf,
+        format: &'static str,
+        reason: String,
+    },
 }
 
 impl Classify for ReadError {
@@ -82,7 +99,10 @@ impl Classify for ReadError {
             ReadError::Open { source, .. } if source.kind() == io::ErrorKind::NotFound => {
                 ExitClass::Usage
             }
-            ReadError::Unknown { .. } | ReadError::Manifest { .. } => ExitClass::Usage,
+            ReadError::Unknown { .. }
+            | ReadError::Manifest { .. }
+            | ReadError::ImageNeedsRoot { .. } => ExitClass::Usage,
+            ReadError::Mount { .. } => ExitClass::Output,
             ReadError::Open { .. } | ReadError::Walk { .. } => ExitClass::Output,
             ReadError::Tar { .. } | ReadError::Stream { .. } => ExitClass::Archive,
         }
@@ -98,6 +118,106 @@ pub enum Source {
         compression: Compression,
     },
     Manifest(PathBuf),
+    /// A filesystem image, read as the directory it is mounted on ([`Mounted`]).
+    Image {
+        path: PathBuf,
+        format: &'static str,
+        /// Where it is mounted (empty until [`mount`]).
+        mounted: PathBuf,
+    },
+}
+
+/// The filesystem whose superblock `head` (the file's first 2048 bytes) starts.
+fn image_format(head: &[u8]) -> Option<&'static str> {
+    if head.starts_with(b"hsqs") {
+        Some("squashfs")
+    } else if head.get(1024..1028) == Some(&0xE0F5_E1E2u32.to_le_bytes()[..]) {
+        Some("erofs")
+    } else if head.get(1080..1082) == Some(&0xEF53u16.to_le_bytes()[..]) {
+        Some("ext4")
+    } else {
+        None
+    }
+}
+
+/// An image mounted read-only for [`Source::Image`]; unmounted (and its mount point removed)
+/// when dropped.
+pub struct Mounted {
+    mountpoint: PathBuf,
+}
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = rustix::mount::unmount(&self.mountpoint, rustix::mount::UnmountFlags::DETACH);
+        let _ = fs::remove_dir(&self.mountpoint);
+    }
+}
+
+/// Mounts the image of `source` read-only on a new directory in `base` (other sources are left
+/// as they are). The mount is made in a mount namespace of this process's own, made private,
+/// so that no mount outlives it; where that cannot be made, the mount is undone when the
+/// returned guard is dropped.
+pub fn mount(source: Source, base: &Path) -> Result<(Source, Option<Mounted>), ReadError> {
+    let Source::Image { path, format, .. } = source else {
+        return Ok((source, None));
+    };
+    if !rustix::process::geteuid().is_root() {
+        return Err(ReadError::ImageNeedsRoot { path, format });
+    }
+    let failed = |reason: String| ReadError::Mount {
+        path: path.clone(),
+        format,
+        reason,
+    };
+    private_mounts();
+    let mountpoint = crate::workdir::create(base, "image").map_err(|e| {
+        failed(format!(
+            "cannot make a mount point in `{}`: {e}",
+            base.display()
+        ))
+    })?;
+    let guard = Mounted {
+        mountpoint: mountpoint.clone(),
+    };
+    let output = std::process::Command::new("mount")
+        .args(["-t", format, "-o", "ro,loop,nodev,nosuid,noexec"])
+        .arg(&path)
+        .arg(&mountpoint)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| failed(format!("cannot run `mount`: {e}")))?;
+    if !output.status.success() {
+        return Err(failed(
+            String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+        ));
+    }
+    Ok((
+        Source::Image {
+            path,
+            format,
+            mounted: mountpoint,
+        },
+        Some(guard),
+    ))
+}
+
+/// Moves this process into a mount namespace of its own whose mounts do not propagate back,
+/// once; nothing when the kernel refuses (the caller's guard unmounts instead).
+fn private_mounts() {
+    static DONE: std::sync::Once = std::sync::Once::new();
+    DONE.call_once(|| {
+        use rustix::mount::{MountPropagationFlags, mount_change};
+        // SAFETY: no other thread of debroot uses the mount table or the working directory
+        // while `diff` opens its operands; `unshare` changes only this process's view.
+        let unshared =
+            unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWNS) };
+        if unshared.is_ok() {
+            let _ = mount_change(
+                "/",
+                MountPropagationFlags::PRIVATE | MountPropagationFlags::REC,
+            );
+        }
+    });
 }
 
 impl Source {
@@ -118,8 +238,15 @@ impl Source {
         }
         let mut head = Vec::new();
         fs::File::open(path)
-            .and_then(|f| f.take(512).read_to_end(&mut head))
+            .and_then(|f| f.take(2048).read_to_end(&mut head))
             .map_err(open_error)?;
+        if let Some(format) = image_format(&head) {
+            return Ok(Source::Image {
+                path: path.to_path_buf(),
+                format,
+                mounted: PathBuf::new(),
+            });
+        }
         let compression = if head.starts_with(&[0x1f, 0x8b]) {
             Compression::Gzip
         } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
@@ -146,6 +273,7 @@ impl Source {
         match self {
             Source::Directory(_) => "directory",
             Source::Manifest(_) => "manifest",
+            Source::Image { format, .. } => format,
             Source::Tarball { compression, .. } => match compression {
                 Compression::None => "tar",
                 Compression::Gzip => "tar.gz",
@@ -164,7 +292,22 @@ pub fn read_side(source: &Source) -> Result<diff::Side, ReadError> {
             diff::Side::Tree(read_tarball(path, *compression)?.0)
         }
         Source::Manifest(path) => diff::Side::Manifest(read_manifest(path)?),
+        Source::Image { .. } => read_side_with_links(source)?.0,
     })
+}
+
+/// The tree of a mounted image: the directory's, without the empty `lost+found` of ext4.
+fn read_image(format: &str, mounted: &Path) -> Result<(Tree, DataPaths), ReadError> {
+    let (mut tree, links) = read_directory(mounted)?;
+    let lost = b"lost+found".as_slice();
+    let has_children = tree
+        .entries
+        .keys()
+        .any(|p| p.len() > lost.len() && p.starts_with(lost) && p[lost.len()] == b'/');
+    if format == "ext4" && !has_children {
+        tree.entries.remove(lost);
+    }
+    Ok((tree, links))
 }
 
 /// Where each file's data lives in the source: hard links of a tarball point at the member
@@ -183,6 +326,12 @@ pub fn read_side_with_links(source: &Source) -> Result<(diff::Side, DataPaths), 
             (diff::Side::Tree(tree), links)
         }
         Source::Manifest(path) => (diff::Side::Manifest(read_manifest(path)?), BTreeMap::new()),
+        Source::Image {
+            format, mounted, ..
+        } => {
+            let (tree, links) = read_image(format, mounted)?;
+            (diff::Side::Tree(tree), links)
+        }
     })
 }
 
@@ -413,7 +562,7 @@ pub fn read_samples(
         Ok(())
     };
     match source {
-        Source::Directory(root) => {
+        Source::Directory(root) | Source::Image { mounted: root, .. } => {
             let data_paths: Vec<Vec<u8>> = by_data.keys().cloned().collect();
             for data in data_paths {
                 let full = root.join(os(&data));
