@@ -2,7 +2,7 @@
 # The kiosk image proven live: build profiles/kiosk-chromium.toml, boot it read-only, and see
 # chromium's page over the image's own VNC server.
 #
-#     sudo tests/live/kiosk-smoke.sh OUTDIR
+#     sudo tests/live/kiosk-smoke.sh [--image] OUTDIR
 #
 # 1. builds debroot (cargo build --release) and, with it, a profile that extends
 #    profiles/kiosk-chromium.toml with KIOSK_URL pointed at a page this script serves on
@@ -18,10 +18,17 @@
 #    page, and requires the same check to FAIL on it (OUTDIR/kiosk-negative.png);
 # 5. stops each container, and checks that no process, mount or nspawn state is left behind,
 #    whether the test passed or not (trap EXIT).
+# With --image, the kiosk is built as a squashfs image with a dm-verity hash tree
+# (`-o kiosk.squashfs --verity`), the hash tree is checked first with `veritysetup verify` and
+# the root hash the manifest records (device-mapper may be missing, so the boot itself cannot
+# use it), and both boots are `systemd-nspawn --image=... --read-only --volatile=overlay`; the
+# image's SHA-256 must be the same after them, and no loop device may be left on it.
 # It prints how long the build, each boot-to-first-frame and the whole test took, and exits 0
 # only when the page was seen and the negative case failed as it must.
 #
-# Needs: root, systemd-nspawn (Debian's systemd-container), nsenter (util-linux), python3
+# Needs: root, systemd-nspawn, with --image veritysetup (cryptsetup-bin) and udev (nspawn
+# --image waits for udev to see the loop device; where no udevd runs, as on CI machines whose
+# PID 1 is not systemd, the script runs one for the test and stops it after), (Debian's systemd-container), nsenter (util-linux), python3
 # (standard library only), cargo, and the network to reach the host's Debian mirror (the profile's `mirror = "host"`).
 # Settings (environment): KIOSK_SMOKE_CACHE_DIR (debroot's cache; default OUTDIR/cache, kept
 # between runs so that a rerun downloads nothing), KIOSK_SMOKE_HTTP_PORT (18080),
@@ -29,9 +36,14 @@
 set -euo pipefail
 
 usage() {
-    echo "usage: $0 OUTDIR" >&2
+    echo "usage: $0 [--image] OUTDIR" >&2
     exit 2
 }
+image_mode=0
+if [ "${1:-}" = "--image" ]; then
+    image_mode=1
+    shift
+fi
 [ $# -eq 1 ] || usage
 case "$1" in -*) usage ;; esac
 
@@ -68,7 +80,9 @@ die() {
 }
 
 [ "$(id -u)" -eq 0 ] || die "needs root (systemd-nspawn boots the image)"
-for command in systemd-nspawn nsenter cargo "$python"; do
+needed=(systemd-nspawn nsenter cargo "$python")
+[ "$image_mode" -eq 0 ] || needed+=(veritysetup losetup sha256sum /lib/systemd/systemd-udevd)
+for command in "${needed[@]}"; do
     command -v "$command" > /dev/null || die "\`$command\` is not installed"
 done
 for port in "$http_port" "$vnc_port"; do
@@ -80,6 +94,7 @@ done
 nspawn_pid=""
 leader_pid=""
 http_pid=""
+udevd_pid=""
 pidns=""
 boot_name=""
 
@@ -118,6 +133,11 @@ stop_container() {
             fi
         done
     fi
+    if [ "$image_mode" -eq 1 ] && [ -n "$(losetup -j "$work/boot.squashfs" 2> /dev/null)" ]; then
+        say "left behind: a loop device on $work/boot.squashfs:"
+        losetup -j "$work/boot.squashfs" >&2
+        left=1
+    fi
     if grep -qF " $work/root" /proc/self/mountinfo; then
         say "left behind: mounts on $work/root:"
         grep -F " $work/root" /proc/self/mountinfo >&2
@@ -138,6 +158,10 @@ on_exit() {
     if [ -n "$http_pid" ]; then
         kill "$http_pid" 2> /dev/null || true
         wait "$http_pid" 2> /dev/null || true
+    fi
+    if [ -n "$udevd_pid" ]; then
+        kill "$udevd_pid" 2> /dev/null || true
+        wait "$udevd_pid" 2> /dev/null || true
     fi
     say "total: $(elapsed "$started" "$EPOCHREALTIME")"
     if [ "$status" -eq 0 ]; then
@@ -170,12 +194,45 @@ WAYVNC_PORT = "$vnc_port"
 KIOSK_RESOLUTION = "$resolution"
 PROFILE
 
-say "building the image ($work/root)"
 build_started=$EPOCHREALTIME
-"$debroot" build "$work/profile/kiosk-smoke.toml" -o "$work/root" --format dir \
-    --cache-dir "$cache" 2>&1 | tee "$work/build.log" >&2
+if [ "$image_mode" -eq 1 ]; then
+    image="$work/kiosk.squashfs"
+    say "building the image ($image, with a dm-verity hash tree)"
+    "$debroot" build "$work/profile/kiosk-smoke.toml" -o "$image" --verity \
+        --cache-dir "$cache" 2>&1 | tee "$work/build.log" >&2
+else
+    say "building the image ($work/root)"
+    "$debroot" build "$work/profile/kiosk-smoke.toml" -o "$work/root" --format dir \
+        --cache-dir "$cache" 2>&1 | tee "$work/build.log" >&2
+fi
 build_time=$(elapsed "$build_started" "$EPOCHREALTIME")
 say "build: $build_time"
+
+if [ "$image_mode" -eq 1 ]; then
+    # The root hash three ways: the manifest's, the .roothash file's, and veritysetup's check
+    # of the hash tree against the image with it.
+    root_hash=$("$python" -c 'import json, sys; print(json.load(open(sys.argv[1]))["verity"]["root_hash"])' \
+        "$image.manifest.json")
+    [ "$root_hash" = "$(cat "$image.roothash")" ] ||
+        die "the manifest's root hash is not the one in $image.roothash"
+    veritysetup verify "$image" "$image.verity" "$root_hash" ||
+        die "veritysetup verify failed on $image with the root hash $root_hash"
+    say "veritysetup verify: the hash tree matches the image (root hash $root_hash)"
+    image_sha256=$(sha256sum < "$image")
+    # The boots use another name of the same file: systemd looks for IMAGE.roothash and
+    # IMAGE.verity beside an image and would ask device-mapper for them.
+    ln -f "$image" "$work/boot.squashfs"
+    if ! pgrep -x systemd-udevd > /dev/null; then
+        say "starting systemd-udevd for the test (systemd-nspawn --image needs it)"
+        rm -f /run/udev/control
+        /lib/systemd/systemd-udevd > "$work/udevd.log" 2>&1 &
+        udevd_pid=$!
+        for _ in $(seq 50); do
+            [ -S /run/udev/control ] && break
+            sleep 0.1
+        done
+    fi
+fi
 
 # --- the page --------------------------------------------------------------------------------
 write_page() {
@@ -221,7 +278,9 @@ boot() {
     [ -d /run/systemd/system ] || register=(--register=no --keep-unit)
     boot_started=$EPOCHREALTIME
     deadline=$((SECONDS + timeout))
-    systemd-nspawn --quiet --directory="$work/root" --boot --volatile=overlay \
+    local what=(--directory="$work/root")
+    [ "$image_mode" -eq 0 ] || what=(--image="$work/boot.squashfs" --read-only)
+    systemd-nspawn --quiet "${what[@]}" --boot --volatile=overlay \
         --machine="$machine" "${register[@]}" --console=read-only \
         < /dev/null > "$work/$name-console.log" 2>&1 &
     nspawn_pid=$!
@@ -294,9 +353,14 @@ if "$python" "$here/rfb_capture.py" --check --png "$outdir/kiosk-negative.png" \
     )" 2> "$work/negative-check.log"; then
     die "the check passed on a page of other colours: it cannot fail"
 fi
-changed=$(find "$work/root" -newer "$work/booted.stamp" -print -quit)
-[ -z "$changed" ] || die "the booted tree changed (\`$changed\`): the overlay did not take the writes"
-say "the tree is unchanged: every write of both boots went to the volatile overlay"
+if [ "$image_mode" -eq 1 ]; then
+    [ "$(sha256sum < "$image")" = "$image_sha256" ] || die "the booted image changed"
+    say "the image is unchanged: every write of both boots went to the volatile overlay"
+else
+    changed=$(find "$work/root" -newer "$work/booted.stamp" -print -quit)
+    [ -z "$changed" ] || die "the booted tree changed (\`$changed\`): the overlay did not take the writes"
+    say "the tree is unchanged: every write of both boots went to the volatile overlay"
+fi
 say "negative: the check failed on the page of other colours, as it must" \
     "($(grep -c '^mismatch' "$work/negative-check.log") mismatched samples)"
 
