@@ -1536,3 +1536,130 @@ fn unshare_reads_the_packages_its_parent_verified() {
         "unshare mode read the swapped package"
     );
 }
+
+/// The main fixture as squashfs, erofs and ext4 images with dm-verity: each passes its own
+/// checker, holds the tree of the tarball of the same lock (`debroot diff` of the loop-mounted
+/// image against the tarball finds nothing, against the directory only the tarball's static
+/// `/dev`), records that tree's digest and its hash tree in the manifest, rebuilds to the same
+/// bytes, and its hash tree passes `veritysetup verify` and fails it once a byte is flipped.
+#[test]
+#[ignore = "privileged: needs root (chroot, namespaces, chown, loop devices)"]
+fn images_hold_the_tree_of_the_tarball() {
+    let build = Build::new(test_packages());
+    build.build("out", "root");
+    let tar = build.build("out.tar", "root");
+    let tar_manifest = read_manifest(&tar);
+    let run = |args: &[&str]| {
+        let out = common::debroot(build.path(), args, &[]);
+        (out.status.code(), common::stdout(&out), stderr(&out))
+    };
+    for (format, checker) in [
+        ("squashfs", &["unsquashfs", "-lln"][..]),
+        ("erofs", &["fsck.erofs"][..]),
+        ("ext4", &["e2fsck", "-fn"][..]),
+    ] {
+        let name = format!("out.{format}");
+        let epoch = EPOCH.to_string();
+        let built = |output: &str| {
+            let out = build.fixture.run(
+                &[
+                    "build", "p.toml", "-o", output, "--mode", "root", "--verity",
+                ],
+                &[("SOURCE_DATE_EPOCH", &epoch)],
+            );
+            assert_eq!(out.status.code(), Some(0), "{output}: {}", stderr(&out));
+            build.path().join(output)
+        };
+        let image = built(&name);
+        let manifest = read_manifest(&image);
+        assert_eq!(manifest["format"], format);
+        assert_eq!(
+            manifest["tree_sha256"], tar_manifest["output_sha256"],
+            "{format}: the image's tree is the tarball's"
+        );
+        assert_eq!(
+            manifest["output_sha256"].as_str().unwrap(),
+            repo::sha256_hex(&std::fs::read(&image).unwrap())
+        );
+        let checked = Command::new(checker[0])
+            .args(&checker[1..])
+            .arg(&image)
+            .output()
+            .unwrap();
+        assert!(
+            checked.status.success(),
+            "{format}: {checker:?}: {}",
+            stderr(&checked)
+        );
+        if format == "squashfs" {
+            let listing = String::from_utf8_lossy(&checked.stdout);
+            assert!(listing.contains("-rwsr-xr-x 0/0"), "{listing}");
+            assert!(listing.contains("/usr/bin/t-suid"), "{listing}");
+        }
+
+        // The loop-mounted image against the tarball and the directory.
+        let (code, out, err) = run(&["diff", &name, "out.tar"]);
+        assert_eq!(code, Some(0), "{format} against the tarball:\n{out}\n{err}");
+        let (code, out, err) = run(&["diff", "--format", "json", &name, "out"]);
+        assert_eq!(
+            code,
+            Some(1),
+            "{format} against the directory:\n{out}\n{err}"
+        );
+        for line in out.lines() {
+            let record: serde_json::Value = serde_json::from_str(line).unwrap();
+            let path = record["path"].as_str().unwrap_or_default();
+            assert!(
+                path.starts_with("/dev"),
+                "{format} against the directory: {line}"
+            );
+        }
+
+        // The hash tree: the manifest's root hash verifies, a flipped byte does not.
+        let verity = &manifest["verity"];
+        let root_hash = verity["root_hash"].as_str().unwrap().to_owned();
+        let hash_file = build.path().join(format!("{name}.verity"));
+        assert_eq!(
+            std::fs::read_to_string(build.path().join(format!("{name}.roothash"))).unwrap(),
+            format!("{root_hash}\n")
+        );
+        assert_eq!(verity["salt"].as_str().unwrap().len(), 64);
+        let verify = |data: &Path| {
+            Command::new("veritysetup")
+                .arg("verify")
+                .arg(data)
+                .arg(&hash_file)
+                .arg(&root_hash)
+                .output()
+                .unwrap()
+        };
+        let verified = verify(&image);
+        assert!(verified.status.success(), "{format}: {}", stderr(&verified));
+        let flipped = build.path().join(format!("flipped.{format}"));
+        let mut bytes = std::fs::read(&image).unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x01;
+        std::fs::write(&flipped, bytes).unwrap();
+        assert!(
+            !verify(&flipped).status.success(),
+            "{format}: a flipped byte verified"
+        );
+
+        // A rebuild gives the same image and hash tree.
+        let again = built(&format!("again.{format}"));
+        assert!(
+            std::fs::read(&image).unwrap() == std::fs::read(&again).unwrap(),
+            "{format}: rebuilt image differs"
+        );
+        assert_eq!(
+            std::fs::read(&hash_file).unwrap(),
+            std::fs::read(build.path().join(format!("again.{format}.verity"))).unwrap()
+        );
+    }
+}
+
+fn read_manifest(output: &Path) -> serde_json::Value {
+    let mut name = output.as_os_str().to_owned();
+    name.push(".manifest.json");
+    serde_json::from_slice(&std::fs::read(PathBuf::from(name)).unwrap()).unwrap()
+}
