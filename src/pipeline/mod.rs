@@ -322,6 +322,16 @@ fn print_built(env: &Env<'_>, report: &Report, started: Instant) {
             started.elapsed().as_secs_f64()
         ),
     );
+    if let Some(verity) = report.image.as_ref().and_then(|i| i.verity.as_ref()) {
+        env.printer.status(
+            "Verity",
+            &format!(
+                "root hash {} (hash tree `{}`)",
+                verity.root_hash.hex(),
+                verity.file
+            ),
+        );
+    }
     env.printer
         .detail(&format!("phases: {}", breakdown.join(", ")));
 }
