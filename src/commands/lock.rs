@@ -15,10 +15,12 @@ pub fn run(env: &Env<'_>, args: &LockArgs) -> Result<Outcome, Failure> {
     let path = profile.lock_path();
     let name = profile.file_name();
     let existing = locking::read_lock(&profile)?;
-    let up_to_date = existing
-        .as_ref()
-        .is_some_and(|lock| lock.profile_digest == profile.resolution_digest());
-    if up_to_date && !args.update {
+    let repo = repo_options(&args.repo);
+    let stale = match &existing {
+        Some(lock) => locking::stale_reason(lock, &profile, &repo)?,
+        None => Some("there is no lock".to_owned()),
+    };
+    if stale.is_none() && !args.update {
         let lock = existing.as_ref().expect("checked above");
         if args.print {
             write_data(env, &lock.to_toml(&name))?;
@@ -34,19 +36,18 @@ pub fn run(env: &Env<'_>, args: &LockArgs) -> Result<Outcome, Failure> {
         summary(env, args, &path, lock, &Changes::default(), false, false)?;
         return Ok(Outcome::Success);
     }
-    if args.check && !args.update {
-        let reason = if existing.is_some() {
-            "the profile changed since the lock was written"
-        } else {
-            "there is no lock"
-        };
+    if let (Some(reason), Some(_)) = (&stale, &existing) {
+        env.printer
+            .status("Relocking", &format!("`{}`: {reason}", path.display()));
+    }
+    if args.check && !args.update && existing.is_none() {
         env.printer.status(
             "Outdated",
-            &format!("`{}` would change: {reason}", path.display()),
+            &format!("`{}` would change: there is no lock", path.display()),
         );
         return Ok(Outcome::Differs);
     }
-    let lock = locking::resolve_lock(env, &profile, &repo_options(&args.repo), existing.as_ref())?;
+    let lock = locking::resolve_lock(env, &profile, &repo, existing.as_ref())?;
     let text = lock.to_toml(&name);
     let changes = existing
         .as_ref()

@@ -71,8 +71,8 @@ pub enum BuildError {
     SnapshotServer(String),
     #[error("`{}` does not exist", .0.display())]
     NoLock(PathBuf),
-    #[error("`{}` does not match the profile", .0.display())]
-    LockDoesNotMatch(PathBuf),
+    #[error("`{}` is out of date: {}", .0.display(), .1)]
+    LockDoesNotMatch(PathBuf, String),
     #[error("`{}` would change (--locked)", .0.display())]
     LockWouldChange(PathBuf),
     #[error("lockfile names suite `{suite}` for `{package}` but does not list it")]
@@ -109,7 +109,7 @@ impl Classify for BuildError {
             | SnapshotInFuture(_)
             | SnapshotServer(_)
             | NoLock(_)
-            | LockDoesNotMatch(_)
+            | LockDoesNotMatch(..)
             | LockUnlistedSuite { .. }
             | LockFilename { .. } => ExitClass::Usage,
             OutputFolderMissing { .. }
@@ -134,7 +134,9 @@ impl Classify for BuildError {
                 "set `source.keyring` to an OpenPGP keyring; Debian's is in the debian-archive-keyring package"
             }
             NoLock(_) => "run `debroot lock PROFILE` first",
-            LockDoesNotMatch(_) => "run `debroot lock PROFILE` to update it",
+            LockDoesNotMatch(..) => {
+                "run `debroot lock PROFILE` (with the same --snapshot) to update it"
+            }
             LockWouldChange(_) => "run `debroot lock --update PROFILE` and review the change",
             EpochMismatch { .. } => {
                 "lock again (`debroot lock --update PROFILE`), or set the epoch with SOURCE_DATE_EPOCH or `build.epoch`"

@@ -213,17 +213,56 @@ pub fn write_lock(profile: &Profile, lock: &crate::lock::Lock) -> Result<(), Fai
     Ok(())
 }
 
-/// The profile's lock when it matches the profile; otherwise a fresh resolution, written.
+/// Why `lock` no longer answers what the profile and the command line ask for, or `None` when it
+/// does: the profile's resolution inputs changed (its digest: suite, architectures, packages,
+/// the profile's own snapshot...), or `--snapshot` asks for another state of the archive than
+/// the one the lock was resolved at. A pin given on the command line is never silently
+/// replaced by the lock's.
+pub fn stale_reason(
+    lock: &crate::lock::Lock,
+    profile: &Profile,
+    args: &RepoOptions,
+) -> Result<Option<String>, Failure> {
+    if lock.profile_digest != profile.resolution_digest() {
+        return Ok(Some(
+            "the profile changed since the lock was written".into(),
+        ));
+    }
+    if let Some(text) = &args.snapshot {
+        let asked = parse_snapshot(text)?;
+        if lock.snapshot != Some(asked) {
+            return Ok(Some(match lock.snapshot {
+                Some(pinned) => format!(
+                    "--snapshot {} asks for another state of the archive than the lock's snapshot {}",
+                    asked.snapshot_form(),
+                    pinned.snapshot_form()
+                ),
+                None => format!(
+                    "--snapshot {} asks for a snapshot; the lock was resolved from a mirror",
+                    asked.snapshot_form()
+                ),
+            }));
+        }
+    }
+    Ok(None)
+}
+
+/// The profile's lock when it answers the profile and `args` ([`stale_reason`]); otherwise a
+/// fresh resolution, written, saying why.
 pub fn current_lock(
     env: &Env<'_>,
     profile: &Profile,
     args: &RepoOptions,
 ) -> Result<crate::lock::Lock, Failure> {
     let existing = read_lock(profile)?;
-    if let Some(lock) = &existing
-        && lock.profile_digest == profile.resolution_digest()
-    {
-        return Ok(existing.expect("checked above"));
+    if let Some(lock) = &existing {
+        match stale_reason(lock, profile, args)? {
+            None => return Ok(existing.expect("checked above")),
+            Some(reason) => env.printer.status(
+                "Relocking",
+                &format!("`{}`: {reason}", profile.lock_path().display()),
+            ),
+        }
     }
     let lock = resolve_lock(env, profile, args, existing.as_ref())?;
     write_lock(profile, &lock)?;
@@ -455,8 +494,8 @@ pub fn lock_for_build(env: &Env<'_>, spec: &BuildSpec) -> Result<crate::lock::Lo
         return current_lock(env, profile, &spec.repo);
     }
     let existing = read_lock(profile)?.ok_or_else(|| BuildError::NoLock(profile.lock_path()))?;
-    if existing.profile_digest != profile.resolution_digest() {
-        return Err(BuildError::LockDoesNotMatch(profile.lock_path()).into());
+    if let Some(reason) = stale_reason(&existing, profile, &spec.repo)? {
+        return Err(BuildError::LockDoesNotMatch(profile.lock_path(), reason).into());
     }
     if spec.lock == LockPolicy::Locked {
         let fresh = resolve_lock(env, profile, &spec.repo, Some(&existing))?;

@@ -542,3 +542,84 @@ fn f4_conflicts_and_excluded_dependencies_exit_3_before_any_download() {
         assert!(!fixture.path().join("p.lock").exists());
     }
 }
+
+/// Issue 16, item 1: a `--snapshot` other than the lock's pin makes the lock out of date, never
+/// silently ignored: `lock --check` says why and what would change (exit 1), `build --frozen`
+/// and `--locked` refuse it naming both times (exit 2), and `lock` re-resolves at the new pin.
+/// The same pin is up to date.
+#[test]
+fn a_snapshot_asked_for_is_never_replaced_by_the_locks_pin() {
+    let fixture = fixture();
+    let (pinned, other) = (common::fixture::SNAPSHOT, "20261101T060000Z");
+    ok(&fixture.run(&["lock", "p.toml", "--snapshot", pinned], &[]));
+    assert!(
+        fixture
+            .read("p.lock")
+            .contains(&format!("snapshot = \"{pinned}\""))
+    );
+
+    let same = fixture.run(&["lock", "p.toml", "--check", "--snapshot", pinned], &[]);
+    ok(&same);
+
+    let check = fixture.run(&["lock", "p.toml", "--check", "--snapshot", other], &[]);
+    let err = stderr(&check);
+    assert_eq!(code(&check), 1, "{err}");
+    assert!(
+        err.contains(&format!(
+            "--snapshot {other} asks for another state of the archive than the lock's snapshot {pinned}"
+        )),
+        "{err}"
+    );
+    assert!(
+        fixture
+            .read("p.lock")
+            .contains(&format!("snapshot = \"{pinned}\""))
+    );
+
+    for policy in ["--frozen", "--locked"] {
+        let build = fixture.run(
+            &[
+                "build",
+                "p.toml",
+                "-o",
+                "out.tar",
+                "--mode",
+                "extract",
+                policy,
+                "--snapshot",
+                other,
+            ],
+            &[],
+        );
+        let err = stderr(&build);
+        assert_eq!(code(&build), 2, "{policy}: {err}");
+        assert!(
+            err.contains("is out of date") && err.contains(other) && err.contains(pinned),
+            "{policy}: {err}"
+        );
+        assert!(!fixture.path().join("out.tar").exists());
+    }
+
+    // Without a policy the build re-locks at the asked-for pin, and says so.
+    let build = fixture.run(
+        &[
+            "build",
+            "p.toml",
+            "-o",
+            "out.tar",
+            "--mode",
+            "extract",
+            "--snapshot",
+            other,
+        ],
+        &[],
+    );
+    let err = stderr(&build);
+    assert_eq!(code(&build), 0, "{err}");
+    assert!(err.contains("Relocking"), "{err}");
+    assert!(
+        fixture
+            .read("p.lock")
+            .contains(&format!("snapshot = \"{other}\""))
+    );
+}
