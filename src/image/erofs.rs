@@ -6,9 +6,9 @@
 //!   from [`Params::epoch`], the UUID from [`Params::uuid`]`("erofs")`, volume name `debroot`,
 //!   a crc32c of bytes 1024..4096 of block 0 under `EROFS_FEATURE_COMPAT_SB_CHKSUM`, no
 //!   incompatible features);
-//! - the metadata area, from byte 0 (`meta_blkaddr` 0): the inodes, one per node in node order
-//!   (hard links share their target's), starting right after the superblock, each on a 32-byte
-//!   slot (its nid is its byte offset / 32, so the root's is 36). Every inode is an extended
+//! - the metadata area, from byte 0 (`meta_blkaddr` 0): the inodes, one per node (hard links
+//!   share their target's), the root's right after the superblock, each on a 32-byte slot (its
+//!   nid is its byte offset / 32, so the root's is 36). Every inode is an extended
 //!   (64-byte) one, so 32-bit owners, a 64-bit mtime and the link count are exact; its
 //!   extended attributes follow it (inline "ibody" xattrs with the name-index prefixes, no
 //!   shared xattrs); then, for the `FLAT_INLINE` layout, the tail of its data;
@@ -16,11 +16,15 @@
 //!   data, in inode order, the last one zero-padded.
 //!
 //! An inode's data (a file's contents, a symlink's target, a directory's blocks) is
-//! `FLAT_INLINE` when its tail (the bytes past the last whole block) fits in the inode's
-//! metadata block after the inode and its xattrs; when it does not fit in what is left of the
-//! current block but would in a fresh one, the inode moves to the next block if that wastes
-//! fewer bytes than a data block for the tail would. Otherwise, and for data that fills its
-//! blocks exactly, the layout is `FLAT_PLAIN`: every block in the data area.
+//! `FLAT_INLINE` when its tail (the bytes past the last whole block) fits in one block with the
+//! inode and its xattrs: the three go together in one metadata block. Otherwise, and for data
+//! that fills its blocks exactly, the layout is `FLAT_PLAIN`: every block in the data area.
+//!
+//! Inodes are placed in node order, each (with its xattrs and inline tail) in the one of the
+//! last 64 metadata blocks opened that it fills best (the lowest block of equals), else in a new
+//! block; an inode larger than a block (large xattrs) starts a new block. So tails pack the
+//! metadata blocks as mkfs.erofs packs them, the placement depends on the nodes alone, and only
+//! those 64 blocks of metadata are held in memory while writing.
 //!
 //! Directories are blocks of 12-byte entries (nid, name offset, file type) followed by the
 //! names, `.` and `..` included, sorted by name in byte order across all blocks: the kernel
@@ -34,10 +38,11 @@
 //! and composefs commonly use, and reads need no decompression. Nor are shared xattrs,
 //! chunk-based files or compact inodes.
 //!
-//! Regular files are streamed from the [`Source`] (the metadata and data areas are written as
-//! two buffered sequential streams), so a tree larger than memory can be written.
+//! Regular files are streamed from the [`Source`], once each: their whole blocks to the data
+//! area (written as a buffered sequential stream), their tails to the metadata held in memory.
+//! So a tree larger than memory can be written.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
 use super::{ImageError, Params, Source};
@@ -92,7 +97,8 @@ pub fn write<W: Write + Seek>(
     for inode in &inodes {
         write_inode(inode, &inodes, source, &mut streams)?;
     }
-    streams.meta.pad_to(layout.data_start.saturating_mul(BLOCK));
+    let meta_end = layout.data_start.saturating_mul(BLOCK);
+    streams.meta(meta_end, &[])?;
     let head = streams.finish()?;
     let superblock = superblock(&inodes, &layout, params, &head);
     out.seek(SeekFrom::Start(0))?;
@@ -116,6 +122,8 @@ struct Inode<'a> {
     size: u64,
     inline: bool,
     nid: u64,
+    /// The metadata below this offset is final once this inode is placed.
+    final_below: u64,
     blkaddr: u32,
 }
 
@@ -275,6 +283,7 @@ fn new_inode(node: &Node) -> Result<Inode<'_>, ImageError> {
         size,
         inline: false,
         nid: 0,
+        final_below: 0,
         blkaddr: 0,
     })
 }
@@ -467,25 +476,16 @@ struct Layout {
 /// Places each inode in the metadata area (its nid, whether its tail is inline), then its whole
 /// blocks in the data area.
 fn place(inodes: &mut [Inode<'_>]) -> Result<Layout, ImageError> {
-    let mut cursor = META_START;
+    let mut meta = MetaBlocks::new();
     for inode in inodes.iter_mut() {
         let base = INODE_SIZE + inode.xattrs.len() as u64;
         let tail = inode.size % BLOCK;
-        let in_block = cursor % BLOCK;
-        inode.inline = false;
-        if tail > 0 && base + tail <= BLOCK {
-            if in_block + base + tail <= BLOCK {
-                inode.inline = true;
-            } else if BLOCK - in_block < BLOCK - tail {
-                cursor = cursor.next_multiple_of(BLOCK);
-                inode.inline = true;
-            }
-        }
-        inode.nid = cursor / SLOT;
+        inode.inline = tail > 0 && base + tail <= BLOCK;
         let inline_bytes = if inode.inline { tail } else { 0 };
-        cursor = (cursor + base + inline_bytes).next_multiple_of(SLOT);
+        inode.nid = meta.place((base + inline_bytes).next_multiple_of(SLOT)) / SLOT;
+        inode.final_below = meta.window_start();
     }
-    let data_start = cursor.div_ceil(BLOCK);
+    let data_start = meta.next_block;
     let mut next = data_start;
     for inode in inodes.iter_mut() {
         let blocks = if inode.inline {
@@ -513,6 +513,61 @@ fn place(inodes: &mut [Inode<'_>]) -> Result<Layout, ImageError> {
     })
 }
 
+/// How many of the last metadata blocks stay open for inodes: a bound on the metadata held in
+/// memory while writing.
+const WINDOW: usize = 64;
+
+/// The metadata area as it fills: the last [`WINDOW`] blocks opened, with the bytes used in
+/// each. An inode (with its xattrs and inline tail) goes in the open block it fills best (the
+/// lowest of equals), else in a new block; one larger than a block starts a new block.
+struct MetaBlocks {
+    open: VecDeque<(u64, u64)>,
+    next_block: u64,
+}
+
+impl MetaBlocks {
+    fn new() -> Self {
+        MetaBlocks {
+            open: VecDeque::from([(0, META_START)]),
+            next_block: 1,
+        }
+    }
+
+    /// The offset for `len` bytes (a multiple of [`SLOT`]).
+    fn place(&mut self, len: u64) -> u64 {
+        if len <= BLOCK {
+            let best = self
+                .open
+                .iter_mut()
+                .filter(|(_, used)| BLOCK - *used >= len)
+                .min_by_key(|(block, used)| (BLOCK - *used - len, *block));
+            if let Some((block, used)) = best {
+                let at = *block * BLOCK + *used;
+                *used += len;
+                return at;
+            }
+        }
+        let first = self.next_block;
+        let blocks = len.div_ceil(BLOCK).max(1);
+        self.next_block = first.saturating_add(blocks);
+        let last = first + blocks - 1;
+        self.open.push_back((last, len - (blocks - 1) * BLOCK));
+        while self.open.len() > WINDOW {
+            self.open.pop_front();
+        }
+        first * BLOCK
+    }
+
+    /// Where the open blocks start: no inode placed from now on goes below.
+    fn window_start(&self) -> u64 {
+        let block = self
+            .open
+            .front()
+            .map_or(self.next_block, |(block, _)| *block);
+        block * BLOCK
+    }
+}
+
 /// One sequential stream of bytes at a known offset of the image, buffered.
 struct Stream {
     at: u64,
@@ -532,8 +587,9 @@ impl Stream {
     }
 }
 
-/// The metadata and data areas, written as two streams; the metadata bytes in block 0 are kept
-/// for the superblock's checksum.
+/// The metadata and data areas: the data written as a sequential stream, the metadata held from
+/// the first byte not yet final (see [`MetaBlocks`]) and written out as it becomes final. The
+/// metadata bytes in block 0 are kept for the superblock's checksum.
 struct Streams<'w, W: Write + Seek> {
     out: &'w mut W,
     meta: Stream,
@@ -557,11 +613,31 @@ impl<'w, W: Write + Seek> Streams<'w, W> {
         }
     }
 
-    fn meta(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.meta.buf.extend_from_slice(bytes);
-        if self.meta.buf.len() >= FLUSH_AT {
-            self.flush_meta()?;
+    /// Puts `bytes` at `offset` of the metadata area, which must not be final yet.
+    fn meta(&mut self, offset: u64, bytes: &[u8]) -> io::Result<()> {
+        let start = offset
+            .checked_sub(self.meta.at)
+            .and_then(|start| usize::try_from(start).ok())
+            .ok_or_else(|| io::Error::other("erofs metadata placed below what is final"))?;
+        let end = start.saturating_add(bytes.len());
+        if self.meta.buf.len() < end {
+            self.meta.buf.resize(end, 0);
         }
+        if let Some(slot) = self.meta.buf.get_mut(start..end) {
+            slot.copy_from_slice(bytes);
+        }
+        Ok(())
+    }
+
+    /// Writes out the metadata below `limit`, once it is at least [`FLUSH_AT`] bytes.
+    fn meta_final_below(&mut self, limit: u64) -> io::Result<()> {
+        let ready = usize::try_from(limit.saturating_sub(self.meta.at)).unwrap_or(usize::MAX);
+        if ready < FLUSH_AT {
+            return Ok(());
+        }
+        let rest = self.meta.buf.split_off(ready.min(self.meta.buf.len()));
+        self.flush_meta()?;
+        self.meta.buf = rest;
         Ok(())
     }
 
@@ -607,20 +683,22 @@ fn write_inode<W: Write + Seek>(
     source: &dyn Source,
     streams: &mut Streams<'_, W>,
 ) -> Result<(), ImageError> {
-    streams.meta.pad_to(inode.nid * SLOT);
-    streams.meta(&inode_bytes(inode)?)?;
-    streams.meta(&inode.xattrs)?;
+    let at = inode.nid * SLOT;
+    streams.meta(at, &inode_bytes(inode)?)?;
+    streams.meta(at + INODE_SIZE, &inode.xattrs)?;
+    let tail_at = at + INODE_SIZE + inode.xattrs.len() as u64;
     let whole = if inode.inline {
         inode.size - inode.size % BLOCK
     } else {
         inode.size
     };
     match &inode.node.kind {
-        NodeKind::File { .. } => copy_file(inode, whole, source, streams)?,
-        NodeKind::Symlink { target } => write_bytes(target, whole, streams)?,
-        NodeKind::Dir => write_bytes(&dir_data(inode, inodes)?, whole, streams)?,
+        NodeKind::File { .. } => copy_file(inode, whole, tail_at, source, streams)?,
+        NodeKind::Symlink { target } => write_bytes(target, whole, tail_at, streams)?,
+        NodeKind::Dir => write_bytes(&dir_data(inode, inodes)?, whole, tail_at, streams)?,
         _ => {}
     }
+    streams.meta_final_below(inode.final_below)?;
     Ok(())
 }
 
@@ -628,13 +706,14 @@ fn write_inode<W: Write + Seek>(
 fn write_bytes<W: Write + Seek>(
     data: &[u8],
     whole: u64,
+    tail_at: u64,
     streams: &mut Streams<'_, W>,
 ) -> Result<(), ImageError> {
     let (blocks, tail) = data.split_at((whole as usize).min(data.len()));
     streams.data(blocks)?;
     let end = streams.data.position().next_multiple_of(BLOCK);
     streams.data.pad_to(end);
-    streams.meta(tail)?;
+    streams.meta(tail_at, tail)?;
     Ok(())
 }
 
@@ -643,6 +722,7 @@ fn write_bytes<W: Write + Seek>(
 fn copy_file<W: Write + Seek>(
     inode: &Inode<'_>,
     whole: u64,
+    tail_at: u64,
     source: &dyn Source,
     streams: &mut Streams<'_, W>,
 ) -> Result<(), ImageError> {
@@ -670,7 +750,9 @@ fn copy_file<W: Write + Seek>(
         let split = (whole.saturating_sub(done) as usize).min(bytes.len());
         let (to_data, to_meta) = bytes.split_at(split);
         streams.data(to_data)?;
-        streams.meta(to_meta)?;
+        // The tail's offset within it: what was read past `whole` before this chunk.
+        let into_tail = (done + split as u64).saturating_sub(whole);
+        streams.meta(tail_at + into_tail, to_meta)?;
         left -= got as u64;
     }
     let mut extra = [0u8; 1];
@@ -1002,6 +1084,32 @@ mod tests {
         place(&mut inodes).unwrap();
         let inline: Vec<bool> = inodes.iter().map(|inode| inode.inline).collect();
         assert_eq!(inline, [true, false, true, false, false]);
+    }
+
+    #[test]
+    fn inodes_fill_the_open_block_they_fit_best() {
+        let mut meta = MetaBlocks::new();
+        assert_eq!(meta.place(64), META_START, "the root after the superblock");
+        assert_eq!(
+            meta.place(4000),
+            BLOCK,
+            "too large for block 0: a new block"
+        );
+        assert_eq!(meta.place(64), BLOCK + 4000, "the fullest block it fits");
+        assert_eq!(meta.place(2000), META_START + 64, "back in block 0");
+        assert_eq!(
+            meta.place(9000),
+            2 * BLOCK,
+            "larger than a block: new blocks"
+        );
+        assert_eq!(meta.place(32), BLOCK + 4064, "an exact fit");
+        assert_eq!(meta.place(3200), 4 * BLOCK + 808, "its last block's rest");
+        for _ in 0..WINDOW {
+            meta.place(BLOCK);
+        }
+        assert_eq!(meta.window_start(), 5 * BLOCK, "the last 64 blocks open");
+        let fresh = meta.next_block;
+        assert_eq!(meta.place(32), fresh * BLOCK, "block 0 is closed");
     }
 
     #[test]
