@@ -495,9 +495,11 @@ fn journal(blocks: u64, time: (u32, u32), params: &Params) -> Inode<'static> {
 
 /// Free blocks left for later use: none are needed to read the image, but `e2fsck -fy` may
 /// need a few (to grow `lost+found`, rewrite a directory), and a system that mounts the image
-/// read-write writes some files on its first boot. 256 blocks (1 MiB) and 1/64 of the data.
+/// read-write writes some files on its first boot. 1 MiB and 1/64 of the data, on top of what
+/// the kernel keeps back from every writer when mounted read-write (2% of the blocks, at most
+/// 4096: `ext4_calculate_resv_clusters`), or the margin could not be used.
 fn margin_blocks(data: u64) -> u64 {
-    256 + data / 64
+    256 + data / 64 + (data / 49 + 1).min(4096)
 }
 
 /// Free inodes left, for the same reasons: 16 and 1/64 of those used (rounded up to whole
