@@ -25,6 +25,12 @@
 //!
 //! Regular files are streamed from the [`Source`] straight into place; all-zero blocks are
 //! skipped (seeked over), so `out` must start empty (a new file): they read back as zeros.
+//!
+//! Refused as [`ImageError::Unsupported`], naming the node: names over 255 bytes, symlink
+//! targets over 4095 bytes (or empty, or with a NUL), device numbers past a 12-bit major and a
+//! 20-bit minor, times before 1901 or after 2446 (an epoch before 1970), more than 65000 links
+//! to a file, extended attributes in a namespace ext4 lacks or too large for the inode and one
+//! block together, files in more than 1360 extents (about 44 GiB), images of 16 TiB or more.
 
 mod encode;
 mod layout;
