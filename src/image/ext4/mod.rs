@@ -30,7 +30,7 @@
 //! targets over 4095 bytes (or empty, or with a NUL), device numbers past a 12-bit major and a
 //! 20-bit minor, times before 1901 or after 2446 (an epoch before 1970), more than 65000 links
 //! to a file, extended attributes in a namespace ext4 lacks or too large for the inode and one
-//! block together, files in more than 1360 extents (about 44 GiB), images of 16 TiB or more.
+//! block together, files in more than 1360 extents (about 170 GiB), images of 16 TiB or more.
 
 mod encode;
 mod layout;
