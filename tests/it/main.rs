@@ -30,6 +30,7 @@ mod privileged;
 mod privileged_build;
 mod privileged_hooks;
 mod privileged_image_erofs;
+mod privileged_image_ext4;
 mod privileged_threats;
 mod reproducibility;
 mod resolver_properties;
