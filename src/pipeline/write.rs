@@ -333,7 +333,10 @@ fn write_image(
             let padded = length.div_ceil(4096) * 4096;
             file.set_len(padded)
                 .map_err(io_at("write", &temporary_path))?;
-            // Read back for the digest, then (its salt derives from the digest) the hash tree.
+            // Read back for the digest, then (its salt derives from the digest) the hash tree,
+            // through a descriptor of its own: the temporary is open for writing only.
+            let file = &mut std::fs::File::open(&temporary_path)
+                .map_err(io_at("read", &temporary_path))?;
             let mut hasher = crate::digest::Hasher::new();
             read_through(file, &temporary_path, |bytes| hasher.update(bytes))?;
             let digest = hasher.finish();
