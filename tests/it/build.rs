@@ -837,3 +837,90 @@ fn a_tarball_is_never_written_to_a_terminal() {
     assert!(text.contains("stdout is a terminal"), "{text}");
     assert!(text.contains("exit=2"), "{text}");
 }
+
+/// Images by extension and by `--format`, in extract mode: each rebuilt to the same bytes and
+/// the same hash tree (a second build under another name, another `--jobs` and another
+/// profile-set `output.verity`), its manifest tying it to the tarball of the same tree
+/// (`tree_sha256`) and recording the dm-verity root hash that `OUTPUT.roothash` holds, and the
+/// superblock magic of its format at its place. Without `--verity`, a stale hash tree of an
+/// earlier build beside it is removed.
+#[test]
+fn images_rebuild_to_the_same_bytes_and_name_their_tree() {
+    let fixture = fixture();
+    let tar = build(&fixture, "out.tar", &[]);
+    assert_eq!(tar.status.code(), Some(0), "{}", stderr(&tar));
+    let manifest = |name: &str| -> serde_json::Value {
+        serde_json::from_slice(
+            &std::fs::read(fixture.path().join(format!("{name}.manifest.json"))).unwrap(),
+        )
+        .unwrap()
+    };
+    let tree = manifest("out.tar")["output_sha256"].clone();
+    for (format, name, magic_at, magic) in [
+        ("erofs", "a.erofs", 1024, &0xE0F5_E1E2u32.to_le_bytes()[..]),
+        ("ext4", "a.ext4", 1080, &0xEF53u16.to_le_bytes()[..]),
+        ("squashfs", "a.sqfs", 0, &b"hsqs"[..]),
+    ] {
+        let first = build(&fixture, name, &["--verity"]);
+        assert_eq!(first.status.code(), Some(0), "{name}: {}", stderr(&first));
+        assert!(stderr(&first).contains("Verity"), "{}", stderr(&first));
+        let again = format!("again-{format}");
+        let second = build(
+            &fixture,
+            &again,
+            &["--format", format, "--verity", "--jobs", "1"],
+        );
+        assert_eq!(
+            second.status.code(),
+            Some(0),
+            "{again}: {}",
+            stderr(&second)
+        );
+        let (a, b) = (fixture.path().join(name), fixture.path().join(&again));
+        let image = std::fs::read(&a).unwrap();
+        assert!(
+            image == std::fs::read(&b).unwrap(),
+            "{format}: a rebuild differs"
+        );
+        assert_eq!(image.len() % 4096, 0, "{format}: whole 4 KiB blocks");
+        assert_eq!(&image[magic_at..magic_at + magic.len()], magic, "{format}");
+        let verity = |path: &Path| {
+            let mut name = path.as_os_str().to_owned();
+            name.push(".verity");
+            std::fs::read(PathBuf::from(name)).unwrap()
+        };
+        assert_eq!(verity(&a), verity(&b), "{format}: the hash trees differ");
+        assert_eq!(&verity(&a)[..8], b"verity\0\0");
+
+        let m = manifest(name);
+        assert_eq!(m["format"], format);
+        assert_eq!(m["tree_sha256"], tree, "{format}: not the tarball's tree");
+        assert_eq!(m["output_sha256"].as_str().unwrap(), sha256_file(&a));
+        assert_eq!(m["output_bytes"].as_u64().unwrap(), image.len() as u64);
+        let root_hash =
+            std::fs::read_to_string(fixture.path().join(format!("{name}.roothash"))).unwrap();
+        assert_eq!(
+            format!("{}\n", m["verity"]["root_hash"].as_str().unwrap()),
+            root_hash
+        );
+        assert_eq!(
+            m["verity"]["data_blocks"].as_u64().unwrap(),
+            image.len() as u64 / 4096
+        );
+        assert_eq!(
+            manifest(&again)["verity"]["root_hash"],
+            m["verity"]["root_hash"]
+        );
+
+        // Without --verity: no hash tree, and the earlier one is gone.
+        let plain = build(&fixture, name, &[]);
+        assert_eq!(plain.status.code(), Some(0), "{}", stderr(&plain));
+        assert!(!fixture.path().join(format!("{name}.verity")).exists());
+        assert!(!fixture.path().join(format!("{name}.roothash")).exists());
+        assert!(manifest(name).get("verity").is_none());
+        assert!(
+            std::fs::read(&a).unwrap() == image,
+            "{format}: --verity changed the image"
+        );
+    }
+}

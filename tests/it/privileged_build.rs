@@ -1554,9 +1554,9 @@ fn images_hold_the_tree_of_the_tarball() {
         (out.status.code(), common::stdout(&out), stderr(&out))
     };
     for (format, checker) in [
-        ("squashfs", &["unsquashfs", "-lln"][..]),
         ("erofs", &["fsck.erofs"][..]),
         ("ext4", &["e2fsck", "-fn"][..]),
+        ("squashfs", &["unsquashfs", "-lln"][..]),
     ] {
         let name = format!("out.{format}");
         let epoch = EPOCH.to_string();
