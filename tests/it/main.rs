@@ -29,6 +29,7 @@ mod no_panic;
 mod privileged;
 mod privileged_build;
 mod privileged_hooks;
+mod privileged_image_squashfs;
 mod privileged_threats;
 mod reproducibility;
 mod resolver_properties;
