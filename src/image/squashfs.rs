@@ -25,8 +25,11 @@
 //! Inode numbers follow node order (the root is 1; a hard link shares its target's number).
 //! Data blocks are compressed in batches on a few threads and written in their order, so the
 //! threads change the time, not the bytes. A block that compression does not make smaller is
-//! stored as it is; a block of zeros is written as a sparse block (size 0). The compressor
-//! options are not written: level 15 is squashfs-tools' default for zstd.
+//! stored as it is; a block of zeros is written as a sparse block (size 0). A file whose
+//! contents (size and SHA-256) are those of an earlier file shares that file's blocks and
+//! fragment, unless some of its blocks were already written (files over 4 MiB may be).
+//!
+//! The compressor options are not written: level 15 is squashfs-tools' default for zstd.
 
 use std::collections::BTreeMap;
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -44,6 +47,8 @@ const SUPERBLOCK_LEN: usize = 96;
 const NO_FRAGMENT: u32 = u32::MAX;
 const NO_XATTR: u32 = u32::MAX;
 const NO_TABLE: u64 = u64::MAX;
+/// The superblock flag saying identical files share their data.
+const DUPLICATES: u16 = 1 << 6;
 const DATA_UNCOMPRESSED: u32 = 1 << 24;
 const METADATA_UNCOMPRESSED: u16 = 1 << 15;
 /// Entries a directory header may count.
@@ -290,6 +295,7 @@ fn write_data<W: Write>(
         placed: Vec::new(),
         fragment: Vec::new(),
         fragments: Vec::new(),
+        seen: BTreeMap::new(),
     };
     let mut files = vec![None; nodes.len()];
     for (index, node) in nodes.iter().enumerate() {
@@ -326,6 +332,7 @@ fn write_file<W: Write>(
         ..FileData::default()
     };
     let mut total: u64 = 0;
+    let mut hasher = crate::digest::Hasher::new();
     loop {
         let mut block = Vec::with_capacity(BLOCK_SIZE);
         (&mut reader)
@@ -338,6 +345,7 @@ fn write_file<W: Write>(
                 "the file is longer than its {size} bytes"
             ))));
         }
+        hasher.update(&block);
         if block.len() == BLOCK_SIZE {
             let job = writer.block(block, true)?;
             data.first_block.get_or_insert(job);
@@ -350,9 +358,16 @@ fn write_file<W: Write>(
                 format!("the file has {total} bytes, not {size}"),
             )));
         }
+        let key = (size, hasher.finish().0);
+        if let Some(earlier) = writer.seen.get(&key).cloned()
+            && writer.retract(data.first_block, data.blocks)
+        {
+            return Ok(earlier);
+        }
         if !block.is_empty() {
             data.fragment = Some(writer.tail(node, &block)?);
         }
+        writer.seen.entry(key).or_insert_with(|| data.clone());
         return Ok(data);
     }
 }
@@ -368,6 +383,8 @@ struct DataWriter<'a, 'w, W> {
     fragment: Vec<u8>,
     /// The job number of each fragment block sealed.
     fragments: Vec<usize>,
+    /// The data of each distinct content written (by size and SHA-256), the first file's.
+    seen: BTreeMap<(u64, [u8; 32]), FileData>,
 }
 
 impl<W: Write> DataWriter<'_, '_, W> {
@@ -394,6 +411,21 @@ impl<W: Write> DataWriter<'_, '_, W> {
         let offset = u32::try_from(self.fragment.len()).map_err(|_| too_many())?;
         self.fragment.extend_from_slice(tail);
         Ok((index, offset))
+    }
+
+    /// Takes back the last `blocks` blocks queued, from job `first` on, if none was written
+    /// yet (a file found to be a duplicate); whether they were.
+    fn retract(&mut self, first: Option<usize>, blocks: usize) -> bool {
+        let Some(first) = first else {
+            return true;
+        };
+        match first.checked_sub(self.placed.len()) {
+            Some(queued) if queued.checked_add(blocks) == Some(self.batch.len()) => {
+                self.batch.truncate(queued);
+                true
+            }
+            _ => false,
+        }
     }
 
     fn seal_fragment(&mut self) -> io::Result<()> {
@@ -1121,7 +1153,7 @@ impl Superblock {
         b.extend_from_slice(&self.fragments.to_le_bytes());
         b.extend_from_slice(&ZSTD.to_le_bytes());
         b.extend_from_slice(&BLOCK_LOG.to_le_bytes());
-        b.extend_from_slice(&0u16.to_le_bytes()); // flags
+        b.extend_from_slice(&DUPLICATES.to_le_bytes()); // flags
         b.extend_from_slice(&self.no_ids.to_le_bytes());
         b.extend_from_slice(&4u16.to_le_bytes());
         b.extend_from_slice(&0u16.to_le_bytes());
@@ -1259,6 +1291,23 @@ mod tests {
         assert!(96 < inode && inode < dir && dir < frag && frag < id && id < xattr);
         assert!(xattr < bytes_used);
         assert_eq!(lookup, u64::MAX);
+    }
+
+    #[test]
+    fn identical_files_share_their_data() {
+        let (mut nodes, mut source) = tree();
+        let distinct = image(&nodes, &source, EPOCH).unwrap();
+        for (path, len) in [("e", 300_000), ("f", 10)] {
+            nodes.push(node(path, NodeKind::File { size: len as u64 }));
+            let data = file(if len == 10 { "bin/a" } else { "bin/big" }, len).1;
+            source.0.insert(path.as_bytes().to_vec(), data);
+        }
+        nodes.sort_by(|a, b| crate::output::tree_order(&a.path, &b.path));
+        let shared = image(&nodes, &source, EPOCH).unwrap();
+        // Two more inodes and entries, no more data.
+        assert_eq!(u32_at(&shared, 4), 11);
+        assert_eq!(u32_at(&shared, 16), 1);
+        assert_eq!(u64_at(&shared, 64), u64_at(&distinct, 64));
     }
 
     #[test]

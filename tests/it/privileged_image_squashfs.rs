@@ -5,18 +5,24 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::common::images::{mounted_nodes, sample_tree};
+use debroot::output::{Node, NodeKind};
+
+use crate::common::images::{MemSource, mounted_nodes, pattern, sample_tree};
 
 const EPOCH: i64 = 1_700_000_000;
 
 fn write_image(path: &Path) -> Vec<u8> {
     let (nodes, source) = sample_tree(EPOCH);
+    write_nodes(&nodes, &source, path)
+}
+
+fn write_nodes(nodes: &[Node], source: &MemSource, path: &Path) -> Vec<u8> {
     let params = debroot::image::Params {
         epoch: EPOCH,
         seed: [3; 32],
     };
     let mut file = std::fs::File::create(path).unwrap();
-    debroot::image::squashfs::write(&nodes, &source, &params, &mut file).unwrap();
+    debroot::image::squashfs::write(nodes, source, &params, &mut file).unwrap();
     drop(file);
     std::fs::read(path).unwrap()
 }
@@ -107,4 +113,44 @@ fn same_tree_same_bytes() {
     let first = write_image(&dir.path().join("1.sqfs"));
     let second = write_image(&dir.path().join("2.sqfs"));
     assert!(first == second, "two writes differ");
+}
+
+#[test]
+#[ignore = "privileged: needs root and loop devices"]
+fn files_sharing_data_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut nodes, mut source) = sample_tree(EPOCH);
+    // Copies of a file of blocks and a tail, of a small file, and of the zeros (sparse).
+    for (copy, of) in [
+        ("usr/bin/huge-copy", "usr/bin/huge"),
+        ("usr/bin/wall-copy", "usr/bin/wall"),
+        ("usr/zeros-copy", "usr/zeros"),
+    ] {
+        let mut node = nodes
+            .iter()
+            .find(|n| n.path == of.as_bytes())
+            .unwrap()
+            .clone();
+        node.path = copy.as_bytes().to_vec();
+        nodes.push(node);
+        let data = source.0[of.as_bytes()].clone();
+        source.0.insert(copy.as_bytes().to_vec(), data);
+    }
+    // And contents that only differ in their last byte.
+    let mut near = pattern(3 * 131_072 + 4000, 2);
+    *near.last_mut().unwrap() ^= 1;
+    nodes.push(Node {
+        path: b"usr/bin/huge-near".to_vec(),
+        kind: NodeKind::File {
+            size: near.len() as u64,
+        },
+        ..nodes[0].clone()
+    });
+    source.0.insert(b"usr/bin/huge-near".to_vec(), near);
+    nodes.sort_by(|a, b| debroot::output::tree_order(&a.path, &b.path));
+    let image = dir.path().join("dup.sqfs");
+    write_nodes(&nodes, &source, &image);
+    let (mounted, contents) = mounted_nodes(&image, "squashfs", &dir.path().join("mnt"));
+    assert_eq!(mounted, nodes);
+    assert_eq!(contents, source.0);
 }
