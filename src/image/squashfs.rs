@@ -554,6 +554,22 @@ impl Metadata {
         }
     }
 
+    /// The position of the next byte in the uncompressed table.
+    fn position(&self) -> u64 {
+        (self.starts.len() as u64)
+            .saturating_mul(METADATA_SIZE as u64)
+            .saturating_add(self.pending.len() as u64)
+    }
+
+    /// Where the `block`th block starts (or will), if it is written or the one being filled.
+    fn block_start(&self, block: u64) -> Option<u64> {
+        let block = usize::try_from(block).ok()?;
+        match self.starts.get(block) {
+            Some(&start) => Some(start),
+            None => (block == self.starts.len()).then_some(self.written.len() as u64),
+        }
+    }
+
     fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.pending.extend_from_slice(bytes);
         while self.pending.len() >= METADATA_SIZE {
@@ -672,6 +688,10 @@ fn xattr_prefix(name: &[u8]) -> Option<(u16, &[u8])> {
     .find_map(|(prefix, kind)| name.strip_prefix(prefix).map(|rest| (kind, rest)))
 }
 
+/// An entry of a directory's index: the offset of a header in the listing, the offset of its
+/// metadata block from the directory table's start, and the first name after it.
+type IndexEntry<'e> = (u32, u32, &'e [u8]);
+
 /// An entry of a directory being listed.
 struct Entry<'n> {
     name: &'n [u8],
@@ -785,8 +805,13 @@ impl<'n> Tables<'n> {
         };
         let number = plan.number.get(dir.node).copied().unwrap_or(0);
         let listing_at = self.dirs.location();
-        let listing = listing(node, &dir.entries)?;
+        let listing_start = self.dirs.position();
+        let Listing {
+            bytes: listing,
+            headers,
+        } = listing(node, &dir.entries, listing_start)?;
         self.dirs.append(&listing)?;
+        let index = self.dir_index(node, listing_start, &headers)?;
         let nlink = dir
             .subdirs
             .checked_add(2)
@@ -798,7 +823,7 @@ impl<'n> Tables<'n> {
         let at = self.inodes.location();
         let mut inode = Vec::new();
         match u16::try_from(file_size) {
-            Ok(size16) if xattr == NO_XATTR => {
+            Ok(size16) if xattr == NO_XATTR && index.is_empty() => {
                 self.header(&mut inode, kind::DIR, node, number)?;
                 inode.extend_from_slice(&start.to_le_bytes());
                 inode.extend_from_slice(&nlink.to_le_bytes());
@@ -814,9 +839,18 @@ impl<'n> Tables<'n> {
                 inode.extend_from_slice(&size32.to_le_bytes());
                 inode.extend_from_slice(&start.to_le_bytes());
                 inode.extend_from_slice(&parent_number.to_le_bytes());
-                inode.extend_from_slice(&0u16.to_le_bytes()); // no index
+                let count = u16::try_from(index.len())
+                    .map_err(|_| unsupported(node, "a directory too large"))?;
+                inode.extend_from_slice(&count.to_le_bytes());
                 inode.extend_from_slice(&listing_at.offset.to_le_bytes());
                 inode.extend_from_slice(&xattr.to_le_bytes());
+                for (at, block, name) in &index {
+                    inode.extend_from_slice(&at.to_le_bytes());
+                    inode.extend_from_slice(&block.to_le_bytes());
+                    let size = name.len().saturating_sub(1) as u32;
+                    inode.extend_from_slice(&size.to_le_bytes());
+                    inode.extend_from_slice(name);
+                }
             }
         }
         self.inodes.append(&inode)?;
@@ -839,6 +873,32 @@ impl<'n> Tables<'n> {
             None => self.root = at,
         }
         Ok(())
+    }
+
+    /// A directory's index: for the first header in each metadata block after the listing's
+    /// first, its offset in the listing, the offset of its block from the directory table's
+    /// start, and its first name (the kernel looks names up from the last entry before them).
+    fn dir_index<'e>(
+        &self,
+        node: &Node,
+        listing_start: u64,
+        headers: &[(usize, &'e [u8])],
+    ) -> Result<Vec<IndexEntry<'e>>, ImageError> {
+        let too_large = || unsupported(node, "a directory table over 4 GiB");
+        let block_of = |at: usize| listing_start.saturating_add(at as u64) / METADATA_SIZE as u64;
+        let mut last = block_of(0);
+        let mut index = Vec::new();
+        for &(at, name) in headers {
+            let block = block_of(at);
+            if block == last {
+                continue;
+            }
+            last = block;
+            let start = self.dirs.block_start(block).ok_or_else(too_large)?;
+            let start = u32::try_from(start).map_err(|_| too_large())?;
+            index.push((u32::try_from(at).map_err(|_| too_large())?, start, name));
+        }
+        Ok(index)
     }
 
     /// The fields every inode starts with.
@@ -1082,41 +1142,74 @@ fn write_indexed<W: Write>(table: Metadata, image: &mut Counting<'_, W>) -> io::
     Ok(index_start)
 }
 
-/// A directory's listing: runs of up to 256 entries whose inodes are in one metadata block and
-/// whose numbers are within ±32767 of the run's, each run behind a header.
-fn listing(node: &Node, entries: &[Entry<'_>]) -> Result<Vec<u8>, ImageError> {
-    let mut bytes = Vec::new();
-    let mut rest = entries;
-    while let Some(first) = rest.first() {
-        let run = rest
-            .iter()
-            .take(DIR_COUNT)
-            .take_while(|e| {
-                e.inode.block == first.inode.block
-                    && i16::try_from(i64::from(e.number) - i64::from(first.number)).is_ok()
-            })
-            .count()
-            .max(1);
-        let (this, next) = rest.split_at(run.min(rest.len()));
-        let block = u32::try_from(first.inode.block)
-            .map_err(|_| unsupported(node, "an inode table over 4 GiB"))?;
-        bytes.extend_from_slice(&(this.len() as u32 - 1).to_le_bytes());
-        bytes.extend_from_slice(&block.to_le_bytes());
-        bytes.extend_from_slice(&first.number.to_le_bytes());
-        for entry in this {
-            let delta = i16::try_from(i64::from(entry.number) - i64::from(first.number))
-                .map_err(|_| malformed(node, "inode numbers out of range"))?;
-            let name_len = u16::try_from(entry.name.len().saturating_sub(1))
-                .map_err(|_| unsupported(node, "a name too long"))?;
-            bytes.extend_from_slice(&entry.inode.offset.to_le_bytes());
-            bytes.extend_from_slice(&delta.to_le_bytes());
-            bytes.extend_from_slice(&entry.kind.to_le_bytes());
-            bytes.extend_from_slice(&name_len.to_le_bytes());
-            bytes.extend_from_slice(entry.name);
-        }
-        rest = next;
+/// A directory's listing and where its headers are.
+struct Listing<'e> {
+    bytes: Vec<u8>,
+    /// Each header's offset in the listing and the first name after it.
+    headers: Vec<(usize, &'e [u8])>,
+}
+
+/// A directory's listing, to be placed at `start` (the position in the uncompressed directory
+/// table): runs of up to 256 entries whose inodes are in one metadata block, whose numbers are
+/// within ±32767 of the run's first, and which begin in the metadata block of their header (so
+/// that the directory index can point at a header in every block), each run behind a header.
+fn listing<'e>(node: &Node, entries: &[Entry<'e>], start: u64) -> Result<Listing<'e>, ImageError> {
+    let metadata_block = |at: usize| start.saturating_add(at as u64) / METADATA_SIZE as u64;
+    let mut listing = Listing {
+        bytes: Vec::new(),
+        headers: Vec::new(),
+    };
+    // The run being written: where its header is, its first entry, and its length.
+    let mut run: Option<(usize, &Entry<'e>, u32)> = None;
+    for entry in entries {
+        let delta = |first: &Entry<'_>| {
+            i16::try_from(i64::from(entry.number) - i64::from(first.number)).ok()
+        };
+        let same_run = run.filter(|&(at, first, count)| {
+            (count as usize) < DIR_COUNT
+                && entry.inode.block == first.inode.block
+                && delta(first).is_some()
+                && metadata_block(at) == metadata_block(listing.bytes.len())
+        });
+        let (at, first, count) = match same_run {
+            Some(run) => run,
+            None => {
+                if let Some((at, _, count)) = run {
+                    set_count(&mut listing.bytes, at, count);
+                }
+                let at = listing.bytes.len();
+                let block = u32::try_from(entry.inode.block)
+                    .map_err(|_| unsupported(node, "an inode table over 4 GiB"))?;
+                listing.bytes.extend_from_slice(&0u32.to_le_bytes());
+                listing.bytes.extend_from_slice(&block.to_le_bytes());
+                listing.bytes.extend_from_slice(&entry.number.to_le_bytes());
+                listing.headers.push((at, entry.name));
+                (at, entry, 0)
+            }
+        };
+        let delta = delta(first).ok_or_else(|| malformed(node, "inode numbers out of range"))?;
+        let name_len = u16::try_from(entry.name.len().saturating_sub(1))
+            .map_err(|_| unsupported(node, "a name too long"))?;
+        listing
+            .bytes
+            .extend_from_slice(&entry.inode.offset.to_le_bytes());
+        listing.bytes.extend_from_slice(&delta.to_le_bytes());
+        listing.bytes.extend_from_slice(&entry.kind.to_le_bytes());
+        listing.bytes.extend_from_slice(&name_len.to_le_bytes());
+        listing.bytes.extend_from_slice(entry.name);
+        run = Some((at, first, count.saturating_add(1)));
     }
-    Ok(bytes)
+    if let Some((at, _, count)) = run {
+        set_count(&mut listing.bytes, at, count);
+    }
+    Ok(listing)
+}
+
+/// Writes a header's count (one less than its entries) at `at`.
+fn set_count(bytes: &mut [u8], at: usize, entries: u32) {
+    if let Some(field) = bytes.get_mut(at..at.saturating_add(4)) {
+        field.copy_from_slice(&entries.saturating_sub(1).to_le_bytes());
+    }
 }
 
 /// The kernel's `new_encode_dev`: minor's low 8 bits, 12 bits of major, minor's upper 12 bits.
@@ -1482,9 +1575,11 @@ mod tests {
                 kind: kind::FIFO,
             })
             .collect();
-        let listing = listing(&nodes[0], &entries).unwrap();
-        // Three headers (256 + 256 + 188), 8 bytes and 5 of name per entry.
-        assert_eq!(listing.len(), 3 * 12 + 700 * (8 + 5));
-        assert_eq!(u32_at(&listing, 0), 255);
+        // From the start of a block: a new header at each 256 entries and each 8 KiB.
+        let listing = listing(&nodes[0], &entries, 8192).unwrap();
+        let at: Vec<usize> = listing.headers.iter().map(|h| h.0).collect();
+        assert_eq!(at, [0, 3340, 6680, 8200]);
+        assert_eq!(listing.bytes.len(), 4 * 12 + 700 * (8 + 5));
+        assert_eq!(u32_at(&listing.bytes, 0), 255);
     }
 }
