@@ -27,6 +27,14 @@ fn write_nodes(nodes: &[Node], source: &MemSource, path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap()
 }
 
+/// The nodes equal, the first that differs shown alone (a whole sample tree is too long to read).
+fn assert_same(mounted: &[Node], nodes: &[Node]) {
+    for (got, want) in mounted.iter().zip(nodes) {
+        assert_eq!(got, want, "{}", String::from_utf8_lossy(&want.path));
+    }
+    assert_eq!(mounted.len(), nodes.len());
+}
+
 #[test]
 #[ignore = "privileged: needs root and loop devices"]
 fn unsquashfs_lists_and_extracts_every_path() {
@@ -99,10 +107,7 @@ fn mounted_image_is_the_tree_written() {
     write_image(&image);
     let (nodes, source) = sample_tree(EPOCH);
     let (mounted, contents) = mounted_nodes(&image, "squashfs", &dir.path().join("mnt"));
-    assert_eq!(mounted.len(), nodes.len());
-    for (got, want) in mounted.iter().zip(&nodes) {
-        assert_eq!(got, want, "{}", String::from_utf8_lossy(&want.path));
-    }
+    assert_same(&mounted, &nodes);
     assert_eq!(contents, source.0);
 }
 
@@ -151,6 +156,73 @@ fn files_sharing_data_read_back() {
     let image = dir.path().join("dup.sqfs");
     write_nodes(&nodes, &source, &image);
     let (mounted, contents) = mounted_nodes(&image, "squashfs", &dir.path().join("mnt"));
-    assert_eq!(mounted, nodes);
+    assert_same(&mounted, &nodes);
     assert_eq!(contents, source.0);
+}
+
+#[test]
+#[ignore = "privileged: needs root and loop devices"]
+fn xattrs_on_every_kind_of_inode_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut nodes, source) = sample_tree(EPOCH);
+    for node in &mut nodes {
+        let value = node.path.clone();
+        match node.kind {
+            // user.* is for files and directories only; trusted.* goes anywhere.
+            NodeKind::Dir => {
+                node.xattrs.insert(b"user.dir".to_vec(), value);
+            }
+            NodeKind::File { .. } | NodeKind::Hardlink { .. } => {}
+            _ => {
+                node.xattrs.insert(b"trusted.kind".to_vec(), value);
+            }
+        }
+    }
+    let image = dir.path().join("xattrs.sqfs");
+    write_nodes(&nodes, &source, &image);
+    // The walker does not read a symlink's attributes: they are read here, from the mount.
+    let mnt = dir.path().join("mnt");
+    std::fs::create_dir_all(&mnt).unwrap();
+    let status = Command::new("mount")
+        .args(["-t", "squashfs", "-o", "ro,loop"])
+        .arg(&image)
+        .arg(&mnt)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut value = [0u8; 64];
+    let read = rustix::fs::lgetxattr(mnt.join("etc/x"), "trusted.kind", &mut value[..]);
+    let status = Command::new("umount").arg(&mnt).status().unwrap();
+    assert!(status.success());
+    assert_eq!(&value[..read.unwrap()], b"etc/x");
+    for node in &mut nodes {
+        if matches!(node.kind, NodeKind::Symlink { .. }) {
+            node.xattrs.clear();
+        }
+    }
+    let (mounted, contents) = mounted_nodes(&image, "squashfs", &mnt);
+    assert_same(&mounted, &nodes);
+    assert_eq!(contents, source.0);
+}
+
+#[test]
+#[ignore = "privileged: needs root and loop devices"]
+fn an_empty_root_reads_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let (nodes, source) = sample_tree(EPOCH);
+    let root = vec![nodes[0].clone()];
+    let image = dir.path().join("empty.sqfs");
+    write_nodes(&root, &source, &image);
+    let listing = Command::new("unsquashfs")
+        .args(["-lln", "-no-progress"])
+        .arg(&image)
+        .output()
+        .unwrap();
+    assert!(
+        listing.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listing.stderr)
+    );
+    let (mounted, _) = mounted_nodes(&image, "squashfs", &dir.path().join("mnt"));
+    assert_eq!(mounted, root);
 }
