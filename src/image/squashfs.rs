@@ -169,12 +169,14 @@ impl Plan {
             names: vec![1],
             inode_count: 1,
         };
+        check_fits(root)?;
         let mut by_path: BTreeMap<&[u8], usize> = BTreeMap::new();
         // The open directories (the root first) and the last name seen in each.
         let mut open: Vec<(usize, Option<&[u8]>)> = vec![(0, None)];
         for (index, node) in nodes.iter().enumerate().skip(1) {
             let (parent_path, name) = split_path(&node.path);
             check_name(node, name)?;
+            check_fits(node)?;
             while let Some(&(dir, _)) = open.last() {
                 if nodes.get(dir).map(|d| d.path.as_slice()) == Some(parent_path) {
                     break;
@@ -238,6 +240,35 @@ fn split_path(path: &[u8]) -> (&[u8], &[u8]) {
         ),
         None => (&[], path),
     }
+}
+
+/// Checks what squashfs cannot hold before any data is written (the tables check it again).
+fn check_fits(node: &Node) -> Result<(), ImageError> {
+    if u32::try_from(node.mtime).is_err() {
+        return Err(unsupported(
+            node,
+            format!("mtime {} does not fit squashfs (1970 to 2106)", node.mtime),
+        ));
+    }
+    if let NodeKind::CharDevice { major, minor } | NodeKind::BlockDevice { major, minor } =
+        node.kind
+        && encode_dev(major, minor).is_none()
+    {
+        return Err(unsupported(
+            node,
+            format!("device {major}:{minor} (squashfs holds majors to 4095, minors to 1048575)"),
+        ));
+    }
+    if let Some(name) = node.xattrs.keys().find(|name| xattr_prefix(name).is_none()) {
+        return Err(unsupported(
+            node,
+            format!(
+                "extended attribute `{}`: squashfs holds only user.*, trusted.* and security.*",
+                String::from_utf8_lossy(name)
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn check_name(node: &Node, name: &[u8]) -> Result<(), ImageError> {
@@ -1522,6 +1553,21 @@ mod tests {
         let (error, path) = error_path(image(&acl, &source, EPOCH));
         assert!(error.starts_with("Unsupported"), "{error}");
         assert_eq!(path, b"bin");
+    }
+
+    #[test]
+    fn what_cannot_fit_is_found_before_data_is_written() {
+        let (mut nodes, source) = tree();
+        nodes.push(node("zz", NodeKind::Fifo));
+        nodes.last_mut().unwrap().mtime = 1 << 32;
+        let mut out = io::Cursor::new(Vec::new());
+        let params = Params {
+            epoch: EPOCH,
+            seed: [0; 32],
+        };
+        let result = write(&nodes, &source, &params, &mut out);
+        assert!(matches!(result, Err(ImageError::Unsupported { path, .. }) if path == b"zz"));
+        assert!(out.into_inner().is_empty());
     }
 
     #[test]
