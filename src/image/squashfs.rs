@@ -708,6 +708,13 @@ impl<'n> Xattrs<'n> {
     }
 }
 
+/// Whether squashfs can hold an extended attribute of this name: only `user.`, `trusted.` and
+/// `security.` ones (the kernel reads no others; POSIX ACLs, `system.posix_acl_*`, have no
+/// place in the format).
+pub fn holds_xattr(name: &[u8]) -> bool {
+    xattr_prefix(name).is_some()
+}
+
 /// The prefix type of an attribute name and the rest of the name.
 fn xattr_prefix(name: &[u8]) -> Option<(u16, &[u8])> {
     [

@@ -294,6 +294,7 @@ pub fn build_root(
         job.private,
     )?;
     write::tell_private(env, job, &written);
+    write::tell_image(env, job, &written);
     timings.record("write", phase);
     Ok(Built {
         sha256: written.sha256,

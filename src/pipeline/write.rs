@@ -116,6 +116,9 @@ pub struct ImageInfo {
     /// `output_sha256`, and the seed of the image's UUIDs.
     pub tree_sha256: Sha256Digest,
     pub verity: Option<VerityInfo>,
+    /// Extended attributes of the tree the format cannot hold (squashfs: POSIX ACLs and other
+    /// `system.*` names), as path (relative to the root) and name, left out of the image.
+    pub dropped_xattrs: Vec<(String, String)>,
 }
 
 /// The dm-verity hash tree written beside an image (`veritysetup format`'s defaults).
@@ -296,6 +299,32 @@ fn write_image(
     // The tree's digest: the seed of every UUID and hash seed of the image.
     let (tree_sha256, _) =
         crate::output::write_tarball(root, nodes, OutputFormat::Tar, std::io::sink())?;
+    // What squashfs cannot hold is left out, and said (mksquashfs drops it with a warning
+    // only; tar2sqfs, mmdebstrap's, drops every attribute).
+    let mut dropped_xattrs = Vec::new();
+    let kept: Vec<crate::output::Node>;
+    let nodes = if format == OutputFormat::Squashfs {
+        kept = nodes
+            .iter()
+            .map(|node| {
+                let mut node = node.clone();
+                node.xattrs.retain(|name, _| {
+                    let holds = crate::image::squashfs::holds_xattr(name);
+                    if !holds {
+                        dropped_xattrs.push((
+                            crate::debian::escape(&node.path),
+                            crate::debian::escape(name),
+                        ));
+                    }
+                    holds
+                });
+                node
+            })
+            .collect();
+        &kept[..]
+    } else {
+        nodes
+    };
     let params = crate::image::Params {
         epoch,
         seed: tree_sha256.0,
@@ -406,6 +435,7 @@ fn write_image(
         image: Some(ImageInfo {
             tree_sha256,
             verity: verity_info,
+            dropped_xattrs,
         }),
     })
 }
@@ -444,6 +474,14 @@ pub fn manifest(
     let mut document = document;
     if let (Some(image), Some(fields)) = (&report.image, document.as_object_mut()) {
         fields.insert("tree_sha256".into(), image.tree_sha256.hex().into());
+        if !image.dropped_xattrs.is_empty() {
+            let dropped: Vec<serde_json::Value> = image
+                .dropped_xattrs
+                .iter()
+                .map(|(path, name)| serde_json::json!({ "path": format!("/{path}"), "name": name }))
+                .collect();
+            fields.insert("dropped_xattrs".into(), dropped.into());
+        }
         if let Some(verity) = &image.verity {
             fields.insert(
                 "verity".into(),
@@ -516,6 +554,23 @@ pub fn to_stdout(
             .and_then(|_| std::io::Write::flush(&mut stdout))
             .map_err(crate::error::local("write the tarball to stdout"))?;
         Ok(())
+    }
+}
+
+/// Says which extended attributes an image could not hold.
+pub fn tell_image(env: &Env<'_>, job: &RootJob<'_>, written: &Written) {
+    let Some(image) = &written.image else {
+        return;
+    };
+    if let Some((path, name)) = image.dropped_xattrs.first() {
+        env.printer.warn(&format!(
+            "{} cannot hold {} extended attribute{} of the tree (POSIX ACLs and other `system.*` names), left out of `{}`: `{name}` of `/{path}`{}; the manifest lists them (`dropped_xattrs`)",
+            job.format.as_str(),
+            image.dropped_xattrs.len(),
+            if image.dropped_xattrs.len() == 1 { "" } else { "s" },
+            job.output.display(),
+            if image.dropped_xattrs.len() > 1 { " and others" } else { "" },
+        ));
     }
 }
 
