@@ -924,3 +924,35 @@ fn images_rebuild_to_the_same_bytes_and_name_their_tree() {
         );
     }
 }
+
+/// `verify --output-format` takes the image formats: every run writes the image, and the runs
+/// agree on its digest.
+#[test]
+fn verify_compares_images() {
+    let fixture = fixture();
+    let tmp = fixture.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    for format in ["squashfs", "erofs", "ext4"] {
+        let out = fixture.run(
+            &[
+                "verify",
+                "p.toml",
+                "--modes",
+                "extract",
+                "--output-format",
+                format,
+                "--format",
+                "json",
+            ],
+            &[
+                ("SOURCE_DATE_EPOCH", "1700000000"),
+                ("TMPDIR", tmp.to_str().unwrap()),
+            ],
+        );
+        assert_eq!(out.status.code(), Some(0), "{format}: {}", stderr(&out));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["reproducible"], true, "{format}: {report}");
+        let text = report.to_string();
+        assert!(text.contains(&format!(".{format}")), "{format}: {report}");
+    }
+}
