@@ -17,7 +17,8 @@
 //!    in the [`sandbox`]; [`hooks`] run between the phases; in `unshare` mode without root all
 //!    of it runs as root of a user namespace ([`userns`], [`pipeline::namespace`]).
 //! 5. **cleanup and output** ([`pipeline::write`]): [`install::cleanup`], mtimes clamped to the
-//!    epoch, the tree written by [`output`] as a directory or tarball, and its manifest.
+//!    epoch, the tree written by [`output`] as a directory or tarball, or by [`image`] as a
+//!    squashfs, erofs or ext4 image (with its dm-verity hash tree), and its manifest.
 //!
 //! The tar format, read (`.deb` members, outputs for `diff`) and written, is one module: [`tar`].
 //!

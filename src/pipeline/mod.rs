@@ -23,7 +23,8 @@
 //!    - the hooks of each phase ([`hook_plan`]) between them;
 //!    - **cleanup**: the documented list ([`crate::install::cleanup`]), then every mtime
 //!      clamped to the epoch ([`write::clamp_mtimes`]);
-//!    - **output**: the tree written as a directory or tarball ([`write::write_output`]).
+//!    - **output**: the tree written as a directory, a tarball or an image
+//!      ([`write::write_output`]).
 //! 5. **manifest** ([`write::write_manifest`]) beside the output.
 //!
 //! A failure at any phase removes the work directory (unless `--keep-failed`) and leaves the
