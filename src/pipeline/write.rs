@@ -1,7 +1,6 @@
 //! The cleanup's last step and the output phase: every mtime clamped to the epoch, the tree
 //! written as a directory, a tarball or an image with its dm-verity hash tree (beside its final
-//! path, then renamed into place), and the
-//! manifest beside it.
+//! path, then renamed into place), and the manifest beside it.
 
 use std::path::Path;
 
