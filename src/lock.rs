@@ -26,7 +26,9 @@
 //!
 //! # Compatibility policy
 //!
-//! `version = 2` is this format; version 1 differed only in where the default epoch came from
+//! `version = 3` adds `repository = "NAME"` to a package of a `[[source.repository]]` (and a
+//! suite's `archive` may then be that name); a lock without one is written as `version = 2`,
+//! the same bytes as before. Version 1 differed from 2 only in where the default epoch came from
 //! (`epoch-from = "release-date"` or `"snapshot"`: the newest suite `Date` or the snapshot
 //! time). A debroot reads every lock version it knows and refuses a newer one with a hint to
 //! upgrade. A version 1 lock is used as it is, its epoch included, and written back as version 1
@@ -43,8 +45,13 @@ use crate::digest::Sha256Digest;
 use crate::error::{Classify, ExitClass};
 use crate::timestamp::Timestamp;
 
-/// The format written, and the newest one read.
-pub const VERSION: u32 = 2;
+/// The newest format written and read. A lock is written in the oldest version that holds
+/// it: version 3 only when it uses what version 3 added (`repository`), so that a lock of the
+/// Debian archive alone stays readable by a debroot that knows version 2.
+pub const VERSION: u32 = 3;
+
+/// The version of a lock without extra repositories.
+const VERSION_DEBIAN_ONLY: u32 = 2;
 
 /// Where the epoch came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,8 +86,8 @@ impl EpochFrom {
             (_, "SOURCE_DATE_EPOCH") => Some(EpochFrom::Environment),
             (1, "snapshot") => Some(EpochFrom::Snapshot),
             (1, "release-date") => Some(EpochFrom::ReleaseDate),
-            (2, "packages") => Some(EpochFrom::Packages),
-            (2, "profile") => Some(EpochFrom::Profile),
+            (2 | 3, "packages") => Some(EpochFrom::Packages),
+            (2 | 3, "profile") => Some(EpochFrom::Profile),
             _ => None,
         }
     }
@@ -90,7 +97,7 @@ impl EpochFrom {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LockedSuite {
     pub name: String,
-    /// `debian` or `debian-security`.
+    /// `debian` or `debian-security`, or the name of a `[[source.repository]]`.
     pub archive: String,
     pub date: Timestamp,
     pub inrelease_sha256: Sha256Digest,
@@ -112,6 +119,8 @@ pub struct LockedPackage {
     pub version: String,
     pub architecture: String,
     pub suite: String,
+    /// The `[[source.repository]]` it came from; `None`: the Debian archive.
+    pub repository: Option<String>,
     pub filename: String,
     pub size: u64,
     pub sha256: Sha256Digest,
@@ -192,6 +201,15 @@ fn quote(text: &str) -> String {
 }
 
 impl Lock {
+    /// A lock like `self` without packages or suites: what "no lock" compares as.
+    pub fn empty_like(&self) -> Lock {
+        Lock {
+            suites: Vec::new(),
+            packages: Vec::new(),
+            ..self.clone()
+        }
+    }
+
     /// Sorts packages by name then architecture (the canonical order).
     pub fn sort(&mut self) {
         self.packages
@@ -237,6 +255,9 @@ impl Lock {
             let _ = writeln!(out, "version = {}", quote(&package.version));
             let _ = writeln!(out, "architecture = {}", quote(&package.architecture));
             let _ = writeln!(out, "suite = {}", quote(&package.suite));
+            if let Some(repository) = &package.repository {
+                let _ = writeln!(out, "repository = {}", quote(repository));
+            }
             let _ = writeln!(out, "filename = {}", quote(&package.filename));
             let _ = writeln!(out, "size = {}", package.size);
             let _ = writeln!(out, "sha256 = {}", quote(&package.sha256.hex()));
@@ -284,6 +305,7 @@ impl Lock {
             version: String,
             architecture: String,
             suite: String,
+            repository: Option<String>,
             filename: String,
             size: u64,
             sha256: String,
@@ -362,12 +384,19 @@ impl Lock {
                         p.filename
                     )));
                 }
+                if p.repository.is_some() && raw.version < 3 {
+                    return Err(LockError::Invalid(format!(
+                        "package `{}` names a `repository`, which a version {} lock cannot hold",
+                        p.name, raw.version
+                    )));
+                }
                 Ok(LockedPackage {
                     sha256: digest(&p.sha256)?,
                     name: p.name,
                     version: p.version,
                     architecture: p.architecture,
                     suite: p.suite,
+                    repository: p.repository,
                     filename: p.filename,
                     size: p.size,
                     essential: p.essential,
@@ -419,7 +448,7 @@ mod tests {
 
     fn sample() -> Lock {
         Lock {
-            version: VERSION,
+            version: VERSION_DEBIAN_ONLY,
             profile_digest: Sha256Digest::of(b"profile"),
             epoch: 1_763_716_544,
             epoch_from: EpochFrom::Packages,
@@ -436,6 +465,7 @@ mod tests {
                     version: "2.41-12".into(),
                     architecture: "amd64".into(),
                     suite: "trixie".into(),
+                    repository: None,
                     filename: "pool/main/g/glibc/libc6_2.41-12_amd64.deb".into(),
                     size: 2_800_000,
                     sha256: Sha256Digest::of(b"libc6"),
@@ -450,6 +480,7 @@ mod tests {
                     version: "13.8".into(),
                     architecture: "amd64".into(),
                     suite: "trixie".into(),
+                    repository: None,
                     filename: "pool/main/b/base-files/base-files_13.8_amd64.deb".into(),
                     size: 70_000,
                     sha256: Sha256Digest::of(b"base-files"),
@@ -521,11 +552,24 @@ mod tests {
     #[test]
     fn refuses_newer_versions_unknown_keys_and_unsafe_paths() {
         let text = sample().to_toml("p.toml");
-        let newer = text.replace("version = 2\n", "version = 3\n");
+        let newer = text.replace("version = 2\n", "version = 4\n");
         assert!(matches!(
             Lock::parse(&newer),
-            Err(LockError::Newer { found: 3 })
+            Err(LockError::Newer { found: 4 })
         ));
+        // `repository` is a version 3 field.
+        let with_repository = text.replace(
+            "suite = \"trixie\"\n",
+            "suite = \"trixie\"\nrepository = \"vendor\"\n",
+        );
+        assert!(matches!(
+            Lock::parse(&with_repository),
+            Err(LockError::Invalid(_))
+        ));
+        let v3 = with_repository.replace("version = 2\n", "version = 3\n");
+        let parsed = Lock::parse(&v3).unwrap();
+        assert_eq!(parsed.packages[0].repository.as_deref(), Some("vendor"));
+        assert_eq!(parsed.to_toml("p.toml"), v3);
         let unknown = text.replace("essential = true\n", "essential = true\nmirror = \"x\"\n");
         assert!(matches!(Lock::parse(&unknown), Err(LockError::Syntax(_))));
         let unsafe_path = text.replace("pool/main/b/base-files/", "../../");
@@ -576,6 +620,7 @@ pub fn from_resolution(
                 version: record.version.to_string(),
                 architecture: record.architecture.to_string(),
                 suite: entry.suite.clone(),
+                repository: entry.repository.clone(),
                 filename: record.filename.to_string(),
                 size: record.size,
                 sha256: record.sha256,
@@ -584,8 +629,14 @@ pub fn from_resolution(
             }
         })
         .collect();
+    let packages: Vec<LockedPackage> = packages;
+    let extra = packages.iter().any(|p| p.repository.is_some())
+        || anchor
+            .suites
+            .iter()
+            .any(|s| s.archive != "debian" && s.archive != "debian-security");
     let mut lock = Lock {
-        version: VERSION,
+        version: if extra { VERSION } else { VERSION_DEBIAN_ONLY },
         profile_digest: anchor.profile_digest,
         epoch: anchor.epoch,
         epoch_from: anchor.epoch_from,
@@ -658,7 +709,9 @@ impl Classify for RollbackError {
 /// Refuses suites older than the lock records (same suite name).
 pub fn check_rollback(locked: &[LockedSuite], served: &[LockedSuite]) -> Result<(), RollbackError> {
     for suite in served {
-        if let Some(old) = locked.iter().find(|l| l.name == suite.name)
+        if let Some(old) = locked
+            .iter()
+            .find(|l| l.name == suite.name && l.archive == suite.archive)
             && suite.date < old.date
         {
             return Err(RollbackError {

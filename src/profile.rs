@@ -130,6 +130,20 @@ struct RawSource {
     mirror: Option<Spanned<String>>,
     snapshot: Option<Spanned<String>>,
     keyring: Option<Spanned<String>>,
+    backports: Option<Spanned<bool>>,
+    repository: Option<Vec<RawRepository>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+struct RawRepository {
+    name: Option<Spanned<String>>,
+    url: Option<Spanned<String>>,
+    archive: Option<Spanned<String>>,
+    suites: Option<Spanned<Vec<Spanned<String>>>>,
+    components: Option<Vec<Spanned<String>>>,
+    keyring: Option<Spanned<String>>,
+    priority: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -313,12 +327,14 @@ pub enum Mirror {
     Url(url::Url),
 }
 
-/// A package named in `include`: `name`, `name:arch` or `name=version`.
+/// A package named in `include`: `name`, `name:arch`, `name=version` or `name/suite`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PackageSpec {
     pub name: PackageName,
     pub arch: Option<Architecture>,
     pub version: Option<Version>,
+    /// `name/suite`: the version of that suite, as `apt install name/suite` picks it.
+    pub suite: Option<String>,
 }
 
 impl fmt::Display for PackageSpec {
@@ -329,6 +345,9 @@ impl fmt::Display for PackageSpec {
         }
         if let Some(version) = &self.version {
             write!(f, "={version}")?;
+        }
+        if let Some(suite) = &self.suite {
+            write!(f, "/{suite}")?;
         }
         Ok(())
     }
@@ -345,10 +364,21 @@ impl PackageSpec {
                 .any(|after| after.trim_start().starts_with(['<', '>', '=']));
         if relation {
             return Err(format!(
-                "`{}` is not a package: write `NAME`, `NAME:ARCH` or `NAME=VERSION` (an exact version; relations such as `(>= 1.0)` are not accepted here)",
+                "`{}` is not a package: write `NAME`, `NAME:ARCH`, `NAME=VERSION` (an exact version; relations such as `(>= 1.0)` are not accepted here) or `NAME/SUITE`",
                 text.escape_debug()
             ));
         }
+        let (text, suite) = match text.split_once('/') {
+            Some((_, suite)) if text.contains('=') => {
+                return Err(format!(
+                    "`{}` names both a version and a suite `{suite}`: write one of them",
+                    text.escape_debug()
+                ));
+            }
+            Some((rest, suite)) if is_debian_word(suite) => (rest, Some(suite.to_owned())),
+            // Not `name/suite`: the name check below says what is wrong.
+            Some(_) | None => (text, None),
+        };
         let (rest, version) = match text.split_once('=') {
             Some((rest, version)) => (
                 rest,
@@ -368,6 +398,7 @@ impl PackageSpec {
             name,
             arch,
             version,
+            suite,
         })
     }
 }
@@ -383,9 +414,56 @@ pub struct Source {
     pub mirror: Option<Mirror>,
     pub snapshot: Option<Timestamp>,
     pub keyring: PathBuf,
+    /// `source.backports`: Debian's `SUITE-backports` too, at its own priority (100).
+    pub backports: bool,
+    /// `[[source.repository]]`: more repositories, each trusted with its own keyring only.
+    pub repositories: Vec<Repository>,
 }
 
+/// Where a `[[source.repository]]` is served from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RepositoryLocation {
+    /// `url = "..."`: the repository's own URL (`http`, `https` or `file`).
+    Url(url::Url),
+    /// `archive = "NAME"`: an archive of the snapshot server (`ARCHIVE/NAME/TIME/`), at the
+    /// profile's snapshot.
+    Archive(String),
+}
+
+/// A `[[source.repository]]` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repository {
+    /// The repository's identity in the lock (`repository = "NAME"`).
+    pub name: String,
+    pub location: RepositoryLocation,
+    pub suites: Vec<String>,
+    pub components: Vec<String>,
+    /// The only keys trusted for this repository (apt's `Signed-By`).
+    pub keyring: PathBuf,
+    /// apt's pin priority of every suite of the repository; `None`: from its `Release`
+    /// (500, or 100/1 for `NotAutomatic`).
+    pub priority: Option<i32>,
+    pub at: Location,
+}
+
+/// Names a repository cannot take: the Debian archives' and local packages'.
+pub const RESERVED_REPOSITORY_NAMES: &[&str] = &["debian", "debian-security", "local"];
+
 impl Source {
+    /// The suites of the Debian archive this source reads: SUITE, with `updates`
+    /// SUITE-updates and SUITE-security, with `backports` SUITE-backports.
+    pub fn debian_suites(&self) -> Vec<String> {
+        let mut suites = vec![self.suite.clone()];
+        if self.updates {
+            suites.push(format!("{}-updates", self.suite));
+            suites.push(format!("{}-security", self.suite));
+        }
+        if self.backports {
+            suites.push(format!("{}-backports", self.suite));
+        }
+        suites
+    }
+
     pub fn native_architecture(&self) -> &Architecture {
         // `load` refuses an empty list.
         &self.architectures[0]
@@ -520,6 +598,8 @@ struct Layer {
     mirror: Option<Mirror>,
     snapshot: Option<Located<Timestamp>>,
     keyring: Option<PathBuf>,
+    backports: Option<bool>,
+    repositories: Vec<Repository>,
     variant: Option<Variant>,
     include: Vec<Located<PackageSpec>>,
     exclude: Vec<Located<PackageName>>,
@@ -756,6 +836,25 @@ fn validate_layer(
         }
         layer.keyring = Some(normalize(folder, Path::new(keyring.get_ref())));
     }
+    layer.backports = src.backports.map(Spanned::into_inner);
+    for raw in src.repository.unwrap_or_default() {
+        let repository = validate_repository(source, folder, raw)?;
+        if let Some(first) = layer
+            .repositories
+            .iter()
+            .find(|r| r.name == repository.name)
+        {
+            return Err(ProfileError::Invalid {
+                at: repository.at.clone(),
+                key: "source.repository.name".into(),
+                message: format!(
+                    "repository `{}` is already defined at {}",
+                    repository.name, first.at
+                ),
+            });
+        }
+        layer.repositories.push(repository);
+    }
 
     let packages = raw.packages.unwrap_or_default();
     if let Some(variant) = packages.variant {
@@ -874,6 +973,192 @@ fn validate_layer(
     Ok(layer)
 }
 
+/// Checks one `[[source.repository]]` table.
+fn validate_repository(
+    source: &FileText<'_>,
+    folder: &Path,
+    raw: RawRepository,
+) -> Result<Repository, ProfileError> {
+    const KEY: &str = "source.repository";
+    let Some(name) = raw.name else {
+        let span = [
+            raw.url.as_ref().map(Spanned::span),
+            raw.archive.as_ref().map(Spanned::span),
+            raw.suites.as_ref().map(Spanned::span),
+        ]
+        .into_iter()
+        .flatten()
+        .next()
+        .unwrap_or(0..0);
+        return Err(source.invalid(
+            span,
+            KEY,
+            "a repository needs a `name` (its identity in the lock)",
+        ));
+    };
+    let at = source.location(name.span());
+    let valid_name = {
+        let b = name.get_ref().as_bytes();
+        !b.is_empty()
+            && b.len() <= 64
+            && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
+            && b.iter()
+                .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
+    };
+    if !valid_name {
+        return Err(source.invalid(
+            name.span(),
+            "source.repository.name",
+            format!(
+                "invalid repository name `{}`: lowercase letters, digits and `-`",
+                crate::debian::escape(name.get_ref().as_bytes())
+            ),
+        ));
+    }
+    if RESERVED_REPOSITORY_NAMES.contains(&name.get_ref().as_str()) {
+        return Err(source.invalid(
+            name.span(),
+            "source.repository.name",
+            format!(
+                "`{}` is the name of debroot's own source; choose another name",
+                name.get_ref()
+            ),
+        ));
+    }
+    let location = match (raw.url, raw.archive) {
+        (Some(url), None) => match parse_mirror(url.get_ref()) {
+            Ok(Mirror::Url(url)) => RepositoryLocation::Url(url),
+            Ok(Mirror::Host) => {
+                return Err(source.invalid(
+                    url.span(),
+                    "source.repository.url",
+                    "`host` is the Debian archive of `source.mirror`; a repository needs its own URL",
+                ));
+            }
+            Err(message) => {
+                return Err(source.invalid(url.span(), "source.repository.url", message));
+            }
+        },
+        (None, Some(archive)) => {
+            if !is_debian_word(archive.get_ref()) {
+                return Err(source.invalid(
+                    archive.span(),
+                    "source.repository.archive",
+                    format!(
+                        "invalid archive name `{}`",
+                        crate::debian::escape(archive.get_ref().as_bytes())
+                    ),
+                ));
+            }
+            RepositoryLocation::Archive(archive.into_inner())
+        }
+        (Some(url), Some(_)) => {
+            return Err(source.invalid(
+                url.span(),
+                KEY,
+                "set either `url` or `archive` (a snapshot archive name), not both",
+            ));
+        }
+        (None, None) => {
+            return Err(source.invalid(
+                name.span(),
+                KEY,
+                format!(
+                    "repository `{}` needs `url` or `archive` (a snapshot archive name)",
+                    name.get_ref()
+                ),
+            ));
+        }
+    };
+    let Some(suites) = raw.suites.filter(|s| !s.get_ref().is_empty()) else {
+        return Err(source.invalid(
+            name.span(),
+            KEY,
+            format!("repository `{}` needs `suites`", name.get_ref()),
+        ));
+    };
+    let mut suite_names = Vec::new();
+    for suite in suites.into_inner() {
+        if !is_debian_word(suite.get_ref()) {
+            return Err(source.invalid(
+                suite.span(),
+                "source.repository.suites",
+                format!(
+                    "invalid suite `{}`: lowercase letters, digits, `+`, `-` and `.` only",
+                    crate::debian::escape(suite.get_ref().as_bytes())
+                ),
+            ));
+        }
+        if !suite_names.contains(suite.get_ref()) {
+            suite_names.push(suite.into_inner());
+        }
+    }
+    let mut components = Vec::new();
+    for component in raw.components.unwrap_or_default() {
+        if !is_debian_word(component.get_ref()) {
+            return Err(source.invalid(
+                component.span(),
+                "source.repository.components",
+                format!(
+                    "invalid component `{}`",
+                    crate::debian::escape(component.get_ref().as_bytes())
+                ),
+            ));
+        }
+        if !components.contains(component.get_ref()) {
+            components.push(component.into_inner());
+        }
+    }
+    if components.is_empty() {
+        components.push("main".to_owned());
+    }
+    let keyring = match (raw.keyring, &location) {
+        (Some(keyring), _) if keyring.get_ref().is_empty() => {
+            return Err(source.invalid(keyring.span(), "source.repository.keyring", "empty path"));
+        }
+        (Some(keyring), _) => normalize(folder, Path::new(keyring.get_ref())),
+        // An archive of Debian's snapshot server is signed by Debian's keys.
+        (None, RepositoryLocation::Archive(_)) => PathBuf::from(DEFAULT_KEYRING),
+        (None, RepositoryLocation::Url(_)) => {
+            return Err(source.invalid(
+                name.span(),
+                KEY,
+                format!(
+                    "repository `{}` needs `keyring`: the keys trusted for it, and for nothing else",
+                    name.get_ref()
+                ),
+            ));
+        }
+    };
+    let priority = match raw.priority {
+        None => None,
+        Some(priority) => {
+            let value = *priority.get_ref();
+            match i32::try_from(value) {
+                Ok(value) if value != 0 && (-32768..=32767).contains(&value) => Some(value),
+                _ => {
+                    return Err(source.invalid(
+                        priority.span(),
+                        "source.repository.priority",
+                        format!(
+                            "{value} is not a pin priority: a number from -32768 to 32767 other than 0 (500 is the default, 100 Debian's backports, below 0 never installed)"
+                        ),
+                    ));
+                }
+            }
+        }
+    };
+    Ok(Repository {
+        name: name.into_inner(),
+        location,
+        suites: suite_names,
+        components,
+        keyring,
+        priority,
+        at,
+    })
+}
+
 /// Parses `source.mirror`: `host` or an `http`, `https` or `file` URL without credentials.
 pub fn parse_mirror(text: &str) -> Result<Mirror, String> {
     if text == "host" {
@@ -922,6 +1207,18 @@ fn merge(top: PathBuf, files: Vec<PathBuf>, layers: Vec<Layer>) -> Result<Profil
         merged.mirror = layer.mirror.or(merged.mirror);
         merged.snapshot = layer.snapshot.or(merged.snapshot);
         merged.keyring = layer.keyring.or(merged.keyring);
+        merged.backports = layer.backports.or(merged.backports);
+        // A repository of the same name in an extending profile replaces the base's.
+        for repository in layer.repositories {
+            match merged
+                .repositories
+                .iter_mut()
+                .find(|r| r.name == repository.name)
+            {
+                Some(existing) => *existing = repository,
+                None => merged.repositories.push(repository),
+            }
+        }
         merged.variant = layer.variant.or(merged.variant);
         append_unique(&mut merged.include, layer.include);
         append_unique(&mut merged.exclude, layer.exclude);
@@ -989,20 +1286,47 @@ fn merge(top: PathBuf, files: Vec<PathBuf>, layers: Vec<Layer>) -> Result<Profil
         }
     }
     let _ = suite.at;
+    let source = Source {
+        suite: suite.value,
+        updates: merged.updates.unwrap_or(true),
+        components,
+        architectures,
+        mirror: merged.mirror,
+        snapshot: merged.snapshot.map(|s| s.value),
+        keyring: merged
+            .keyring
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_KEYRING)),
+        backports: merged.backports.unwrap_or(false),
+        repositories: merged.repositories,
+    };
+    // `name/suite` may name only a suite the profile reads.
+    let mut known_suites = source.debian_suites();
+    for repository in &source.repositories {
+        known_suites.extend(repository.suites.iter().cloned());
+    }
+    for spec in &merged.include {
+        if let Some(suite) = &spec.value.suite
+            && !known_suites.contains(suite)
+        {
+            return Err(ProfileError::Invalid {
+                at: spec.at.clone(),
+                key: "packages.include".into(),
+                message: format!(
+                    "`{}` names suite `{suite}`, which the profile does not read (it reads {}); for Debian's backports set `source.backports = true`",
+                    spec.value,
+                    known_suites
+                        .iter()
+                        .map(|s| format!("`{s}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            });
+        }
+    }
     Ok(Profile {
         path: top,
         files,
-        source: Source {
-            suite: suite.value,
-            updates: merged.updates.unwrap_or(true),
-            components,
-            architectures,
-            mirror: merged.mirror,
-            snapshot: merged.snapshot.map(|s| s.value),
-            keyring: merged
-                .keyring
-                .unwrap_or_else(|| PathBuf::from(DEFAULT_KEYRING)),
-        },
+        source,
         packages: Packages {
             variant: merged.variant.unwrap_or(Variant::Important),
             include: merged.include,
@@ -1072,6 +1396,26 @@ impl Profile {
         if let Some(epoch) = self.build.epoch {
             text.push_str(&format!("epoch={epoch}\n"));
         }
+        if self.source.backports {
+            text.push_str("backports=true\n");
+        }
+        // A repository is identified by its name, its kind of location, suites, components
+        // and priority: not by its URL, so that a mirror of it keeps the lock valid.
+        for repository in &self.source.repositories {
+            let location = match &repository.location {
+                RepositoryLocation::Url(_) => "url".to_owned(),
+                RepositoryLocation::Archive(name) => format!("archive:{name}"),
+            };
+            text.push_str(&format!(
+                "repository={};{location};{};{};{}\n",
+                repository.name,
+                repository.suites.join(","),
+                repository.components.join(","),
+                repository
+                    .priority
+                    .map_or_else(|| "release".to_owned(), |p| p.to_string()),
+            ));
+        }
         crate::digest::Sha256Digest::of(text.as_bytes())
     }
 
@@ -1112,6 +1456,24 @@ struct ShowSource<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     snapshot: Option<String>,
     keyring: String,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    backports: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    repository: Vec<ShowRepository>,
+}
+
+#[derive(serde::Serialize)]
+struct ShowRepository {
+    name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    archive: Option<String>,
+    suites: Vec<String>,
+    components: Vec<String>,
+    keyring: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    priority: Option<i32>,
 }
 
 #[derive(serde::Serialize)]
@@ -1161,6 +1523,27 @@ impl Profile {
                 }),
                 snapshot: self.source.snapshot.map(Timestamp::snapshot_form),
                 keyring: self.source.keyring.display().to_string(),
+                backports: self.source.backports,
+                repository: self
+                    .source
+                    .repositories
+                    .iter()
+                    .map(|r| ShowRepository {
+                        name: r.name.clone(),
+                        url: match &r.location {
+                            RepositoryLocation::Url(url) => Some(url.to_string()),
+                            RepositoryLocation::Archive(_) => None,
+                        },
+                        archive: match &r.location {
+                            RepositoryLocation::Archive(name) => Some(name.clone()),
+                            RepositoryLocation::Url(_) => None,
+                        },
+                        suites: r.suites.clone(),
+                        components: r.components.clone(),
+                        keyring: r.keyring.display().to_string(),
+                        priority: r.priority,
+                    })
+                    .collect(),
             },
             packages: ShowPackages {
                 variant: self.packages.variant.as_str(),
@@ -1544,7 +1927,7 @@ mod tests {
             assert!(message.contains("`packages.include`"), "{message}");
             assert!(
                 message.contains(&format!(
-                    "`{entry}` is not a package: write `NAME`, `NAME:ARCH` or `NAME=VERSION`"
+                    "`{entry}` is not a package: write `NAME`, `NAME:ARCH`, `NAME=VERSION`"
                 )),
                 "{message}"
             );

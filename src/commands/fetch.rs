@@ -32,8 +32,8 @@ pub fn run(env: &Env<'_>, args: &FetchArgs) -> Result<Outcome, Failure> {
         )
     };
     let snapshot = locking::snapshot(&repo_options(&args.repo), lock.snapshot)?;
-    let mirror = profile.as_ref().and_then(|p| p.source.mirror.as_ref());
-    let sources = locking::choose_sources(env, mirror, snapshot, &repo_options(&args.repo))?;
+    let source = profile.as_ref().map(|p| &p.source);
+    let sources = locking::choose_sources(env, source, snapshot, &repo_options(&args.repo))?;
     let wanted = fetching::wanted(&lock, &sources)?;
     let cache = locking::open_cache(env)?;
     let fetcher = locking::fetcher(env, &repo_options(&args.repo))?;

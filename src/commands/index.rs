@@ -7,46 +7,16 @@ use serde_json::json;
 
 use super::{Outcome, repo_options};
 use crate::cli::{Format, IndexArgs};
-use crate::error::{Failure, ResultExt, local};
-use crate::pipeline::{Env, locking};
+use crate::error::{Failure, local};
+use crate::pipeline::Env;
+use crate::pipeline::locking::{self, ReadSuite};
 use crate::redact::redact;
-use crate::repo::indexes::{self, Request, Suite};
 
 pub fn run(env: &Env<'_>, args: &IndexArgs) -> Result<Outcome, Failure> {
     let profile = super::load_profile(env, &args.profile)?;
     let repo = locking::open_repo(env, &profile, &repo_options(&args.repo))?;
-    let suites = indexes::suites_of(&profile.source);
-    env.printer.status(
-        "Reading",
-        &format!(
-            "{} suites from {} ({})",
-            suites.len(),
-            redact(&repo.sources.main),
-            repo.sources.origin
-        ),
-    );
     let started = Instant::now();
-    let request = Request {
-        sources: &repo.sources,
-        keyring: &repo.keyring,
-        suites: &suites,
-        architectures: &profile.source.architectures,
-        components: &profile.source.components,
-        time: repo.time,
-    };
-    let loaded = locking::runtime()?
-        .block_on(indexes::load(&repo.fetcher, &repo.cache, &request))
-        .context(|| format!("cannot read the indexes of `{}`", profile.path.display()))?;
-    for suite in &loaded {
-        for index in &suite.indexes {
-            for rejected in &index.packages.rejected {
-                env.printer.warn(&format!(
-                    "`{}` of `{}`: rejected stanza at {rejected}",
-                    index.path, suite.request.suite
-                ));
-            }
-        }
-    }
+    let loaded = locking::read_indexes(env, &profile, &repo)?;
     let text = match args.format {
         Format::Text => render_text(&loaded),
         Format::Json => render_json(&loaded, started.elapsed().as_secs_f64()),
@@ -63,10 +33,17 @@ pub fn run(env: &Env<'_>, args: &IndexArgs) -> Result<Outcome, Failure> {
     Ok(Outcome::Success)
 }
 
-fn render_text(suites: &[Suite]) -> String {
+fn render_text(suites: &[ReadSuite]) -> String {
     let mut out = String::new();
-    for suite in suites {
+    for read in suites {
+        let suite = &read.suite;
         out.push_str(&format!("{}\n", suite.request.suite));
+        if let Some(repository) = &read.repository {
+            out.push_str(&format!("  repository  {repository}\n"));
+        }
+        if read.priority != crate::resolve::universe::DEFAULT_PRIORITY {
+            out.push_str(&format!("  priority    {}\n", read.priority));
+        }
         out.push_str(&format!("  source      {}\n", redact(&suite.inrelease_url)));
         out.push_str(&format!(
             "  date        {}\n",
@@ -110,12 +87,15 @@ fn render_text(suites: &[Suite]) -> String {
     out
 }
 
-fn render_json(suites: &[Suite], elapsed: f64) -> String {
+fn render_json(suites: &[ReadSuite], elapsed: f64) -> String {
     let suites: Vec<_> = suites
         .iter()
-        .map(|suite| {
+        .map(|read| {
+            let suite = &read.suite;
             json!({
                 "suite": suite.request.suite,
+                "archive": read.archive_name(),
+                "priority": read.priority,
                 "source": redact(&suite.inrelease_url),
                 "date": suite.release.date.rfc3339(),
                 "valid_until": suite.release.valid_until.map(|t| t.rfc3339()),

@@ -77,6 +77,14 @@ pub enum BuildError {
     LockWouldChange(PathBuf),
     #[error("lockfile names suite `{suite}` for `{package}` but does not list it")]
     LockUnlistedSuite { suite: String, package: String },
+    #[error(
+        "lockfile takes `{package}` from repository `{repository}`, which the profile does not define"
+    )]
+    LockUnknownRepository { repository: String, package: String },
+    #[error(
+        "repository `{repository}` is a snapshot archive (`archive = \"{archive}\"`), but no snapshot is pinned"
+    )]
+    RepositoryNeedsSnapshot { repository: String, archive: String },
     #[error("`{filename}`: {reason}")]
     LockFilename { filename: String, reason: String },
     #[error("{package}: sha256:{sha256} was not fetched")]
@@ -111,6 +119,8 @@ impl Classify for BuildError {
             | NoLock(_)
             | LockDoesNotMatch(..)
             | LockUnlistedSuite { .. }
+            | LockUnknownRepository { .. }
+            | RepositoryNeedsSnapshot { .. }
             | LockFilename { .. } => ExitClass::Usage,
             OutputFolderMissing { .. }
             | OutputFolderReadOnly(_)
@@ -134,6 +144,12 @@ impl Classify for BuildError {
                 "set `source.keyring` to an OpenPGP keyring; Debian's is in the debian-archive-keyring package"
             }
             NoLock(_) => "run `debroot lock PROFILE` first",
+            LockUnknownRepository { .. } => {
+                "fetch with the profile (`debroot fetch PROFILE`), whose `[[source.repository]]` says where the repository is"
+            }
+            RepositoryNeedsSnapshot { .. } => {
+                "pin `source.snapshot` or pass --snapshot, or give the repository a `url`"
+            }
             LockDoesNotMatch(..) => {
                 "run `debroot lock PROFILE` (with the same --snapshot) to update it"
             }

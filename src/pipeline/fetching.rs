@@ -21,12 +21,7 @@ pub fn fetch_for_build(
     cache: &crate::cache::Cache,
 ) -> Result<fetch::Report, Failure> {
     let snapshot = locking::snapshot(&spec.repo, lock.snapshot)?;
-    let sources = locking::choose_sources(
-        env,
-        spec.profile.source.mirror.as_ref(),
-        snapshot,
-        &spec.repo,
-    )?;
+    let sources = locking::choose_sources(env, Some(&spec.profile.source), snapshot, &spec.repo)?;
     let wanted = wanted(lock, &sources)?;
     let fetcher = locking::fetcher(env, &spec.repo)?;
     let report = download(env, &fetcher, cache, &wanted, spec.repo.jobs)?;
@@ -47,19 +42,32 @@ pub fn wanted(lock: &Lock, sources: &Sources) -> Result<Vec<Wanted>, Failure> {
     lock.packages
         .iter()
         .map(|package| {
-            let archive = match lock.suites.iter().find(|s| s.name == package.suite) {
-                Some(suite) if suite.archive == "debian-security" => Archive::Security,
-                Some(_) => Archive::Main,
-                None => {
-                    return Err(BuildError::LockUnlistedSuite {
-                        suite: package.suite.clone(),
+            let base = match &package.repository {
+                Some(repository) => sources.extra.get(repository).ok_or_else(|| {
+                    BuildError::LockUnknownRepository {
+                        repository: repository.clone(),
                         package: package.name.to_string(),
                     }
-                    .into());
+                })?,
+                None => {
+                    let archive = match lock.suites.iter().find(|s| {
+                        s.name == package.suite
+                            && (s.archive == "debian" || s.archive == "debian-security")
+                    }) {
+                        Some(suite) if suite.archive == "debian-security" => Archive::Security,
+                        Some(_) => Archive::Main,
+                        None => {
+                            return Err(BuildError::LockUnlistedSuite {
+                                suite: package.suite.clone(),
+                                package: package.name.to_string(),
+                            }
+                            .into());
+                        }
+                    };
+                    sources.base_for(archive)
                 }
             };
-            let url = sources
-                .base_for(archive)
+            let url = base
                 .join(&package.filename)
                 .map_err(|e| BuildError::LockFilename {
                     filename: package.filename.clone(),

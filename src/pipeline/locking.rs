@@ -87,10 +87,14 @@ pub fn load_keyring(path: &Path) -> Result<Keyring, Failure> {
     )
 }
 
-/// What reading indexes needs: the chosen archives, the keyring, the time to judge against.
+/// What reading indexes needs: the chosen archives, the keyrings, the time to judge against.
 pub struct Repo {
     pub sources: Sources,
+    /// The keys trusted for the Debian archive (`source.keyring`).
     pub keyring: Keyring,
+    /// The keys trusted for each `[[source.repository]]`, in the profile's order: a key is
+    /// trusted for its own repository only (apt's `Signed-By`).
+    pub keyrings: Vec<Keyring>,
     pub time: TimeCheck,
     pub fetcher: Fetcher,
     pub cache: Cache,
@@ -126,14 +130,16 @@ pub fn snapshot(
     }
 }
 
-/// Chooses the archive URLs by DESIGN §3's precedence.
+/// Chooses the archive URLs by DESIGN §3's precedence, and those of the profile's
+/// `[[source.repository]]` tables (`profile` is `None` for a lock used without its profile).
 pub fn choose_sources(
     env: &Env<'_>,
-    profile_mirror: Option<&crate::profile::Mirror>,
+    profile: Option<&crate::profile::Source>,
     snapshot: Option<Timestamp>,
     args: &RepoOptions,
 ) -> Result<Sources, Failure> {
-    use crate::profile::Mirror;
+    use crate::profile::{Mirror, RepositoryLocation};
+    let profile_mirror = profile.and_then(|p| p.mirror.as_ref());
     let command_line = args
         .mirror
         .as_deref()
@@ -173,23 +179,43 @@ pub fn choose_sources(
     } else {
         source::HostSources::default()
     };
-    Ok(source::choose(
+    let mut sources = source::choose(
         &source::Choice {
             command_line,
             environment,
             profile: profile_mirror.cloned(),
             snapshot,
-            snapshot_server,
+            snapshot_server: snapshot_server.clone(),
         },
         &host,
-    )?)
+    )?;
+    for repository in profile.map_or(&[][..], |p| &p.repositories) {
+        let base = match &repository.location {
+            RepositoryLocation::Url(url) => source::with_trailing_slash(url.clone()),
+            RepositoryLocation::Archive(archive) => {
+                let at = snapshot.ok_or_else(|| BuildError::RepositoryNeedsSnapshot {
+                    repository: repository.name.clone(),
+                    archive: archive.clone(),
+                })?;
+                source::snapshot_archive(snapshot_server.as_ref(), archive, at)?
+            }
+        };
+        sources.extra.insert(repository.name.clone(), base);
+    }
+    Ok(sources)
 }
 
 /// Chooses sources and opens what reading a profile's indexes needs.
 pub fn open_repo(env: &Env<'_>, profile: &Profile, args: &RepoOptions) -> Result<Repo, Failure> {
     let snapshot = snapshot(args, profile.source.snapshot)?;
-    let sources = choose_sources(env, profile.source.mirror.as_ref(), snapshot, args)?;
+    let sources = choose_sources(env, Some(&profile.source), snapshot, args)?;
     let keyring = load_keyring(&profile.source.keyring)?;
+    let keyrings = profile
+        .source
+        .repositories
+        .iter()
+        .map(|repository| load_keyring(&repository.keyring))
+        .collect::<Result<Vec<_>, _>>()?;
     let time = match snapshot {
         Some(at) => TimeCheck::Snapshot { at },
         None => TimeCheck::Live {
@@ -199,6 +225,7 @@ pub fn open_repo(env: &Env<'_>, profile: &Profile, args: &RepoOptions) -> Result
     Ok(Repo {
         sources,
         keyring,
+        keyrings,
         time,
         fetcher: fetcher(env, args)?,
         cache: open_cache(env)?,
@@ -277,59 +304,171 @@ pub fn current_lock(
     Ok(lock)
 }
 
-/// Reads and verifies the profile's suites, warning about rejected stanzas.
+/// A verified suite, with the repository it belongs to and its pin priority.
+pub struct ReadSuite {
+    /// `None`: the Debian archive; otherwise the `[[source.repository]]`'s name.
+    pub repository: Option<String>,
+    /// The repository's `priority`, else the one its `Release` gives (500, or 100 for
+    /// Debian's backports).
+    pub priority: i32,
+    pub suite: crate::repo::indexes::Suite,
+}
+
+impl ReadSuite {
+    /// The name the lock gives the suite's archive: `debian`, `debian-security` or the
+    /// repository's name.
+    pub fn archive_name(&self) -> String {
+        match (&self.repository, self.suite.request.archive) {
+            (Some(name), _) => name.clone(),
+            (None, crate::repo::source::Archive::Main) => "debian".into(),
+            (None, crate::repo::source::Archive::Security) => "debian-security".into(),
+        }
+    }
+}
+
+/// Reads and verifies every suite of the profile: the Debian archive's with `source.keyring`,
+/// each `[[source.repository]]`'s with its own keyring only, all at once. Rejected stanzas are
+/// warned about.
+pub fn load_suites(
+    env: &Env<'_>,
+    profile: &Profile,
+    repo: &Repo,
+) -> Result<Vec<ReadSuite>, Failure> {
+    use crate::repo::indexes::{self, SuiteRequest};
+    use crate::repo::source::Archive;
+    let debian_suites = indexes::suites_of(&profile.source);
+    let repositories = &profile.source.repositories;
+    // Each repository is read as an archive of its own, at its own URL.
+    let extra_sources: Vec<Sources> = repositories
+        .iter()
+        .map(|repository| {
+            let base = repo
+                .sources
+                .extra
+                .get(&repository.name)
+                .cloned()
+                .ok_or_else(|| {
+                    local("choose the repositories")(std::io::Error::other(format!(
+                        "repository `{}` has no URL",
+                        repository.name
+                    )))
+                })?;
+            Ok(Sources {
+                main: base.clone(),
+                security: base,
+                origin: repo.sources.origin.clone(),
+                extra: Default::default(),
+            })
+        })
+        .collect::<Result<_, Failure>>()?;
+    let extra_suites: Vec<Vec<SuiteRequest>> = repositories
+        .iter()
+        .map(|repository| {
+            repository
+                .suites
+                .iter()
+                .map(|suite| SuiteRequest {
+                    suite: suite.clone(),
+                    archive: Archive::Main,
+                })
+                .collect()
+        })
+        .collect();
+    let mut requests = vec![indexes::Request {
+        sources: &repo.sources,
+        keyring: &repo.keyring,
+        suites: &debian_suites,
+        architectures: &profile.source.architectures,
+        components: &profile.source.components,
+        time: repo.time,
+    }];
+    for (index, repository) in repositories.iter().enumerate() {
+        requests.push(indexes::Request {
+            sources: &extra_sources[index],
+            keyring: &repo.keyrings[index],
+            suites: &extra_suites[index],
+            architectures: &profile.source.architectures,
+            components: &repository.components,
+            time: repo.time,
+        });
+    }
+    let loads = requests
+        .iter()
+        .map(|request| indexes::load(&repo.fetcher, &repo.cache, request));
+    let results = runtime()?.block_on(futures_util::future::join_all(loads));
+    let mut read = Vec::new();
+    for (index, result) in results.into_iter().enumerate() {
+        let repository = index.checked_sub(1).map(|i| &repositories[i]);
+        let suites = result.context(|| match repository {
+            None => format!("cannot read the indexes of `{}`", profile.path.display()),
+            Some(repository) => format!(
+                "cannot read repository `{}` of `{}` (at {})",
+                repository.name,
+                profile.path.display(),
+                repository.at
+            ),
+        })?;
+        for suite in suites {
+            for index in &suite.indexes {
+                for rejected in &index.packages.rejected {
+                    env.printer.warn(&format!(
+                        "`{}` of `{}`: rejected stanza at {rejected}",
+                        index.path, suite.request.suite
+                    ));
+                }
+            }
+            read.push(ReadSuite {
+                repository: repository.map(|r| r.name.clone()),
+                priority: repository
+                    .and_then(|r| r.priority)
+                    .unwrap_or_else(|| suite.release.default_priority()),
+                suite,
+            });
+        }
+    }
+    Ok(read)
+}
+
+/// Reads and verifies the profile's suites ([`load_suites`]), saying from where.
 pub fn read_indexes(
     env: &Env<'_>,
     profile: &Profile,
     repo: &Repo,
-) -> Result<Vec<crate::repo::indexes::Suite>, Failure> {
-    use crate::repo::indexes;
-    let suites = indexes::suites_of(&profile.source);
-    env.printer.status(
-        "Reading",
-        &format!(
-            "{} suites from {} ({})",
-            suites.len(),
-            crate::redact::redact(&repo.sources.main),
-            repo.sources.origin
-        ),
+) -> Result<Vec<ReadSuite>, Failure> {
+    let count = crate::repo::indexes::suites_of(&profile.source).len();
+    let mut from = format!(
+        "{count} suites from {} ({})",
+        crate::redact::redact(&repo.sources.main),
+        repo.sources.origin
     );
-    let request = indexes::Request {
-        sources: &repo.sources,
-        keyring: &repo.keyring,
-        suites: &suites,
-        architectures: &profile.source.architectures,
-        components: &profile.source.components,
-        time: repo.time,
-    };
-    let loaded = runtime()?
-        .block_on(indexes::load(&repo.fetcher, &repo.cache, &request))
-        .context(|| format!("cannot read the indexes of `{}`", profile.path.display()))?;
-    for suite in &loaded {
-        for index in &suite.indexes {
-            for rejected in &index.packages.rejected {
-                env.printer.warn(&format!(
-                    "`{}` of `{}`: rejected stanza at {rejected}",
-                    index.path, suite.request.suite
-                ));
-            }
+    for repository in &profile.source.repositories {
+        if let Some(base) = repo.sources.extra.get(&repository.name) {
+            from.push_str(&format!(
+                ", {} from `{}` ({})",
+                repository.suites.len(),
+                repository.name,
+                crate::redact::redact(base)
+            ));
         }
     }
-    Ok(loaded)
+    env.printer.status("Reading", &from);
+    load_suites(env, profile, repo)
 }
 
-/// The universe of the loaded suites, in the profile's suite order.
-pub fn universe(
-    profile: &Profile,
-    suites: &[crate::repo::indexes::Suite],
-) -> crate::resolve::Universe {
+/// The universe of the loaded suites, in the profile's suite order, each at its priority.
+pub fn universe(profile: &Profile, suites: &[ReadSuite]) -> crate::resolve::Universe {
     let mut parts = Vec::new();
-    for suite in suites {
-        for index in &suite.indexes {
-            parts.push((suite.request.suite.clone(), index.packages.clone()));
+    for read in suites {
+        for index in &read.suite.indexes {
+            parts.push(crate::resolve::Part {
+                suite: read.suite.request.suite.clone(),
+                repository: read.repository.clone(),
+                priority: read.priority,
+                index: index.packages.clone(),
+            });
         }
     }
-    crate::resolve::Universe::new(&profile.source.architectures, parts)
+    crate::resolve::Universe::from_parts(&profile.source.architectures, parts)
 }
 
 /// The resolution request of a profile.
@@ -406,14 +545,11 @@ pub fn resolve_packages(
     let suites = read_indexes(env, profile, &repo)?;
     let locked_suites: Vec<LockedSuite> = suites
         .iter()
-        .map(|suite| LockedSuite {
-            name: suite.request.suite.clone(),
-            archive: match suite.request.archive {
-                crate::repo::source::Archive::Main => "debian".into(),
-                crate::repo::source::Archive::Security => "debian-security".into(),
-            },
-            date: suite.release.date,
-            inrelease_sha256: suite.inrelease_sha256,
+        .map(|read| LockedSuite {
+            name: read.suite.request.suite.clone(),
+            archive: read.archive_name(),
+            date: read.suite.release.date,
+            inrelease_sha256: read.suite.inrelease_sha256,
         })
         .collect();
     if let Some(previous) = previous {

@@ -43,7 +43,8 @@ pub struct SuiteRequest {
     pub archive: Archive,
 }
 
-/// The suites of a profile: SUITE, and with `updates` SUITE-updates and SUITE-security.
+/// The Debian suites of a profile: SUITE, with `updates` SUITE-updates and SUITE-security,
+/// with `backports` SUITE-backports.
 pub fn suites_of(source: &crate::profile::Source) -> Vec<SuiteRequest> {
     let mut suites = vec![SuiteRequest {
         suite: source.suite.clone(),
@@ -57,6 +58,12 @@ pub fn suites_of(source: &crate::profile::Source) -> Vec<SuiteRequest> {
         suites.push(SuiteRequest {
             suite: format!("{}-security", source.suite),
             archive: Archive::Security,
+        });
+    }
+    if source.backports {
+        suites.push(SuiteRequest {
+            suite: format!("{}-backports", source.suite),
+            archive: Archive::Main,
         });
     }
     suites

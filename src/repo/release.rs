@@ -48,6 +48,10 @@ pub struct Release {
     pub acquire_by_hash: bool,
     /// `No-Support-for-Architecture-all: Packages`: `all` packages are in each `binary-ARCH`.
     pub all_in_arch_indexes: bool,
+    /// `NotAutomatic: yes`: apt installs from this suite only when asked (priority 1).
+    pub not_automatic: bool,
+    /// `ButAutomaticUpgrades: yes` (with `NotAutomatic`): priority 100, as Debian's backports.
+    pub but_automatic_upgrades: bool,
     /// The `SHA256` section: path (relative to the suite's folder) to size and digest.
     pub files: BTreeMap<String, FileEntry>,
 }
@@ -198,11 +202,24 @@ pub fn parse(input: &[u8]) -> Result<Release, ReleaseError> {
         all_in_arch_indexes: words("No-Support-for-Architecture-all")?
             .iter()
             .any(|w| w == "Packages"),
+        not_automatic: optional("NotAutomatic")?.as_deref() == Some("yes"),
+        but_automatic_upgrades: optional("ButAutomaticUpgrades")?.as_deref() == Some("yes"),
         files,
     })
 }
 
 impl Release {
+    /// apt's default pin priority of this suite's packages (`debmetaindex.cc`): 100 with
+    /// `NotAutomatic` and `ButAutomaticUpgrades` (Debian's backports), 1 with `NotAutomatic`
+    /// alone (experimental), 500 otherwise.
+    pub fn default_priority(&self) -> i32 {
+        match (self.not_automatic, self.but_automatic_upgrades) {
+            (true, true) => 100,
+            (true, false) => 1,
+            (false, _) => 500,
+        }
+    }
+
     /// Checks that this is the suite, architectures, components and time asked for.
     pub fn check(&self, expected: &Expectation<'_>) -> Result<(), CheckError> {
         let names_suite = [&self.suite, &self.codename]

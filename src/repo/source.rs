@@ -68,6 +68,8 @@ pub struct Sources {
     pub main: Url,
     pub security: Url,
     pub origin: Origin,
+    /// Each `[[source.repository]]`'s base URL, by name.
+    pub extra: std::collections::BTreeMap<String, Url>,
 }
 
 /// The Debian URIs found in the host's apt configuration.
@@ -212,7 +214,29 @@ pub fn read_host_sources(etc_apt: &Path) -> HostSources {
     parse_host_sources(&files)
 }
 
-fn with_trailing_slash(mut url: Url) -> Url {
+/// The URL of `archive` at time `at` on a server with snapshot.debian.org's layout
+/// (`SERVER/archive/ARCHIVE/YYYYMMDDTHHMMSSZ/`); `server` defaults to
+/// [`DEFAULT_SNAPSHOT_SERVER`].
+pub fn snapshot_archive(
+    server: Option<&Url>,
+    archive: &str,
+    at: Timestamp,
+) -> Result<Url, SourceError> {
+    let server = with_trailing_slash(
+        server
+            .cloned()
+            .unwrap_or_else(|| Url::parse(DEFAULT_SNAPSHOT_SERVER).expect("constant URL parses")),
+    );
+    server
+        .join(&format!("archive/{archive}/{}/", at.snapshot_form()))
+        .map_err(|e| SourceError::Mirror {
+            text: redact(&server),
+            reason: e.to_string(),
+        })
+}
+
+/// `url` with a `/` at the end of its path, so that joining a relative path appends to it.
+pub fn with_trailing_slash(mut url: Url) -> Url {
     if !url.path().ends_with('/') {
         let path = format!("{}/", url.path());
         url.set_path(&path);
@@ -286,6 +310,7 @@ pub fn choose(choice: &Choice, host: &HostSources) -> Result<Sources, SourceErro
                 Ok(Sources {
                     main,
                     security,
+                    extra: Default::default(),
                     origin: if origin == Origin::Profile {
                         Origin::Host
                     } else {
@@ -299,6 +324,7 @@ pub fn choose(choice: &Choice, host: &HostSources) -> Result<Sources, SourceErro
                     security: security_sibling(&main),
                     main,
                     origin,
+                    extra: Default::default(),
                 })
             }
         }
@@ -313,24 +339,12 @@ pub fn choose(choice: &Choice, host: &HostSources) -> Result<Sources, SourceErro
         return from_mirror(mirror, Origin::Profile);
     }
     if let Some(at) = choice.snapshot {
-        let server = choice
-            .snapshot_server
-            .clone()
-            .unwrap_or_else(|| Url::parse(DEFAULT_SNAPSHOT_SERVER).expect("constant URL parses"));
-        let server = with_trailing_slash(server);
-        let stamp = at.snapshot_form();
-        let join = |archive: &str| {
-            server
-                .join(&format!("archive/{archive}/{stamp}/"))
-                .map_err(|e| SourceError::Mirror {
-                    text: redact(&server),
-                    reason: e.to_string(),
-                })
-        };
+        let server = choice.snapshot_server.as_ref();
         return Ok(Sources {
-            main: join("debian")?,
-            security: join("debian-security")?,
+            main: snapshot_archive(server, "debian", at)?,
+            security: snapshot_archive(server, "debian-security", at)?,
             origin: Origin::Snapshot(at),
+            extra: Default::default(),
         });
     }
     if host.main.is_some() {

@@ -34,7 +34,7 @@ use crate::debian::{PackageName, Version};
 use crate::error::{Classify, ExitClass};
 use crate::profile::{PackageSpec, Variant};
 use provider::Provider;
-pub use universe::{Key, Universe};
+pub use universe::{Key, Part, Universe};
 
 /// A package the profile asks for, with where it asks.
 #[derive(Debug, Clone)]
@@ -130,6 +130,13 @@ pub enum ResolveError {
         origin: String,
         available: Vec<String>,
     },
+    #[error("`{name}` (asked for by {origin}) is not in suite `{suite}`; available: {}", .available.join(", "))]
+    NotInSuite {
+        name: String,
+        suite: String,
+        origin: String,
+        available: Vec<String>,
+    },
     #[error("`{name}` (asked for by {origin}) is a virtual package provided by {}; name one of them", .providers.join(", "))]
     Virtual {
         name: String,
@@ -153,6 +160,7 @@ impl ResolveError {
             ResolveError::Unknown { name, .. }
             | ResolveError::Rejected { name, .. }
             | ResolveError::NoVersion { name, .. }
+            | ResolveError::NotInSuite { name, .. }
             | ResolveError::Virtual { name, .. } => Some(name),
             ResolveError::Unsatisfiable { .. } | ResolveError::Requests(_) => None,
         }
@@ -318,6 +326,31 @@ fn include_root(universe: &Universe, requested: &Requested) -> Result<Root, Reso
             });
         }
     }
+    if let Some(suite) = &spec.suite {
+        // `name/suite`: that suite's version, whatever the candidate (apt's `-t`/`/suite`).
+        let Some(&entry) = versions
+            .iter()
+            .find(|&&i| &universe.entry(i).suite == suite)
+        else {
+            return Err(ResolveError::NotInSuite {
+                name: spec.name.to_string(),
+                suite: suite.clone(),
+                origin: requested.origin.clone(),
+                available: versions
+                    .iter()
+                    .map(|&i| {
+                        let e = universe.entry(i);
+                        format!("{} ({})", e.record.version, e.suite)
+                    })
+                    .collect(),
+            });
+        };
+        return Ok(Root {
+            key,
+            version: Some(universe.entry(entry).record.version.clone()),
+            reason: Reason::Include(requested.origin.clone()),
+        });
+    }
     Ok(Root {
         key,
         version: spec.version.clone(),
@@ -341,6 +374,7 @@ fn variant_root(
             })?,
             arch: None,
             version: None,
+            suite: None,
         },
         origin: format!("the `{variant}` variant"),
     };
@@ -494,6 +528,13 @@ pub fn resolve(universe: &Universe, request: &Request) -> Result<Resolution, Res
         .iter()
         .filter_map(|r| r.version.clone().map(|v| (r.key.clone(), v)))
         .collect();
+    let mut asked_suites: Vec<String> = request
+        .include
+        .iter()
+        .filter_map(|r| r.spec.suite.clone())
+        .collect();
+    asked_suites.sort();
+    asked_suites.dedup();
 
     let with_scripts = !matches!(request.variant, Variant::Extract | Variant::Custom);
     let mut stage1: Vec<Root> = Vec::new();
@@ -543,7 +584,8 @@ pub fn resolve(universe: &Universe, request: &Request) -> Result<Resolution, Res
     let mut locked: BTreeMap<Key, Version> = BTreeMap::new();
     let mut selected: Vec<usize> = Vec::new();
     if !stage1.is_empty() {
-        let provider = Provider::new(universe, pinned.clone(), request.exclude.clone());
+        let mut provider = Provider::new(universe, pinned.clone(), request.exclude.clone());
+        provider.allow_suites(asked_suites.clone());
         let requirements = root_requirements(&provider, &stage1);
         let stage = if with_scripts {
             "Essential set"
@@ -563,6 +605,7 @@ pub fn resolve(universe: &Universe, request: &Request) -> Result<Resolution, Res
         let mut soft_keys: Vec<Key> = Vec::new();
         for _round in 0..16 {
             let mut provider = Provider::new(universe, pinned.clone(), request.exclude.clone());
+            provider.allow_suites(asked_suites.clone());
             provider.lock(locked.clone());
             let mut requirements: Vec<ConditionalRequirement> = locked
                 .iter()

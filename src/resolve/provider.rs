@@ -113,6 +113,10 @@ pub struct Provider<'u> {
     excluded: Vec<PackageName>,
     /// Solvables locked from an earlier stage.
     locked: BTreeMap<Key, Version>,
+    /// Suites asked for by name (`name/suite`): their versions stay possible for every package,
+    /// after its candidate, as apt's `SetCandidateRelease` switches dependencies to the release
+    /// asked for where they need it.
+    asked_suites: Vec<String>,
     excluded_reason: StringId,
 }
 
@@ -132,8 +136,14 @@ impl<'u> Provider<'u> {
             pinned,
             excluded,
             locked: BTreeMap::new(),
+            asked_suites: Vec::new(),
             excluded_reason,
         }
+    }
+
+    /// Lets versions of `suites` be chosen where a candidate does not do (`name/suite`).
+    pub fn allow_suites(&mut self, suites: Vec<String>) {
+        self.asked_suites = suites;
     }
 
     /// Locks keys to versions (the first stage's result).
@@ -441,9 +451,16 @@ impl DependencyProvider for Provider<'_> {
             .find(|&s| self.pool.resolve_solvable(s).record.version == wanted);
         let mut excluded = Vec::new();
         let is_excluded = self.excluded.contains(&key.0);
+        let fixed = self.locked.contains_key(&key) || self.pinned.contains_key(&key);
         for &solvable in &solvables {
             if is_excluded {
                 excluded.push((solvable, self.excluded_reason));
+            } else if !fixed
+                && self
+                    .asked_suites
+                    .contains(&self.universe.entry(self.entry_of(solvable)).suite)
+            {
+                // A version of a suite asked for by name: possible, after the candidate.
             } else if Some(solvable) != chosen {
                 let record = &self.pool.resolve_solvable(solvable).record;
                 let reason = if record.version == wanted {
@@ -477,10 +494,7 @@ impl DependencyProvider for Provider<'_> {
                 universe.entry(self.entry_of(a)),
                 universe.entry(self.entry_of(b)),
             );
-            b.record
-                .version
-                .cmp(&a.record.version)
-                .then(a.suite_rank.cmp(&b.suite_rank))
+            super::universe::candidate_order(a, b)
         });
     }
 

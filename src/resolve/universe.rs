@@ -2,9 +2,11 @@
 //!
 //! Packages are grouped by key, `(name, architecture)`, with `Architecture: all` packages under
 //! the native architecture (dpkg and apt treat them as native). Within a key, versions are
-//! ordered as apt orders candidates with default pins: highest version first, and for the same
+//! ordered as apt orders candidates: highest pin priority first (500 by default, 100 for
+//! Debian's backports, a repository's own `priority`), then highest version, and for the same
 //! version the earlier suite (SUITE before SUITE-updates before SUITE-security). The first is the
-//! *candidate*, the only version apt installs unless asked for another (`name=version`).
+//! *candidate*, the only version apt installs unless asked for another (`name=version`,
+//! `name/suite`).
 //!
 //! Relation fields are parsed when first needed, except `Provides`, which the universe needs to
 //! know who provides what.
@@ -20,17 +22,58 @@ use crate::repo::packages::{PackageRecord, PackagesIndex, Rejected};
 /// `(name, architecture)`; `all` packages are keyed under the native architecture.
 pub type Key = (PackageName, Architecture);
 
+/// One suite's index, as the universe is built from it.
+#[derive(Debug, Clone)]
+pub struct Part {
+    pub suite: String,
+    /// `None`: the Debian archive (`debian`, `debian-security`); otherwise a
+    /// `[[source.repository]]`'s name.
+    pub repository: Option<String>,
+    /// apt's pin priority of the suite's packages: the candidate of a package is its version of
+    /// highest priority, then highest version. Below 0: never installed.
+    pub priority: i32,
+    pub index: PackagesIndex,
+}
+
+impl Part {
+    /// A part of the Debian archive at apt's default priority.
+    pub fn debian(suite: String, index: PackagesIndex) -> Self {
+        Part {
+            suite,
+            repository: None,
+            priority: DEFAULT_PRIORITY,
+            index,
+        }
+    }
+}
+
+/// apt's default pin priority.
+pub const DEFAULT_PRIORITY: i32 = 500;
+
 /// One package version of one suite.
 #[derive(Debug, Clone)]
 pub struct Entry {
     pub record: PackageRecord,
     pub suite: String,
+    /// The `[[source.repository]]` of the suite; `None` for the Debian archive.
+    pub repository: Option<String>,
+    /// The suite's pin priority.
+    pub priority: i32,
     /// Position of the suite in the profile's order (0: the profile's suite).
     pub suite_rank: usize,
     /// `record.architecture`, with `all` read as the native architecture.
     pub arch: Architecture,
     /// `Provides`, parsed: (virtual name, provided version).
     pub provides: Vec<(PackageName, Option<Version>)>,
+}
+
+/// apt's candidate order of two versions of one package (`pkgPolicy::GetCandidateVer`):
+/// higher pin priority first, then higher version, then the earlier suite.
+pub fn candidate_order(a: &Entry, b: &Entry) -> std::cmp::Ordering {
+    b.priority
+        .cmp(&a.priority)
+        .then(b.record.version.cmp(&a.record.version))
+        .then(a.suite_rank.cmp(&b.suite_rank))
 }
 
 /// The relation fields of an entry the resolver follows.
@@ -68,9 +111,21 @@ fn single(relations: Vec<Relation>) -> Vec<Dependency> {
 }
 
 impl Universe {
-    /// Builds the universe from `(suite, index)` pairs in the profile's suite order.
-    /// `architectures` lists the native architecture first.
+    /// Builds the universe from `(suite, index)` pairs of the Debian archive, in the profile's
+    /// suite order, all at the default priority. `architectures` lists the native architecture
+    /// first.
     pub fn new(architectures: &[Architecture], suites: Vec<(String, PackagesIndex)>) -> Self {
+        let parts = suites
+            .into_iter()
+            .map(|(suite, index)| Part::debian(suite, index))
+            .collect();
+        Self::from_parts(architectures, parts)
+    }
+
+    /// Builds the universe from suites in the profile's order (the Debian archive's first), each
+    /// with its repository and priority. Versions of negative priority are left out, as apt
+    /// never installs them.
+    pub fn from_parts(architectures: &[Architecture], parts: Vec<Part>) -> Self {
         let native = architectures
             .first()
             .cloned()
@@ -85,7 +140,16 @@ impl Universe {
             rejected: BTreeMap::new(),
             relations: Vec::new(),
         };
-        for (suite_rank, (suite, index)) in suites.into_iter().enumerate() {
+        for (suite_rank, part) in parts.into_iter().enumerate() {
+            let Part {
+                suite,
+                repository,
+                priority,
+                index,
+            } = part;
+            if priority < 0 {
+                continue;
+            }
             if !universe.suites.contains(&suite) {
                 universe.suites.push(suite.clone());
             }
@@ -128,6 +192,8 @@ impl Universe {
                 universe.entries.push(Entry {
                     record,
                     suite: suite.clone(),
+                    repository: repository.clone(),
+                    priority,
                     suite_rank,
                     arch,
                     provides,
@@ -138,11 +204,7 @@ impl Universe {
         for versions in universe.by_key.values_mut() {
             versions.sort_by(|&a, &b| {
                 let (a, b) = (&entries[a], &entries[b]);
-                b.record
-                    .version
-                    .cmp(&a.record.version)
-                    .then(a.suite_rank.cmp(&b.suite_rank))
-                    .then(a.record.filename.cmp(&b.record.filename))
+                candidate_order(a, b).then(a.record.filename.cmp(&b.record.filename))
             });
         }
         for (index, entry) in universe.entries.iter().enumerate() {
