@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::{Outcome, repo_options};
 use crate::cli::{Format, IndexArgs};
-use crate::error::{Failure, ResultExt, local};
+use crate::error::{Failure, local};
 use crate::pipeline::{Env, locking};
 use crate::redact::redact;
 use crate::repo::indexes::{self, Request, Suite};
@@ -34,9 +34,9 @@ pub fn run(env: &Env<'_>, args: &IndexArgs) -> Result<Outcome, Failure> {
         components: &profile.source.components,
         time: repo.time,
     };
-    let loaded = locking::runtime()?
-        .block_on(indexes::load(&repo.fetcher, &repo.cache, &request))
-        .context(|| format!("cannot read the indexes of `{}`", profile.path.display()))?;
+    let loaded =
+        locking::runtime()?.block_on(indexes::load(&repo.fetcher, &repo.cache, &request))?;
+    locking::report_skipped(env, &suites, &loaded);
     for suite in &loaded {
         for index in &suite.indexes {
             for rejected in &index.packages.rejected {

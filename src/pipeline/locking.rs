@@ -302,9 +302,8 @@ pub fn read_indexes(
         components: &profile.source.components,
         time: repo.time,
     };
-    let loaded = runtime()?
-        .block_on(indexes::load(&repo.fetcher, &repo.cache, &request))
-        .context(|| format!("cannot read the indexes of `{}`", profile.path.display()))?;
+    let loaded = runtime()?.block_on(indexes::load(&repo.fetcher, &repo.cache, &request))?;
+    report_skipped(env, &suites, &loaded);
     for suite in &loaded {
         for index in &suite.indexes {
             for rejected in &index.packages.rejected {
@@ -316,6 +315,24 @@ pub fn read_indexes(
         }
     }
     Ok(loaded)
+}
+
+/// Says which optional suites (SUITE-updates, SUITE-security) the archive does not have, and
+/// were left out.
+pub fn report_skipped(
+    env: &Env<'_>,
+    requested: &[crate::repo::indexes::SuiteRequest],
+    loaded: &[crate::repo::indexes::Suite],
+) {
+    for missing in crate::repo::indexes::skipped(requested, loaded) {
+        env.printer.status(
+            "Skipping",
+            &format!(
+                "`{}`: the archive does not have it (`dists/{}/InRelease` and `Release`: 404)",
+                missing.suite, missing.suite
+            ),
+        );
+    }
 }
 
 /// The universe of the loaded suites, in the profile's suite order.
