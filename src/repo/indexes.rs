@@ -305,7 +305,7 @@ fn suite_hint(suite: &str, snapshot: bool, listing: &Listing) -> String {
 pub fn closest<'a>(suite: &str, names: &'a [String]) -> Option<&'a str> {
     names
         .iter()
-        .map(|name| (crate::resolve::distance(suite, name), name))
+        .map(|name| (crate::debian::distance(suite, name), name))
         .filter(|(d, name)| *d <= 2.max(suite.len().min(name.len()) / 3))
         .min()
         .map(|(_, name)| name.as_str())
