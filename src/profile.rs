@@ -446,6 +446,15 @@ pub struct Repository {
     pub at: Location,
 }
 
+/// Suites that never have `-updates` or `-security` suites (mmdebstrap's rule): Debian's
+/// unstable gets its fixes by new uploads, experimental is not a release.
+pub const WITHOUT_UPDATES: [&str; 4] = ["unstable", "sid", "experimental", "rc-buggy"];
+
+/// Whether `updates = true` adds SUITE-updates and SUITE-security to `suite`.
+pub fn has_updates(suite: &str) -> bool {
+    !WITHOUT_UPDATES.contains(&suite)
+}
+
 /// Names a repository cannot take: the Debian archives' and local packages'.
 pub const RESERVED_REPOSITORY_NAMES: &[&str] = &["debian", "debian-security", "local"];
 
@@ -454,7 +463,7 @@ impl Source {
     /// SUITE-updates and SUITE-security, with `backports` SUITE-backports.
     pub fn debian_suites(&self) -> Vec<String> {
         let mut suites = vec![self.suite.clone()];
-        if self.updates {
+        if self.updates && has_updates(&self.suite) {
             suites.push(format!("{}-updates", self.suite));
             suites.push(format!("{}-security", self.suite));
         }

@@ -370,6 +370,7 @@ pub fn load_suites(
                 .map(|suite| SuiteRequest {
                     suite: suite.clone(),
                     archive: Archive::Main,
+                    optional: false,
                 })
                 .collect()
         })
@@ -399,15 +400,11 @@ pub fn load_suites(
     let mut read = Vec::new();
     for (index, result) in results.into_iter().enumerate() {
         let repository = index.checked_sub(1).map(|i| &repositories[i]);
-        let suites = result.context(|| match repository {
-            None => format!("cannot read the indexes of `{}`", profile.path.display()),
-            Some(repository) => format!(
-                "cannot read repository `{}` of `{}` (at {})",
-                repository.name,
-                profile.path.display(),
-                repository.at
-            ),
-        })?;
+        // The index error names the URL: it is the first line the user reads.
+        let suites = result?;
+        if repository.is_none() {
+            report_skipped(env, &debian_suites, &suites);
+        }
         for suite in suites {
             for index in &suite.indexes {
                 for rejected in &index.packages.rejected {
@@ -453,6 +450,24 @@ pub fn read_indexes(
     }
     env.printer.status("Reading", &from);
     load_suites(env, profile, repo)
+}
+
+/// Says which optional suites (SUITE-updates, SUITE-security) the archive does not have, and
+/// were left out.
+pub fn report_skipped(
+    env: &Env<'_>,
+    requested: &[crate::repo::indexes::SuiteRequest],
+    loaded: &[crate::repo::indexes::Suite],
+) {
+    for missing in crate::repo::indexes::skipped(requested, loaded) {
+        env.printer.status(
+            "Skipping",
+            &format!(
+                "`{}`: the archive does not have it (`dists/{}/InRelease` and `Release`: 404)",
+                missing.suite, missing.suite
+            ),
+        );
+    }
 }
 
 /// The universe of the loaded suites, in the profile's suite order, each at its priority.

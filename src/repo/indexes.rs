@@ -8,6 +8,10 @@
 //! before decompressing it, decompress it to at most its listed uncompressed size, check that
 //! digest too, and parse it.
 //!
+//! A suite whose `InRelease` and `Release` are both missing (404) is not on the archive: SUITE-updates
+//! and SUITE-security are then left out (a release may have neither yet), SUITE is an error that
+//! lists the suites the archive's `dists/` index page names, when the server offers one.
+//!
 //! Indexes are stored in the content-addressed cache under the digest of the file fetched, so a
 //! suite that did not change costs one request: its `InRelease`. There is never a fallback from
 //! `InRelease` to an unsigned `Release`, from https to http, or to another mirror.
@@ -41,32 +45,51 @@ pub const MAX_INDEX_BYTES: u64 = 512 << 20;
 pub struct SuiteRequest {
     pub suite: String,
     pub archive: Archive,
+    /// Read only where the archive has it: when its `InRelease` and `Release` are both missing
+    /// (404), the suite is left out ([`skipped`]) instead of failing.
+    pub optional: bool,
 }
 
-/// The Debian suites of a profile: SUITE, with `updates` SUITE-updates and SUITE-security,
-/// with `backports` SUITE-backports.
+pub use crate::profile::{WITHOUT_UPDATES, has_updates};
+
+/// The suites of a profile: SUITE, and with `updates` SUITE-updates and SUITE-security, except
+/// for the suites that never have them ([`WITHOUT_UPDATES`]). Those two are optional: read only
+/// where the archive has them (a stable release before its first update has no `-updates`).
+/// With `backports`, SUITE-backports too (required: asking for it and not finding it is an error).
 pub fn suites_of(source: &crate::profile::Source) -> Vec<SuiteRequest> {
     let mut suites = vec![SuiteRequest {
         suite: source.suite.clone(),
         archive: Archive::Main,
+        optional: false,
     }];
-    if source.updates {
+    if source.updates && has_updates(&source.suite) {
         suites.push(SuiteRequest {
             suite: format!("{}-updates", source.suite),
             archive: Archive::Main,
+            optional: true,
         });
         suites.push(SuiteRequest {
             suite: format!("{}-security", source.suite),
             archive: Archive::Security,
+            optional: true,
         });
     }
     if source.backports {
         suites.push(SuiteRequest {
             suite: format!("{}-backports", source.suite),
             archive: Archive::Main,
+            optional: false,
         });
     }
     suites
+}
+
+/// The suites of `requested` that [`load`] left out because the archive does not have them.
+pub fn skipped<'a>(requested: &'a [SuiteRequest], loaded: &[Suite]) -> Vec<&'a SuiteRequest> {
+    requested
+        .iter()
+        .filter(|wanted| !loaded.iter().any(|suite| &suite.request == *wanted))
+        .collect()
 }
 
 /// What to read.
@@ -133,7 +156,21 @@ pub enum IndexError {
         #[source]
         source: ReleaseError,
     },
-    #[error("`{url}` is not the suite asked for")]
+    #[error(
+        "suite `{suite}` does not exist on the {place} (`{url}`: 404)",
+        place = if *snapshot { "snapshot" } else { "mirror" }
+    )]
+    SuiteNotFound {
+        suite: String,
+        /// The `InRelease` asked for.
+        url: String,
+        /// Asked at a snapshot time.
+        snapshot: bool,
+        /// What the archive's `dists/` folder lists.
+        listing: Listing,
+    },
+    // The verdict in the first line: "`URL`: Release is expired (invalid since ...)".
+    #[error("`{url}`: {source}")]
     Check {
         url: String,
         #[source]
@@ -177,6 +214,8 @@ impl Classify for IndexError {
     fn class(&self) -> ExitClass {
         match self {
             IndexError::Fetch(error) => error.class(),
+            // Not what was asked: like a package the archive does not have.
+            IndexError::SuiteNotFound { .. } => ExitClass::Resolution,
             IndexError::Unsigned { .. }
             | IndexError::NotClearsigned { .. }
             | IndexError::Signature { .. }
@@ -204,6 +243,12 @@ impl Classify for IndexError {
             }) => Some(
                 "check the suite name and the mirror (or snapshot timestamp); `debroot index` shows which URLs are used".into(),
             ),
+            IndexError::SuiteNotFound {
+                suite,
+                snapshot,
+                listing,
+                ..
+            } => Some(suite_hint(suite, *snapshot, listing)),
             IndexError::Signature { .. } => Some(
                 "check `source.keyring`: it must hold the key that signs this repository".into(),
             ),
@@ -216,11 +261,134 @@ impl Classify for IndexError {
     }
 }
 
+/// What the archive's `dists/` folder lists, for a suite that is not there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listing {
+    /// The suites of its HTML index.
+    Suites(Vec<String>),
+    /// Why there is no list (no index page, or one without suites).
+    Unavailable(String),
+}
+
+/// The largest `dists/` index page read (deb.debian.org's is about 10 kB).
+const MAX_LISTING_BYTES: u64 = 1 << 20;
+/// At most this many suites are named in a hint.
+const MAX_LISTED: usize = 40;
+
+fn suite_hint(suite: &str, snapshot: bool, listing: &Listing) -> String {
+    let mut hint = match listing {
+        Listing::Suites(names) => {
+            let mut shown: Vec<String> = names
+                .iter()
+                .take(MAX_LISTED)
+                .map(|n| format!("`{n}`"))
+                .collect();
+            if names.len() > MAX_LISTED {
+                shown.push(format!("and {} more", names.len() - MAX_LISTED));
+            }
+            let has = format!("it has {}", shown.join(", "));
+            match closest(suite, names) {
+                Some(near) => format!("did you mean `{near}`? {has}"),
+                None => format!("check `source.suite`: {has}"),
+            }
+        }
+        Listing::Unavailable(why) => {
+            format!("check `source.suite` (the suites it has could not be listed: {why})")
+        }
+    };
+    if snapshot {
+        hint.push_str("; at a snapshot, a suite exists only after its first upload: check the snapshot timestamp and the suite");
+    }
+    hint
+}
+
+/// The suite of `names` nearest `suite` by edit distance, when near enough to be a typo.
+pub fn closest<'a>(suite: &str, names: &'a [String]) -> Option<&'a str> {
+    names
+        .iter()
+        .map(|name| (crate::debian::distance(suite, name), name))
+        .filter(|(d, name)| *d <= 2.max(suite.len().min(name.len()) / 3))
+        .min()
+        .map(|(_, name)| name.as_str())
+}
+
+/// The suite names of a `dists/` HTML index page (Apache's, nginx's or snapshot.debian.org's
+/// autoindex): the relative links to folders, `href="NAME/"`, whose names are suite-like. Pure.
+pub fn listed_suites(page: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(page);
+    let mut names: Vec<String> = Vec::new();
+    for piece in text.split("href=").skip(1) {
+        let Some(quote) = piece.chars().next().filter(|c| *c == '"' || *c == '\'') else {
+            continue;
+        };
+        let Some(target) = piece[1..].split(quote).next() else {
+            continue;
+        };
+        let target = target.strip_prefix("./").unwrap_or(target);
+        let Some(name) = target.strip_suffix('/') else {
+            continue;
+        };
+        let suite_like = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphanumeric())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '+'));
+        if suite_like {
+            names.push(name.to_owned());
+        }
+    }
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// The error for `wanted`, whose `InRelease` and `Release` are both missing: it names the suites
+/// the archive's `dists/` index lists, when the server offers one.
+async fn suite_not_found(
+    fetcher: &Fetcher,
+    request: &Request<'_>,
+    wanted: &SuiteRequest,
+    url: &Url,
+) -> IndexError {
+    let dists = request.sources.base_for(wanted.archive).join("dists/");
+    let listing = match dists {
+        Err(e) => Listing::Unavailable(e.to_string()),
+        Ok(dists) => match fetcher.get(&dists, MAX_LISTING_BYTES).await {
+            Ok(page) => {
+                let names = listed_suites(&page);
+                if names.is_empty() {
+                    Listing::Unavailable(format!("`{}` lists no suites", redact(&dists)))
+                } else {
+                    Listing::Suites(names)
+                }
+            }
+            Err(error) => Listing::Unavailable(format!("{error}: {}", error.kind)),
+        },
+    };
+    IndexError::SuiteNotFound {
+        suite: wanted.suite.clone(),
+        url: redact(url),
+        snapshot: matches!(request.time, TimeCheck::Snapshot { .. }),
+        listing,
+    }
+}
+
+/// The cache ref that records a suite's `InRelease` as missing, for offline runs.
+fn absent_ref(inrelease_url: &Url) -> String {
+    format!("absent {inrelease_url}")
+}
+
 /// Index files, in preference order: smaller downloads first.
 const PREFERRED: [&str; 4] = [".xz", ".zst", ".gz", ""];
 
 /// Reads and verifies every suite of `request`, concurrently. When several fail, the error
 /// reported is the first suite's in the request's order, never whichever failed first in time.
+/// An optional suite the archive does not have is left out ([`skipped`] names them); a required
+/// one is [`IndexError::SuiteNotFound`].
 pub async fn load(
     fetcher: &Fetcher,
     cache: &Cache,
@@ -230,10 +398,24 @@ pub async fn load(
         .suites
         .iter()
         .map(|suite| load_suite(fetcher, cache, request, suite));
-    futures_util::future::join_all(loads)
-        .await
-        .into_iter()
-        .collect()
+    let results = futures_util::future::join_all(loads).await;
+    let mut suites = Vec::new();
+    for (wanted, result) in request.suites.iter().zip(results) {
+        match result? {
+            Found::Suite(suite) => suites.push(*suite),
+            Found::Absent(_) if wanted.optional => {}
+            Found::Absent(url) => {
+                return Err(suite_not_found(fetcher, request, wanted, &url).await);
+            }
+        }
+    }
+    Ok(suites)
+}
+
+/// A suite read, or missing from the archive (its `InRelease` URL).
+enum Found {
+    Suite(Box<Suite>),
+    Absent(Url),
 }
 
 async fn load_suite(
@@ -241,7 +423,7 @@ async fn load_suite(
     cache: &Cache,
     request: &Request<'_>,
     suite: &SuiteRequest,
-) -> Result<Suite, IndexError> {
+) -> Result<Found, IndexError> {
     let started = Instant::now();
     let base = request.sources.base_for(suite.archive).clone();
     let dists = base
@@ -259,6 +441,10 @@ async fn load_suite(
             .transpose()?;
         match cached {
             Some(Lookup::Hit(bytes)) => Some(bytes),
+            // Found missing when last online.
+            _ if cache.get_ref(&absent_ref(&inrelease_url)).is_some() => {
+                return Ok(Found::Absent(inrelease_url));
+            }
             _ => {
                 return Err(IndexError::Fetch(FetchError {
                     url: shown,
@@ -284,8 +470,18 @@ async fn load_suite(
                 let release_url = dists
                     .join("Release")
                     .map_err(|e| IndexError::Internal(e.to_string()))?;
-                if fetcher.get(&release_url, MAX_INRELEASE_BYTES).await.is_ok() {
-                    return Err(IndexError::Unsigned { url: shown });
+                match fetcher.get(&release_url, MAX_INRELEASE_BYTES).await {
+                    Ok(_) => return Err(IndexError::Unsigned { url: shown }),
+                    // Neither: the archive does not have this suite.
+                    Err(FetchError {
+                        kind: FetchErrorKind::NotFound,
+                        ..
+                    }) => {
+                        cache.set_ref(&absent_ref(&inrelease_url), &Sha256Digest::of(b""))?;
+                        return Ok(Found::Absent(inrelease_url));
+                    }
+                    // Not knowing whether it is there is a failure, this one.
+                    Err(other) => return Err(other.into()),
                 }
             }
             return Err(error.into());
@@ -346,7 +542,7 @@ async fn load_suite(
         let index = load_index(fetcher, cache, &release, &dists, &shown, &component, &arch).await?;
         indexes.push(index);
     }
-    Ok(Suite {
+    Ok(Found::Suite(Box::new(Suite {
         request: suite.clone(),
         base,
         inrelease_url,
@@ -355,7 +551,7 @@ async fn load_suite(
         signatures,
         indexes,
         elapsed: started.elapsed(),
-    })
+    })))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -501,4 +697,102 @@ async fn load_index(
         cached,
         packages: parsed,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(suite: &str, updates: bool) -> crate::profile::Source {
+        crate::profile::Source {
+            suite: suite.into(),
+            updates,
+            components: vec!["main".into()],
+            architectures: vec![Architecture::parse("amd64").unwrap()],
+            mirror: None,
+            snapshot: None,
+            keyring: "keyring.gpg".into(),
+            backports: false,
+            repositories: Vec::new(),
+        }
+    }
+
+    fn names(suites: &[SuiteRequest]) -> Vec<(&str, Archive, bool)> {
+        suites
+            .iter()
+            .map(|s| (s.suite.as_str(), s.archive, s.optional))
+            .collect()
+    }
+
+    #[test]
+    fn updates_and_security_only_for_releases() {
+        assert_eq!(
+            names(&suites_of(&source("trixie", true))),
+            [
+                ("trixie", Archive::Main, false),
+                ("trixie-updates", Archive::Main, true),
+                ("trixie-security", Archive::Security, true),
+            ]
+        );
+        assert_eq!(
+            names(&suites_of(&source("trixie", false))),
+            [("trixie", Archive::Main, false)]
+        );
+        for suite in ["unstable", "sid", "experimental", "rc-buggy"] {
+            assert_eq!(
+                names(&suites_of(&source(suite, true))),
+                [(suite, Archive::Main, false)]
+            );
+        }
+        // Testing has both in Debian's archives (testing-security exists).
+        assert_eq!(suites_of(&source("testing", true)).len(), 3);
+    }
+
+    #[test]
+    fn an_autoindex_page_lists_its_suites() {
+        // deb.debian.org's Apache index, shortened.
+        let page = br#"<html><body><h1>Index of /debian/dists</h1><table>
+<tr><th><a href="?C=N;O=D">Name</a></th></tr>
+<tr><td><a href="/debian/">Parent Directory</a></td></tr>
+<tr><td><a href="bookworm-backports/">bookworm-backports/</a></td></tr>
+<tr><td><a href="bookworm/">bookworm/</a></td></tr>
+<tr><td><a href='sid/'>sid/</a></td></tr>
+<tr><td><a href="./trixie-updates/">trixie-updates/</a></td></tr>
+<tr><td><a href="README">README</a></td></tr>
+<tr><td><a href="../">..</a></td></tr>
+<tr><td><a href="http://elsewhere/x/">x</a></td></tr>
+<tr><td><a href="bookworm/">again</a></td></tr>
+</table></body></html>"#;
+        assert_eq!(
+            listed_suites(page),
+            ["bookworm", "bookworm-backports", "sid", "trixie-updates"]
+        );
+        assert!(listed_suites(b"").is_empty());
+        assert!(listed_suites(b"href=").is_empty());
+        assert!(listed_suites("href=\"\u{e9}/\" href='".as_bytes()).is_empty());
+    }
+
+    #[test]
+    fn the_closest_suite_is_suggested_when_near() {
+        let names: Vec<String> = ["bookworm", "bookworm-updates", "sid", "trixie"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(closest("bookwrom", &names), Some("bookworm"));
+        assert_eq!(closest("trixi", &names), Some("trixie"));
+        assert_eq!(closest("sdi", &names), Some("sid"));
+        assert_eq!(closest("forky", &names), None);
+        assert_eq!(closest("x", &[]), None);
+    }
+
+    #[test]
+    fn the_hint_lists_suites_and_says_when_it_cannot() {
+        let listing = Listing::Suites(vec!["bookworm".into(), "trixie".into()]);
+        assert_eq!(
+            suite_hint("bookwrom", false, &listing),
+            "did you mean `bookworm`? it has `bookworm`, `trixie`"
+        );
+        let hint = suite_hint("x", true, &Listing::Unavailable("no index".into()));
+        assert!(hint.contains("could not be listed: no index"), "{hint}");
+        assert!(hint.contains("snapshot timestamp"), "{hint}");
+    }
 }

@@ -201,31 +201,12 @@ impl Classify for ResolveError {
     }
 }
 
-/// Edit distance, for suggestions.
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut current = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            current.push(
-                (previous[j] + cost)
-                    .min(previous[j + 1] + 1)
-                    .min(current[j] + 1),
-            );
-        }
-        previous = current;
-    }
-    previous[b.len()]
-}
-
 fn suggestions(universe: &Universe, name: &str) -> Vec<String> {
     let mut scored: Vec<(usize, String)> = universe
         .names()
         .map(PackageName::as_str)
         .filter_map(|candidate| {
-            let d = distance(name, candidate);
+            let d = crate::debian::distance(name, candidate);
             let close = d <= 2 || (name.len() >= 4 && candidate.starts_with(name));
             close.then(|| (d, candidate.to_owned()))
         })
@@ -826,7 +807,8 @@ mod tests {
         assert_eq!(bounded_text(&"short\n"), "short\n");
     }
 
-    use super::{MAX_EXPLANATION, bounded_text, distance};
+    use super::{MAX_EXPLANATION, bounded_text};
+    use crate::debian::distance;
 
     #[test]
     fn edit_distance() {

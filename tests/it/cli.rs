@@ -380,6 +380,16 @@ fn exit_3_resolution() {
 }
 
 #[test]
+fn exit_3_missing_suite() {
+    let fixture = fixture();
+    fixture.write_profile("", "");
+    let profile = fixture.read("p.toml").replace("\"trixie\"", "\"trixe\"");
+    std::fs::write(fixture.path().join("p.toml"), profile).unwrap();
+    let output = fixture.run(&["index", "p.toml"], &[]);
+    assert_cli!("exit_3_missing_suite", &output, &[fixture.path()]);
+}
+
+#[test]
 fn exit_4_trust() {
     let fixture = fixture();
     fixture.edit_inrelease("trixie", |text| {

@@ -782,9 +782,9 @@ fn b4_transient_statuses_are_retried_then_succeed() {
     }
 }
 
-/// docs/THREATS.md B4: the InRelease is not found at the snapshot (404, no retry): exit 6 naming
-/// the URL (which holds the snapshot time), with a hint pointing at the snapshot timestamp and the
-/// suite.
+/// docs/THREATS.md B4: the InRelease (and Release) is not found at the snapshot (404, no retry):
+/// the suite does not exist there, exit 3 naming the suite and the URL (which holds the snapshot
+/// time), with a hint pointing at the snapshot timestamp and the suite.
 #[test]
 fn b4_inrelease_404_at_a_snapshot_names_the_snapshot() {
     let fixture = Fixture::new(repo::trixie(packages(0)));
@@ -813,14 +813,17 @@ fn b4_inrelease_404_at_a_snapshot_names_the_snapshot() {
         &[],
     );
     let err = stderr(&output);
-    assert_eq!(code(&output), 6, "{err}");
+    assert_eq!(code(&output), 3, "{err}");
     assert_eq!(err.matches("error:").count(), 1, "{err}");
     let url = format!(
         "/archive/debian/{}/dists/trixie/InRelease",
         common::fixture::SNAPSHOT
     );
     assert!(err.contains(&url), "{err}");
-    assert!(err.contains("not found (HTTP 404)"), "{err}");
+    assert!(
+        err.contains("error: suite `trixie` does not exist on the snapshot"),
+        "{err}"
+    );
     let hint = err.lines().find(|l| l.starts_with("hint:")).unwrap_or("");
     assert!(
         hint.contains("snapshot timestamp") && hint.contains("suite"),

@@ -748,11 +748,15 @@ fn a8_a_missing_inrelease_is_never_replaced_by_release() {
     );
     assert_fails(&fixture.index(&[]), 4, &["captive portal or proxy?"]);
 
-    // Nothing at all: not found, exit 6, with a hint.
+    // Nothing at all: the suite is not there, exit 3, with a hint.
     let fixture = Fixture::new(repo::trixie(hello()));
     std::fs::remove_file(fixture.inrelease("trixie")).unwrap();
     std::fs::remove_file(fixture.written.root.join("debian/dists/trixie/Release")).unwrap();
-    assert_fails(&fixture.index(&[]), 6, &["not found (HTTP 404)", "hint:"]);
+    assert_fails(
+        &fixture.index(&[]),
+        3,
+        &["suite `trixie` does not exist on the mirror", "hint:"],
+    );
 }
 
 #[test]
@@ -1133,4 +1137,203 @@ fn a7g_huge_indexes_are_parsed_in_bounded_memory() {
             started.elapsed()
         );
     }
+}
+
+// --- Suites that exist (issue 16, 6) ----------------------------------------------------------
+
+/// The first line of the error (status lines come before it).
+fn first_line(output: &Output) -> String {
+    stderr(output)
+        .lines()
+        .find(|l| l.starts_with("error:"))
+        .unwrap_or("")
+        .to_owned()
+}
+
+fn hint(output: &Output) -> String {
+    let err = stderr(output);
+    err.lines()
+        .find(|l| l.starts_with("hint:"))
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// A misspelt suite is exit 3 naming it (never its -security), with the suites the mirror's
+/// `dists/` index lists and the nearest; without an index, the hint says it could not list them.
+#[test]
+fn a_misspelt_suite_is_exit_3_naming_it_and_the_suites_there() {
+    let fixture = Fixture::new(repo::trixie(hello()));
+    std::fs::write(
+        fixture.path().join("p.toml"),
+        repo::profile("", "").replace("\"trixie\"", "\"trixe\""),
+    )
+    .unwrap();
+    let output = fixture.index(&[]);
+    assert_fails(&output, 3, &[]);
+    let mirror = fixture.mirror();
+    assert_eq!(
+        first_line(&output),
+        format!(
+            "error: suite `trixe` does not exist on the mirror (`{mirror}/dists/trixe/InRelease`: 404)"
+        )
+    );
+    assert!(
+        !stderr(&output).contains("-security"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(
+        hint(&output),
+        "hint: did you mean `trixie`? it has `trixie`, `trixie-updates`"
+    );
+    assert!(
+        fixture
+            .server
+            .requests()
+            .contains(&"/debian/dists/".to_owned()),
+        "the listing was asked for"
+    );
+
+    // Far from every suite: no guess, the list.
+    std::fs::write(
+        fixture.path().join("p.toml"),
+        repo::profile("", "").replace("\"trixie\"", "\"bookwrom\""),
+    )
+    .unwrap();
+    let output = fixture.index(&[]);
+    assert_fails(
+        &output,
+        3,
+        &["suite `bookwrom` does not exist on the mirror"],
+    );
+    assert_eq!(
+        hint(&output),
+        "hint: check `source.suite`: it has `trixie`, `trixie-updates`"
+    );
+
+    // No index page: said so.
+    fixture.server.fault(
+        "/debian/dists/",
+        Fault::Status {
+            code: 404,
+            retry_after: None,
+            times: 10,
+        },
+    );
+    let output = fixture.index(&[]);
+    assert_fails(
+        &output,
+        3,
+        &["suite `bookwrom` does not exist on the mirror"],
+    );
+    assert!(
+        hint(&output).contains("the suites it has could not be listed")
+            && hint(&output).contains("not found (HTTP 404)"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+/// Unstable never has -updates or -security (mmdebstrap's rule): with `updates = true`, debroot
+/// does not even ask for them.
+#[test]
+fn sid_with_updates_asks_for_no_updates_or_security_suite() {
+    let mut sid = Suite::new("sid", hello());
+    sid.suite_field = "unstable".into();
+    let fixture = Fixture::new(vec![sid]);
+    std::fs::write(
+        fixture.path().join("p.toml"),
+        repo::profile("updates = true", "").replace("\"trixie\"", "\"sid\""),
+    )
+    .unwrap();
+    let output = fixture.index(&[]);
+    let summary = json(&output);
+    assert_eq!(summary["suites"].as_array().unwrap().len(), 1);
+    assert_eq!(summary["suites"][0]["suite"], "sid");
+    let requests = fixture.server.requests();
+    assert!(
+        requests
+            .iter()
+            .all(|r| !r.contains("-updates") && !r.contains("-security")),
+        "{requests:?}"
+    );
+    assert!(!stderr(&output).contains("Skipping"), "{}", stderr(&output));
+}
+
+/// A release without -updates (as a new stable before its first update) still locks and
+/// builds, saying which suite it left out; the lock records the suites used; an offline run
+/// knows the suite was missing.
+#[test]
+fn a_missing_updates_suite_is_skipped_and_said() {
+    let mut suites = repo::trixie(vec![
+        common::deb::Package::new("base-files", "13.8")
+            .essential()
+            .file("./etc/debian_version", "13.8\n"),
+    ]);
+    suites.retain(|s| s.name != "trixie-updates");
+    let fixture = Fixture::new(suites);
+    fixture.write_profile("", "[packages]\nvariant = \"minbase\"\n");
+    let output = fixture.index(&[]);
+    let summary = json(&output);
+    let names: Vec<&str> = summary["suites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["suite"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["trixie", "trixie-security"]);
+    assert!(
+        stderr(&output).contains("Skipping `trixie-updates`: the archive does not have it"),
+        "{}",
+        stderr(&output)
+    );
+
+    let output = fixture.run(
+        &["build", "p.toml", "-o", "out.tar", "--mode", "extract"],
+        &[("SOURCE_DATE_EPOCH", "1700000000")],
+    );
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("Skipping `trixie-updates`"),
+        "{}",
+        stderr(&output)
+    );
+    let lock = fixture.read("p.lock");
+    assert!(lock.contains("name = \"trixie\""), "{lock}");
+    assert!(lock.contains("name = \"trixie-security\""), "{lock}");
+    assert!(!lock.contains("trixie-updates"), "{lock}");
+
+    // Offline, the missing suite is known missing, not "not in the cache".
+    let output = fixture.index(&["--offline"]);
+    assert_eq!(json(&output)["suites"].as_array().unwrap().len(), 2);
+
+    // Any other failure of an optional suite stays an error.
+    fixture.server.fault(
+        "/debian-security/dists/trixie-security/InRelease",
+        Fault::Status {
+            code: 403,
+            retry_after: None,
+            times: 10,
+        },
+    );
+    assert_fails(&fixture.index(&[]), 6, &["trixie-security/InRelease"]);
+}
+
+/// An expired `Valid-Until` says "expired" and the date in the first line the user reads.
+#[test]
+fn an_expired_valid_until_says_expired_in_the_first_line() {
+    let now = now();
+    let mut suites = repo::trixie(hello());
+    suites[0].date = now - 7200;
+    suites[0].valid_until = Some(now - 3600);
+    let output = Fixture::new(suites).index(&[]);
+    assert_fails(&output, 4, &[]);
+    let first = first_line(&output);
+    assert!(first.starts_with("error: `http://127.0.0.1:"), "{first}");
+    assert!(
+        first.contains("/dists/trixie/InRelease`: Release is expired (invalid since "),
+        "{first}"
+    );
+    let valid_until = debroot::timestamp::Timestamp(i64::from(now - 3600)).rfc3339();
+    assert!(first.contains(&valid_until), "{first} {valid_until}");
 }

@@ -1,4 +1,5 @@
-//! A loopback HTTP/1.1 server for the tests: serves a directory, counts requests, and injects
+//! A loopback HTTP/1.1 server for the tests: serves a directory (with an HTML index of a folder
+//! asked for with a trailing `/`, as deb.debian.org's), counts requests, and injects
 //! faults (truncation, resets, slow drips, endless bodies, statuses, redirects) per path.
 //!
 //! Bound to `127.0.0.1:0`; shut down when dropped.
@@ -166,6 +167,11 @@ fn percent_decode(path: &str) -> Vec<u8> {
 }
 
 fn file_for(root: &Path, path: &str) -> Option<PathBuf> {
+    local_path(root, path).filter(|full| full.is_file())
+}
+
+/// Where the request `path` is under `root` (whether there is something or not).
+fn local_path(root: &Path, path: &str) -> Option<PathBuf> {
     let decoded = String::from_utf8(percent_decode(path)).ok()?;
     // The snapshot.debian.org layout: `/archive/ARCHIVE/TIMESTAMP/...` serves the archive as
     // it was at that time; the fixture has one state, served for every timestamp.
@@ -184,8 +190,37 @@ fn file_for(root: &Path, path: &str) -> Option<PathBuf> {
     {
         return None;
     }
-    let full = root.join(relative);
-    full.is_file().then_some(full)
+    Some(root.join(relative))
+}
+
+/// An HTML index of the folder `path` (ending in `/`) names, like Apache's autoindex (which
+/// deb.debian.org offers): one `<a href="NAME/">` per entry, sorted.
+fn listing_for(root: &Path, path: &str) -> Option<Vec<u8>> {
+    if !path.ends_with('/') {
+        return None;
+    }
+    let folder = local_path(root, path)?;
+    let mut names: Vec<String> = std::fs::read_dir(folder)
+        .ok()?
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            let slash = if entry.file_type().ok()?.is_dir() {
+                "/"
+            } else {
+                ""
+            };
+            Some(format!("{}{slash}", entry.file_name().to_str()?))
+        })
+        .collect();
+    names.sort();
+    let mut page = format!(
+        "<html><head><title>Index of {path}</title></head><body><h1>Index of {path}</h1><pre><a href=\"../\">../</a>\n"
+    );
+    for name in names {
+        page.push_str(&format!("<a href=\"{name}\">{name}</a>\n"));
+    }
+    page.push_str("</pre></body></html>\n");
+    Some(page.into_bytes())
 }
 
 fn write_head(
@@ -253,7 +288,10 @@ fn handle(mut stream: TcpStream, root: &Path, state: &Mutex<State>) -> std::io::
         fault
     };
     let file = file_for(root, &path);
-    let body = file.as_ref().and_then(|f| std::fs::read(f).ok());
+    let body = match &file {
+        Some(f) => std::fs::read(f).ok(),
+        None => listing_for(root, &path),
+    };
     match fault {
         Some(Fault::Status {
             code, retry_after, ..
