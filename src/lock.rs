@@ -86,6 +86,10 @@ impl EpochFrom {
     }
 }
 
+/// The suite of a local `.deb` named in `packages.include`: its `filename` is its path relative
+/// to the profile's folder, its `size` and `sha256` those of the file. No `[[suite]]` lists it.
+pub const LOCAL_SUITE: &str = "local";
+
 /// A suite the lock was resolved from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LockedSuite {
@@ -354,9 +358,16 @@ impl Lock {
                     .map_err(|e| LockError::Invalid(e.to_string()))?;
                 crate::debian::Version::parse(&p.version)
                     .map_err(|e| LockError::Invalid(e.to_string()))?;
-                if p.filename.starts_with('/')
-                    || p.filename.split('/').any(|c| c == ".." || c.is_empty())
-                {
+                let unsafe_name = if p.suite == LOCAL_SUITE {
+                    // A path relative to the profile's folder, as the profile names it.
+                    !(p.filename.starts_with("./") || p.filename.starts_with("../"))
+                        || !p.filename.ends_with(".deb")
+                        || p.filename.chars().any(char::is_control)
+                } else {
+                    p.filename.starts_with('/')
+                        || p.filename.split('/').any(|c| c == ".." || c.is_empty())
+                };
+                if unsafe_name {
                     return Err(LockError::Invalid(format!(
                         "unsafe filename `{}`",
                         p.filename
@@ -561,6 +572,11 @@ pub fn from_resolution(
                 Reason::Essential => Why::Requested("Essential: yes".into()),
                 Reason::Priority(priority) => Why::Requested(format!("Priority: {priority}")),
                 Reason::Variant(variant) => Why::Requested(format!("variant: {variant}")),
+                // A local `.deb` says which file (the place in the profile would tie the lock
+                // to the checkout's folder).
+                Reason::Include(_) if entry.suite == LOCAL_SUITE => {
+                    Why::Requested(format!("packages.include: {}", record.filename))
+                }
                 Reason::Include(_) => Why::Requested("packages.include".into()),
                 Reason::Dependency {
                     parent,

@@ -3,7 +3,8 @@
 //! Packages are grouped by key, `(name, architecture)`, with `Architecture: all` packages under
 //! the native architecture (dpkg and apt treat them as native). Within a key, versions are
 //! ordered as apt orders candidates with default pins: highest version first, and for the same
-//! version the earlier suite (SUITE before SUITE-updates before SUITE-security). The first is the
+//! version the earlier suite (SUITE before SUITE-updates before SUITE-security; a local `.deb`
+//! before any suite, as apt makes it the candidate). The first is the
 //! *candidate*, the only version apt installs unless asked for another (`name=version`).
 //!
 //! Relation fields are parsed when first needed, except `Provides`, which the universe needs to
@@ -138,9 +139,12 @@ impl Universe {
         for versions in universe.by_key.values_mut() {
             versions.sort_by(|&a, &b| {
                 let (a, b) = (&entries[a], &entries[b]);
+                // A local `.deb` is apt's forced candidate: of the same version, it comes first.
+                let local = |e: &Entry| e.suite != crate::lock::LOCAL_SUITE;
                 b.record
                     .version
                     .cmp(&a.record.version)
+                    .then(local(a).cmp(&local(b)))
                     .then(a.suite_rank.cmp(&b.suite_rank))
                     .then(a.record.filename.cmp(&b.record.filename))
             });
