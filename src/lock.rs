@@ -472,6 +472,27 @@ mod tests {
     }
 
     #[test]
+    fn a_local_package_is_named_relative_to_the_profile() {
+        let mut lock = sample();
+        lock.packages[0].suite = LOCAL_SUITE.into();
+        for (filename, valid) in [
+            ("./vendor/app_1.0_amd64.deb", true),
+            ("../debs/app.deb", true),
+            ("/opt/app.deb", false),
+            ("./vendor/app.tar", false),
+            ("pool/main/a/app.deb", false),
+        ] {
+            lock.packages[0].filename = filename.into();
+            let parsed = Lock::parse(&lock.to_toml("p.toml"));
+            assert_eq!(parsed.is_ok(), valid, "{filename}: {parsed:?}");
+        }
+        // A repository package may not leave the archive.
+        lock.packages[0].suite = "trixie".into();
+        lock.packages[0].filename = "../debs/app.deb".into();
+        assert!(Lock::parse(&lock.to_toml("p.toml")).is_err());
+    }
+
+    #[test]
     fn round_trips_byte_for_byte() {
         let mut lock = sample();
         lock.sort();

@@ -1612,6 +1612,73 @@ mod tests {
     }
 
     #[test]
+    fn local_debs_are_paths_relative_to_the_file_that_names_them() {
+        let base = "[source]\nsuite = \"trixie\"\n[packages]\ninclude = [\"./vendor/a_1_amd64.deb\", \"hello\"]\n";
+        let child = "extends = \"base/b.toml\"\n[packages]\ninclude = [\"../debs/c.deb\", \"/opt/d.deb\", \"./base/vendor/a_1_amd64.deb\"]\n";
+        let profile = load_from(
+            &[("/p/k/base/b.toml", base), ("/p/k/kiosk.toml", child)],
+            "k/kiosk.toml",
+        )
+        .unwrap();
+        let local: Vec<&Path> = profile
+            .packages
+            .local
+            .iter()
+            .map(|l| l.value.as_path())
+            .collect();
+        assert_eq!(
+            local,
+            vec![
+                Path::new("/p/k/base/vendor/a_1_amd64.deb"),
+                Path::new("/p/debs/c.deb"),
+                Path::new("/opt/d.deb")
+            ]
+        );
+        assert_eq!(profile.packages.include.len(), 1);
+        assert_eq!(
+            profile.packages.local[1].at.to_string(),
+            "/p/k/kiosk.toml:3:12"
+        );
+        let names: Vec<String> = local.iter().map(|p| profile.local_name(p)).collect();
+        assert_eq!(
+            names,
+            vec![
+                "./base/vendor/a_1_amd64.deb",
+                "../debs/c.deb",
+                "../../opt/d.deb"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_local_path_must_end_in_deb() {
+        let text = error_text(
+            &[(
+                "/p/a.toml",
+                "[source]\nsuite = \"trixie\"\n[packages]\ninclude = [\"./app.tar\"]\n",
+            )],
+            "a.toml",
+        );
+        assert_eq!(
+            text,
+            "/p/a.toml:4:12: `packages.include`: `./app.tar` is a path, and a local package must be a `.deb` file"
+        );
+    }
+
+    #[test]
+    fn the_digest_names_local_debs_relative_to_the_profile() {
+        let text = "[source]\nsuite = \"trixie\"\n[packages]\ninclude = [\"./v/a.deb\"]\n";
+        let here = load_from(&[("/p/a.toml", text)], "a.toml").unwrap();
+        let moved = load_from(&[("/q/r/a.toml", text)], "/q/r/a.toml").unwrap();
+        assert_eq!(here.resolution_digest(), moved.resolution_digest());
+        let other = text.replace("./v/a.deb", "./v/b.deb");
+        let other = load_from(&[("/p/a.toml", &other)], "a.toml").unwrap();
+        assert_ne!(here.resolution_digest(), other.resolution_digest());
+        let none = load_from(&[("/p/a.toml", "[source]\nsuite = \"trixie\"\n")], "a.toml");
+        assert_ne!(none.unwrap().resolution_digest(), here.resolution_digest());
+    }
+
+    #[test]
     fn a_relation_in_include_is_named_as_such() {
         for entry in ["libc6 (>= 2.36)", "a | b", "libc6(>=2)"] {
             let text =

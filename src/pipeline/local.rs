@@ -227,7 +227,10 @@ pub fn store(
         if (sha256, size) != (package.sha256, package.size) {
             return Err(mismatch(&path, package));
         }
-        blobs.insert(package.sha256, pending.commit_blob().map_err(Failure::from)?);
+        blobs.insert(
+            package.sha256,
+            pending.commit_blob().map_err(Failure::from)?,
+        );
     }
     Ok(blobs)
 }

@@ -435,16 +435,17 @@ pub fn resolve_packages(
     };
     let started = std::time::Instant::now();
     let universe = universe(profile, &suites, &local);
-    let resolution = crate::resolve::resolve(&universe, &request(profile, &local)).context(|| {
-        // At a snapshot, a package may simply not exist yet: say which state was searched.
-        let at = snapshot.map_or(String::new(), |t| {
-            format!(" at snapshot {}", t.snapshot_form())
-        });
-        format!(
-            "cannot resolve the packages of `{}`{at}",
-            profile.path.display()
-        )
-    })?;
+    let resolution =
+        crate::resolve::resolve(&universe, &request(profile, &local)).context(|| {
+            // At a snapshot, a package may simply not exist yet: say which state was searched.
+            let at = snapshot.map_or(String::new(), |t| {
+                format!(" at snapshot {}", t.snapshot_form())
+            });
+            format!(
+                "cannot resolve the packages of `{}`{at}",
+                profile.path.display()
+            )
+        })?;
     for warning in &resolution.warnings {
         env.printer.warn(warning);
     }

@@ -259,8 +259,8 @@ mod tests {
         assert_eq!(&*record.filename, "./vendor/app.deb");
         assert_eq!((record.size, record.sha256), (3, sha));
         assert_eq!(record.relations.depends.as_deref(), Some("libc6"));
-        let error = local_record(b"Package: app\nArchitecture: amd64\n", "./a.deb", 0, sha)
-            .unwrap_err();
+        let error =
+            local_record(b"Package: app\nArchitecture: amd64\n", "./a.deb", 0, sha).unwrap_err();
         assert!(error.contains("Version"), "{error}");
         assert!(local_record(b"Package: a\n\nPackage: b\n", "./a.deb", 0, sha).is_err());
     }

@@ -96,7 +96,10 @@ fn a_local_deb_is_locked_by_sha256_and_installed_with_its_dependencies() {
     let libfoo = locked(&lock, "libfoo");
     assert!(libfoo.contains("suite = \"trixie\""), "{libfoo}");
     assert!(libfoo.contains("required-by = \"app\""), "{libfoo}");
-    assert!(!lock.contains(&fixture.path().display().to_string()), "{lock}");
+    assert!(
+        !lock.contains(&fixture.path().display().to_string()),
+        "{lock}"
+    );
 
     // The lock holds; `--locked` and `--frozen` build from it, also offline.
     ok(&fixture.run(&["lock", "p.toml", "--check"], &[]));
@@ -106,7 +109,11 @@ fn a_local_deb_is_locked_by_sha256_and_installed_with_its_dependencies() {
     // A moved checkout keeps its lock: the file is named relative to the profile.
     let moved = tempfile::tempdir().unwrap();
     let target = moved.path().join("checkout");
-    std::fs::rename(fixture.path().join("vendor"), fixture.path().join("vendor.keep")).unwrap();
+    std::fs::rename(
+        fixture.path().join("vendor"),
+        fixture.path().join("vendor.keep"),
+    )
+    .unwrap();
     std::fs::create_dir_all(target.join("vendor")).unwrap();
     std::fs::copy(
         fixture.path().join("vendor.keep/app_1.0_amd64.deb"),
@@ -158,7 +165,11 @@ fn a_changed_local_deb_makes_the_lock_stale_and_locked_builds_refuse() {
     // By default the lock is resolved again, saying why, with the new file's SHA256.
     let out = build(&fixture, "out.tar", &[]);
     ok(&out);
-    assert!(stderr(&out).contains(&format!("`{LOCAL}` changed")), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("`{LOCAL}` changed")),
+        "{}",
+        stderr(&out)
+    );
     let bytes = std::fs::read(fixture.path().join(LOCAL)).unwrap();
     assert!(
         fixture.read("p.lock").contains(&repo::sha256_hex(&bytes)),
