@@ -93,6 +93,10 @@ impl EpochFrom {
     }
 }
 
+/// The suite of a local `.deb` named in `packages.include`: its `filename` is its path relative
+/// to the profile's folder, its `size` and `sha256` those of the file. No `[[suite]]` lists it.
+pub const LOCAL_SUITE: &str = "local";
+
 /// A suite the lock was resolved from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LockedSuite {
@@ -376,9 +380,16 @@ impl Lock {
                     .map_err(|e| LockError::Invalid(e.to_string()))?;
                 crate::debian::Version::parse(&p.version)
                     .map_err(|e| LockError::Invalid(e.to_string()))?;
-                if p.filename.starts_with('/')
-                    || p.filename.split('/').any(|c| c == ".." || c.is_empty())
-                {
+                let unsafe_name = if p.suite == LOCAL_SUITE {
+                    // A path relative to the profile's folder, as the profile names it.
+                    !(p.filename.starts_with("./") || p.filename.starts_with("../"))
+                        || !p.filename.ends_with(".deb")
+                        || p.filename.chars().any(char::is_control)
+                } else {
+                    p.filename.starts_with('/')
+                        || p.filename.split('/').any(|c| c == ".." || c.is_empty())
+                };
+                if unsafe_name {
                     return Err(LockError::Invalid(format!(
                         "unsafe filename `{}`",
                         p.filename
@@ -489,6 +500,27 @@ mod tests {
                 },
             ],
         }
+    }
+
+    #[test]
+    fn a_local_package_is_named_relative_to_the_profile() {
+        let mut lock = sample();
+        lock.packages[0].suite = LOCAL_SUITE.into();
+        for (filename, valid) in [
+            ("./vendor/app_1.0_amd64.deb", true),
+            ("../debs/app.deb", true),
+            ("/opt/app.deb", false),
+            ("./vendor/app.tar", false),
+            ("pool/main/a/app.deb", false),
+        ] {
+            lock.packages[0].filename = filename.into();
+            let parsed = Lock::parse(&lock.to_toml("p.toml"));
+            assert_eq!(parsed.is_ok(), valid, "{filename}: {parsed:?}");
+        }
+        // A repository package may not leave the archive.
+        lock.packages[0].suite = "trixie".into();
+        lock.packages[0].filename = "../debs/app.deb".into();
+        assert!(Lock::parse(&lock.to_toml("p.toml")).is_err());
     }
 
     #[test]
@@ -605,6 +637,11 @@ pub fn from_resolution(
                 Reason::Essential => Why::Requested("Essential: yes".into()),
                 Reason::Priority(priority) => Why::Requested(format!("Priority: {priority}")),
                 Reason::Variant(variant) => Why::Requested(format!("variant: {variant}")),
+                // A local `.deb` says which file (the place in the profile would tie the lock
+                // to the checkout's folder).
+                Reason::Include(_) if entry.suite == LOCAL_SUITE => {
+                    Why::Requested(format!("packages.include: {}", record.filename))
+                }
                 Reason::Include(_) => Why::Requested("packages.include".into()),
                 Reason::Dependency {
                     parent,

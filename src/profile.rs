@@ -10,7 +10,10 @@
 //!   it. The base is loaded first; the extending file's lists are appended to the base's (an entry
 //!   already present is not repeated) and its scalars replace the base's. Cycles and chains deeper
 //!   than [`MAX_EXTENDS_DEPTH`] are errors.
-//! - Paths (`keyring`, `hooks`, `extends`) are relative to the folder of the file that sets them.
+//! - Paths (`keyring`, `hooks`, `extends`, local `.deb`s in `include`) are relative to the
+//!   folder of the file that sets them.
+//! - An `include` entry that starts with `./`, `../` or `/` is a local `.deb` file
+//!   ([`Packages::local`]), not a package name; it must end in `.deb`.
 //! - Every error names `file:line:column` and the key path (`source.suite`), and exits 2.
 
 use std::fmt;
@@ -484,6 +487,9 @@ impl Source {
 pub struct Packages {
     pub variant: Variant,
     pub include: Vec<Located<PackageSpec>>,
+    /// Local `.deb` files named in `include` (`./vendor/app_1.2_amd64.deb`): absolute,
+    /// normalized paths, in the order written (the base's first).
+    pub local: Vec<Located<PathBuf>>,
     pub exclude: Vec<Located<PackageName>>,
     pub recommends: bool,
 }
@@ -611,6 +617,7 @@ struct Layer {
     repositories: Vec<Repository>,
     variant: Option<Variant>,
     include: Vec<Located<PackageSpec>>,
+    local: Vec<Located<PathBuf>>,
     exclude: Vec<Located<PackageName>>,
     recommends: Option<bool>,
     mode: Option<Mode>,
@@ -736,6 +743,12 @@ fn parse_raw(source: &FileText<'_>) -> Result<RawProfile, ProfileError> {
         };
         source.invalid(inner.span().unwrap_or(0..0), &key, inner.message())
     })
+}
+
+/// An `include` entry that names a local file rather than a package: apt's rule for
+/// `apt install ./x.deb` (a path starts with `/`, `./` or `../`).
+fn is_local_path(text: &str) -> bool {
+    text.starts_with('/') || text.starts_with("./") || text.starts_with("../")
 }
 
 fn is_debian_word(text: &str) -> bool {
@@ -880,6 +893,21 @@ fn validate_layer(
         })?);
     }
     for spec in packages.include.unwrap_or_default() {
+        if is_local_path(spec.get_ref()) {
+            if !spec.get_ref().ends_with(".deb") {
+                return Err(source.invalid(
+                    spec.span(),
+                    "packages.include",
+                    format!(
+                        "`{}` is a path, and a local package must be a `.deb` file",
+                        crate::debian::escape(spec.get_ref().as_bytes())
+                    ),
+                ));
+            }
+            let path = normalize(folder, Path::new(spec.get_ref()));
+            layer.local.push(source.located(spec.span(), path));
+            continue;
+        }
         let parsed = PackageSpec::parse(spec.get_ref())
             .map_err(|message| source.invalid(spec.span(), "packages.include", message))?;
         layer.include.push(source.located(spec.span(), parsed));
@@ -1230,6 +1258,7 @@ fn merge(top: PathBuf, files: Vec<PathBuf>, layers: Vec<Layer>) -> Result<Profil
         }
         merged.variant = layer.variant.or(merged.variant);
         append_unique(&mut merged.include, layer.include);
+        append_unique(&mut merged.local, layer.local);
         append_unique(&mut merged.exclude, layer.exclude);
         merged.recommends = layer.recommends.or(merged.recommends);
         merged.mode = layer.mode.or(merged.mode);
@@ -1339,6 +1368,7 @@ fn merge(top: PathBuf, files: Vec<PathBuf>, layers: Vec<Layer>) -> Result<Profil
         packages: Packages {
             variant: merged.variant.unwrap_or(Variant::Important),
             include: merged.include,
+            local: merged.local,
             exclude: merged.exclude,
             recommends: merged.recommends.unwrap_or(false),
         },
@@ -1425,7 +1455,30 @@ impl Profile {
                     .map_or_else(|| "release".to_owned(), |p| p.to_string()),
             ));
         }
+        // Local `.deb`s by their name relative to the profile's folder (a moved checkout keeps
+        // its lock); their content is checked by SHA256 against the lock, not here.
+        if !self.packages.local.is_empty() {
+            let names: Vec<String> = self
+                .packages
+                .local
+                .iter()
+                .map(|p| self.local_name(&p.value))
+                .collect();
+            text.push_str(&format!("local={}\n", list(names)));
+        }
         crate::digest::Sha256Digest::of(text.as_bytes())
+    }
+
+    /// The folder of the profile (and of its lock): what local `.deb` names are relative to.
+    pub fn folder(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("/"))
+    }
+
+    /// The name of a local `.deb` (an absolute path of [`Packages::local`]) in the lock and the
+    /// resolution digest: its path relative to the profile's folder, `./vendor/app.deb` or
+    /// `../debs/app.deb`, whatever folder the checkout is in.
+    pub fn local_name(&self, path: &Path) -> String {
+        relative_name(self.folder(), path)
     }
 
     /// `minbase.toml` → `minbase.lock`, beside the profile.
@@ -1440,6 +1493,25 @@ impl Profile {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default()
     }
+}
+
+/// `path` relative to `folder` (both absolute and normalized), lexically, always starting with
+/// `./` or `../`.
+pub fn relative_name(folder: &Path, path: &Path) -> String {
+    let from: Vec<Component<'_>> = folder.components().collect();
+    let to: Vec<Component<'_>> = path.components().collect();
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<String> = Vec::new();
+    if common == from.len() {
+        parts.push(".".into());
+    }
+    parts.extend(std::iter::repeat_n("..".to_owned(), from.len() - common));
+    parts.extend(
+        to[common..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
+    parts.join("/")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1561,6 +1633,12 @@ impl Profile {
                     .include
                     .iter()
                     .map(|s| s.value.to_string())
+                    .chain(
+                        self.packages
+                            .local
+                            .iter()
+                            .map(|p| p.value.display().to_string()),
+                    )
                     .collect(),
                 exclude: self
                     .packages
@@ -1923,6 +2001,73 @@ mod tests {
             "2.10-3"
         );
         assert_eq!(profile.source.native_architecture().as_str(), "amd64");
+    }
+
+    #[test]
+    fn local_debs_are_paths_relative_to_the_file_that_names_them() {
+        let base = "[source]\nsuite = \"trixie\"\n[packages]\ninclude = [\"./vendor/a_1_amd64.deb\", \"hello\"]\n";
+        let child = "extends = \"base/b.toml\"\n[packages]\ninclude = [\"../debs/c.deb\", \"/opt/d.deb\", \"./base/vendor/a_1_amd64.deb\"]\n";
+        let profile = load_from(
+            &[("/p/k/base/b.toml", base), ("/p/k/kiosk.toml", child)],
+            "k/kiosk.toml",
+        )
+        .unwrap();
+        let local: Vec<&Path> = profile
+            .packages
+            .local
+            .iter()
+            .map(|l| l.value.as_path())
+            .collect();
+        assert_eq!(
+            local,
+            vec![
+                Path::new("/p/k/base/vendor/a_1_amd64.deb"),
+                Path::new("/p/debs/c.deb"),
+                Path::new("/opt/d.deb")
+            ]
+        );
+        assert_eq!(profile.packages.include.len(), 1);
+        assert_eq!(
+            profile.packages.local[1].at.to_string(),
+            "/p/k/kiosk.toml:3:12"
+        );
+        let names: Vec<String> = local.iter().map(|p| profile.local_name(p)).collect();
+        assert_eq!(
+            names,
+            vec![
+                "./base/vendor/a_1_amd64.deb",
+                "../debs/c.deb",
+                "../../opt/d.deb"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_local_path_must_end_in_deb() {
+        let text = error_text(
+            &[(
+                "/p/a.toml",
+                "[source]\nsuite = \"trixie\"\n[packages]\ninclude = [\"./app.tar\"]\n",
+            )],
+            "a.toml",
+        );
+        assert_eq!(
+            text,
+            "/p/a.toml:4:12: `packages.include`: `./app.tar` is a path, and a local package must be a `.deb` file"
+        );
+    }
+
+    #[test]
+    fn the_digest_names_local_debs_relative_to_the_profile() {
+        let text = "[source]\nsuite = \"trixie\"\n[packages]\ninclude = [\"./v/a.deb\"]\n";
+        let here = load_from(&[("/p/a.toml", text)], "a.toml").unwrap();
+        let moved = load_from(&[("/q/r/a.toml", text)], "/q/r/a.toml").unwrap();
+        assert_eq!(here.resolution_digest(), moved.resolution_digest());
+        let other = text.replace("./v/a.deb", "./v/b.deb");
+        let other = load_from(&[("/p/a.toml", &other)], "a.toml").unwrap();
+        assert_ne!(here.resolution_digest(), other.resolution_digest());
+        let none = load_from(&[("/p/a.toml", "[source]\nsuite = \"trixie\"\n")], "a.toml");
+        assert_ne!(none.unwrap().resolution_digest(), here.resolution_digest());
     }
 
     #[test]

@@ -38,11 +38,24 @@ pub fn run(env: &Env<'_>, args: &FetchArgs) -> Result<Outcome, Failure> {
     let cache = locking::open_cache(env)?;
     let fetcher = locking::fetcher(env, &repo_options(&args.repo))?;
     let report = fetching::download(env, &fetcher, &cache, &wanted, args.repo.jobs)?;
+    // Local `.deb`s are beside the profile, named relative to its (and the lock's) folder.
+    let folder = match &profile {
+        Some(profile) => profile.folder().to_path_buf(),
+        None => {
+            let folder = match args.target.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p,
+                _ => std::path::Path::new("."),
+            };
+            std::path::absolute(folder)
+                .map_err(|e| Failure::from(crate::error::io_at("read", folder)(e)))?
+        }
+    };
+    let stored = crate::pipeline::local::store(&lock, &folder, &cache)?;
     env.printer.status(
         "Fetched",
         &format!(
             "{} packages: {} downloaded ({} bytes), {} already in the cache",
-            wanted.len(),
+            wanted.len() + stored.len(),
             report.downloaded,
             report.bytes,
             report.cached

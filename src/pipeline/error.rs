@@ -95,6 +95,16 @@ pub enum BuildError {
         "the lock's epoch {lock} is not the one its packages give ({derived}, the newest build time of its packages)"
     )]
     EpochMismatch { lock: i64, derived: i64 },
+    #[error("local package `{}`: {reason}", .path.display())]
+    LocalPackage { path: PathBuf, reason: String },
+    #[error(
+        "local package `{name}` (`{}`) is not the file the lock records (sha256:{sha256})", .path.display()
+    )]
+    LocalPackageChanged {
+        path: PathBuf,
+        name: String,
+        sha256: String,
+    },
     #[error("cannot use the packages handed over by the parent debroot: {0}")]
     HandedOver(String),
 }
@@ -121,14 +131,17 @@ impl Classify for BuildError {
             | LockUnlistedSuite { .. }
             | LockUnknownRepository { .. }
             | RepositoryNeedsSnapshot { .. }
-            | LockFilename { .. } => ExitClass::Usage,
+            | LockFilename { .. }
+            | LocalPackage { .. } => ExitClass::Usage,
             OutputFolderMissing { .. }
             | OutputFolderReadOnly(_)
             | HandedOver(_)
             | Image { .. }
             | Verity { .. } => ExitClass::Output,
             LockWouldChange(_) => ExitClass::Differs,
-            NotFetched { .. } | EpochMismatch { .. } => ExitClass::Integrity,
+            NotFetched { .. } | EpochMismatch { .. } | LocalPackageChanged { .. } => {
+                ExitClass::Integrity
+            }
             BuildTime { .. } => ExitClass::Archive,
         }
     }
@@ -154,6 +167,12 @@ impl Classify for BuildError {
                 "run `debroot lock PROFILE` (with the same --snapshot) to update it"
             }
             LockWouldChange(_) => "run `debroot lock --update PROFILE` and review the change",
+            LocalPackage { .. } => {
+                "fix the path in `packages.include` (relative to the profile's folder), or put the `.deb` there"
+            }
+            LocalPackageChanged { .. } => {
+                "the file changed during the build; run the build again, which locks the new file"
+            }
             EpochMismatch { .. } => {
                 "lock again (`debroot lock --update PROFILE`), or set the epoch with SOURCE_DATE_EPOCH or `build.epoch`"
             }

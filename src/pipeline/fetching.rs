@@ -24,12 +24,15 @@ pub fn fetch_for_build(
     let sources = locking::choose_sources(env, Some(&spec.profile.source), snapshot, &spec.repo)?;
     let wanted = wanted(lock, &sources)?;
     let fetcher = locking::fetcher(env, &spec.repo)?;
-    let report = download(env, &fetcher, cache, &wanted, spec.repo.jobs)?;
+    let mut report = download(env, &fetcher, cache, &wanted, spec.repo.jobs)?;
+    report
+        .blobs
+        .extend(super::local::store(lock, spec.profile.folder(), cache)?);
     env.printer.status(
         "Fetched",
         &format!(
             "{} packages ({} downloaded)",
-            wanted.len(),
+            lock.packages.len(),
             report.downloaded
         ),
     );
@@ -37,10 +40,12 @@ pub fn fetch_for_build(
     Ok(report)
 }
 
-/// Every package of `lock`, with the URL it is fetched from.
+/// Every package of `lock` but the local `.deb`s ([`super::local::store`]), with the URL it is
+/// fetched from.
 pub fn wanted(lock: &Lock, sources: &Sources) -> Result<Vec<Wanted>, Failure> {
     lock.packages
         .iter()
+        .filter(|package| package.suite != crate::lock::LOCAL_SUITE)
         .map(|package| {
             let base = match &package.repository {
                 Some(repository) => sources.extra.get(repository).ok_or_else(|| {

@@ -15,7 +15,7 @@ use crate::repo::source::{self, Sources};
 use crate::timestamp::Timestamp;
 
 use super::error::BuildError;
-use super::{BuildSpec, Env, LockPolicy, fetching};
+use super::{BuildSpec, Env, LockPolicy, fetching, local};
 
 /// How the repository is reached: the command line's choices, as plain values.
 #[derive(Debug, Clone, Default)]
@@ -242,7 +242,7 @@ pub fn write_lock(profile: &Profile, lock: &crate::lock::Lock) -> Result<(), Fai
 
 /// Why `lock` no longer answers what the profile and the command line ask for, or `None` when it
 /// does: the profile's resolution inputs changed (its digest: suite, architectures, packages,
-/// the profile's own snapshot...), or `--snapshot` asks for another state of the archive than
+/// the profile's own snapshot...), a local `.deb` is not the file the lock records, or `--snapshot` asks for another state of the archive than
 /// the one the lock was resolved at. A pin given on the command line is never silently
 /// replaced by the lock's.
 pub fn stale_reason(
@@ -254,6 +254,9 @@ pub fn stale_reason(
         return Ok(Some(
             "the profile changed since the lock was written".into(),
         ));
+    }
+    if let Some(reason) = local::changed(lock, profile.folder()) {
+        return Ok(Some(reason));
     }
     if let Some(text) = &args.snapshot {
         let asked = parse_snapshot(text)?;
@@ -470,8 +473,13 @@ pub fn report_skipped(
     }
 }
 
-/// The universe of the loaded suites, in the profile's suite order, each at its priority.
-pub fn universe(profile: &Profile, suites: &[ReadSuite]) -> crate::resolve::Universe {
+/// The universe of the loaded suites, in the profile's suite order, each at its priority,
+/// then the local `.deb`s.
+pub fn universe(
+    profile: &Profile,
+    suites: &[ReadSuite],
+    local: &[local::LocalDeb],
+) -> crate::resolve::Universe {
     let mut parts = Vec::new();
     for read in suites {
         for index in &read.suite.indexes {
@@ -483,11 +491,19 @@ pub fn universe(profile: &Profile, suites: &[ReadSuite]) -> crate::resolve::Univ
             });
         }
     }
+    if !local.is_empty() {
+        parts.push(crate::resolve::Part {
+            suite: crate::lock::LOCAL_SUITE.to_owned(),
+            repository: None,
+            priority: crate::resolve::universe::DEFAULT_PRIORITY,
+            index: local::index(local),
+        });
+    }
     crate::resolve::Universe::from_parts(&profile.source.architectures, parts)
 }
 
-/// The resolution request of a profile.
-pub fn request(profile: &Profile) -> crate::resolve::Request {
+/// The resolution request of a profile, its local `.deb`s read.
+pub fn request(profile: &Profile, local: &[local::LocalDeb]) -> crate::resolve::Request {
     crate::resolve::Request {
         variant: profile.packages.variant,
         include: profile
@@ -498,6 +514,7 @@ pub fn request(profile: &Profile) -> crate::resolve::Request {
                 spec: spec.value.clone(),
                 origin: format!("`packages.include` at {}", spec.at),
             })
+            .chain(local::requests(profile, local))
             .collect(),
         exclude: profile
             .packages
@@ -541,7 +558,7 @@ pub fn resolve_lock(
             {
                 previous.epoch
             }
-            _ => packages_epoch_of(env, &repo, args, &lock)?,
+            _ => packages_epoch_of(env, &repo, args, profile, &lock)?,
         };
     }
     Ok(lock)
@@ -556,6 +573,8 @@ pub fn resolve_packages(
     previous: Option<&crate::lock::Lock>,
 ) -> Result<(crate::lock::Lock, Repo), Failure> {
     use crate::lock::{self, LockedSuite};
+    // Local files first: a wrong path is found before any download.
+    let local = local::read(profile)?;
     let repo = open_repo(env, profile, args)?;
     let suites = read_indexes(env, profile, &repo)?;
     let locked_suites: Vec<LockedSuite> = suites
@@ -575,17 +594,18 @@ pub fn resolve_packages(
         None => profile.source.snapshot,
     };
     let started = std::time::Instant::now();
-    let universe = universe(profile, &suites);
-    let resolution = crate::resolve::resolve(&universe, &request(profile)).context(|| {
-        // At a snapshot, a package may simply not exist yet: say which state was searched.
-        let at = snapshot.map_or(String::new(), |t| {
-            format!(" at snapshot {}", t.snapshot_form())
-        });
-        format!(
-            "cannot resolve the packages of `{}`{at}",
-            profile.path.display()
-        )
-    })?;
+    let universe = universe(profile, &suites, &local);
+    let resolution =
+        crate::resolve::resolve(&universe, &request(profile, &local)).context(|| {
+            // At a snapshot, a package may simply not exist yet: say which state was searched.
+            let at = snapshot.map_or(String::new(), |t| {
+                format!(" at snapshot {}", t.snapshot_form())
+            });
+            format!(
+                "cannot resolve the packages of `{}`{at}",
+                profile.path.display()
+            )
+        })?;
     for warning in &resolution.warnings {
         env.printer.warn(warning);
     }
@@ -619,10 +639,14 @@ fn packages_epoch_of(
     env: &Env<'_>,
     repo: &Repo,
     args: &RepoOptions,
+    profile: &Profile,
     lock: &crate::lock::Lock,
 ) -> Result<i64, Failure> {
     let wanted = fetching::wanted(lock, &repo.sources)?;
-    let report = fetching::download(env, &repo.fetcher, &repo.cache, &wanted, args.jobs)?;
+    let mut report = fetching::download(env, &repo.fetcher, &repo.cache, &wanted, args.jobs)?;
+    report
+        .blobs
+        .extend(local::store(lock, profile.folder(), &repo.cache)?);
     let epoch = fetching::packages_epoch(lock, &report.blobs)?;
     env.printer.status(
         "Dated",

@@ -38,6 +38,7 @@ pub mod error;
 pub mod extract;
 pub mod fetching;
 pub mod hook_plan;
+pub mod local;
 pub mod locking;
 pub mod namespace;
 pub mod setup;

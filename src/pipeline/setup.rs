@@ -59,6 +59,9 @@ pub fn prepare(env: &Env<'_>, spec: &BuildSpec) -> Result<Ready, Failure> {
             .collect();
         inputs.push(("the lock", &lock_path));
         inputs.push(("the keyring", &profile.source.keyring));
+        for deb in &profile.packages.local {
+            inputs.push(("a local package", &deb.value));
+        }
         refuse_inputs(&output, &inputs)?;
         output
     };

@@ -120,10 +120,6 @@ fn relation_text(paragraph: &Paragraph<'_>, field: &str) -> Result<Option<Box<st
 }
 
 fn record(paragraph: &Paragraph<'_>) -> Result<PackageRecord, String> {
-    let name = PackageName::parse(required(paragraph, "Package")?).map_err(|e| e.to_string())?;
-    let version = Version::parse(required(paragraph, "Version")?).map_err(|e| e.to_string())?;
-    let architecture =
-        Architecture::parse(required(paragraph, "Architecture")?).map_err(|e| e.to_string())?;
     let filename = required(paragraph, "Filename")?;
     if !valid_filename(filename) {
         return Err(format!(
@@ -144,6 +140,20 @@ fn record(paragraph: &Paragraph<'_>) -> Result<PackageRecord, String> {
             )
         })?;
     let sha256 = Sha256Digest::parse(required(paragraph, "SHA256")?).map_err(|e| e.to_string())?;
+    record_of(paragraph, filename, size, sha256)
+}
+
+/// The record of a stanza whose file is `filename`, `size` bytes with `sha256`.
+fn record_of(
+    paragraph: &Paragraph<'_>,
+    filename: &str,
+    size: u64,
+    sha256: Sha256Digest,
+) -> Result<PackageRecord, String> {
+    let name = PackageName::parse(required(paragraph, "Package")?).map_err(|e| e.to_string())?;
+    let version = Version::parse(required(paragraph, "Version")?).map_err(|e| e.to_string())?;
+    let architecture =
+        Architecture::parse(required(paragraph, "Architecture")?).map_err(|e| e.to_string())?;
     let multi_arch = MultiArch::parse(paragraph.get("Multi-Arch")).map_err(|e| e.to_string())?;
     let essential =
         fields::parse_essential(paragraph.get("Essential")).map_err(|e| e.to_string())?;
@@ -169,6 +179,22 @@ fn record(paragraph: &Paragraph<'_>) -> Result<PackageRecord, String> {
         },
         line: paragraph.line,
     })
+}
+
+/// The record of a local `.deb` from its `control` file, as apt's `debDebPkgFileIndex` makes a
+/// `Packages` stanza of it: the control fields, with `Filename` (here the name the profile
+/// gives the file), `Size` and `SHA256` of the file itself.
+pub fn local_record(
+    control: &[u8],
+    filename: &str,
+    size: u64,
+    sha256: Sha256Digest,
+) -> Result<PackageRecord, String> {
+    let paragraphs = deb822::parse(control).map_err(|e| format!("`control`: {e}"))?;
+    let [paragraph] = paragraphs.as_slice() else {
+        return Err("`control` must hold exactly one paragraph".into());
+    };
+    record_of(paragraph, filename, size, sha256)
 }
 
 /// Parses a `Packages` index of `arch` (`all` packages are accepted in any index).
@@ -222,6 +248,21 @@ mod tests {
 
     fn amd64() -> Architecture {
         Architecture::parse("amd64").unwrap()
+    }
+
+    #[test]
+    fn a_local_record_takes_its_file_from_the_caller() {
+        let control = b"Package: app\nVersion: 1.2\nArchitecture: amd64\nDepends: libc6\nPriority: optional\n";
+        let sha = Sha256Digest::of(b"deb");
+        let record = local_record(control, "./vendor/app.deb", 3, sha).unwrap();
+        assert_eq!(record.name.as_str(), "app");
+        assert_eq!(&*record.filename, "./vendor/app.deb");
+        assert_eq!((record.size, record.sha256), (3, sha));
+        assert_eq!(record.relations.depends.as_deref(), Some("libc6"));
+        let error =
+            local_record(b"Package: app\nArchitecture: amd64\n", "./a.deb", 0, sha).unwrap_err();
+        assert!(error.contains("Version"), "{error}");
+        assert!(local_record(b"Package: a\n\nPackage: b\n", "./a.deb", 0, sha).is_err());
     }
 
     #[test]

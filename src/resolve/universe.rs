@@ -4,9 +4,9 @@
 //! the native architecture (dpkg and apt treat them as native). Within a key, versions are
 //! ordered as apt orders candidates: highest pin priority first (500 by default, 100 for
 //! Debian's backports, a repository's own `priority`), then highest version, and for the same
-//! version the earlier suite (SUITE before SUITE-updates before SUITE-security). The first is the
-//! *candidate*, the only version apt installs unless asked for another (`name=version`,
-//! `name/suite`).
+//! version a local `.deb` first (apt makes it the candidate), then the earlier suite (SUITE
+//! before SUITE-updates before SUITE-security). The first is the *candidate*, the only version
+//! apt installs unless asked for another (`name=version`, `name/suite`).
 //!
 //! Relation fields are parsed when first needed, except `Provides`, which the universe needs to
 //! know who provides what.
@@ -70,9 +70,12 @@ pub struct Entry {
 /// apt's candidate order of two versions of one package (`pkgPolicy::GetCandidateVer`):
 /// higher pin priority first, then higher version, then the earlier suite.
 pub fn candidate_order(a: &Entry, b: &Entry) -> std::cmp::Ordering {
+    // A local `.deb` is apt's forced candidate: of the same version, it comes first.
+    let repository = |e: &Entry| e.suite != crate::lock::LOCAL_SUITE;
     b.priority
         .cmp(&a.priority)
         .then(b.record.version.cmp(&a.record.version))
+        .then(repository(a).cmp(&repository(b)))
         .then(a.suite_rank.cmp(&b.suite_rank))
 }
 
