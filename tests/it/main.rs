@@ -34,6 +34,7 @@ mod privileged_image_erofs;
 mod privileged_image_ext4;
 mod privileged_image_squashfs;
 mod privileged_threats;
+mod repositories;
 mod reproducibility;
 mod resolver_properties;
 mod scenarios;

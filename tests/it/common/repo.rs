@@ -67,6 +67,8 @@ impl Signature {
 pub enum Archive {
     Debian,
     Security,
+    /// A third-party repository (`[[source.repository]]`), served at `/vendor/`.
+    Vendor,
 }
 
 impl Archive {
@@ -74,6 +76,7 @@ impl Archive {
         match self {
             Archive::Debian => "debian",
             Archive::Security => "debian-security",
+            Archive::Vendor => "vendor",
         }
     }
 }
@@ -95,6 +98,8 @@ pub struct Suite {
     pub signatures: Vec<Signature>,
     /// Extra stanzas appended verbatim to every `Packages` (hostile input).
     pub raw_stanzas: Vec<String>,
+    /// Extra `Release` fields (`NotAutomatic: yes`); a `-backports` suite has Debian's.
+    pub release_fields: Vec<String>,
 }
 
 impl Suite {
@@ -122,6 +127,14 @@ impl Suite {
             by_hash: true,
             signatures: vec![Signature::by(Signer::Trusted)],
             raw_stanzas: Vec::new(),
+            release_fields: if name.ends_with("-backports") {
+                vec![
+                    "NotAutomatic: yes".into(),
+                    "ButAutomaticUpgrades: yes".into(),
+                ]
+            } else {
+                Vec::new()
+            },
         }
     }
 }
@@ -180,6 +193,9 @@ fn release_text(suite: &Suite, files: &[(String, Vec<u8>)]) -> String {
     }
     if suite.by_hash {
         text.push_str("Acquire-By-Hash: yes\n");
+    }
+    for field in &suite.release_fields {
+        text.push_str(&format!("{field}\n"));
     }
     text.push_str("No-Support-for-Architecture-all: Packages\n");
     text.push_str(&format!(
