@@ -95,6 +95,35 @@ pub fn init(root: &Path, architectures: &[crate::debian::Architecture]) -> Resul
     Ok(())
 }
 
+/// Where the path filters are written for the dpkg runs inside the root.
+pub const FILTER_CONFIG: &str = "etc/dpkg/dpkg.cfg.d/99debroot";
+
+/// Writes the path filters to [`FILTER_CONFIG`] (as mmdebstrap's `--dpkgopt` writes
+/// `99mmdebstrap`), so that dpkg run later in the image (hooks, apt) filters as the build did.
+/// Nothing is written without filters. Run confined to the root, after the Essential set (which
+/// ships `/etc/dpkg/dpkg.cfg.d`) is unpacked.
+pub fn write_filter_config(
+    root: &Path,
+    filter: &crate::pathfilter::PathFilter,
+) -> Result<(), DbError> {
+    const WRITE: &str = "write the dpkg path filters at";
+    if filter.is_empty() {
+        return Ok(());
+    }
+    for dir in ["etc", "etc/dpkg", "etc/dpkg/dpkg.cfg.d"] {
+        let dir = root.join(dir);
+        if fs::symlink_metadata(&dir).is_err() {
+            fs::create_dir(&dir).map_err(io_at(WRITE, &dir))?;
+            fs::set_permissions(&dir, fs::Permissions::from_mode(0o755))
+                .map_err(io_at(WRITE, &dir))?;
+        }
+    }
+    let path = root.join(FILTER_CONFIG);
+    fs::write(&path, filter.dpkg_cfg()).map_err(io_at(WRITE, &path))?;
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).map_err(io_at(WRITE, &path))?;
+    Ok(())
+}
+
 /// The database name of a package: `name`, or `name:arch` for `Multi-Arch: same`.
 pub fn db_name(control: &Control) -> String {
     if control.multi_arch == MultiArch::Same {
@@ -170,6 +199,11 @@ pub fn write_package(
             continue;
         }
         let path = info.join(format!("{name}.{}", member.name));
+        if member.name == "md5sums" && !unpacked.filtered.is_empty() {
+            let data = without_filtered(&member.data, &unpacked.filtered);
+            write_member(&path, &data, member.mode, member.mtime)?;
+            continue;
+        }
         write_member(&path, &member.data, member.mode, member.mtime)?;
     }
     // The file list: archive order, symlinks last.
@@ -241,6 +275,36 @@ pub fn write_package(
         }
     }
     Ok(stanza)
+}
+
+/// A shipped `md5sums` without the lines of the paths the path filters left out, so that the
+/// sums, like the `.list`, name only files the root has (`dpkg --verify` and `debsums` then
+/// report nothing for them; dpkg's own filter keeps both, and its `--verify` reports each
+/// filtered path `missing`). Lines are `MD5  PATH` (two spaces; `PATH` relative).
+fn without_filtered(sums: &[u8], filtered: &std::collections::BTreeSet<Vec<u8>>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(sums.len());
+    for line in sums.split_inclusive(|&b| b == b'\n') {
+        let body = line.strip_suffix(b"\n").unwrap_or(line);
+        let path = body
+            .iter()
+            .position(|&b| b == b' ')
+            .map(|i| &body[i..])
+            .map(|rest| {
+                let rest = rest.strip_prefix(b" ").unwrap_or(rest);
+                // `MD5 *PATH` (binary mode) and a leading `./` or `/` are read as dpkg reads them.
+                let rest = rest
+                    .strip_prefix(b" ")
+                    .or_else(|| rest.strip_prefix(b"*"))
+                    .unwrap_or(rest);
+                let rest = rest.strip_prefix(b"./").unwrap_or(rest);
+                rest.strip_prefix(b"/").unwrap_or(rest)
+            });
+        if path.is_some_and(|p| filtered.contains(p)) {
+            continue;
+        }
+        out.extend_from_slice(line);
+    }
+    out
 }
 
 /// Appends stanzas to `status` (dpkg sorts the file at its next write).
@@ -439,6 +503,21 @@ pub fn trigger_commands(activations: &[Activation]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn filtered_paths_leave_the_md5sums() {
+        let sums = b"0a  usr/share/doc/p/README\n0b  usr/share/doc/p/copyright\n0c *usr/share/man/man1/p.1\n0d  ./usr/bin/p\nbroken\n0e  usr/bin/q";
+        let filtered: std::collections::BTreeSet<Vec<u8>> = [
+            b"usr/share/doc/p/README".to_vec(),
+            b"usr/share/man/man1/p.1".to_vec(),
+            b"usr/bin/q".to_vec(),
+        ]
+        .into();
+        assert_eq!(
+            String::from_utf8(without_filtered(sums, &filtered)).unwrap(),
+            "0b  usr/share/doc/p/copyright\n0d  ./usr/bin/p\nbroken\n"
+        );
+    }
 
     /// The control data of a package made of `(member, content)` (`control` first).
     fn control(members: &[(&str, &str)]) -> Control {

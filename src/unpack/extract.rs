@@ -120,6 +120,9 @@ pub enum ExtractError {
     /// debroot was interrupted: the signal handler is removing the root, so writing stops.
     #[error("interrupted while unpacking `{package}`")]
     Interrupted { package: String },
+    /// A hard link whose target the path filters left out (dpkg fails there too).
+    #[error("member `{path}` is a hard link to `{target}`, which `packages.path-exclude` left out")]
+    FilteredLinkTarget { path: String, target: String },
     /// An earlier package in plan order failed: this one stopped (never reported: the earlier
     /// failure is).
     #[error("`{package}` stopped: an earlier package failed")]
@@ -229,6 +232,8 @@ pub struct Unpacked {
     /// Where members landed, by the path they were written to (diversions and `.dpkg-new`
     /// applied), when that is not the same path (a parent was a symlink).
     pub locations: BTreeMap<Vec<u8>, Vec<u8>>,
+    /// Members the path filters left out (not written, not in `paths`), by package path.
+    pub filtered: BTreeSet<Vec<u8>>,
 }
 
 /// How a package's files are written.
@@ -470,6 +475,8 @@ pub struct Target {
     ready: Condvar,
     /// The plan position of the batch's first failure (`usize::MAX`: none).
     first_failure: AtomicUsize,
+    /// `packages.path-exclude` / `path-include`: members they skip are not written.
+    filter: crate::pathfilter::PathFilter,
 }
 
 /// `etc/passwd` or `etc/group` of the root, as name to id, read through the root
@@ -514,7 +521,14 @@ impl Target {
             queues: Mutex::new(BTreeMap::new()),
             ready: Condvar::new(),
             first_failure: AtomicUsize::new(usize::MAX),
+            filter: crate::pathfilter::PathFilter::default(),
         })
+    }
+
+    /// Members of every package unpacked from now on that `filter` skips are not written
+    /// (dpkg's `--path-exclude` / `--path-include`).
+    pub fn set_filter(&mut self, filter: crate::pathfilter::PathFilter) {
+        self.filter = filter;
     }
 
     pub fn path(&self) -> &Path {
@@ -1004,6 +1018,14 @@ impl Target {
             if entry.kind != Kind::Dir {
                 non_directories.insert(path_hash(&entry.path));
             }
+            // Filtered: not written, not listed (its data is skipped by the reader).
+            if self
+                .filter
+                .skips(&entry.path, matches!(entry.kind, Kind::Dir | Kind::Symlink))
+            {
+                unpacked.filtered.insert(entry.path.clone());
+                continue;
+            }
             unpacked.paths.push((entry.path.clone(), entry.kind));
             // dpkg writes a diverted file to its diverted name unless this package diverts it.
             let target_path = super::claims::landing_path(
@@ -1061,6 +1083,12 @@ impl Target {
                 }
                 Kind::Hardlink => {
                     let Some(source) = written.get(&entry.link) else {
+                        if unpacked.filtered.contains(&entry.link) {
+                            return Err(ExtractError::FilteredLinkTarget {
+                                path: format!("/{}", shown(&entry.path)),
+                                target: format!("/{}", shown(&entry.link)),
+                            });
+                        }
                         return Err(unsafe_member(
                             &entry.path,
                             format!(
@@ -1100,7 +1128,7 @@ impl Target {
             });
         }
         for conffile in conffiles {
-            if !written.contains_key(conffile) {
+            if !written.contains_key(conffile) && !unpacked.filtered.contains(conffile) {
                 return Err(unsafe_member(
                     conffile,
                     "listed in `conffiles` but not a regular file of the package",
@@ -2156,7 +2184,17 @@ impl crate::error::Classify for ExtractError {
         match self {
             ExtractError::Io(_) | ExtractError::RootFile(_) => crate::error::ExitClass::Output,
             ExtractError::Interrupted { .. } => crate::error::ExitClass::Interrupted,
+            ExtractError::FilteredLinkTarget { .. } => crate::error::ExitClass::Usage,
             _ => crate::error::ExitClass::Archive,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        match self {
+            ExtractError::FilteredLinkTarget { target, .. } => Some(format!(
+                "add a `packages.path-include` pattern that matches `{target}`, or exclude the link too"
+            )),
+            _ => None,
         }
     }
 }

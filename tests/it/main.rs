@@ -26,6 +26,7 @@ mod live_build;
 mod live_kiosk;
 mod lock;
 mod no_panic;
+mod path_filters;
 mod privileged;
 mod privileged_build;
 mod privileged_hooks;
