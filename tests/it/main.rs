@@ -33,6 +33,7 @@ mod privileged_hooks;
 mod privileged_image_erofs;
 mod privileged_image_ext4;
 mod privileged_image_squashfs;
+mod privileged_paths;
 mod privileged_threats;
 mod reproducibility;
 mod resolver_properties;
