@@ -24,6 +24,7 @@ mod index;
 mod live;
 mod live_build;
 mod live_kiosk;
+mod live_paths;
 mod lock;
 mod no_panic;
 mod path_filters;
