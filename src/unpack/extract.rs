@@ -2631,6 +2631,74 @@ mod tests {
     }
 
     #[test]
+    fn filtered_members_are_neither_written_nor_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut target = Target::open(dir.path(), false).unwrap();
+        target.set_filter(crate::pathfilter::PathFilter::new(
+            ["/usr/share/doc/*", "/etc/p.conf"],
+            ["/usr/share/doc/*/copyright"],
+        ));
+        target.register(claimant(0, "p", ""));
+        let bytes = tar(&[
+            ("./", b'5', b"", ""),
+            ("./etc/", b'5', b"", ""),
+            ("./etc/p.conf", b'0', b"conf", ""),
+            ("./usr/", b'5', b"", ""),
+            ("./usr/share/", b'5', b"", ""),
+            ("./usr/share/doc/", b'5', b"", ""),
+            ("./usr/share/doc/p/", b'5', b"", ""),
+            ("./usr/share/doc/p/README", b'0', b"r", ""),
+            ("./usr/share/doc/p/copyright", b'0', b"c", ""),
+            ("./usr/share/doc/p/NEWS", b'2', b"", "README"),
+        ]);
+        let options = Options {
+            conffiles: [b"etc/p.conf".to_vec()].into(),
+            ..Options::default()
+        };
+        let unpacked = unpack(&target, 0, &bytes, &options).unwrap();
+        let listed: Vec<&[u8]> = unpacked.paths.iter().map(|(p, _)| &p[..]).collect();
+        assert!(
+            listed.contains(&&b"usr/share/doc/p"[..]),
+            "kept by the include's prefix"
+        );
+        assert!(
+            listed.contains(&&b"usr/share/doc/p/NEWS"[..]),
+            "a symlink, kept the same way"
+        );
+        assert!(!listed.contains(&&b"usr/share/doc/p/README"[..]));
+        assert!(
+            !listed.contains(&&b"etc/p.conf"[..]),
+            "a filtered conffile is no error"
+        );
+        assert_eq!(unpacked.filtered.len(), 2);
+        assert!(dir.path().join("usr/share/doc/p/copyright").is_file());
+        assert!(!dir.path().join("usr/share/doc/p/README").exists());
+        assert!(!dir.path().join("etc/p.conf").exists());
+        assert!(!dir.path().join("etc/p.conf.dpkg-new").exists());
+
+        // A hard link to a filtered file: a usage error naming both.
+        let dir = tempfile::tempdir().unwrap();
+        let mut target = Target::open(dir.path(), false).unwrap();
+        target.set_filter(crate::pathfilter::PathFilter::new(
+            ["/a"],
+            Vec::<String>::new(),
+        ));
+        target.register(claimant(0, "p", ""));
+        let bytes = tar(&[
+            ("./", b'5', b"", ""),
+            ("./a", b'0', b"x", ""),
+            ("./b", b'1', b"", "./a"),
+        ]);
+        let error = unpack(&target, 0, &bytes, &Options::default()).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "member `/b` is a hard link to `/a`, which `packages.path-exclude` left out"
+        );
+        use crate::error::Classify as _;
+        assert_eq!(error.class(), crate::error::ExitClass::Usage);
+    }
+
+    #[test]
     fn entry_and_size_caps() {
         let dir = tempfile::tempdir().unwrap();
         let target = Target::open(dir.path(), false).unwrap();
