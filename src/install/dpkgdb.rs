@@ -100,27 +100,53 @@ pub const FILTER_CONFIG: &str = "etc/dpkg/dpkg.cfg.d/99debroot";
 
 /// Writes the path filters to [`FILTER_CONFIG`] (as mmdebstrap's `--dpkgopt` writes
 /// `99mmdebstrap`), so that dpkg run later in the image (hooks, apt) filters as the build did.
-/// Nothing is written without filters. Run confined to the root, after the Essential set (which
-/// ships `/etc/dpkg/dpkg.cfg.d`) is unpacked.
+/// Nothing is written without filters. Every step goes through descriptors from `root` down,
+/// refusing symlinks (the root's `etc` came from packages), so it needs no chroot and works in
+/// extract mode without privilege. Run after the Essential set (which ships
+/// `/etc/dpkg/dpkg.cfg.d`) is unpacked.
 pub fn write_filter_config(
     root: &Path,
     filter: &crate::pathfilter::PathFilter,
 ) -> Result<(), DbError> {
+    use rustix::fs::{Mode, OFlags};
     const WRITE: &str = "write the dpkg path filters at";
     if filter.is_empty() {
         return Ok(());
     }
-    for dir in ["etc", "etc/dpkg", "etc/dpkg/dpkg.cfg.d"] {
-        let dir = root.join(dir);
-        if fs::symlink_metadata(&dir).is_err() {
-            fs::create_dir(&dir).map_err(io_at(WRITE, &dir))?;
-            fs::set_permissions(&dir, fs::Permissions::from_mode(0o755))
-                .map_err(io_at(WRITE, &dir))?;
+    let at = |relative: &str| root.join(relative);
+    let dir_flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let mut dir = rustix::fs::open(root, dir_flags, Mode::empty())
+        .map_err(|e| io_at(WRITE, root)(io::Error::from(e)))?;
+    let mut relative = String::new();
+    for name in ["etc", "dpkg", "dpkg.cfg.d"] {
+        if !relative.is_empty() {
+            relative.push('/');
         }
+        relative.push_str(name);
+        match rustix::fs::mkdirat(&dir, name, Mode::from_raw_mode(0o755)) {
+            Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+            Err(e) => return Err(io_at(WRITE, &at(&relative))(io::Error::from(e)).into()),
+        }
+        dir = rustix::fs::openat(&dir, name, dir_flags, Mode::empty())
+            .map_err(|e| io_at(WRITE, &at(&relative))(io::Error::from(e)))?;
     }
-    let path = root.join(FILTER_CONFIG);
-    fs::write(&path, filter.dpkg_cfg()).map_err(io_at(WRITE, &path))?;
-    fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).map_err(io_at(WRITE, &path))?;
+    let path = at(FILTER_CONFIG);
+    let fd = rustix::fs::openat(
+        &dir,
+        "99debroot",
+        OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o644),
+    )
+    .map_err(|e| io_at(WRITE, &path)(io::Error::from(e)))?;
+    let mut file = fs::File::from(fd);
+    if !file.metadata().map_err(io_at(WRITE, &path))?.is_file() {
+        return Err(io_at(WRITE, &path)(io::Error::other("not a regular file")).into());
+    }
+    use std::io::Write as _;
+    file.write_all(filter.dpkg_cfg().as_bytes())
+        .map_err(io_at(WRITE, &path))?;
+    file.set_permissions(fs::Permissions::from_mode(0o644))
+        .map_err(io_at(WRITE, &path))?;
     Ok(())
 }
 
