@@ -133,10 +133,41 @@ fn filtered_members_are_not_written_and_the_filters_are_recorded() {
     // Reproducible: a second build is the same bytes.
     let again = build(&fixture, "b.tar");
     assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
-    assert_eq!(
-        std::fs::read(fixture.path().join("a.tar")).unwrap(),
-        std::fs::read(fixture.path().join("b.tar")).unwrap()
-    );
+    let a = std::fs::read(fixture.path().join("a.tar")).unwrap();
+    assert_eq!(a, std::fs::read(fixture.path().join("b.tar")).unwrap());
+
+    // Without privilege (extract mode as `nobody`, when the tests run as root): the same bytes.
+    if rustix::process::geteuid().is_root() {
+        let shared = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(
+            shared.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o777),
+        )
+        .unwrap();
+        for file in ["p.toml", "p.lock", "keyring.gpg"] {
+            std::fs::copy(fixture.path().join(file), shared.path().join(file)).unwrap();
+        }
+        let output = shared.path().join("user.tar");
+        let run = std::process::Command::new("runuser")
+            .args(["-u", "nobody", "--", env!("CARGO_BIN_EXE_debroot"), "build"])
+            .args(["p.toml", "--frozen", "--mode", "extract", "--mirror"])
+            .arg(fixture.mirror())
+            .arg("-o")
+            .arg(&output)
+            .arg("--cache-dir")
+            .arg(shared.path().join("cache"))
+            .current_dir(shared.path())
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .output()
+            .unwrap();
+        assert_eq!(run.status.code(), Some(0), "as nobody: {}", stderr(&run));
+        assert!(
+            std::fs::read(&output).unwrap() == a,
+            "built as nobody, the tarball differs"
+        );
+    }
 }
 
 #[test]
