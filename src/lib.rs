@@ -59,6 +59,7 @@ pub mod image;
 pub mod install;
 pub mod lock;
 pub mod output;
+pub mod pathfilter;
 pub mod pipeline;
 pub mod printer;
 pub mod profile;

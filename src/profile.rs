@@ -156,6 +156,10 @@ struct RawPackages {
     include: Option<Vec<Spanned<String>>>,
     exclude: Option<Vec<Spanned<String>>>,
     recommends: Option<Spanned<bool>>,
+    #[serde(rename = "path-exclude")]
+    path_exclude: Option<Vec<Spanned<String>>>,
+    #[serde(rename = "path-include")]
+    path_include: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -492,6 +496,20 @@ pub struct Packages {
     pub local: Vec<Located<PathBuf>>,
     pub exclude: Vec<Located<PackageName>>,
     pub recommends: bool,
+    /// `path-exclude`: dpkg `--path-exclude` patterns, base profile first.
+    pub path_exclude: Vec<Located<String>>,
+    /// `path-include`: dpkg `--path-include` patterns, base profile first.
+    pub path_include: Vec<Located<String>>,
+}
+
+impl Packages {
+    /// The path filters in the order they apply: every exclude, then every include.
+    pub fn path_filter(&self) -> crate::pathfilter::PathFilter {
+        crate::pathfilter::PathFilter::new(
+            self.path_exclude.iter().map(|p| p.value.clone()),
+            self.path_include.iter().map(|p| p.value.clone()),
+        )
+    }
 }
 
 /// `[build]`.
@@ -620,6 +638,8 @@ struct Layer {
     local: Vec<Located<PathBuf>>,
     exclude: Vec<Located<PackageName>>,
     recommends: Option<bool>,
+    path_exclude: Vec<Located<String>>,
+    path_include: Vec<Located<String>>,
     mode: Option<Mode>,
     hooks: Vec<PathBuf>,
     hostname: Option<String>,
@@ -918,6 +938,24 @@ fn validate_layer(
         layer.exclude.push(source.located(name.span(), parsed));
     }
     layer.recommends = packages.recommends.map(Spanned::into_inner);
+    for (key, patterns, list) in [
+        (
+            "packages.path-exclude",
+            packages.path_exclude,
+            &mut layer.path_exclude,
+        ),
+        (
+            "packages.path-include",
+            packages.path_include,
+            &mut layer.path_include,
+        ),
+    ] {
+        for pattern in patterns.unwrap_or_default() {
+            crate::pathfilter::check_pattern(pattern.get_ref())
+                .map_err(|message| source.invalid(pattern.span(), key, message))?;
+            list.push(source.located(pattern.span(), pattern.get_ref().clone()));
+        }
+    }
 
     let build = raw.build.unwrap_or_default();
     if let Some(mode) = build.mode {
@@ -1261,6 +1299,8 @@ fn merge(top: PathBuf, files: Vec<PathBuf>, layers: Vec<Layer>) -> Result<Profil
         append_unique(&mut merged.local, layer.local);
         append_unique(&mut merged.exclude, layer.exclude);
         merged.recommends = layer.recommends.or(merged.recommends);
+        append_unique(&mut merged.path_exclude, layer.path_exclude);
+        append_unique(&mut merged.path_include, layer.path_include);
         merged.mode = layer.mode.or(merged.mode);
         for hook in layer.hooks {
             if !merged.hooks.contains(&hook) {
@@ -1371,6 +1411,8 @@ fn merge(top: PathBuf, files: Vec<PathBuf>, layers: Vec<Layer>) -> Result<Profil
             local: merged.local,
             exclude: merged.exclude,
             recommends: merged.recommends.unwrap_or(false),
+            path_exclude: merged.path_exclude,
+            path_include: merged.path_include,
         },
         build: Build {
             mode: merged.mode.unwrap_or(Mode::Auto),
@@ -1563,6 +1605,10 @@ struct ShowPackages {
     include: Vec<String>,
     exclude: Vec<String>,
     recommends: bool,
+    #[serde(rename = "path-exclude", skip_serializing_if = "Vec::is_empty")]
+    path_exclude: Vec<String>,
+    #[serde(rename = "path-include", skip_serializing_if = "Vec::is_empty")]
+    path_include: Vec<String>,
 }
 
 #[derive(serde::Serialize)]
@@ -1647,6 +1693,18 @@ impl Profile {
                     .map(|s| s.value.to_string())
                     .collect(),
                 recommends: self.packages.recommends,
+                path_exclude: self
+                    .packages
+                    .path_exclude
+                    .iter()
+                    .map(|p| p.value.clone())
+                    .collect(),
+                path_include: self
+                    .packages
+                    .path_include
+                    .iter()
+                    .map(|p| p.value.clone())
+                    .collect(),
             },
             build: ShowBuild {
                 mode: self.build.mode.as_str(),
@@ -1712,6 +1770,44 @@ mod tests {
 
     fn error_text(files: &[(&str, &str)], path: &str) -> String {
         load_from(files, path).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn path_filters_append_through_extends_and_apply_excludes_first() {
+        let base = "[source]\nsuite = \"trixie\"\n[packages]\npath-exclude = [\"/usr/share/doc/*\"]\npath-include = [\"/usr/share/doc/*/copyright\"]\n";
+        let child = "extends = \"base.toml\"\n[packages]\npath-exclude = [\"/usr/share/man/*\", \"/usr/share/doc/*\"]\n";
+        let profile = load_from(&[("/p/base.toml", base), ("/p/c.toml", child)], "c.toml").unwrap();
+        let filter = profile.packages.path_filter();
+        let rules: Vec<String> = filter
+            .rules
+            .iter()
+            .map(|r| format!("{}={}", r.option(), r.pattern))
+            .collect();
+        assert_eq!(
+            rules,
+            [
+                "path-exclude=/usr/share/doc/*",
+                "path-exclude=/usr/share/man/*",
+                "path-include=/usr/share/doc/*/copyright"
+            ]
+        );
+        assert_eq!(
+            profile.packages.path_exclude[1].at.to_string(),
+            "/p/c.toml:3:17"
+        );
+        let shown = profile.to_toml();
+        assert!(
+            shown.contains(
+                "path-exclude = [\n    \"/usr/share/doc/*\",\n    \"/usr/share/man/*\",\n]"
+            ),
+            "{shown}"
+        );
+        // Not part of the resolution: the lock stays valid.
+        let plain =
+            load_from(&[("/p/a.toml", "[source]\nsuite = \"trixie\"\n")], "a.toml").unwrap();
+        let filtered = load_from(&[("/p/a.toml", base)], "a.toml").unwrap();
+        assert_eq!(plain.resolution_digest(), filtered.resolution_digest());
+        assert!(plain.packages.path_filter().is_empty());
     }
 
     #[test]
@@ -1944,6 +2040,18 @@ mod tests {
             (
                 "[source]\nsuite = \"trixie\"\n[packages]\ninclude = [\"vim\"]\nexclude = [\"vim\"]\n",
                 "/p/a.toml:5:12: `packages.exclude`: `vim` is both excluded and included",
+            ),
+            (
+                "[source]\nsuite = \"trixie\"\n[packages]\npath-exclude = [\"usr/share/doc/*\"]\n",
+                "/p/a.toml:4:17: `packages.path-exclude`: `usr/share/doc/*` must start with `/`",
+            ),
+            (
+                "[source]\nsuite = \"trixie\"\n[packages]\npath-include = [\"/a\", \"/b\\n\"]\n",
+                "/p/a.toml:4:23: `packages.path-include`: `/b\\n` holds a control character",
+            ),
+            (
+                "[source]\nsuite = \"trixie\"\n[packages]\npath-include = \"/usr/share/doc/*\"\n",
+                "/p/a.toml:4:16: `packages.path-include`: invalid type: string",
             ),
             (
                 "[source]\nsuite = \"trixie\"\n[packages]\ninclude = [\"foo/../../bar\"]\n",

@@ -95,6 +95,61 @@ pub fn init(root: &Path, architectures: &[crate::debian::Architecture]) -> Resul
     Ok(())
 }
 
+/// Where the path filters are written for the dpkg runs inside the root.
+pub const FILTER_CONFIG: &str = "etc/dpkg/dpkg.cfg.d/99debroot";
+
+/// Writes the path filters to [`FILTER_CONFIG`] (as mmdebstrap's `--dpkgopt` writes
+/// `99mmdebstrap`), so that dpkg run later in the image (hooks, apt) filters as the build did.
+/// Nothing is written without filters. Every step goes through descriptors from `root` down,
+/// refusing symlinks (the root's `etc` came from packages), so it needs no chroot and works in
+/// extract mode without privilege. Run after the Essential set (which ships
+/// `/etc/dpkg/dpkg.cfg.d`) is unpacked.
+pub fn write_filter_config(
+    root: &Path,
+    filter: &crate::pathfilter::PathFilter,
+) -> Result<(), DbError> {
+    use rustix::fs::{Mode, OFlags};
+    const WRITE: &str = "write the dpkg path filters at";
+    if filter.is_empty() {
+        return Ok(());
+    }
+    let at = |relative: &str| root.join(relative);
+    let dir_flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let mut dir = rustix::fs::open(root, dir_flags, Mode::empty())
+        .map_err(|e| io_at(WRITE, root)(io::Error::from(e)))?;
+    let mut relative = String::new();
+    for name in ["etc", "dpkg", "dpkg.cfg.d"] {
+        if !relative.is_empty() {
+            relative.push('/');
+        }
+        relative.push_str(name);
+        match rustix::fs::mkdirat(&dir, name, Mode::from_raw_mode(0o755)) {
+            Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+            Err(e) => return Err(io_at(WRITE, &at(&relative))(io::Error::from(e)).into()),
+        }
+        dir = rustix::fs::openat(&dir, name, dir_flags, Mode::empty())
+            .map_err(|e| io_at(WRITE, &at(&relative))(io::Error::from(e)))?;
+    }
+    let path = at(FILTER_CONFIG);
+    let fd = rustix::fs::openat(
+        &dir,
+        "99debroot",
+        OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o644),
+    )
+    .map_err(|e| io_at(WRITE, &path)(io::Error::from(e)))?;
+    let mut file = fs::File::from(fd);
+    if !file.metadata().map_err(io_at(WRITE, &path))?.is_file() {
+        return Err(io_at(WRITE, &path)(io::Error::other("not a regular file")).into());
+    }
+    use std::io::Write as _;
+    file.write_all(filter.dpkg_cfg().as_bytes())
+        .map_err(io_at(WRITE, &path))?;
+    file.set_permissions(fs::Permissions::from_mode(0o644))
+        .map_err(io_at(WRITE, &path))?;
+    Ok(())
+}
+
 /// The database name of a package: `name`, or `name:arch` for `Multi-Arch: same`.
 pub fn db_name(control: &Control) -> String {
     if control.multi_arch == MultiArch::Same {
@@ -170,6 +225,11 @@ pub fn write_package(
             continue;
         }
         let path = info.join(format!("{name}.{}", member.name));
+        if member.name == "md5sums" && !unpacked.filtered.is_empty() {
+            let data = without_filtered(&member.data, &unpacked.filtered);
+            write_member(&path, &data, member.mode, member.mtime)?;
+            continue;
+        }
         write_member(&path, &member.data, member.mode, member.mtime)?;
     }
     // The file list: archive order, symlinks last.
@@ -241,6 +301,36 @@ pub fn write_package(
         }
     }
     Ok(stanza)
+}
+
+/// A shipped `md5sums` without the lines of the paths the path filters left out, so that the
+/// sums, like the `.list`, name only files the root has (`dpkg --verify` and `debsums` then
+/// report nothing for them; dpkg's own filter keeps both, and its `--verify` reports each
+/// filtered path `missing`). Lines are `MD5  PATH` (two spaces; `PATH` relative).
+fn without_filtered(sums: &[u8], filtered: &std::collections::BTreeSet<Vec<u8>>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(sums.len());
+    for line in sums.split_inclusive(|&b| b == b'\n') {
+        let body = line.strip_suffix(b"\n").unwrap_or(line);
+        let path = body
+            .iter()
+            .position(|&b| b == b' ')
+            .map(|i| &body[i..])
+            .map(|rest| {
+                let rest = rest.strip_prefix(b" ").unwrap_or(rest);
+                // `MD5 *PATH` (binary mode) and a leading `./` or `/` are read as dpkg reads them.
+                let rest = rest
+                    .strip_prefix(b" ")
+                    .or_else(|| rest.strip_prefix(b"*"))
+                    .unwrap_or(rest);
+                let rest = rest.strip_prefix(b"./").unwrap_or(rest);
+                rest.strip_prefix(b"/").unwrap_or(rest)
+            });
+        if path.is_some_and(|p| filtered.contains(p)) {
+            continue;
+        }
+        out.extend_from_slice(line);
+    }
+    out
 }
 
 /// Appends stanzas to `status` (dpkg sorts the file at its next write).
@@ -439,6 +529,21 @@ pub fn trigger_commands(activations: &[Activation]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn filtered_paths_leave_the_md5sums() {
+        let sums = b"0a  usr/share/doc/p/README\n0b  usr/share/doc/p/copyright\n0c *usr/share/man/man1/p.1\n0d  ./usr/bin/p\nbroken\n0e  usr/bin/q";
+        let filtered: std::collections::BTreeSet<Vec<u8>> = [
+            b"usr/share/doc/p/README".to_vec(),
+            b"usr/share/man/man1/p.1".to_vec(),
+            b"usr/bin/q".to_vec(),
+        ]
+        .into();
+        assert_eq!(
+            String::from_utf8(without_filtered(sums, &filtered)).unwrap(),
+            "0b  usr/share/doc/p/copyright\n0d  ./usr/bin/p\nbroken\n"
+        );
+    }
 
     /// The control data of a package made of `(member, content)` (`control` first).
     fn control(members: &[(&str, &str)]) -> Control {

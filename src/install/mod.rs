@@ -280,6 +280,11 @@ fn configure_batch(members: &[&Package]) -> String {
     )
 }
 
+/// How many members the path filters left out of `unpacked`.
+pub fn count_filtered(unpacked: &[(usize, Unpacked)]) -> u64 {
+    unpacked.iter().map(|(_, u)| u.filtered.len() as u64).sum()
+}
+
 /// Installs packages into a root following a plan, as root (of the host, or of the user
 /// namespace of an `unshare` build), in the three steps the pipeline calls with its hooks
 /// between them: [`Installer::unpack_essential`], [`Installer::configure_essential`],
@@ -301,6 +306,8 @@ pub struct Installer<'a> {
     pub unpack_time: Duration,
     /// Time spent in maintainer scripts and dpkg's configure runs.
     pub configure_time: Duration,
+    /// Members the path filters left out, in every package so far.
+    pub filtered: u64,
 }
 
 impl<'a> Installer<'a> {
@@ -322,7 +329,8 @@ impl<'a> Installer<'a> {
             .unwrap_or_default();
         let archs = &profile.source.architectures;
         confine::in_root(root, |root| Ok(dpkgdb::init(root, archs)?))?;
-        let target = Target::open(root, true).map_err(io_at("open", root))?;
+        let mut target = Target::open(root, true).map_err(io_at("open", root))?;
+        target.set_filter(profile.packages.path_filter());
         Ok(Installer {
             printer,
             root,
@@ -337,6 +345,7 @@ impl<'a> Installer<'a> {
             order_base: 0,
             unpack_time: Duration::ZERO,
             configure_time: Duration::ZERO,
+            filtered: 0,
         })
     }
 
@@ -354,7 +363,9 @@ impl<'a> Installer<'a> {
             self.cache,
         )?;
         self.order_base += plan.essential.len();
+        self.filtered += count_filtered(&unpacked);
         let target = &self.target;
+        let filter = self.profile.packages.path_filter();
         confine::in_root(root, |root| {
             register(
                 root,
@@ -363,7 +374,8 @@ impl<'a> Installer<'a> {
                 &plan.essential,
                 &unpacked,
                 &Default::default(),
-            )
+            )?;
+            Ok(dpkgdb::write_filter_config(root, &filter)?)
         })?;
         clamp_directories(root, &unpacked, self.epoch);
         Ok(())
@@ -435,6 +447,7 @@ impl<'a> Installer<'a> {
                 self.cache,
             )?;
             self.order_base += batch.len();
+            self.filtered += count_filtered(&unpacked);
             let target = &self.target;
             confine::in_root(root, |root| {
                 register(root, target, packages, batch, &unpacked, &diversions)

@@ -42,19 +42,22 @@ pub fn plan(packages: &[Package]) -> Plan {
 }
 
 /// `extract` mode: every package unpacked in plan order, in one batch, no script run. Returns
-/// who owns the files: the files themselves as root, else the owners the packages recorded.
+/// who owns the files (the files themselves as root, else the owners the packages recorded)
+/// and how many members the path filters left out.
 pub fn extract_all(
     env: &Env<'_>,
     job: &RootJob<'_>,
     packages: &[Package],
     plan: &Plan,
-) -> Result<Box<dyn crate::output::Owners>, Failure> {
+) -> Result<(Box<dyn crate::output::Owners>, u64), Failure> {
     let chown = rustix::process::geteuid().is_root();
-    let target =
+    let mut target =
         crate::unpack::extract::Target::open(job.root, chown).map_err(io_at("open", job.root))?;
+    let filter = job.profile.packages.path_filter();
+    target.set_filter(filter.clone());
     let mut order = plan.essential.clone();
     order.extend(plan.batches.iter().flatten().copied());
-    batch::unpack_all(
+    let unpacked = batch::unpack_all(
         &target,
         packages,
         &order,
@@ -66,13 +69,16 @@ pub fn extract_all(
     target
         .apply_directory_attributes()
         .context(|| "cannot set directory attributes")?;
+    // Through descriptors, not a chroot: extract mode may run without privilege.
+    crate::install::dpkgdb::write_filter_config(job.root, &filter)?;
     env.printer.status(
         "Extracted",
         &format!("{} packages (no scripts: extract mode)", packages.len()),
     );
-    Ok(if chown {
+    let owners: Box<dyn crate::output::Owners> = if chown {
         Box::new(crate::output::OnDisk)
     } else {
         Box::new(crate::output::Recorded(target.recorded_owners()))
-    })
+    };
+    Ok((owners, crate::install::count_filtered(&unpacked)))
 }

@@ -124,6 +124,10 @@ pub struct Report {
     pub epoch_from: crate::lock::EpochFrom,
     /// An image's tree digest and hash tree.
     pub image: Option<write::ImageInfo>,
+    /// The profile's path filters, in the order they apply.
+    pub path_filter: crate::pathfilter::PathFilter,
+    /// Package members the path filters left out (counted once per package and path).
+    pub filtered: u64,
     pub timings: Timings,
 }
 
@@ -135,6 +139,9 @@ pub struct Built {
     pub packages: usize,
     /// An image's tree digest and hash tree.
     pub image: Option<write::ImageInfo>,
+    /// Package members the path filters left out.
+    #[serde(default)]
+    pub filtered: u64,
 }
 
 /// Builds what `spec` says: the driver of the whole build, phase by phase.
@@ -191,6 +198,16 @@ pub fn build(env: &Env<'_>, spec: &BuildSpec) -> Result<Report, Failure> {
     };
     // The verified `.deb`s stay open (and the cache locked) until here.
     drop(fetched);
+    if !spec.profile.packages.path_filter().is_empty() {
+        env.printer.status(
+            "Filtered",
+            &format!(
+                "{} package paths left out by `packages.path-exclude` (written to `/{}`)",
+                built.filtered,
+                crate::install::dpkgdb::FILTER_CONFIG
+            ),
+        );
+    }
 
     let report = Report {
         output: ready.output.clone(),
@@ -202,6 +219,8 @@ pub fn build(env: &Env<'_>, spec: &BuildSpec) -> Result<Report, Failure> {
         epoch,
         epoch_from,
         image: built.image,
+        path_filter: spec.profile.packages.path_filter(),
+        filtered: built.filtered,
         timings,
     };
     if spec.stdout {
@@ -249,12 +268,12 @@ pub fn build_root(
     let phase = Instant::now();
     let packages = extract::read_packages(env, job.lock, job.blobs)?;
     let plan = extract::plan(&packages);
-    let owners: Box<dyn crate::output::Owners> = match job.mode {
+    let (owners, filtered): (Box<dyn crate::output::Owners>, u64) = match job.mode {
         Mode::Extract => {
-            let owners = extract::extract_all(env, job, &packages, &plan)?;
+            let (owners, filtered) = extract::extract_all(env, job, &packages, &plan)?;
             timings.record("extract", phase);
             hooks.run(Phase::Extract)?;
-            owners
+            (owners, filtered)
         }
         Mode::Root | Mode::Unshare | Mode::Auto => {
             let mut installer = crate::install::Installer::new(
@@ -274,7 +293,7 @@ pub fn build_root(
             installer.install_batches()?;
             timings.0.push(("install-unpack", installer.unpack_time));
             timings.0.push(("configure", installer.configure_time));
-            Box::new(crate::output::OnDisk)
+            (Box::new(crate::output::OnDisk), installer.filtered)
         }
     };
     hooks.run(Phase::Customize)?;
@@ -303,6 +322,7 @@ pub fn build_root(
         bytes: written.bytes,
         packages: packages.len(),
         image: written.image,
+        filtered,
     })
 }
 

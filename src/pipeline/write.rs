@@ -472,6 +472,18 @@ pub fn manifest(
         "packages": packages,
     });
     let mut document = document;
+    if let (false, Some(fields)) = (report.path_filter.is_empty(), document.as_object_mut()) {
+        let rules: Vec<serde_json::Value> = report
+            .path_filter
+            .rules
+            .iter()
+            .map(|rule| serde_json::json!({ rule.option(): rule.pattern }))
+            .collect();
+        fields.insert(
+            "path_filters".into(),
+            serde_json::json!({ "rules": rules, "filtered_paths": report.filtered }),
+        );
+    }
     if let (Some(image), Some(fields)) = (&report.image, document.as_object_mut()) {
         fields.insert("tree_sha256".into(), image.tree_sha256.hex().into());
         if !image.dropped_xattrs.is_empty() {

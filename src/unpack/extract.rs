@@ -120,6 +120,9 @@ pub enum ExtractError {
     /// debroot was interrupted: the signal handler is removing the root, so writing stops.
     #[error("interrupted while unpacking `{package}`")]
     Interrupted { package: String },
+    /// A hard link whose target the path filters left out (dpkg fails there too).
+    #[error("member `{path}` is a hard link to `{target}`, which `packages.path-exclude` left out")]
+    FilteredLinkTarget { path: String, target: String },
     /// An earlier package in plan order failed: this one stopped (never reported: the earlier
     /// failure is).
     #[error("`{package}` stopped: an earlier package failed")]
@@ -229,6 +232,8 @@ pub struct Unpacked {
     /// Where members landed, by the path they were written to (diversions and `.dpkg-new`
     /// applied), when that is not the same path (a parent was a symlink).
     pub locations: BTreeMap<Vec<u8>, Vec<u8>>,
+    /// Members the path filters left out (not written, not in `paths`), by package path.
+    pub filtered: BTreeSet<Vec<u8>>,
 }
 
 /// How a package's files are written.
@@ -470,6 +475,8 @@ pub struct Target {
     ready: Condvar,
     /// The plan position of the batch's first failure (`usize::MAX`: none).
     first_failure: AtomicUsize,
+    /// `packages.path-exclude` / `path-include`: members they skip are not written.
+    filter: crate::pathfilter::PathFilter,
 }
 
 /// `etc/passwd` or `etc/group` of the root, as name to id, read through the root
@@ -514,7 +521,14 @@ impl Target {
             queues: Mutex::new(BTreeMap::new()),
             ready: Condvar::new(),
             first_failure: AtomicUsize::new(usize::MAX),
+            filter: crate::pathfilter::PathFilter::default(),
         })
+    }
+
+    /// Members of every package unpacked from now on that `filter` skips are not written
+    /// (dpkg's `--path-exclude` / `--path-include`).
+    pub fn set_filter(&mut self, filter: crate::pathfilter::PathFilter) {
+        self.filter = filter;
     }
 
     pub fn path(&self) -> &Path {
@@ -1004,6 +1018,14 @@ impl Target {
             if entry.kind != Kind::Dir {
                 non_directories.insert(path_hash(&entry.path));
             }
+            // Filtered: not written, not listed (its data is skipped by the reader).
+            if self
+                .filter
+                .skips(&entry.path, matches!(entry.kind, Kind::Dir | Kind::Symlink))
+            {
+                unpacked.filtered.insert(entry.path.clone());
+                continue;
+            }
             unpacked.paths.push((entry.path.clone(), entry.kind));
             // dpkg writes a diverted file to its diverted name unless this package diverts it.
             let target_path = super::claims::landing_path(
@@ -1061,6 +1083,12 @@ impl Target {
                 }
                 Kind::Hardlink => {
                     let Some(source) = written.get(&entry.link) else {
+                        if unpacked.filtered.contains(&entry.link) {
+                            return Err(ExtractError::FilteredLinkTarget {
+                                path: format!("/{}", shown(&entry.path)),
+                                target: format!("/{}", shown(&entry.link)),
+                            });
+                        }
                         return Err(unsafe_member(
                             &entry.path,
                             format!(
@@ -1100,7 +1128,7 @@ impl Target {
             });
         }
         for conffile in conffiles {
-            if !written.contains_key(conffile) {
+            if !written.contains_key(conffile) && !unpacked.filtered.contains(conffile) {
                 return Err(unsafe_member(
                     conffile,
                     "listed in `conffiles` but not a regular file of the package",
@@ -2156,7 +2184,17 @@ impl crate::error::Classify for ExtractError {
         match self {
             ExtractError::Io(_) | ExtractError::RootFile(_) => crate::error::ExitClass::Output,
             ExtractError::Interrupted { .. } => crate::error::ExitClass::Interrupted,
+            ExtractError::FilteredLinkTarget { .. } => crate::error::ExitClass::Usage,
             _ => crate::error::ExitClass::Archive,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        match self {
+            ExtractError::FilteredLinkTarget { target, .. } => Some(format!(
+                "add a `packages.path-include` pattern that matches `{target}`, or exclude the link too"
+            )),
+            _ => None,
         }
     }
 }
@@ -2590,6 +2628,74 @@ mod tests {
                     .unwrap()
                     .is_symlink()
         }));
+    }
+
+    #[test]
+    fn filtered_members_are_neither_written_nor_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut target = Target::open(dir.path(), false).unwrap();
+        target.set_filter(crate::pathfilter::PathFilter::new(
+            ["/usr/share/doc/*", "/etc/p.conf"],
+            ["/usr/share/doc/*/copyright"],
+        ));
+        target.register(claimant(0, "p", ""));
+        let bytes = tar(&[
+            ("./", b'5', b"", ""),
+            ("./etc/", b'5', b"", ""),
+            ("./etc/p.conf", b'0', b"conf", ""),
+            ("./usr/", b'5', b"", ""),
+            ("./usr/share/", b'5', b"", ""),
+            ("./usr/share/doc/", b'5', b"", ""),
+            ("./usr/share/doc/p/", b'5', b"", ""),
+            ("./usr/share/doc/p/README", b'0', b"r", ""),
+            ("./usr/share/doc/p/copyright", b'0', b"c", ""),
+            ("./usr/share/doc/p/NEWS", b'2', b"", "README"),
+        ]);
+        let options = Options {
+            conffiles: [b"etc/p.conf".to_vec()].into(),
+            ..Options::default()
+        };
+        let unpacked = unpack(&target, 0, &bytes, &options).unwrap();
+        let listed: Vec<&[u8]> = unpacked.paths.iter().map(|(p, _)| &p[..]).collect();
+        assert!(
+            listed.contains(&&b"usr/share/doc/p"[..]),
+            "kept by the include's prefix"
+        );
+        assert!(
+            listed.contains(&&b"usr/share/doc/p/NEWS"[..]),
+            "a symlink, kept the same way"
+        );
+        assert!(!listed.contains(&&b"usr/share/doc/p/README"[..]));
+        assert!(
+            !listed.contains(&&b"etc/p.conf"[..]),
+            "a filtered conffile is no error"
+        );
+        assert_eq!(unpacked.filtered.len(), 2);
+        assert!(dir.path().join("usr/share/doc/p/copyright").is_file());
+        assert!(!dir.path().join("usr/share/doc/p/README").exists());
+        assert!(!dir.path().join("etc/p.conf").exists());
+        assert!(!dir.path().join("etc/p.conf.dpkg-new").exists());
+
+        // A hard link to a filtered file: a usage error naming both.
+        let dir = tempfile::tempdir().unwrap();
+        let mut target = Target::open(dir.path(), false).unwrap();
+        target.set_filter(crate::pathfilter::PathFilter::new(
+            ["/a"],
+            Vec::<String>::new(),
+        ));
+        target.register(claimant(0, "p", ""));
+        let bytes = tar(&[
+            ("./", b'5', b"", ""),
+            ("./a", b'0', b"x", ""),
+            ("./b", b'1', b"", "./a"),
+        ]);
+        let error = unpack(&target, 0, &bytes, &Options::default()).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "member `/b` is a hard link to `/a`, which `packages.path-exclude` left out"
+        );
+        use crate::error::Classify as _;
+        assert_eq!(error.class(), crate::error::ExitClass::Usage);
     }
 
     #[test]

@@ -154,10 +154,18 @@ impl Classify for UnpackError {
         match &self.kind {
             UnpackErrorKind::Mismatch { .. } | UnpackErrorKind::Cache(_) => ExitClass::Integrity,
             UnpackErrorKind::Extract(error @ extract::ExtractError::Io(_))
-            | UnpackErrorKind::Extract(error @ extract::ExtractError::Interrupted { .. }) => {
+            | UnpackErrorKind::Extract(error @ extract::ExtractError::Interrupted { .. })
+            | UnpackErrorKind::Extract(error @ extract::ExtractError::FilteredLinkTarget { .. }) => {
                 error.class()
             }
             _ => ExitClass::Archive,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        match &self.kind {
+            UnpackErrorKind::Extract(error) => error.hint(),
+            _ => None,
         }
     }
 }
