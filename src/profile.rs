@@ -1991,6 +1991,107 @@ mod tests {
     }
 
     #[test]
+    fn repositories_are_validated() {
+        let repo =
+            |body: &str| format!("[source]\nsuite = \"trixie\"\n[[source.repository]]\n{body}\n");
+        let cases = [
+            (
+                repo("url = \"http://x/\"\nsuites = [\"s\"]\nkeyring = \"k\""),
+                "a repository needs a `name`",
+            ),
+            (
+                repo("name = \"Vendor\"\nurl = \"http://x/\"\nsuites = [\"s\"]"),
+                "invalid repository name `Vendor`",
+            ),
+            (
+                repo("name = \"debian\"\nurl = \"http://x/\"\nsuites = [\"s\"]"),
+                "`debian` is the name of debroot's own source",
+            ),
+            (
+                repo("name = \"v\"\nsuites = [\"s\"]"),
+                "needs `url` or `archive`",
+            ),
+            (
+                repo("name = \"v\"\nurl = \"http://x/\"\narchive = \"a\"\nsuites = [\"s\"]"),
+                "either `url` or `archive`",
+            ),
+            (
+                repo("name = \"v\"\nurl = \"http://x/\"\nsuites = []\nkeyring = \"k\""),
+                "needs `suites`",
+            ),
+            (
+                repo("name = \"v\"\nurl = \"http://x/\"\nsuites = [\"s\"]"),
+                "needs `keyring`",
+            ),
+            (
+                repo("name = \"v\"\nurl = \"http://u:p@x/\"\nsuites = [\"s\"]\nkeyring = \"k\""),
+                "credentials do not belong in a profile",
+            ),
+            (
+                repo(
+                    "name = \"v\"\nurl = \"http://x/\"\nsuites = [\"s\"]\nkeyring = \"k\"\npriority = 0",
+                ),
+                "0 is not a pin priority",
+            ),
+            (
+                repo(
+                    "name = \"v\"\nurl = \"http://x/\"\nsuites = [\"s\"]\nkeyring = \"k\"\nmirror = \"x\"",
+                ),
+                "unknown field `mirror`",
+            ),
+            (
+                format!(
+                    "{}[[source.repository]]\nname = \"v\"\nurl = \"http://y/\"\nsuites = [\"s\"]\nkeyring = \"k\"\n",
+                    repo("name = \"v\"\nurl = \"http://x/\"\nsuites = [\"s\"]\nkeyring = \"k\"")
+                ),
+                "repository `v` is already defined at /p/a.toml:4:8",
+            ),
+            (
+                "[source]\nsuite = \"trixie\"\n[packages]\ninclude = [\"foot/trixie-backports\"]\n"
+                    .to_owned(),
+                "names suite `trixie-backports`, which the profile does not read",
+            ),
+            (
+                "[source]\nsuite = \"trixie\"\n[packages]\ninclude = [\"foot=1/trixie\"]\n"
+                    .to_owned(),
+                "names both a version and a suite",
+            ),
+        ];
+        for (text, expected) in cases {
+            let got = error_text(&[("/p/a.toml", &text)], "a.toml");
+            assert!(
+                got.contains(expected),
+                "for {text:?}\n got: {got}\nwant: {expected}"
+            );
+            assert!(got.starts_with("/p/a.toml:"), "located: {got}");
+        }
+        // A valid one, its keyring relative to the file, and the identity in the digest
+        // without its URL.
+        let text = repo(
+            "name = \"v\"\nurl = \"http://x/debian\"\nsuites = [\"s\"]\nkeyring = \"keys/v.gpg\"\npriority = 100",
+        );
+        let profile = load_from(&[("/p/a.toml", &text)], "a.toml").unwrap();
+        let repository = &profile.source.repositories[0];
+        assert_eq!(repository.keyring, PathBuf::from("/p/keys/v.gpg"));
+        assert_eq!(repository.components, ["main"]);
+        assert_eq!(repository.priority, Some(100));
+        let moved = text.replace("http://x/debian", "https://mirror.example/v");
+        let other = load_from(&[("/p/a.toml", &moved)], "a.toml").unwrap();
+        assert_eq!(profile.resolution_digest(), other.resolution_digest());
+        let reprioritized = text.replace("priority = 100", "priority = 600");
+        let other = load_from(&[("/p/a.toml", &reprioritized)], "a.toml").unwrap();
+        assert_ne!(profile.resolution_digest(), other.resolution_digest());
+        // `name/suite` of a suite the profile reads, and the round trip through `show`.
+        let text = "[source]\nsuite = \"trixie\"\nbackports = true\n[packages]\ninclude = [\"foot/trixie-backports\"]\n";
+        let profile = load_from(&[("/p/a.toml", text)], "a.toml").unwrap();
+        assert_eq!(
+            profile.packages.include[0].value.suite.as_deref(),
+            Some("trixie-backports")
+        );
+        assert!(profile.to_toml().contains("backports = true"));
+    }
+
+    #[test]
     fn values_are_validated() {
         let cases = [
             (

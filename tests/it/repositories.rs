@@ -274,3 +274,69 @@ fn a_changed_repository_makes_the_lock_stale_and_check_says_what_would_change() 
     std::fs::write(fixture.path().join("p.toml"), moved).unwrap();
     ok(&lock(&fixture, &["--check"]));
 }
+
+#[test]
+fn a_snapshot_archive_repository_is_read_at_the_pinned_time() {
+    let fixture = fixture(Signer::Untrusted);
+    let write = |snapshot: &str| {
+        std::fs::write(
+            fixture.path().join("p.toml"),
+            repo::profile(
+                &format!("backports = true\n{snapshot}"),
+                "[[source.repository]]\nname = \"ports\"\narchive = \"vendor\"\nsuites = [\"stable\"]\nkeyring = \"vendor.gpg\"\n[packages]\nvariant = \"extract\"\ninclude = [\"app\"]\n",
+            ),
+        )
+        .unwrap();
+    };
+    let server = fixture.server.url("");
+    let cache = fixture.path().join("cache");
+    let run = || {
+        common::debroot(
+            fixture.path(),
+            &[
+                "lock",
+                "p.toml",
+                "--snapshot-server",
+                &server,
+                "--cache-dir",
+                cache.to_str().unwrap(),
+            ],
+            &[("SOURCE_DATE_EPOCH", "1700000000")],
+        )
+    };
+    write(&format!("snapshot = \"{}\"", common::fixture::SNAPSHOT));
+    fixture.server.clear_log();
+    ok(&run());
+    let requests = fixture.server.requests();
+    let wanted = format!(
+        "/archive/vendor/{}/dists/stable/InRelease",
+        common::fixture::SNAPSHOT
+    );
+    assert!(requests.contains(&wanted), "{requests:?}");
+    let text = fixture.read("p.lock");
+    assert!(
+        locked(&text, "app").contains("repository = \"ports\"\n"),
+        "{text}"
+    );
+
+    // Without a pinned time there is no archive state to read: a usage error that says so.
+    write("");
+    let out = common::debroot(
+        fixture.path(),
+        &[
+            "lock",
+            "p.toml",
+            "--mirror",
+            &fixture.mirror(),
+            "--cache-dir",
+            cache.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("repository `ports` is a snapshot archive"),
+        "{}",
+        stderr(&out)
+    );
+}
