@@ -956,3 +956,84 @@ fn verify_compares_images() {
         assert!(text.contains(&format!(".{format}")), "{format}: {report}");
     }
 }
+
+/// Issue 16, item 4: a native architecture the host cannot run (arm64 here, on any host but
+/// arm64) is refused before any download, exit 2, naming the binfmt_misc registration that is
+/// missing or lacks `F` and the package to install; `extract` mode runs nothing and is not
+/// checked. `DEBROOT_BINFMT_MISC` stands for `/proc/sys/fs/binfmt_misc`.
+#[test]
+fn a_foreign_architecture_without_qemu_is_refused_before_any_download() {
+    if std::env::consts::ARCH == "aarch64" {
+        eprintln!("skipped: this host runs arm64 natively");
+        return;
+    }
+    let fixture = fixture();
+    let profile = repo::profile("", "[packages]\nvariant = \"minbase\"\n")
+        .replace("architectures = [\"amd64\"]", "architectures = [\"arm64\"]");
+    std::fs::write(fixture.path().join("p.toml"), profile).unwrap();
+    let binfmt = fixture.path().join("binfmt_misc");
+    let registration = binfmt.join("qemu-aarch64");
+    let good = "enabled\ninterpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P\nflags: POF\noffset 0\nmagic 7f454c460201010000000000000000000200b700\nmask ffffffffffffff00fffffffffffffffffeffffff\n";
+    let cases: [(&str, Option<&str>, Option<String>, &[&str]); 4] = [
+        (
+            "not mounted",
+            None,
+            None,
+            &[
+                "binfmt_misc is not mounted",
+                "mount -t binfmt_misc binfmt_misc",
+            ],
+        ),
+        (
+            "no registration",
+            Some("enabled\n"),
+            None,
+            &["qemu-aarch64`", "qemu-user-"],
+        ),
+        (
+            "no F",
+            Some("enabled\n"),
+            Some(good.replace("flags: POF", "flags: POC")),
+            &["qemu-aarch64` lacks the `F` flag", "qemu-user-"],
+        ),
+        (
+            "disabled",
+            Some("enabled\n"),
+            Some(good.replace("enabled", "disabled")),
+            &["qemu-aarch64` is disabled", "echo 1 >"],
+        ),
+    ];
+    for (case, status, text, messages) in cases {
+        let _ = std::fs::remove_dir_all(&binfmt);
+        if let Some(status) = status {
+            std::fs::create_dir(&binfmt).unwrap();
+            std::fs::write(binfmt.join("status"), status).unwrap();
+        }
+        if let Some(text) = &text {
+            std::fs::write(&registration, text).unwrap();
+        }
+        fixture.server.clear_log();
+        let out = fixture.run(
+            &["build", "p.toml", "-o", "out.tar", "--mode", "unshare"],
+            &[("DEBROOT_BINFMT_MISC", binfmt.to_str().unwrap())],
+        );
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{case}: {err}");
+        for message in messages {
+            assert!(err.contains(message), "{case}: no {message:?} in {err}");
+        }
+        assert!(
+            fixture.server.requests().is_empty(),
+            "{case}: requests before the check: {:?}",
+            fixture.server.requests()
+        );
+        assert!(!fixture.path().join("p.lock").exists(), "{case}");
+    }
+    // extract mode runs no program of the root: no check.
+    let _ = std::fs::remove_dir_all(&binfmt);
+    let out = fixture.run(
+        &["build", "p.toml", "-o", "out.tar", "--mode", "extract"],
+        &[("DEBROOT_BINFMT_MISC", binfmt.to_str().unwrap())],
+    );
+    assert!(!stderr(&out).contains("binfmt"), "{}", stderr(&out));
+}
