@@ -1037,3 +1037,62 @@ fn a_foreign_architecture_without_qemu_is_refused_before_any_download() {
     );
     assert!(!stderr(&out).contains("binfmt"), "{}", stderr(&out));
 }
+
+/// Issue 16, item 4: with `architectures = ["amd64", "i386"]`, both instances of a
+/// Multi-Arch: same package are installed and share the files both ship, as dpkg does; a shared
+/// file whose contents differ is refused with dpkg's words (exit 7). (Extract mode writes no
+/// dpkg database; `live_arch` checks dpkg's `arch` file of a root-mode build.)
+#[test]
+fn multi_arch_same_instances_share_their_files() {
+    let fixture_with = |doc_i386: &str| {
+        let lib = |arch: &str, doc: &str| {
+            Package::new("libfoo1", "1.0-1")
+                .arch(arch)
+                .field("Multi-Arch", "same")
+                .file(&format!("./usr/lib/{arch}-linux-gnu/libfoo.so.1"), arch)
+                .file("./usr/share/doc/libfoo1/changelog", doc)
+        };
+        let mut suites = repo::trixie(vec![
+            Package::new("base-files", "13.8").essential(),
+            lib("amd64", "shared\n"),
+            lib("i386", doc_i386),
+        ]);
+        for suite in &mut suites {
+            suite.architectures.push("i386".into());
+        }
+        let fixture = Fixture::new(suites);
+        let profile = repo::profile(
+            "",
+            "[packages]\nvariant = \"extract\"\ninclude = [\"libfoo1\", \"libfoo1:i386\"]\n",
+        )
+        .replace(
+            "architectures = [\"amd64\"]",
+            "architectures = [\"amd64\", \"i386\"]",
+        );
+        std::fs::write(fixture.path().join("p.toml"), profile).unwrap();
+        fixture
+    };
+    let fixture = fixture_with("shared\n");
+    let out = build(&fixture, "out", &["--format", "dir"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let root = fixture.path().join("out");
+    for arch in ["amd64", "i386"] {
+        let lib = root.join(format!("usr/lib/{arch}-linux-gnu/libfoo.so.1"));
+        assert_eq!(std::fs::read_to_string(lib).unwrap(), arch);
+    }
+    assert_eq!(
+        std::fs::read_to_string(root.join("usr/share/doc/libfoo1/changelog")).unwrap(),
+        "shared\n"
+    );
+
+    let fixture = fixture_with("other\n");
+    let out = build(&fixture, "out", &["--format", "dir"]);
+    assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "package `libfoo1` is trying to overwrite shared `/usr/share/doc/libfoo1/changelog`, which is different from other instances of package `libfoo1`"
+        ),
+        "{}",
+        stderr(&out)
+    );
+}
