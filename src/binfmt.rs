@@ -144,9 +144,7 @@ pub enum Runs {
 /// up (or the profile changed) before the build can run.
 #[derive(Debug, thiserror::Error)]
 pub enum BinfmtError {
-    #[error(
-        "this {host} machine cannot run {arch} programs: qemu-user does not emulate {arch}"
-    )]
+    #[error("this {host} machine cannot run {arch} programs: qemu-user does not emulate {arch}")]
     NoEmulator { host: String, arch: String },
     #[error(
         "this {host} machine cannot run {arch} programs: binfmt_misc is not mounted on `{}`",
@@ -207,21 +205,21 @@ impl Classify for BinfmtError {
                 "build on a machine that runs it, or name a native architecture (the first of `source.architectures`) this {host} machine can run"
             ),
             BinfmtError::NotMounted { dir, package, .. } => format!(
-                "as root: `mount -t binfmt_misc binfmt_misc {}`, then make sure {package} is installed (its registrations are loaded by systemd-binfmt, or `/lib/systemd/systemd-binfmt` when systemd is not running)",
+                "as root: `mount -t binfmt_misc binfmt_misc {}`, then make sure {package} is installed (its registrations are loaded by systemd-binfmt, or `/usr/lib/systemd/systemd-binfmt` when systemd is not running)",
                 dir.display()
             ),
             BinfmtError::Disabled { dir, .. } => {
                 format!("as root: `echo 1 > {}`", dir.join("status").display())
             }
             BinfmtError::Missing { package, .. } => format!(
-                "install {package} (`apt-get install {}`), which registers qemu-user with the `F` flag; without systemd, load its registrations with `/lib/systemd/systemd-binfmt`",
+                "install {package} (`apt-get install {}`), which registers qemu-user with the `F` flag; without systemd, load its registrations with `/usr/lib/systemd/systemd-binfmt`",
                 package.split(' ').next().unwrap_or(package)
             ),
             BinfmtError::RegistrationDisabled { path } => {
                 format!("as root: `echo 1 > {}`", path.display())
             }
             BinfmtError::NotFixed { path, package, .. } => format!(
-                "remove it (as root: `echo -1 > {}`) and register it again with `F`, as {package} does (`/lib/systemd/systemd-binfmt`)",
+                "remove it (as root: `echo -1 > {}`) and register it again with `F`, as {package} does (`/usr/lib/systemd/systemd-binfmt`)",
                 path.display()
             ),
             BinfmtError::Unreadable { .. } => return None,
@@ -325,7 +323,13 @@ mod tests {
         // No flags line at all (old kernels print none when no flag is set).
         let r = parse_registration("enabled\ninterpreter /usr/bin/qemu-aarch64\noffset 0\n");
         assert!(r.enabled && !r.fixes_binary());
-        for junk in ["", "\n\n", "flags: F", "\u{0}enabled", "enabled-ish\nflags: F"] {
+        for junk in [
+            "",
+            "\n\n",
+            "flags: F",
+            "\u{0}enabled",
+            "enabled-ish\nflags: F",
+        ] {
             assert!(!parse_registration(junk).enabled, "{junk:?}");
         }
         assert!(parse_status("enabled\n") && !parse_status("disabled\n") && !parse_status(""));
@@ -357,10 +361,7 @@ mod tests {
     fn the_package_follows_the_release() {
         let bookworm = "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nVERSION_ID=\"12\"\n";
         assert_eq!(package_for(Some(bookworm)), "qemu-user-static");
-        assert_eq!(
-            package_for(Some("VERSION_ID=\"13\"\n")),
-            "qemu-user-binfmt"
-        );
+        assert_eq!(package_for(Some("VERSION_ID=\"13\"\n")), "qemu-user-binfmt");
         assert_eq!(package_for(Some("VERSION_ID=11\n")), "qemu-user-static");
         // sid has no VERSION_ID.
         for unknown in [None, Some("PRETTY_NAME=\"Debian GNU/Linux forky/sid\"\n")] {

@@ -616,13 +616,21 @@ mod tests {
         let not_same = claimant(1, "libc6", "");
         for other in [&other_version, &not_same] {
             assert!(matches!(
-                arbitrate(party(0, &amd64, Kind::File), party(1, other, Kind::File), false),
+                arbitrate(
+                    party(0, &amd64, Kind::File),
+                    party(1, other, Kind::File),
+                    false
+                ),
                 Decision::Conflict(_)
             ));
         }
         // A directory is still a directory.
         assert!(matches!(
-            arbitrate(party(0, &amd64, Kind::Dir), party(1, &i386, Kind::File), false),
+            arbitrate(
+                party(0, &amd64, Kind::Dir),
+                party(1, &i386, Kind::File),
+                false
+            ),
             Decision::Conflict(_)
         ));
     }
