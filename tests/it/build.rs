@@ -974,7 +974,9 @@ fn a_foreign_architecture_without_qemu_is_refused_before_any_download() {
     let binfmt = fixture.path().join("binfmt_misc");
     let registration = binfmt.join("qemu-aarch64");
     let good = "enabled\ninterpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P\nflags: POF\noffset 0\nmagic 7f454c460201010000000000000000000200b700\nmask ffffffffffffff00fffffffffffffffffeffffff\n";
-    let cases: [(&str, Option<&str>, Option<String>, &[&str]); 4] = [
+    // (case, binfmt_misc's status, the registration, what the error says)
+    type Case<'a> = (&'a str, Option<&'a str>, Option<String>, &'a [&'a str]);
+    let cases: [Case; 4] = [
         (
             "not mounted",
             None,
