@@ -2,8 +2,8 @@
 //! root (issue 16, item 4):
 //!
 //! - arm64 minbase trixie, a foreign native architecture run through qemu-user (binfmt_misc with
-//!   the `F` flag): built in root mode and again in unshare mode by a normal user (the same
-//!   bytes), sound inside (dpkg and apt, themselves run through qemu), and its package set
+//!   the `F` flag): built in root mode and, at the same time, in unshare mode by a normal user
+//!   (the same bytes), sound inside (dpkg and apt, themselves run through qemu), and its package set
 //!   equal to mmdebstrap's `--architectures=arm64`;
 //! - amd64 with i386 as a second architecture and `libc6:i386`: dpkg's `arch` file and
 //!   `dpkg --print-foreign-architectures` as `dpkg --add-architecture` leaves them, the two
@@ -109,9 +109,11 @@ fn build_root(dir: &Path, name: &str) -> PathBuf {
     dir.join(name)
 }
 
-/// Builds `dir/p.toml` from its lock in unshare mode as a normal user, from a cache of its own
-/// that holds the lock's `.deb`s (copied from the shared cache); returns the tarball's path.
-fn build_unshare(dir: &Path) -> PathBuf {
+/// Starts the build of `dir/p.toml` from its lock in unshare mode as a normal user, from a
+/// cache of its own that holds the lock's `.deb`s (copied from the shared cache); [`Unshare::wait`]
+/// returns the tarball's path. It runs beside the root-mode build: qemu runs one maintainer
+/// script at a time, so the two builds use two cores.
+fn start_unshare(dir: &Path) -> Unshare {
     let user = common::user::unprivileged_user();
     let home = dir.join("user");
     std::fs::create_dir(&home).unwrap();
@@ -133,8 +135,7 @@ fn build_unshare(dir: &Path) -> PathBuf {
     }
     run(Command::new("chown").args(["-R", user]).arg(&home));
     run(Command::new("chmod").arg("755").arg(dir).arg(&home));
-    let started = std::time::Instant::now();
-    let out = Command::new("runuser")
+    let child = Command::new("runuser")
         .args(["-u", user, "--"])
         .arg(&exe)
         .args([
@@ -152,17 +153,49 @@ fn build_unshare(dir: &Path) -> PathBuf {
         .env_clear()
         .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
         .env("HOME", &home)
-        .output()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
-    assert!(out.status.success(), "unshare build: {}", stderr(&out));
-    eprintln!(
-        "u.tar: unshare mode as `{user}` in {:.0}s: {}",
-        started.elapsed().as_secs_f64(),
-        stderr(&out).lines().last().unwrap_or("")
-    );
-    let manifest = std::fs::read_to_string(home.join("u.tar.manifest.json")).unwrap();
-    assert!(manifest.contains("\"mode\": \"unshare\""), "{manifest}");
-    home.join("u.tar")
+    Unshare {
+        child: Some(child),
+        home,
+        user,
+        started: std::time::Instant::now(),
+    }
+}
+
+struct Unshare {
+    /// Taken by [`Unshare::wait`]; still here (and killed) when the test fails before.
+    child: Option<std::process::Child>,
+    home: PathBuf,
+    user: &'static str,
+    started: std::time::Instant,
+}
+
+impl Unshare {
+    fn wait(mut self) -> PathBuf {
+        let out = self.child.take().unwrap().wait_with_output().unwrap();
+        assert!(out.status.success(), "unshare build: {}", stderr(&out));
+        eprintln!(
+            "u.tar: unshare mode as `{}` in {:.0}s: {}",
+            self.user,
+            self.started.elapsed().as_secs_f64(),
+            stderr(&out).lines().last().unwrap_or("")
+        );
+        let manifest = std::fs::read_to_string(self.home.join("u.tar.manifest.json")).unwrap();
+        assert!(manifest.contains("\"mode\": \"unshare\""), "{manifest}");
+        self.home.join("u.tar")
+    }
+}
+
+impl Drop for Unshare {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }
 
 /// Unpacks `tarball` into `dir/tree` and asks dpkg and apt inside whether the system is sound;
@@ -269,8 +302,9 @@ fn arm64_minbase_trixie_through_qemu_root_and_unshare_same_bytes_equals_mmdebstr
     }
     let dir = tempfile::tempdir().unwrap();
     let ours = lock(dir.path(), &["arm64"], &[]);
+    let unshare = start_unshare(dir.path());
     let root = build_root(dir.path(), "a.tar");
-    let unshare = build_unshare(dir.path());
+    let unshare = unshare.wait();
     let digest = sha256_file(&root);
     assert_eq!(
         sha256_file(&unshare),
