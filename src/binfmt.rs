@@ -23,7 +23,9 @@
 //! exec of one), and it is the default native architecture of a profile, so a profile that names
 //! none never needs qemu. What else the host runs without qemu is an explicit table
 //! ([`runs_natively`]): amd64 runs i386 (the kernel's IA-32 emulation, enabled in Debian's
-//! kernels; Debian's qemu packages register no `qemu-i386` on amd64 for this reason). arm64 is
+//! kernels; Debian's qemu packages register no `qemu-i386` on amd64 for this reason; a kernel
+//! booted with `ia32_emulation=0` is not detected, and an i386 build fails at its first script
+//! there). arm64 is
 //! not assumed to run armhf or armel, which depends on the CPU (many arm64 cores have no
 //! AArch32): it needs a `qemu-arm` registration like any foreign architecture.
 //!
