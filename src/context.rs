@@ -131,6 +131,14 @@ impl Context {
             .map(PathBuf::from)
     }
 
+    /// `DEBROOT_BINFMT_MISC`: where binfmt_misc is read instead of `/proc/sys/fs/binfmt_misc`
+    /// (for tests of the foreign-architecture check, see `binfmt`).
+    pub fn binfmt_misc(&self) -> Option<PathBuf> {
+        self.get("DEBROOT_BINFMT_MISC")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    }
+
     /// The folder for temporary work: `TMPDIR`, else `/tmp`.
     pub fn temp_dir(&self) -> PathBuf {
         self.get("TMPDIR")

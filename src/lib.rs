@@ -5,7 +5,8 @@
 //! [`pipeline::build`] runs a build, one call per phase, in this order (its module docs say
 //! more); each phase uses the modules named after what it does:
 //!
-//! 1. **setup** ([`pipeline::setup`]): the output path, the inputs, the mode and the hooks
+//! 1. **setup** ([`pipeline::setup`]): the output path, the inputs, the mode, the hooks and
+//!    whether the host runs the native architecture ([`binfmt`]: natively or through qemu-user)
 //!    checked before anything is downloaded; a private work directory ([`workdir`]).
 //! 2. **lock** ([`pipeline::locking`]): the [`profile`] says what to build; [`repo`] reads the
 //!    signed indexes (from a snapshot, a mirror or the host's apt sources); [`resolve`] chooses
@@ -42,6 +43,7 @@
 //! checks it).
 
 pub mod atomic;
+pub mod binfmt;
 pub mod cache;
 pub mod cli;
 pub mod commands;

@@ -7,8 +7,10 @@
 //! ```
 //!
 //! 1. **setup** ([`setup`]): the output path, the build's inputs, the mode and the hooks are
-//!    checked before anything is downloaded (docs/THREATS.md E3); a private 0700 work directory
-//!    is made beside the output.
+//!    checked before anything is downloaded (docs/THREATS.md E3), and that the host runs the
+//!    native architecture's programs, natively or through qemu-user ([`crate::binfmt`]; before
+//!    the lock, which may download `.deb`s to date the epoch); a private 0700 work directory is
+//!    made beside the output.
 //! 2. **lock** ([`locking`]): the profile's lock (written when absent or out of date;
 //!    `--locked`: refused if it would change; `--frozen`: used as it is, no index read).
 //! 3. **fetch** ([`fetching`]): every package into the content-addressed cache, verified and

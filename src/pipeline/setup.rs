@@ -1,6 +1,7 @@
 //! The setup phase: everything checked before anything is downloaded (the output path, the
-//! build's inputs, the mode, the hooks: docs/THREATS.md E3), stale leftovers of dead builds
-//! removed, and the private work directory made beside the output.
+//! build's inputs, the mode, the hooks: docs/THREATS.md E3; whether the host runs the native
+//! architecture's programs: `binfmt`), stale leftovers of dead builds removed, and the private
+//! work directory made beside the output.
 
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
@@ -38,6 +39,7 @@ pub fn prepare(env: &Env<'_>, spec: &BuildSpec) -> Result<Ready, Failure> {
     if mode == Mode::Root && !rustix::process::geteuid().is_root() {
         return Err(BuildError::RootNeedsRoot.into());
     }
+    check_architecture(env, spec, mode)?;
     // unshare mode as root is root mode in a user namespace of root's: not needed.
     let namespace = if mode == Mode::Unshare && !rustix::process::geteuid().is_root() {
         let maps = crate::userns::preflight()?;
@@ -99,6 +101,30 @@ pub fn prepare(env: &Env<'_>, spec: &BuildSpec) -> Result<Ready, Failure> {
         hook_plan,
         work,
     })
+}
+
+/// Checks that this machine can run the programs of the profile's native architecture, natively
+/// or through qemu-user with binfmt_misc's `F` flag ([`crate::binfmt`]). `extract` mode runs
+/// none.
+fn check_architecture(env: &Env<'_>, spec: &BuildSpec, mode: Mode) -> Result<(), Failure> {
+    if mode == Mode::Extract {
+        return Ok(());
+    }
+    let dir = env
+        .context
+        .binfmt_misc()
+        .unwrap_or_else(|| PathBuf::from(crate::binfmt::BINFMT_MISC));
+    let native = spec.profile.source.native_architecture();
+    let host = crate::debian::Architecture::build_default();
+    if let crate::binfmt::Runs::Emulated { registration } =
+        crate::binfmt::check(&dir, &host, native)?
+    {
+        env.printer.detail(&format!(
+            "{native} programs run through qemu-user on this {host} machine (`{}`)",
+            registration.display()
+        ));
+    }
+    Ok(())
 }
 
 /// Where the root phases write the output of `spec` ([`Ready::written`]); `work` is the work

@@ -176,6 +176,7 @@ pub fn unpack_all(
                 name: control.package.to_string(),
                 version: control.version.clone(),
                 replaces: control.replaces.clone(),
+                multi_arch_same: control.multi_arch == crate::debian::MultiArch::Same,
             });
             (index, claimant)
         })

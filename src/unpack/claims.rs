@@ -38,6 +38,10 @@
 //!   checks that the link resolves to a directory inside the root.
 //! - A second member of the same package at one location (through a link of another package:
 //!   `bin/x` and `usr/bin/x`) is a duplicate, unless both are directories.
+//! - **Multi-Arch: same** instances of one package (`libc6:amd64` and `libc6:i386`, one version)
+//!   share the files both ship, as dpkg does (a non-directory member of the later instance
+//!   gives way to the earlier's: [`Claimant::shares_with`], decided as `Keep`; the extractor
+//!   then checks that a shared regular file has the same contents, which dpkg requires too).
 
 use std::collections::BTreeMap;
 
@@ -71,9 +75,20 @@ pub struct Claimant {
     pub name: String,
     pub version: Version,
     pub replaces: Vec<Dependency>,
+    /// `Multi-Arch: same`: instances of other architectures may share its files.
+    pub multi_arch_same: bool,
 }
 
 impl Claimant {
+    /// Whether `self` and `other` are two instances of one `Multi-Arch: same` package (one name,
+    /// one version, other architectures), which dpkg lets share the files both ship.
+    pub fn shares_with(&self, other: &Claimant) -> bool {
+        self.multi_arch_same
+            && other.multi_arch_same
+            && self.name == other.name
+            && self.version == other.version
+    }
+
     /// Whether this package `Replaces` `other` (by name, the version in range).
     pub fn replaces(&self, other: &Claimant) -> bool {
         self.replaces.iter().any(|d| {
@@ -191,7 +206,9 @@ pub fn arbitrate(old: Party<'_>, new: Party<'_>, merged_usr: bool) -> Decision {
         (Kind::Symlink, Kind::Dir) => Decision::Follow,
         (Kind::Dir, _) | (_, Kind::Dir) => conflict(),
         _ => {
-            if new.claimant.replaces(old.claimant) {
+            if old.claimant.shares_with(new.claimant) {
+                Decision::Keep { holder: old.index }
+            } else if new.claimant.replaces(old.claimant) {
                 Decision::Replace {
                     previous: old.index,
                 }
@@ -480,6 +497,7 @@ mod tests {
             .into_iter()
             .flat_map(|r| r.alternatives)
             .collect(),
+            multi_arch_same: false,
         }
     }
 
@@ -573,6 +591,48 @@ mod tests {
                 later_kind: Kind::File,
             })
         );
+    }
+
+    /// Two instances of one Multi-Arch: same package (`libc6:amd64`, `libc6:i386`) share the
+    /// files both ship: the later gives way (the extractor then compares the contents). Another
+    /// version, or a package that is not Multi-Arch: same, still conflicts.
+    #[test]
+    fn multi_arch_same_instances_share_files() {
+        let same = |order| Claimant {
+            multi_arch_same: true,
+            ..claimant(order, "libc6", "")
+        };
+        let (amd64, i386) = (same(0), same(1));
+        for kind in [Kind::File, Kind::Hardlink, Kind::Symlink] {
+            assert_eq!(
+                arbitrate(party(0, &amd64, kind), party(1, &i386, kind), false),
+                Decision::Keep { holder: 0 }
+            );
+        }
+        let other_version = Claimant {
+            version: Version::parse("2.0").unwrap(),
+            ..same(1)
+        };
+        let not_same = claimant(1, "libc6", "");
+        for other in [&other_version, &not_same] {
+            assert!(matches!(
+                arbitrate(
+                    party(0, &amd64, Kind::File),
+                    party(1, other, Kind::File),
+                    false
+                ),
+                Decision::Conflict(_)
+            ));
+        }
+        // A directory is still a directory.
+        assert!(matches!(
+            arbitrate(
+                party(0, &amd64, Kind::Dir),
+                party(1, &i386, Kind::File),
+                false
+            ),
+            Decision::Conflict(_)
+        ));
     }
 
     #[test]

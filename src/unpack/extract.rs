@@ -110,6 +110,12 @@ pub enum ExtractError {
         /// `", with a directory"` when the later package's member is one.
         with: &'static str,
     },
+    /// Two `Multi-Arch: same` instances of one package ship one file with other contents
+    /// (dpkg's words).
+    #[error(
+        "package `{package}` is trying to overwrite shared `/{path}`, which is different from other instances of package `{package}`"
+    )]
+    SharedDiffers { path: String, package: String },
     /// `cannot ACTION member `PATH``, the cause the system's error.
     #[error(transparent)]
     Io(#[from] IoError),
@@ -1596,13 +1602,29 @@ impl Target {
         if let Some(error) = self.refused(placement, &item.path, location, Kind::File, &decision) {
             return Err(error);
         }
-        if let Decision::Keep { .. } = decision {
-            return Ok(true);
-        }
         let scratch = placing
             .scratch
             .as_deref()
             .ok_or_else(|| unsafe_member(&item.path, "no scratch folder"))?;
+        if let Decision::Keep { holder } = decision {
+            // Instances of one Multi-Arch: same package share a file only when it is the same.
+            let (earlier, this) = (
+                placement.ledger.claimant(holder),
+                placement.ledger.claimant(placing.claimant),
+            );
+            if earlier.shares_with(this) {
+                let name = OsStr::from_bytes(split(&item.path).1);
+                let same = same_contents(&scratch.fd, &temp_name(temp), &parent.fd, name)
+                    .map_err(io_at("compare shared member", bytes_path(&item.path)))?;
+                if !same {
+                    return Err(ExtractError::SharedDiffers {
+                        path: shown(location),
+                        package: this.name.clone(),
+                    });
+                }
+            }
+            return Ok(true);
+        }
         self.put(placement, &item.path, scratch, temp, parent, "regular file")?;
         self.hold(
             placement,
@@ -2089,6 +2111,41 @@ impl Target {
     }
 }
 
+/// Whether the regular files `a` in `a_dir` and `b` in `b_dir` (neither followed if a link) hold
+/// the same bytes.
+fn same_contents(
+    a_dir: &OwnedFd,
+    a: &str,
+    b_dir: &OwnedFd,
+    b: &OsStr,
+) -> Result<bool, std::io::Error> {
+    let open = |dir: &OwnedFd, name: &OsStr| -> Result<std::fs::File, std::io::Error> {
+        let fd = rustix::fs::openat(
+            dir,
+            name,
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        Ok(std::fs::File::from(fd))
+    };
+    let (mut a, mut b) = (open(a_dir, OsStr::new(a))?, open(b_dir, b)?);
+    let (a_meta, b_meta) = (a.metadata()?, b.metadata()?);
+    if !a_meta.is_file() || !b_meta.is_file() || a_meta.len() != b_meta.len() {
+        return Ok(false);
+    }
+    let (mut x, mut y) = (vec![0u8; 64 << 10], vec![0u8; 64 << 10]);
+    loop {
+        let n = a.read(&mut x)?;
+        if n == 0 {
+            return Ok(b.read(&mut y[..1])? == 0);
+        }
+        b.read_exact(&mut y[..n])?;
+        if x[..n] != y[..n] {
+            return Ok(false);
+        }
+    }
+}
+
 /// The error of a conflict at `location`, worded from the later package's side.
 fn conflict_error(ledger: &Ledger, location: &[u8], conflict: &claims::Conflict) -> ExtractError {
     let name = |c: usize| ledger.claimant(c).name.clone();
@@ -2242,6 +2299,7 @@ mod tests {
             .into_iter()
             .flat_map(|r| r.alternatives)
             .collect(),
+            multi_arch_same: false,
         }
     }
 

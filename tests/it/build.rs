@@ -956,3 +956,145 @@ fn verify_compares_images() {
         assert!(text.contains(&format!(".{format}")), "{format}: {report}");
     }
 }
+
+/// Issue 16, item 4: a native architecture the host cannot run (arm64 here, on any host but
+/// arm64) is refused before any download, exit 2, naming the binfmt_misc registration that is
+/// missing or lacks `F` and the package to install; `extract` mode runs nothing and is not
+/// checked. `DEBROOT_BINFMT_MISC` stands for `/proc/sys/fs/binfmt_misc`.
+#[test]
+fn a_foreign_architecture_without_qemu_is_refused_before_any_download() {
+    if std::env::consts::ARCH == "aarch64" {
+        eprintln!("skipped: this host runs arm64 natively");
+        return;
+    }
+    let fixture = fixture();
+    let profile = repo::profile("", "[packages]\nvariant = \"minbase\"\n")
+        .replace("architectures = [\"amd64\"]", "architectures = [\"arm64\"]");
+    std::fs::write(fixture.path().join("p.toml"), profile).unwrap();
+    let binfmt = fixture.path().join("binfmt_misc");
+    let registration = binfmt.join("qemu-aarch64");
+    let good = "enabled\ninterpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P\nflags: POF\noffset 0\nmagic 7f454c460201010000000000000000000200b700\nmask ffffffffffffff00fffffffffffffffffeffffff\n";
+    // (case, binfmt_misc's status, the registration, what the error says)
+    type Case<'a> = (&'a str, Option<&'a str>, Option<String>, &'a [&'a str]);
+    let cases: [Case; 4] = [
+        (
+            "not mounted",
+            None,
+            None,
+            &[
+                "binfmt_misc is not mounted",
+                "mount -t binfmt_misc binfmt_misc",
+            ],
+        ),
+        (
+            "no registration",
+            Some("enabled\n"),
+            None,
+            &["qemu-aarch64`", "qemu-user-"],
+        ),
+        (
+            "no F",
+            Some("enabled\n"),
+            Some(good.replace("flags: POF", "flags: POC")),
+            &["qemu-aarch64` lacks the `F` flag", "qemu-user-"],
+        ),
+        (
+            "disabled",
+            Some("enabled\n"),
+            Some(good.replace("enabled", "disabled")),
+            &["qemu-aarch64` is disabled", "echo 1 >"],
+        ),
+    ];
+    for (case, status, text, messages) in cases {
+        let _ = std::fs::remove_dir_all(&binfmt);
+        if let Some(status) = status {
+            std::fs::create_dir(&binfmt).unwrap();
+            std::fs::write(binfmt.join("status"), status).unwrap();
+        }
+        if let Some(text) = &text {
+            std::fs::write(&registration, text).unwrap();
+        }
+        fixture.server.clear_log();
+        let out = fixture.run(
+            &["build", "p.toml", "-o", "out.tar", "--mode", "unshare"],
+            &[("DEBROOT_BINFMT_MISC", binfmt.to_str().unwrap())],
+        );
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{case}: {err}");
+        for message in messages {
+            assert!(err.contains(message), "{case}: no {message:?} in {err}");
+        }
+        assert!(
+            fixture.server.requests().is_empty(),
+            "{case}: requests before the check: {:?}",
+            fixture.server.requests()
+        );
+        assert!(!fixture.path().join("p.lock").exists(), "{case}");
+    }
+    // extract mode runs no program of the root: no check.
+    let _ = std::fs::remove_dir_all(&binfmt);
+    let out = fixture.run(
+        &["build", "p.toml", "-o", "out.tar", "--mode", "extract"],
+        &[("DEBROOT_BINFMT_MISC", binfmt.to_str().unwrap())],
+    );
+    assert!(!stderr(&out).contains("binfmt"), "{}", stderr(&out));
+}
+
+/// Issue 16, item 4: with `architectures = ["amd64", "i386"]`, both instances of a
+/// Multi-Arch: same package are installed and share the files both ship, as dpkg does; a shared
+/// file whose contents differ is refused with dpkg's words (exit 7). (Extract mode writes no
+/// dpkg database; `live_arch` checks dpkg's `arch` file of a root-mode build.)
+#[test]
+fn multi_arch_same_instances_share_their_files() {
+    let fixture_with = |doc_i386: &str| {
+        let lib = |arch: &str, doc: &str| {
+            Package::new("libfoo1", "1.0-1")
+                .arch(arch)
+                .field("Multi-Arch", "same")
+                .file(&format!("./usr/lib/{arch}-linux-gnu/libfoo.so.1"), arch)
+                .file("./usr/share/doc/libfoo1/changelog", doc)
+        };
+        let mut suites = repo::trixie(vec![
+            Package::new("base-files", "13.8").essential(),
+            lib("amd64", "shared\n"),
+            lib("i386", doc_i386),
+        ]);
+        for suite in &mut suites {
+            suite.architectures.push("i386".into());
+        }
+        let fixture = Fixture::new(suites);
+        let profile = repo::profile(
+            "",
+            "[packages]\nvariant = \"extract\"\ninclude = [\"libfoo1\", \"libfoo1:i386\"]\n",
+        )
+        .replace(
+            "architectures = [\"amd64\"]",
+            "architectures = [\"amd64\", \"i386\"]",
+        );
+        std::fs::write(fixture.path().join("p.toml"), profile).unwrap();
+        fixture
+    };
+    let fixture = fixture_with("shared\n");
+    let out = build(&fixture, "out", &["--format", "dir"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let root = fixture.path().join("out");
+    for arch in ["amd64", "i386"] {
+        let lib = root.join(format!("usr/lib/{arch}-linux-gnu/libfoo.so.1"));
+        assert_eq!(std::fs::read_to_string(lib).unwrap(), arch);
+    }
+    assert_eq!(
+        std::fs::read_to_string(root.join("usr/share/doc/libfoo1/changelog")).unwrap(),
+        "shared\n"
+    );
+
+    let fixture = fixture_with("other\n");
+    let out = build(&fixture, "out", &["--format", "dir"]);
+    assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "package `libfoo1` is trying to overwrite shared `/usr/share/doc/libfoo1/changelog`, which is different from other instances of package `libfoo1`"
+        ),
+        "{}",
+        stderr(&out)
+    );
+}

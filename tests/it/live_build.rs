@@ -13,7 +13,7 @@ use common::tree::{self, MMDEBSTRAP_DIFFERENCES};
 use common::{debroot, stderr};
 
 /// The host's Debian archives, as debroot reads them (never written into the code).
-fn host_archives() -> (String, String) {
+pub(crate) fn host_archives() -> (String, String) {
     let host = debroot::repo::source::read_host_sources(Path::new("/etc/apt"));
     let main = host
         .main

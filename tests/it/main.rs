@@ -22,6 +22,7 @@ mod fetch;
 mod hook_helpers;
 mod index;
 mod live;
+mod live_arch;
 mod live_build;
 mod live_kiosk;
 mod live_paths;
