@@ -13,6 +13,7 @@
 
 mod common;
 
+mod apt_priorities;
 mod build;
 mod cli;
 mod cli_profile;
