@@ -217,6 +217,7 @@ fn extract(data: &[u8], root: &Path) {
             .map_or_else(|| "fuzz".to_owned(), |c| c.package.to_string()),
         version: version.clone(),
         replaces: Vec::new(),
+        multi_arch_same: false,
     });
     let second = target.register(Claimant {
         order: 1,
@@ -226,6 +227,7 @@ fn extract(data: &[u8], root: &Path) {
             .as_ref()
             .map(|c| c.replaces.clone())
             .unwrap_or_default(),
+        multi_arch_same: false,
     });
     if target.begin_batch().is_err() {
         return;
