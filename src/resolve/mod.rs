@@ -14,7 +14,8 @@
 //!    plus `standard`; `buildd` adds `build-essential` and `apt`), then `include`.
 //!
 //! The solver is resolvo (CDCL). It only ever chooses a package's candidate version (the highest
-//! version over all suites, or the one asked for with `name=version`), as apt with default pins
+//! pin priority, then the highest version, over all suites; or the one asked for with
+//! `name=version` or `name/suite`, whose suite may then serve dependencies that need it), as apt
 //! does. Among alternatives it tries the first alternative first, a real package before the
 //! providers of a virtual name, and providers by rank (Essential, then Priority, then native
 //! architecture, then name). Its input is put in a canonical order, so the answer does not
