@@ -100,6 +100,18 @@ impl Context {
         home.is_absolute().then(|| home.join(".cache"))
     }
 
+    /// The user's state directory: `$XDG_STATE_HOME`, else `$HOME/.local/state`. Relative
+    /// values are ignored, as the XDG specification says.
+    pub fn state_home(&self) -> Option<PathBuf> {
+        if let Some(xdg) = self.get("XDG_STATE_HOME").map(PathBuf::from)
+            && xdg.is_absolute()
+        {
+            return Some(xdg);
+        }
+        let home = self.get("HOME").map(PathBuf::from)?;
+        home.is_absolute().then(|| home.join(".local/state"))
+    }
+
     /// `SOURCE_DATE_EPOCH`, when set: it overrides the epoch a lock derives.
     pub fn source_date_epoch(&self) -> Result<Option<i64>, EnvError> {
         let Some(value) = self.get("SOURCE_DATE_EPOCH") else {

@@ -579,6 +579,11 @@ pub struct Output {
 pub struct Profile {
     /// The profile that was asked for.
     pub path: PathBuf,
+    /// Where its lock is read and written: `minbase.toml` → `minbase.lock` beside the profile
+    /// for a profile file; a command may put it elsewhere (a built-in profile's, or the one a
+    /// command line implies, goes to the state folder, never inside an installed binary's
+    /// source).
+    pub lock_file: PathBuf,
     /// Every file merged, the base first and `path` last.
     pub files: Vec<PathBuf>,
     pub source: Source,
@@ -1402,6 +1407,7 @@ fn merge(top: PathBuf, files: Vec<PathBuf>, layers: Vec<Layer>) -> Result<Profil
         }
     }
     Ok(Profile {
+        lock_file: top.with_extension("lock"),
         path: top,
         files,
         source,
@@ -1523,9 +1529,9 @@ impl Profile {
         relative_name(self.folder(), path)
     }
 
-    /// `minbase.toml` → `minbase.lock`, beside the profile.
+    /// Where the lock is: [`Profile::lock_file`].
     pub fn lock_path(&self) -> PathBuf {
-        self.path.with_extension("lock")
+        self.lock_file.clone()
     }
 
     /// The profile's file name, for the lock's header.
