@@ -65,6 +65,11 @@ pub enum CommandError {
     /// `--verity` with a format that is no filesystem image, or to stdout.
     #[error("--verity needs an image output (squashfs, erofs or ext4) written to a file, not {0}")]
     VerityNeedsImage(String),
+    /// Neither `XDG_STATE_HOME` nor `HOME` is an absolute path.
+    #[error(
+        "no state folder for the lock of {0}: neither XDG_STATE_HOME nor HOME is set to an absolute path"
+    )]
+    NoStateDirectory(String),
 }
 
 impl Classify for CommandError {
@@ -82,7 +87,8 @@ impl Classify for CommandError {
             | VerifyNeedsFiles
             | FolderToStdout
             | TarballToTerminal
-            | VerityNeedsImage(_) => ExitClass::Usage,
+            | VerityNeedsImage(_)
+            | NoStateDirectory(_) => ExitClass::Usage,
             NotInPackageSet { .. } => ExitClass::Resolution,
             CommandFailed { .. } | CannotConfine { .. } => ExitClass::Script,
             RunFailed { class, .. } => *class,

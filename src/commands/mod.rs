@@ -74,6 +74,24 @@ pub fn load_profile(env: &Env<'_>, path: &Path) -> Result<Profile, Failure> {
     Ok(profile)
 }
 
+/// Where the lock of a profile that is no file of the user's goes (a built-in profile, or the
+/// one a command line implies): `$XDG_STATE_HOME/debroot/locks/STEM.lock`, else
+/// `~/.local/state/debroot/locks/STEM.lock`. `what` names the profile in the error.
+pub fn state_lock_file(
+    env: &Env<'_>,
+    stem: &str,
+    what: &str,
+) -> Result<std::path::PathBuf, Failure> {
+    let home = env
+        .context
+        .state_home()
+        .ok_or_else(|| CommandError::NoStateDirectory(what.to_owned()))?;
+    Ok(home
+        .join("debroot")
+        .join("locks")
+        .join(format!("{stem}.lock")))
+}
+
 /// The command line's repository options, as the pipeline takes them.
 pub fn repo_options(args: &RepoArgs) -> crate::pipeline::RepoOptions {
     crate::pipeline::RepoOptions {
