@@ -180,7 +180,7 @@ pub enum Format {
 
 #[derive(Debug, Args)]
 pub struct IndexArgs {
-    /// The profile, e.g. profiles/minbase.toml.
+    /// The profile: a file (e.g. profiles/minbase.toml) or a built-in profile's name.
     pub profile: PathBuf,
 
     #[command(flatten)]
@@ -193,16 +193,19 @@ pub struct IndexArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ProfileCommand {
+    /// List the built-in profiles (`debroot build NAME`, `extends = "builtin:NAME"`).
+    List,
     /// Print a profile after `extends`, with defaults filled in, as TOML.
     Show {
-        /// The profile, e.g. profiles/minbase.toml.
+        /// The profile: a file (e.g. profiles/minbase.toml) or a built-in profile's name.
         profile: PathBuf,
     },
 }
 
 #[derive(Debug, Args)]
 pub struct LockArgs {
-    /// The profile, e.g. profiles/minbase.toml; the lock is written beside it.
+    /// The profile: a file (its lock is written beside it) or a built-in profile's name (its
+    /// lock goes to the state folder, `$XDG_STATE_HOME/debroot/locks/`).
     pub profile: PathBuf,
 
     #[command(flatten)]
@@ -227,7 +230,7 @@ pub struct LockArgs {
 
 #[derive(Debug, Args)]
 pub struct WhyArgs {
-    /// The profile, e.g. profiles/minbase.toml.
+    /// The profile: a file (e.g. profiles/minbase.toml) or a built-in profile's name.
     pub profile: PathBuf,
 
     /// The package, `name` or `name:arch`.
@@ -338,7 +341,7 @@ impl OutputFormatArg {
 
 #[derive(Debug, Args)]
 pub struct BuildArgs {
-    /// The profile, e.g. profiles/minbase.toml.
+    /// The profile: a file (e.g. profiles/minbase.toml) or a built-in profile's name.
     pub profile: PathBuf,
 
     /// Where to write the root filesystem: a directory, a .tar[.gz|.xz|.zst] file, a
@@ -404,7 +407,7 @@ pub struct BuildArgs {
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// The profile, e.g. profiles/minbase.toml (its lock is written first if missing).
+    /// The profile, a file or a built-in profile's name (its lock is written first if missing).
     pub profile: PathBuf,
 
     /// How many builds per mode (at least 2).

@@ -35,6 +35,7 @@
 //! - [`atomic`]: write beside, then rename; [`fdwalk`]: walking trees by descriptors;
 //!   [`confine`]: debroot's own file operations on the root, chrooted; [`redact`]:
 //!   credentials never shown.
+//! - [`builtin`]: the shipped profiles and hooks, embedded in the binary.
 //! - [`cli`] (clap types) and [`commands`] (one orchestrator per subcommand) are the edge: no
 //!   clap type goes past `commands`, which turns arguments into a [`pipeline::BuildSpec`].
 //!
@@ -44,6 +45,7 @@
 
 pub mod atomic;
 pub mod binfmt;
+pub mod builtin;
 pub mod cache;
 pub mod cli;
 pub mod commands;

@@ -102,9 +102,10 @@ impl Classify for ProfileError {
             ProfileError::Missing { key, .. } => Some(format!(
                 "set `{key}` in the profile (see profiles/minbase.toml for a commented example)"
             )),
-            ProfileError::Read { .. } => {
-                Some("give the path of a profile such as `profiles/minbase.toml`".into())
-            }
+            ProfileError::Read { .. } => Some(format!(
+                "give the path of a profile file, or the name of a built-in profile ({}; `debroot profile list`)",
+                crate::builtin::names().collect::<Vec<_>>().join(", ")
+            )),
             _ => None,
         }
     }
@@ -603,6 +604,9 @@ pub struct LoadOptions<'a> {
     pub now: Timestamp,
     /// Reads a file, at most [`MAX_PROFILE_BYTES`] + 1 bytes of it.
     pub read: &'a mut dyn FnMut(&Path) -> std::io::Result<Vec<u8>>,
+    /// The folder the built-in profiles are in (`crate::builtin::materialize`), asked for only
+    /// when a profile says `extends = "builtin:NAME"`.
+    pub builtins: &'a mut dyn FnMut() -> std::io::Result<PathBuf>,
 }
 
 /// Normalizes `path` lexically (`.` and `..` removed) against `base`. Cycle detection and
@@ -737,7 +741,10 @@ pub fn load(path: &Path, options: LoadOptions<'_>) -> Result<Profile, ProfileErr
         let raw = parse_raw(&source)?;
         let folder = file.parent().unwrap_or(Path::new("/")).to_path_buf();
         if let Some(extends) = &raw.extends {
-            let target = normalize(&folder, Path::new(extends.get_ref()));
+            let target = match extends.get_ref().strip_prefix(crate::builtin::PREFIX) {
+                Some(name) => builtin_path(&source, extends.span(), name, options.builtins)?,
+                None => normalize(&folder, Path::new(extends.get_ref())),
+            };
             next = Some((target, Some(source.location(extends.span()))));
         }
         layers.push(validate_layer(&source, &folder, raw, options.now)?);
@@ -747,6 +754,31 @@ pub fn load(path: &Path, options: LoadOptions<'_>) -> Result<Profile, ProfileErr
     layers.reverse();
     chain.reverse();
     merge(top, chain, layers)
+}
+
+/// `extends = "builtin:NAME"`: the built-in profile's file, in the folder they are written to.
+fn builtin_path(
+    source: &FileText<'_>,
+    span: Range<usize>,
+    name: &str,
+    builtins: &mut dyn FnMut() -> std::io::Result<PathBuf>,
+) -> Result<PathBuf, ProfileError> {
+    if !crate::builtin::exists(name) {
+        let known: Vec<&str> = crate::builtin::names().collect();
+        return Err(source.invalid(
+            span,
+            "extends",
+            format!(
+                "there is no built-in profile `{name}` (built-in: {})",
+                known.join(", ")
+            ),
+        ));
+    }
+    let folder = builtins().map_err(|source| ProfileError::Read {
+        path: PathBuf::from(format!("{}{name}", crate::builtin::PREFIX)),
+        source,
+    })?;
+    Ok(folder.join(crate::builtin::profile_path(name)))
 }
 
 fn parse_raw(source: &FileText<'_>) -> Result<RawProfile, ProfileError> {
@@ -1770,12 +1802,47 @@ mod tests {
                 current_dir: Path::new("/p"),
                 now: NOW,
                 read: &mut read,
+                builtins: &mut || Ok(PathBuf::from("/builtin")),
             },
         )
     }
 
     fn error_text(files: &[(&str, &str)], path: &str) -> String {
         load_from(files, path).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn extends_a_builtin_profile_reads_it_from_the_builtin_folder() {
+        let base = "[source]\nsuite = \"trixie\"\n[build]\nhooks = [\"../hooks/kiosk-sway\"]\n";
+        let child = "extends = \"builtin:kiosk-sway\"\n[packages]\ninclude = [\"less\"]\n";
+        let profile = load_from(
+            &[
+                ("/builtin/profiles/kiosk-sway.toml", base),
+                ("/p/mine.toml", child),
+            ],
+            "mine.toml",
+        )
+        .unwrap();
+        assert_eq!(
+            profile.files,
+            [
+                PathBuf::from("/builtin/profiles/kiosk-sway.toml"),
+                PathBuf::from("/p/mine.toml")
+            ]
+        );
+        assert_eq!(
+            profile.build.hooks,
+            [PathBuf::from("/builtin/hooks/kiosk-sway")]
+        );
+        assert_eq!(profile.lock_path(), Path::new("/p/mine.lock"));
+        let text = error_text(
+            &[("/p/mine.toml", "extends = \"builtin:kiosk\"\n")],
+            "mine.toml",
+        );
+        assert_eq!(
+            text,
+            "/p/mine.toml:1:11: `extends`: there is no built-in profile `kiosk` (built-in: minbase, kiosk-sway, kiosk-wayvnc, kiosk-chromium)"
+        );
     }
 
     #[test]
@@ -1941,6 +2008,7 @@ mod tests {
                 current_dir: Path::new("/"),
                 now: NOW,
                 read: &mut read,
+                builtins: &mut || Ok(PathBuf::from("/builtin")),
             },
         )
         .unwrap_err();
@@ -1956,6 +2024,7 @@ mod tests {
                 current_dir: Path::new("/"),
                 now: NOW,
                 read: &mut read,
+                builtins: &mut || Ok(PathBuf::from("/builtin")),
             },
         )
         .unwrap_err();

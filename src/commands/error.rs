@@ -65,6 +65,8 @@ pub enum CommandError {
     /// `--verity` with a format that is no filesystem image, or to stdout.
     #[error("--verity needs an image output (squashfs, erofs or ext4) written to a file, not {0}")]
     VerityNeedsImage(String),
+    #[error("there is no built-in profile `{0}`")]
+    UnknownBuiltin(String),
     /// Neither `XDG_STATE_HOME` nor `HOME` is an absolute path.
     #[error(
         "no state folder for the lock of {0}: neither XDG_STATE_HOME nor HOME is set to an absolute path"
@@ -88,7 +90,8 @@ impl Classify for CommandError {
             | FolderToStdout
             | TarballToTerminal
             | VerityNeedsImage(_)
-            | NoStateDirectory(_) => ExitClass::Usage,
+            | NoStateDirectory(_)
+            | UnknownBuiltin(_) => ExitClass::Usage,
             NotInPackageSet { .. } => ExitClass::Resolution,
             CommandFailed { .. } | CannotConfine { .. } => ExitClass::Script,
             RunFailed { class, .. } => *class,
@@ -101,6 +104,10 @@ impl Classify for CommandError {
             CommandError::UnknownExtension { .. } => Some(format!(
                 "name the output .tar, .tar.gz, .tar.xz or .tar.zst, or a folder (no extension), or choose with --format ({})",
                 crate::output::FORMAT_NAMES.join(", ")
+            )),
+            CommandError::UnknownBuiltin(_) => Some(format!(
+                "the built-in profiles are {} (`debroot profile list`)",
+                crate::builtin::names().collect::<Vec<_>>().join(", ")
             )),
             CommandError::FolderToStdout => {
                 Some("choose a tarball format (--format tar, tar.gz, tar.xz, tar.zst)".into())

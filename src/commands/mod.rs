@@ -47,12 +47,16 @@ pub fn dispatch(cli: Cli, env: &Env<'_>) -> Result<Outcome, Failure> {
         Command::Diff(args) => diff::run(env, &args),
         Command::Cache(command) => cache::run(env, &command),
         Command::Profile(ProfileCommand::Show { profile }) => profile::show(env, &profile),
+        Command::Profile(ProfileCommand::List) => profile::list(env),
         Command::Hook(command) => hook::run(env, command),
         Command::Verify(args) => verify::run(env, &args),
     }
 }
 
-/// Loads a profile from disk (the edge for the pure `profile` module).
+/// Loads a profile (the edge for the pure `profile` module): a file, or a built-in profile
+/// named `builtin:NAME`, or by its bare NAME when no file of that name exists. A built-in
+/// profile is read from the state folder it is written to ([`crate::builtin`]), and its lock
+/// goes to the state folder ([`state_lock_file`]).
 pub fn load_profile(env: &Env<'_>, path: &Path) -> Result<Profile, Failure> {
     let current_dir = std::env::current_dir()
         .map_err(|error| Failure::from(local("determine the current directory")(error)))?;
@@ -63,20 +67,73 @@ pub fn load_profile(env: &Env<'_>, path: &Path) -> Result<Profile, Failure> {
             .read_to_end(&mut bytes)?;
         Ok(bytes)
     };
-    let profile = crate::profile::load(
-        path,
+    let state = env.context.state_home().map(|home| home.join("debroot"));
+    let mut builtins = || -> std::io::Result<std::path::PathBuf> {
+        let state = state.as_deref().ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no state folder: neither XDG_STATE_HOME nor HOME is an absolute path",
+            )
+        })?;
+        crate::builtin::materialize(state)
+    };
+    let builtin = builtin_name(path)?;
+    let file = match builtin {
+        Some(name) => builtins()
+            .map_err(|source| {
+                Failure::from(crate::profile::ProfileError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            })?
+            .join(crate::builtin::profile_path(name)),
+        None => path.to_path_buf(),
+    };
+    let mut profile = crate::profile::load(
+        &file,
         crate::profile::LoadOptions {
             current_dir: &current_dir,
             now: Timestamp::from_system(env.context.now()),
             read: &mut read,
+            builtins: &mut builtins,
         },
     )?;
+    if let Some(name) = builtin {
+        profile.lock_file = state_lock_file(
+            env,
+            &format!("builtin-{name}"),
+            &format!("the built-in profile `{name}`"),
+        )?;
+    }
     Ok(profile)
+}
+
+/// The built-in profile a profile argument names: `builtin:NAME`, or a bare NAME of a
+/// built-in profile when no file of that name exists (a file always wins).
+fn builtin_name(path: &Path) -> Result<Option<&'static str>, Failure> {
+    let Some(text) = path.to_str() else {
+        return Ok(None);
+    };
+    let (name, explicit) = match text.strip_prefix(crate::builtin::PREFIX) {
+        Some(name) => (name, true),
+        None => (text, false),
+    };
+    if let Some(known) = crate::builtin::names().find(|known| *known == name) {
+        if explicit || !path.exists() {
+            return Ok(Some(known));
+        }
+        return Ok(None);
+    }
+    if explicit {
+        return Err(CommandError::UnknownBuiltin(name.to_owned()).into());
+    }
+    Ok(None)
 }
 
 /// Where the lock of a profile that is no file of the user's goes (a built-in profile, or the
 /// one a command line implies): `$XDG_STATE_HOME/debroot/locks/STEM.lock`, else
-/// `~/.local/state/debroot/locks/STEM.lock`. `what` names the profile in the error.
+/// `~/.local/state/debroot/locks/STEM.lock` (the folder is made). `what` names the profile in
+/// the error.
 pub fn state_lock_file(
     env: &Env<'_>,
     stem: &str,

@@ -15,6 +15,7 @@ mod common;
 
 mod apt_priorities;
 mod build;
+mod builtin_profiles;
 mod cli;
 mod cli_profile;
 mod debian_vs_dpkg;
