@@ -287,6 +287,9 @@ fn assert_same_set(ours: &BTreeSet<String>, theirs: &BTreeSet<String>, what: &st
 #[test]
 #[ignore = "live: needs the host's Debian mirror, root, mmdebstrap and qemu-user for arm64"]
 fn arm64_minbase_trixie_through_qemu_root_and_unshare_same_bytes_equals_mmdebstrap() {
+    common::tools::require("mmdebstrap");
+    common::tools::require("newuidmap");
+    common::tools::require("newgidmap");
     assert!(
         rustix::process::geteuid().is_root(),
         "run as root (bash tests/run skips this group otherwise)"
@@ -324,6 +327,7 @@ fn arm64_minbase_trixie_through_qemu_root_and_unshare_same_bytes_equals_mmdebstr
 #[test]
 #[ignore = "live: needs the host's Debian mirror, root and mmdebstrap"]
 fn amd64_with_i386_installs_libc6_i386_as_dpkg_and_equals_mmdebstrap() {
+    common::tools::require("mmdebstrap");
     assert!(
         rustix::process::geteuid().is_root(),
         "run as root (bash tests/run skips this group otherwise)"

@@ -45,3 +45,4 @@ mod resolver_properties;
 mod scenarios;
 mod structure;
 mod threats_extract;
+mod tools;
