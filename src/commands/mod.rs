@@ -6,6 +6,7 @@ mod cache;
 mod diff;
 mod error;
 mod fetch;
+mod generate;
 mod hook;
 mod index;
 mod lock;
@@ -49,6 +50,7 @@ pub fn dispatch(cli: Cli, env: &Env<'_>) -> Result<Outcome, Failure> {
         Command::Profile(ProfileCommand::Show { profile }) => profile::show(env, &profile),
         Command::Hook(command) => hook::run(env, command),
         Command::Verify(args) => verify::run(env, &args),
+        Command::Generate(command) => generate::run(env, &command),
     }
 }
 

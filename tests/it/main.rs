@@ -17,6 +17,7 @@ mod apt_priorities;
 mod build;
 mod cli;
 mod cli_profile;
+mod contrib;
 mod debian_vs_dpkg;
 mod diff;
 mod fetch;

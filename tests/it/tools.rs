@@ -45,10 +45,12 @@ fn scan() -> Found {
                 }
                 current = Some((name, attribute_test));
                 attribute_test = false;
-            } else if !line.starts_with("#[") && !line.starts_with("///") && !line.is_empty() {
-                if line.starts_with(|c: char| !c.is_whitespace()) {
-                    attribute_test = false;
-                }
+            } else if line.starts_with(|c: char| !c.is_whitespace())
+                && !line.starts_with("#[")
+                && !line.starts_with("///")
+            {
+                // Another item: a `#[test]` seen before it was not for a function.
+                attribute_test = false;
             }
             if line.trim_start().starts_with("//") {
                 continue;
