@@ -151,7 +151,9 @@ fn requirement_lines_parse_and_cover_modules_and_tests() {
 #[test]
 fn ci_installs_every_listed_package() {
     let ci = std::fs::read_to_string(common::repo_root().join(".ci/run")).unwrap();
-    let installed: Vec<&str> = ci.split_whitespace().collect();
+    let installed: Vec<&str> = ci
+        .split(|c: char| !(c.is_ascii_alphanumeric() || "+-.".contains(c)))
+        .collect();
     let missing: Vec<String> = common::tools::requirements()
         .iter()
         .flat_map(|r| r.packages.clone())

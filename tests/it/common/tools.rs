@@ -68,8 +68,8 @@ pub fn parse(text: &str) -> Vec<Requirement> {
         .collect()
 }
 
-/// Whether `program` (a command, or `perl:MODULE`) is on this host: checked as `tests/run`
-/// checks it (`command -v`, `perl -MMODULE -e 1`).
+/// Whether `program` (a command, `perl:MODULE` or `binfmt:NAME`) is on this host: checked as
+/// `tests/run` checks it (`command -v`, `perl -MMODULE -e 1`, the registration's file).
 // The test reads PATH as `tests/run` and `Command::new` do; debroot itself reads the environment
 // only in context.rs.
 #[allow(clippy::disallowed_methods)]
@@ -82,6 +82,16 @@ pub fn present(program: &str) -> bool {
             .stderr(Stdio::null())
             .status()
             .is_ok_and(|s| s.success());
+    }
+    if let Some(name) = program.strip_prefix("binfmt:") {
+        // A registration another architecture's programs run through (qemu-user): enabled, and
+        // with the F flag, so that it works inside the build's root too.
+        let text = std::fs::read_to_string(Path::new("/proc/sys/fs/binfmt_misc").join(name))
+            .unwrap_or_default();
+        return text.lines().next() == Some("enabled")
+            && text
+                .lines()
+                .any(|l| l.strip_prefix("flags:").is_some_and(|f| f.contains('F')));
     }
     let path = std::env::var_os("PATH").unwrap_or_default();
     // Tests that run root-only tools (`setcap`, `e2fsck`) look in the sbin folders too, as root's
@@ -105,12 +115,17 @@ pub fn require(program: &str) {
         .find(|r| r.program == program)
         .unwrap_or_else(|| panic!("`{program}` is not a line of tests/tools: add it there"));
     if !requirement.present() {
-        let what = match program.strip_prefix("perl:") {
-            Some(module) => format!("the Perl module {module}"),
-            None => format!("`{program}`"),
+        let what = if let Some(module) = program.strip_prefix("perl:") {
+            format!("the Perl module {module}")
+        } else if let Some(name) = program.strip_prefix("binfmt:") {
+            format!(
+                "`{name}` registered in /proc/sys/fs/binfmt_misc (mounted), enabled, with the F flag"
+            )
+        } else {
+            format!("`{program}`")
         };
         panic!(
-            "this test needs {what}, which is not installed: apt-get install {} \
+            "this test needs {what}, which this host lacks: apt-get install {} \
              (`bash tests/run` leaves out the tests that need it and says so)",
             requirement.packages.join(" ")
         );
