@@ -75,6 +75,27 @@ pub enum Command {
     /// inside the root resolve inside it, symlinks included.
     #[command(subcommand)]
     Hook(HookCommand),
+
+    /// Write shell completions or man pages, generated from this command line.
+    #[command(subcommand)]
+    Generate(GenerateCommand),
+}
+
+/// `debroot generate ...`: what `contrib/update` writes into `contrib/`.
+#[derive(Debug, Subcommand)]
+pub enum GenerateCommand {
+    /// Print the completion script for SHELL on stdout, e.g. `debroot generate completions bash
+    /// > /usr/share/bash-completion/completions/debroot`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages into DIR (made if missing): debroot.1, and one per subcommand
+    /// (debroot-build.1, debroot-hook-chroot.1, ...).
+    Man {
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
 }
 
 /// `debroot hook ...`. The root is `--root`, else `DEBROOT_ROOT` (set for every hook).

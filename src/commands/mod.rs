@@ -6,6 +6,7 @@ mod cache;
 mod diff;
 mod error;
 mod fetch;
+mod generate;
 mod hook;
 mod index;
 mod lock;
@@ -50,6 +51,7 @@ pub fn dispatch(cli: Cli, env: &Env<'_>) -> Result<Outcome, Failure> {
         Command::Profile(ProfileCommand::List) => profile::list(env),
         Command::Hook(command) => hook::run(env, command),
         Command::Verify(args) => verify::run(env, &args),
+        Command::Generate(command) => generate::run(env, &command),
     }
 }
 
