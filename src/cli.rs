@@ -52,7 +52,8 @@ pub enum Command {
     /// Download every package of the lock into the cache (resolving first when there is none).
     Fetch(FetchArgs),
 
-    /// Build the profile's root filesystem into a directory or tarball.
+    /// Build a root filesystem into a directory, tarball or image: from a profile, or from
+    /// mmdebstrap's command line (`build --variant=minbase trixie rootfs.tar`).
     Build(Box<BuildArgs>),
 
     /// Compare two outputs (directories, tarballs or manifests): packages, paths, metadata,

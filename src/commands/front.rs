@@ -299,9 +299,11 @@ impl Values {
             more => return Err(FrontError::Keyrings(more.len())),
         }
         for option in &args.dpkgopt {
-            if let Some(glob) = option.strip_prefix("path-exclude=") {
+            // dpkg.cfg's form, or the command line's (`--path-exclude=...`).
+            let setting = option.strip_prefix("--").unwrap_or(option);
+            if let Some(glob) = setting.strip_prefix("path-exclude=") {
                 values.path_exclude.push(glob.to_owned());
-            } else if let Some(glob) = option.strip_prefix("path-include=") {
+            } else if let Some(glob) = setting.strip_prefix("path-include=") {
                 values.path_include.push(glob.to_owned());
             } else {
                 return Err(FrontError::Dpkgopt(option.clone()));
