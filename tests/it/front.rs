@@ -154,6 +154,27 @@ fn front_profile_show_from_args() {
             .join("\n")
     };
     assert_eq!(body(&again.stdout), body(&output.stdout));
+
+    // With a profile, the options override its values: lists appended, single values replaced.
+    std::fs::write(
+        dir.path().join("p.toml"),
+        "[source]\nsuite = \"trixie\"\n[packages]\nvariant = \"minbase\"\ninclude = [\"hello\"]\n",
+    )
+    .unwrap();
+    let output = run(
+        dir.path(),
+        &[
+            "profile",
+            "show",
+            "p.toml",
+            "--include=vim",
+            "--variant=essential",
+        ],
+    );
+    assert_eq!(code(&output), 0, "{}", common::stderr(&output));
+    let text = common::stdout(&output);
+    assert!(text.contains("variant = \"essential\""), "{text}");
+    assert!(text.contains("\"hello\",\n    \"vim\","), "{text}");
 }
 
 /// `debroot build --variant=minbase --include=hello ... trixie a.tar` builds the bytes the
