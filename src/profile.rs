@@ -1676,6 +1676,21 @@ impl Profile {
     /// The merged profile as TOML, defaults included: a complete profile with no `extends` that
     /// loads to the same values.
     pub fn to_toml(&self) -> String {
+        let files: Vec<String> = self
+            .files
+            .iter()
+            .map(|f| format!("#   {}\n", f.display()))
+            .collect();
+        format!(
+            "# The profile `{}` after `extends`, with defaults filled in.\n# Merged from (base first):\n{}\n{}",
+            self.path.display(),
+            files.concat(),
+            self.toml_body()
+        )
+    }
+
+    /// [`Profile::to_toml`] without its header comment.
+    pub fn toml_body(&self) -> String {
         let show = ShowProfile {
             source: ShowSource {
                 suite: &self.source.suite,
@@ -1763,18 +1778,8 @@ impl Profile {
                 verity: self.output.verity,
             }),
         };
-        let files: Vec<String> = self
-            .files
-            .iter()
-            .map(|f| format!("#   {}\n", f.display()))
-            .collect();
-        let body = toml::to_string_pretty(&show)
-            .unwrap_or_else(|e| format!("# cannot render the profile as TOML: {e}\n"));
-        format!(
-            "# The profile `{}` after `extends`, with defaults filled in.\n# Merged from (base first):\n{}\n{body}",
-            self.path.display(),
-            files.concat()
-        )
+        toml::to_string_pretty(&show)
+            .unwrap_or_else(|e| format!("# cannot render the profile as TOML: {e}\n"))
     }
 }
 

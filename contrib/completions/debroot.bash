@@ -157,6 +157,9 @@ _debroot() {
             debroot__subcmd__help__subcmd__hook,tar-out)
                 cmd="debroot__subcmd__help__subcmd__hook__subcmd__tar__subcmd__out"
                 ;;
+            debroot__subcmd__help__subcmd__profile,list)
+                cmd="debroot__subcmd__help__subcmd__profile__subcmd__list"
+                ;;
             debroot__subcmd__help__subcmd__profile,show)
                 cmd="debroot__subcmd__help__subcmd__profile__subcmd__show"
                 ;;
@@ -211,11 +214,17 @@ _debroot() {
             debroot__subcmd__profile,help)
                 cmd="debroot__subcmd__profile__subcmd__help"
                 ;;
+            debroot__subcmd__profile,list)
+                cmd="debroot__subcmd__profile__subcmd__list"
+                ;;
             debroot__subcmd__profile,show)
                 cmd="debroot__subcmd__profile__subcmd__show"
                 ;;
             debroot__subcmd__profile__subcmd__help,help)
                 cmd="debroot__subcmd__profile__subcmd__help__subcmd__help"
+                ;;
+            debroot__subcmd__profile__subcmd__help,list)
+                cmd="debroot__subcmd__profile__subcmd__help__subcmd__list"
                 ;;
             debroot__subcmd__profile__subcmd__help,show)
                 cmd="debroot__subcmd__profile__subcmd__help__subcmd__show"
@@ -249,7 +258,7 @@ _debroot() {
             return 0
             ;;
         debroot__subcmd__build)
-            opts="-o -j -q -v -h -V --output --format --verity --mode --locked --frozen --keep-failed --setup-hook --extract-hook --essential-hook --customize-hook --hook-timeout --inner --mirror --snapshot --snapshot-server --offline --jobs --timeout --retries --quiet --verbose --color --cache-dir --help --version"
+            opts="-o -d -j -q -v -h -V --output --variant --include --exclude --components --architectures --mode --format --keyring --dpkgopt --aptopt --hook-directory --simulate --skip --logfile --debug --man --verity --locked --frozen --keep-failed --setup-hook --extract-hook --essential-hook --customize-hook --hook-timeout --inner --mirror --snapshot --snapshot-server --offline --jobs --timeout --retries --quiet --verbose --color --cache-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -263,12 +272,56 @@ _debroot() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --format)
-                    COMPREPLY=($(compgen -W "dir tar tar.gz tar.xz tar.zst null squashfs erofs ext4" -- "${cur}"))
+                --variant)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --include)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --exclude)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --components)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --architectures)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --mode)
-                    COMPREPLY=($(compgen -W "auto root unshare extract" -- "${cur}"))
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --keyring)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dpkgopt)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --aptopt)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hook-directory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --skip)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --logfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --setup-hook)
@@ -965,8 +1018,22 @@ _debroot() {
             return 0
             ;;
         debroot__subcmd__help__subcmd__profile)
-            opts="show"
+            opts="list show"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        debroot__subcmd__help__subcmd__profile__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1459,7 +1526,7 @@ _debroot() {
             return 0
             ;;
         debroot__subcmd__profile)
-            opts="-q -v -h -V --quiet --verbose --color --cache-dir --help --version show help"
+            opts="-q -v -h -V --quiet --verbose --color --cache-dir --help --version list show help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1481,7 +1548,7 @@ _debroot() {
             return 0
             ;;
         debroot__subcmd__profile__subcmd__help)
-            opts="show help"
+            opts="list show help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1495,6 +1562,20 @@ _debroot() {
             return 0
             ;;
         debroot__subcmd__profile__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        debroot__subcmd__profile__subcmd__help__subcmd__list)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1522,13 +1603,87 @@ _debroot() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        debroot__subcmd__profile__subcmd__show)
+        debroot__subcmd__profile__subcmd__list)
             opts="-q -v -h -V --quiet --verbose --color --cache-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        debroot__subcmd__profile__subcmd__show)
+            opts="-d -q -v -h -V --from-args --variant --include --exclude --components --architectures --mode --format --keyring --dpkgopt --aptopt --hook-directory --simulate --skip --logfile --debug --man --quiet --verbose --color --cache-dir --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --variant)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --include)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --exclude)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --components)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --architectures)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --mode)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --keyring)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dpkgopt)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --aptopt)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hook-directory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --skip)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --logfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0

@@ -28,7 +28,7 @@ complete -c debroot -n "__fish_debroot_needs_command" -l color -d 'When to colou
 always\t''
 never\t''"
 complete -c debroot -n "__fish_debroot_needs_command" -l cache-dir -d 'Cache directory for indexes and packages [default: $XDG_CACHE_HOME/debroot]' -r -F
-complete -c debroot -n "__fish_debroot_needs_command" -s q -l quiet -d 'Say less: no progress or status lines (-qq: no warnings either)'
+complete -c debroot -n "__fish_debroot_needs_command" -s q -l quiet -d 'Say less: no progress or status lines (-qq: no warnings either). mmdebstrap\'s `-s`/`--silent` is the same'
 complete -c debroot -n "__fish_debroot_needs_command" -s v -l verbose -d 'Say more (-vv: debugging output)'
 complete -c debroot -n "__fish_debroot_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c debroot -n "__fish_debroot_needs_command" -s V -l version -d 'Print version'
@@ -36,7 +36,7 @@ complete -c debroot -n "__fish_debroot_needs_command" -f -a "index" -d 'Fetch an
 complete -c debroot -n "__fish_debroot_needs_command" -f -a "lock" -d 'Resolve the profile\'s package set and write PROFILE.lock beside it'
 complete -c debroot -n "__fish_debroot_needs_command" -f -a "why" -d 'Show the dependency chain that pulled a package into the profile\'s set'
 complete -c debroot -n "__fish_debroot_needs_command" -f -a "fetch" -d 'Download every package of the lock into the cache (resolving first when there is none)'
-complete -c debroot -n "__fish_debroot_needs_command" -f -a "build" -d 'Build the profile\'s root filesystem into a directory or tarball'
+complete -c debroot -n "__fish_debroot_needs_command" -f -a "build" -d 'Build a root filesystem into a directory, tarball or image: from a profile, or from mmdebstrap\'s command line (`build --variant=minbase trixie rootfs.tar`)'
 complete -c debroot -n "__fish_debroot_needs_command" -f -a "diff" -d 'Compare two outputs (directories, tarballs or manifests): packages, paths, metadata, contents, and the archives\' bytes; exit 0 when equal, 1 when they differ'
 complete -c debroot -n "__fish_debroot_needs_command" -f -a "cache" -d 'Inspect and clean the package cache'
 complete -c debroot -n "__fish_debroot_needs_command" -f -a "profile" -d 'Inspect profiles'
@@ -57,7 +57,7 @@ always\t''
 never\t''"
 complete -c debroot -n "__fish_debroot_using_subcommand index" -l cache-dir -d 'Cache directory for indexes and packages [default: $XDG_CACHE_HOME/debroot]' -r -F
 complete -c debroot -n "__fish_debroot_using_subcommand index" -l offline -d 'Use the cache only: make no network request, and fail clearly when something is missing'
-complete -c debroot -n "__fish_debroot_using_subcommand index" -s q -l quiet -d 'Say less: no progress or status lines (-qq: no warnings either)'
+complete -c debroot -n "__fish_debroot_using_subcommand index" -s q -l quiet -d 'Say less: no progress or status lines (-qq: no warnings either). mmdebstrap\'s `-s`/`--silent` is the same'
 complete -c debroot -n "__fish_debroot_using_subcommand index" -s v -l verbose -d 'Say more (-vv: debugging output)'
 complete -c debroot -n "__fish_debroot_using_subcommand index" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c debroot -n "__fish_debroot_using_subcommand index" -s V -l version -d 'Print version'
@@ -77,7 +77,7 @@ complete -c debroot -n "__fish_debroot_using_subcommand lock" -l offline -d 'Use
 complete -c debroot -n "__fish_debroot_using_subcommand lock" -l update -d 'Resolve again against the current indexes, even when the lock matches the profile'
 complete -c debroot -n "__fish_debroot_using_subcommand lock" -l check -d 'Write nothing; exit 1 if the lock would change'
 complete -c debroot -n "__fish_debroot_using_subcommand lock" -l print -d 'Print the lock to stdout instead of writing it'
-complete -c debroot -n "__fish_debroot_using_subcommand lock" -s q -l quiet -d 'Say less: no progress or status lines (-qq: no warnings either)'
+complete -c debroot -n "__fish_debroot_using_subcommand lock" -s q -l quiet -d 'Say less: no progress or status lines (-qq: no warnings either). mmdebstrap\'s `-s`/`--silent` is the same'
 complete -c debroot -n "__fish_debroot_using_subcommand lock" -s v -l verbose -d 'Say more (-vv: debugging output)'
 complete -c debroot -n "__fish_debroot_using_subcommand lock" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c debroot -n "__fish_debroot_using_subcommand lock" -s V -l version -d 'Print version'
@@ -94,7 +94,7 @@ always\t''
 never\t''"
 complete -c debroot -n "__fish_debroot_using_subcommand why" -l cache-dir -d 'Cache directory for indexes and packages [default: $XDG_CACHE_HOME/debroot]' -r -F
 complete -c debroot -n "__fish_debroot_using_subcommand why" -l offline -d 'Use the cache only: make no network request, and fail clearly when something is missing'
-complete -c debroot -n "__fish_debroot_using_subcommand why" -s q -l quiet -d 'Say less: no progress or status lines (-qq: no warnings either)'
+complete -c debroot -n "__fish_debroot_using_subcommand why" -s q -l quiet -d 'Say less: no progress or status lines (-qq: no warnings either). mmdebstrap\'s `-s`/`--silent` is the same'
 complete -c debroot -n "__fish_debroot_using_subcommand why" -s v -l verbose -d 'Say more (-vv: debugging output)'
 complete -c debroot -n "__fish_debroot_using_subcommand why" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c debroot -n "__fish_debroot_using_subcommand why" -s V -l version -d 'Print version'
@@ -109,24 +109,24 @@ always\t''
 never\t''"
 complete -c debroot -n "__fish_debroot_using_subcommand fetch" -l cache-dir -d 'Cache directory for indexes and packages [default: $XDG_CACHE_HOME/debroot]' -r -F
 complete -c debroot -n "__fish_debroot_using_subcommand fetch" -l offline -d 'Use the cache only: make no network request, and fail clearly when something is missing'
-complete -c debroot -n "__fish_debroot_using_subcommand fetch" -s q -l quiet -d 'Say less: no progress or status lines (-qq: no warnings either)'
+complete -c debroot -n "__fish_debroot_using_subcommand fetch" -s q -l quiet -d 'Say less: no progress or status lines (-qq: no warnings either). mmdebstrap\'s `-s`/`--silent` is the same'
 complete -c debroot -n "__fish_debroot_using_subcommand fetch" -s v -l verbose -d 'Say more (-vv: debugging output)'
 complete -c debroot -n "__fish_debroot_using_subcommand fetch" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c debroot -n "__fish_debroot_using_subcommand fetch" -s V -l version -d 'Print version'
-complete -c debroot -n "__fish_debroot_using_subcommand build" -s o -l output -d 'Where to write the root filesystem: a directory, a .tar[.gz|.xz|.zst] file, a .squashfs, .erofs or .ext4 image, or `-` for stdout (never a terminal; `--format`, default tar)' -r -F
-complete -c debroot -n "__fish_debroot_using_subcommand build" -l format -d 'Output format [default: from the output\'s name, else the profile\'s `output.format`]' -r -f -a "dir\t''
-tar\t''
-tar.gz\t''
-tar.xz\t''
-tar.zst\t''
-null\t'Build, and write only the manifest (`OUTPUT.manifest.json`, or stdout with `-o -`)'
-squashfs\t'A squashfs image (zstd), as `.squashfs` or `.sqfs` names'
-erofs\t'An EROFS image (uncompressed)'
-ext4\t'An ext4 image'"
-complete -c debroot -n "__fish_debroot_using_subcommand build" -l mode -d 'How maintainer scripts run [default: the profile\'s `build.mode`]' -r -f -a "auto\t'root as uid 0, else unshare'
-root\t'Maintainer scripts in private namespaces, as root'
-unshare\t'The same in a user namespace, for a normal user (needs /etc/subuid ranges)'
-extract\t'Unpack only: no scripts, no privilege'"
+complete -c debroot -n "__fish_debroot_using_subcommand build" -s o -l output -d 'Where to write the root filesystem: a directory, a .tar[.gz|.xz|.zst] file, a .squashfs, .erofs or .ext4 image, or `-` for stdout (never a terminal; `--format`, default tar). The second positional argument says the same' -r -F
+complete -c debroot -n "__fish_debroot_using_subcommand build" -l variant -d 'Which package set: extract, custom, essential, apt, required (minbase), buildd, important (debootstrap, -) or standard [default: the profile\'s, else important]' -r
+complete -c debroot -n "__fish_debroot_using_subcommand build" -l include -d 'More packages, comma or space separated, repeatable (`pkg`, `pkg:arch`, `pkg=version`, `pkg/suite`, `./local.deb`; `pkg-` excludes). Appended to the profile\'s' -r
+complete -c debroot -n "__fish_debroot_using_subcommand build" -l exclude -d 'Packages to keep out, comma or space separated, repeatable. Appended to the profile\'s' -r
+complete -c debroot -n "__fish_debroot_using_subcommand build" -l components -d 'Archive components, comma or space separated, repeatable [default: main]' -r
+complete -c debroot -n "__fish_debroot_using_subcommand build" -l architectures -d 'Architectures, native first, comma or space separated, repeatable' -r
+complete -c debroot -n "__fish_debroot_using_subcommand build" -l mode -d 'How maintainer scripts run: auto, root, unshare or extract [default: the profile\'s `build.mode`, else auto]' -r
+complete -c debroot -n "__fish_debroot_using_subcommand build" -l format -d 'Output format: auto, directory (dir), tar, tar.gz, tar.xz, tar.zst, squashfs, erofs, ext4 or null [default: from the output\'s name, else the profile\'s `output.format`]' -r
+complete -c debroot -n "__fish_debroot_using_subcommand build" -l keyring -d 'The OpenPGP keyring the repository must be signed with (`source.keyring`)' -r -F
+complete -c debroot -n "__fish_debroot_using_subcommand build" -l dpkgopt -d '`path-exclude=GLOB` or `path-include=GLOB` (`packages.path-exclude`/`path-include`), repeatable; debroot takes no other dpkg option' -r
+complete -c debroot -n "__fish_debroot_using_subcommand build" -l aptopt -d '`Apt::Install-Recommends "true"` (or "false"): `packages.recommends`; debroot takes no other apt option' -r
+complete -c debroot -n "__fish_debroot_using_subcommand build" -l hook-directory -d 'A folder of hooks named setup*, extract*, essential*, customize* (`build.hooks`), repeatable' -r -F
+complete -c debroot -n "__fish_debroot_using_subcommand build" -l skip -r
+complete -c debroot -n "__fish_debroot_using_subcommand build" -l logfile -r
 complete -c debroot -n "__fish_debroot_using_subcommand build" -l setup-hook -d 'A hook run on the empty root, before anything is unpacked (repeatable): an executable file, or a shell snippet; the root\'s path is `$1`' -r
 complete -c debroot -n "__fish_debroot_using_subcommand build" -l extract-hook -d 'A hook run once the Essential set is unpacked, before any maintainer script' -r
 complete -c debroot -n "__fish_debroot_using_subcommand build" -l essential-hook -d 'A hook run once the Essential set is configured' -r
@@ -143,12 +143,15 @@ complete -c debroot -n "__fish_debroot_using_subcommand build" -l color -d 'When
 always\t''
 never\t''"
 complete -c debroot -n "__fish_debroot_using_subcommand build" -l cache-dir -d 'Cache directory for indexes and packages [default: $XDG_CACHE_HOME/debroot]' -r -F
+complete -c debroot -n "__fish_debroot_using_subcommand build" -l simulate
+complete -c debroot -n "__fish_debroot_using_subcommand build" -s d -l debug
+complete -c debroot -n "__fish_debroot_using_subcommand build" -l man
 complete -c debroot -n "__fish_debroot_using_subcommand build" -l verity -d 'Write a dm-verity hash tree beside an image (`OUTPUT.verity`, its root hash in `OUTPUT.roothash` and the manifest) [default: the profile\'s `output.verity`]'
 complete -c debroot -n "__fish_debroot_using_subcommand build" -l locked -d 'Fail if the lock is missing or would change'
 complete -c debroot -n "__fish_debroot_using_subcommand build" -l frozen -d 'Build from the lock as it is: read no index, resolve nothing'
 complete -c debroot -n "__fish_debroot_using_subcommand build" -l keep-failed -d 'Keep the work directory of a failed build for inspection'
 complete -c debroot -n "__fish_debroot_using_subcommand build" -l offline -d 'Use the cache only: make no network request, and fail clearly when something is missing'
-complete -c debroot -n "__fish_debroot_using_subcommand build" -s q -l quiet -d 'Say less: no progress or status lines (-qq: no warnings either)'
+complete -c debroot -n "__fish_debroot_using_subcommand build" -s q -l quiet -d 'Say less: no progress or status lines (-qq: no warnings either). mmdebstrap\'s `-s`/`--silent` is the same'
 complete -c debroot -n "__fish_debroot_using_subcommand build" -s v -l verbose -d 'Say more (-vv: debugging output)'
 complete -c debroot -n "__fish_debroot_using_subcommand build" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c debroot -n "__fish_debroot_using_subcommand build" -s V -l version -d 'Print version'
@@ -160,7 +163,7 @@ complete -c debroot -n "__fish_debroot_using_subcommand diff" -l color -d 'When 
 always\t''
 never\t''"
 complete -c debroot -n "__fish_debroot_using_subcommand diff" -l cache-dir -d 'Cache directory for indexes and packages [default: $XDG_CACHE_HOME/debroot]' -r -F
-complete -c debroot -n "__fish_debroot_using_subcommand diff" -s q -l quiet -d 'Say less: no progress or status lines (-qq: no warnings either)'
+complete -c debroot -n "__fish_debroot_using_subcommand diff" -s q -l quiet -d 'Say less: no progress or status lines (-qq: no warnings either). mmdebstrap\'s `-s`/`--silent` is the same'
 complete -c debroot -n "__fish_debroot_using_subcommand diff" -s v -l verbose -d 'Say more (-vv: debugging output)'
 complete -c debroot -n "__fish_debroot_using_subcommand diff" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c debroot -n "__fish_debroot_using_subcommand diff" -s V -l version -d 'Print version'
@@ -168,7 +171,7 @@ complete -c debroot -n "__fish_debroot_using_subcommand cache; and not __fish_se
 always\t''
 never\t''"
 complete -c debroot -n "__fish_debroot_using_subcommand cache; and not __fish_seen_subcommand_from info gc help" -l cache-dir -d 'Cache directory for indexes and packages [default: $XDG_CACHE_HOME/debroot]' -r -F
-complete -c debroot -n "__fish_debroot_using_subcommand cache; and not __fish_seen_subcommand_from info gc help" -s q -l quiet -d 'Say less: no progress or status lines (-qq: no warnings either)'
+complete -c debroot -n "__fish_debroot_using_subcommand cache; and not __fish_seen_subcommand_from info gc help" -s q -l quiet -d 'Say less: no progress or status lines (-qq: no warnings either). mmdebstrap\'s `-s`/`--silent` is the same'
 complete -c debroot -n "__fish_debroot_using_subcommand cache; and not __fish_seen_subcommand_from info gc help" -s v -l verbose -d 'Say more (-vv: debugging output)'
 complete -c debroot -n "__fish_debroot_using_subcommand cache; and not __fish_seen_subcommand_from info gc help" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c debroot -n "__fish_debroot_using_subcommand cache; and not __fish_seen_subcommand_from info gc help" -s V -l version -d 'Print version'
@@ -179,7 +182,7 @@ complete -c debroot -n "__fish_debroot_using_subcommand cache; and __fish_seen_s
 always\t''
 never\t''"
 complete -c debroot -n "__fish_debroot_using_subcommand cache; and __fish_seen_subcommand_from info" -l cache-dir -d 'Cache directory for indexes and packages [default: $XDG_CACHE_HOME/debroot]' -r -F
-complete -c debroot -n "__fish_debroot_using_subcommand cache; and __fish_seen_subcommand_from info" -s q -l quiet -d 'Say less: no progress or status lines (-qq: no warnings either)'
+complete -c debroot -n "__fish_debroot_using_subcommand cache; and __fish_seen_subcommand_from info" -s q -l quiet -d 'Say less: no progress or status lines (-qq: no warnings either). mmdebstrap\'s `-s`/`--silent` is the same'
 complete -c debroot -n "__fish_debroot_using_subcommand cache; and __fish_seen_subcommand_from info" -s v -l verbose -d 'Say more (-vv: debugging output)'
 complete -c debroot -n "__fish_debroot_using_subcommand cache; and __fish_seen_subcommand_from info" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c debroot -n "__fish_debroot_using_subcommand cache; and __fish_seen_subcommand_from info" -s V -l version -d 'Print version'
@@ -188,31 +191,58 @@ complete -c debroot -n "__fish_debroot_using_subcommand cache; and __fish_seen_s
 always\t''
 never\t''"
 complete -c debroot -n "__fish_debroot_using_subcommand cache; and __fish_seen_subcommand_from gc" -l cache-dir -d 'Cache directory for indexes and packages [default: $XDG_CACHE_HOME/debroot]' -r -F
-complete -c debroot -n "__fish_debroot_using_subcommand cache; and __fish_seen_subcommand_from gc" -s q -l quiet -d 'Say less: no progress or status lines (-qq: no warnings either)'
+complete -c debroot -n "__fish_debroot_using_subcommand cache; and __fish_seen_subcommand_from gc" -s q -l quiet -d 'Say less: no progress or status lines (-qq: no warnings either). mmdebstrap\'s `-s`/`--silent` is the same'
 complete -c debroot -n "__fish_debroot_using_subcommand cache; and __fish_seen_subcommand_from gc" -s v -l verbose -d 'Say more (-vv: debugging output)'
 complete -c debroot -n "__fish_debroot_using_subcommand cache; and __fish_seen_subcommand_from gc" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c debroot -n "__fish_debroot_using_subcommand cache; and __fish_seen_subcommand_from gc" -s V -l version -d 'Print version'
 complete -c debroot -n "__fish_debroot_using_subcommand cache; and __fish_seen_subcommand_from help" -f -a "info" -d 'How many blobs the cache holds, and how many bytes'
 complete -c debroot -n "__fish_debroot_using_subcommand cache; and __fish_seen_subcommand_from help" -f -a "gc" -d 'Remove every blob that none of the given locks needs'
 complete -c debroot -n "__fish_debroot_using_subcommand cache; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c debroot -n "__fish_debroot_using_subcommand profile; and not __fish_seen_subcommand_from show help" -l color -d 'When to colour messages on stderr. `NO_COLOR` also turns colour off' -r -f -a "auto\t'Colour when stderr is a terminal and `NO_COLOR` is not set'
+complete -c debroot -n "__fish_debroot_using_subcommand profile; and not __fish_seen_subcommand_from list show help" -l color -d 'When to colour messages on stderr. `NO_COLOR` also turns colour off' -r -f -a "auto\t'Colour when stderr is a terminal and `NO_COLOR` is not set'
 always\t''
 never\t''"
-complete -c debroot -n "__fish_debroot_using_subcommand profile; and not __fish_seen_subcommand_from show help" -l cache-dir -d 'Cache directory for indexes and packages [default: $XDG_CACHE_HOME/debroot]' -r -F
-complete -c debroot -n "__fish_debroot_using_subcommand profile; and not __fish_seen_subcommand_from show help" -s q -l quiet -d 'Say less: no progress or status lines (-qq: no warnings either)'
-complete -c debroot -n "__fish_debroot_using_subcommand profile; and not __fish_seen_subcommand_from show help" -s v -l verbose -d 'Say more (-vv: debugging output)'
-complete -c debroot -n "__fish_debroot_using_subcommand profile; and not __fish_seen_subcommand_from show help" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c debroot -n "__fish_debroot_using_subcommand profile; and not __fish_seen_subcommand_from show help" -s V -l version -d 'Print version'
-complete -c debroot -n "__fish_debroot_using_subcommand profile; and not __fish_seen_subcommand_from show help" -f -a "show" -d 'Print a profile after `extends`, with defaults filled in, as TOML'
-complete -c debroot -n "__fish_debroot_using_subcommand profile; and not __fish_seen_subcommand_from show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c debroot -n "__fish_debroot_using_subcommand profile; and not __fish_seen_subcommand_from list show help" -l cache-dir -d 'Cache directory for indexes and packages [default: $XDG_CACHE_HOME/debroot]' -r -F
+complete -c debroot -n "__fish_debroot_using_subcommand profile; and not __fish_seen_subcommand_from list show help" -s q -l quiet -d 'Say less: no progress or status lines (-qq: no warnings either). mmdebstrap\'s `-s`/`--silent` is the same'
+complete -c debroot -n "__fish_debroot_using_subcommand profile; and not __fish_seen_subcommand_from list show help" -s v -l verbose -d 'Say more (-vv: debugging output)'
+complete -c debroot -n "__fish_debroot_using_subcommand profile; and not __fish_seen_subcommand_from list show help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c debroot -n "__fish_debroot_using_subcommand profile; and not __fish_seen_subcommand_from list show help" -s V -l version -d 'Print version'
+complete -c debroot -n "__fish_debroot_using_subcommand profile; and not __fish_seen_subcommand_from list show help" -f -a "list" -d 'List the built-in profiles (`debroot build NAME`, `extends = "builtin:NAME"`)'
+complete -c debroot -n "__fish_debroot_using_subcommand profile; and not __fish_seen_subcommand_from list show help" -f -a "show" -d 'Print a profile after `extends`, with defaults filled in, as TOML'
+complete -c debroot -n "__fish_debroot_using_subcommand profile; and not __fish_seen_subcommand_from list show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c debroot -n "__fish_debroot_using_subcommand profile; and __fish_seen_subcommand_from list" -l color -d 'When to colour messages on stderr. `NO_COLOR` also turns colour off' -r -f -a "auto\t'Colour when stderr is a terminal and `NO_COLOR` is not set'
+always\t''
+never\t''"
+complete -c debroot -n "__fish_debroot_using_subcommand profile; and __fish_seen_subcommand_from list" -l cache-dir -d 'Cache directory for indexes and packages [default: $XDG_CACHE_HOME/debroot]' -r -F
+complete -c debroot -n "__fish_debroot_using_subcommand profile; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Say less: no progress or status lines (-qq: no warnings either). mmdebstrap\'s `-s`/`--silent` is the same'
+complete -c debroot -n "__fish_debroot_using_subcommand profile; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Say more (-vv: debugging output)'
+complete -c debroot -n "__fish_debroot_using_subcommand profile; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c debroot -n "__fish_debroot_using_subcommand profile; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c debroot -n "__fish_debroot_using_subcommand profile; and __fish_seen_subcommand_from show" -l variant -d 'Which package set: extract, custom, essential, apt, required (minbase), buildd, important (debootstrap, -) or standard [default: the profile\'s, else important]' -r
+complete -c debroot -n "__fish_debroot_using_subcommand profile; and __fish_seen_subcommand_from show" -l include -d 'More packages, comma or space separated, repeatable (`pkg`, `pkg:arch`, `pkg=version`, `pkg/suite`, `./local.deb`; `pkg-` excludes). Appended to the profile\'s' -r
+complete -c debroot -n "__fish_debroot_using_subcommand profile; and __fish_seen_subcommand_from show" -l exclude -d 'Packages to keep out, comma or space separated, repeatable. Appended to the profile\'s' -r
+complete -c debroot -n "__fish_debroot_using_subcommand profile; and __fish_seen_subcommand_from show" -l components -d 'Archive components, comma or space separated, repeatable [default: main]' -r
+complete -c debroot -n "__fish_debroot_using_subcommand profile; and __fish_seen_subcommand_from show" -l architectures -d 'Architectures, native first, comma or space separated, repeatable' -r
+complete -c debroot -n "__fish_debroot_using_subcommand profile; and __fish_seen_subcommand_from show" -l mode -d 'How maintainer scripts run: auto, root, unshare or extract [default: the profile\'s `build.mode`, else auto]' -r
+complete -c debroot -n "__fish_debroot_using_subcommand profile; and __fish_seen_subcommand_from show" -l format -d 'Output format: auto, directory (dir), tar, tar.gz, tar.xz, tar.zst, squashfs, erofs, ext4 or null [default: from the output\'s name, else the profile\'s `output.format`]' -r
+complete -c debroot -n "__fish_debroot_using_subcommand profile; and __fish_seen_subcommand_from show" -l keyring -d 'The OpenPGP keyring the repository must be signed with (`source.keyring`)' -r -F
+complete -c debroot -n "__fish_debroot_using_subcommand profile; and __fish_seen_subcommand_from show" -l dpkgopt -d '`path-exclude=GLOB` or `path-include=GLOB` (`packages.path-exclude`/`path-include`), repeatable; debroot takes no other dpkg option' -r
+complete -c debroot -n "__fish_debroot_using_subcommand profile; and __fish_seen_subcommand_from show" -l aptopt -d '`Apt::Install-Recommends "true"` (or "false"): `packages.recommends`; debroot takes no other apt option' -r
+complete -c debroot -n "__fish_debroot_using_subcommand profile; and __fish_seen_subcommand_from show" -l hook-directory -d 'A folder of hooks named setup*, extract*, essential*, customize* (`build.hooks`), repeatable' -r -F
+complete -c debroot -n "__fish_debroot_using_subcommand profile; and __fish_seen_subcommand_from show" -l skip -r
+complete -c debroot -n "__fish_debroot_using_subcommand profile; and __fish_seen_subcommand_from show" -l logfile -r
 complete -c debroot -n "__fish_debroot_using_subcommand profile; and __fish_seen_subcommand_from show" -l color -d 'When to colour messages on stderr. `NO_COLOR` also turns colour off' -r -f -a "auto\t'Colour when stderr is a terminal and `NO_COLOR` is not set'
 always\t''
 never\t''"
 complete -c debroot -n "__fish_debroot_using_subcommand profile; and __fish_seen_subcommand_from show" -l cache-dir -d 'Cache directory for indexes and packages [default: $XDG_CACHE_HOME/debroot]' -r -F
-complete -c debroot -n "__fish_debroot_using_subcommand profile; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Say less: no progress or status lines (-qq: no warnings either)'
+complete -c debroot -n "__fish_debroot_using_subcommand profile; and __fish_seen_subcommand_from show" -l from-args -d 'Print the profile the command line implies: `debroot profile show --from-args [OPTIONS] SUITE [MIRROR]` shows what `debroot build [OPTIONS] SUITE OUTPUT [MIRROR]` builds (save it as a file to keep and lock it)'
+complete -c debroot -n "__fish_debroot_using_subcommand profile; and __fish_seen_subcommand_from show" -l simulate
+complete -c debroot -n "__fish_debroot_using_subcommand profile; and __fish_seen_subcommand_from show" -s d -l debug
+complete -c debroot -n "__fish_debroot_using_subcommand profile; and __fish_seen_subcommand_from show" -l man
+complete -c debroot -n "__fish_debroot_using_subcommand profile; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Say less: no progress or status lines (-qq: no warnings either). mmdebstrap\'s `-s`/`--silent` is the same'
 complete -c debroot -n "__fish_debroot_using_subcommand profile; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Say more (-vv: debugging output)'
 complete -c debroot -n "__fish_debroot_using_subcommand profile; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c debroot -n "__fish_debroot_using_subcommand profile; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c debroot -n "__fish_debroot_using_subcommand profile; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the built-in profiles (`debroot build NAME`, `extends = "builtin:NAME"`)'
 complete -c debroot -n "__fish_debroot_using_subcommand profile; and __fish_seen_subcommand_from help" -f -a "show" -d 'Print a profile after `extends`, with defaults filled in, as TOML'
 complete -c debroot -n "__fish_debroot_using_subcommand profile; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c debroot -n "__fish_debroot_using_subcommand verify" -l runs -d 'How many builds per mode (at least 2)' -r
@@ -244,7 +274,7 @@ never\t''"
 complete -c debroot -n "__fish_debroot_using_subcommand verify" -l cache-dir -d 'Cache directory for indexes and packages [default: $XDG_CACHE_HOME/debroot]' -r -F
 complete -c debroot -n "__fish_debroot_using_subcommand verify" -l keep -d 'Keep the runs\' outputs even when they agree (they are always kept when not)'
 complete -c debroot -n "__fish_debroot_using_subcommand verify" -l offline -d 'Use the cache only: make no network request, and fail clearly when something is missing'
-complete -c debroot -n "__fish_debroot_using_subcommand verify" -s q -l quiet -d 'Say less: no progress or status lines (-qq: no warnings either)'
+complete -c debroot -n "__fish_debroot_using_subcommand verify" -s q -l quiet -d 'Say less: no progress or status lines (-qq: no warnings either). mmdebstrap\'s `-s`/`--silent` is the same'
 complete -c debroot -n "__fish_debroot_using_subcommand verify" -s v -l verbose -d 'Say more (-vv: debugging output)'
 complete -c debroot -n "__fish_debroot_using_subcommand verify" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c debroot -n "__fish_debroot_using_subcommand verify" -s V -l version -d 'Print version'
@@ -252,7 +282,7 @@ complete -c debroot -n "__fish_debroot_using_subcommand hook; and not __fish_see
 always\t''
 never\t''"
 complete -c debroot -n "__fish_debroot_using_subcommand hook; and not __fish_seen_subcommand_from chroot copy-in copy-out sync-in sync-out tar-in tar-out help" -l cache-dir -d 'Cache directory for indexes and packages [default: $XDG_CACHE_HOME/debroot]' -r -F
-complete -c debroot -n "__fish_debroot_using_subcommand hook; and not __fish_seen_subcommand_from chroot copy-in copy-out sync-in sync-out tar-in tar-out help" -s q -l quiet -d 'Say less: no progress or status lines (-qq: no warnings either)'
+complete -c debroot -n "__fish_debroot_using_subcommand hook; and not __fish_seen_subcommand_from chroot copy-in copy-out sync-in sync-out tar-in tar-out help" -s q -l quiet -d 'Say less: no progress or status lines (-qq: no warnings either). mmdebstrap\'s `-s`/`--silent` is the same'
 complete -c debroot -n "__fish_debroot_using_subcommand hook; and not __fish_seen_subcommand_from chroot copy-in copy-out sync-in sync-out tar-in tar-out help" -s v -l verbose -d 'Say more (-vv: debugging output)'
 complete -c debroot -n "__fish_debroot_using_subcommand hook; and not __fish_seen_subcommand_from chroot copy-in copy-out sync-in sync-out tar-in tar-out help" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c debroot -n "__fish_debroot_using_subcommand hook; and not __fish_seen_subcommand_from chroot copy-in copy-out sync-in sync-out tar-in tar-out help" -s V -l version -d 'Print version'
@@ -269,7 +299,7 @@ complete -c debroot -n "__fish_debroot_using_subcommand hook; and __fish_seen_su
 always\t''
 never\t''"
 complete -c debroot -n "__fish_debroot_using_subcommand hook; and __fish_seen_subcommand_from chroot" -l cache-dir -d 'Cache directory for indexes and packages [default: $XDG_CACHE_HOME/debroot]' -r -F
-complete -c debroot -n "__fish_debroot_using_subcommand hook; and __fish_seen_subcommand_from chroot" -s q -l quiet -d 'Say less: no progress or status lines (-qq: no warnings either)'
+complete -c debroot -n "__fish_debroot_using_subcommand hook; and __fish_seen_subcommand_from chroot" -s q -l quiet -d 'Say less: no progress or status lines (-qq: no warnings either). mmdebstrap\'s `-s`/`--silent` is the same'
 complete -c debroot -n "__fish_debroot_using_subcommand hook; and __fish_seen_subcommand_from chroot" -s v -l verbose -d 'Say more (-vv: debugging output)'
 complete -c debroot -n "__fish_debroot_using_subcommand hook; and __fish_seen_subcommand_from chroot" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c debroot -n "__fish_debroot_using_subcommand hook; and __fish_seen_subcommand_from chroot" -s V -l version -d 'Print version'
@@ -278,7 +308,7 @@ complete -c debroot -n "__fish_debroot_using_subcommand hook; and __fish_seen_su
 always\t''
 never\t''"
 complete -c debroot -n "__fish_debroot_using_subcommand hook; and __fish_seen_subcommand_from copy-in" -l cache-dir -d 'Cache directory for indexes and packages [default: $XDG_CACHE_HOME/debroot]' -r -F
-complete -c debroot -n "__fish_debroot_using_subcommand hook; and __fish_seen_subcommand_from copy-in" -s q -l quiet -d 'Say less: no progress or status lines (-qq: no warnings either)'
+complete -c debroot -n "__fish_debroot_using_subcommand hook; and __fish_seen_subcommand_from copy-in" -s q -l quiet -d 'Say less: no progress or status lines (-qq: no warnings either). mmdebstrap\'s `-s`/`--silent` is the same'
 complete -c debroot -n "__fish_debroot_using_subcommand hook; and __fish_seen_subcommand_from copy-in" -s v -l verbose -d 'Say more (-vv: debugging output)'
 complete -c debroot -n "__fish_debroot_using_subcommand hook; and __fish_seen_subcommand_from copy-in" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c debroot -n "__fish_debroot_using_subcommand hook; and __fish_seen_subcommand_from copy-in" -s V -l version -d 'Print version'
@@ -287,7 +317,7 @@ complete -c debroot -n "__fish_debroot_using_subcommand hook; and __fish_seen_su
 always\t''
 never\t''"
 complete -c debroot -n "__fish_debroot_using_subcommand hook; and __fish_seen_subcommand_from copy-out" -l cache-dir -d 'Cache directory for indexes and packages [default: $XDG_CACHE_HOME/debroot]' -r -F
-complete -c debroot -n "__fish_debroot_using_subcommand hook; and __fish_seen_subcommand_from copy-out" -s q -l quiet -d 'Say less: no progress or status lines (-qq: no warnings either)'
+complete -c debroot -n "__fish_debroot_using_subcommand hook; and __fish_seen_subcommand_from copy-out" -s q -l quiet -d 'Say less: no progress or status lines (-qq: no warnings either). mmdebstrap\'s `-s`/`--silent` is the same'
 complete -c debroot -n "__fish_debroot_using_subcommand hook; and __fish_seen_subcommand_from copy-out" -s v -l verbose -d 'Say more (-vv: debugging output)'
 complete -c debroot -n "__fish_debroot_using_subcommand hook; and __fish_seen_subcommand_from copy-out" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c debroot -n "__fish_debroot_using_subcommand hook; and __fish_seen_subcommand_from copy-out" -s V -l version -d 'Print version'
@@ -296,7 +326,7 @@ complete -c debroot -n "__fish_debroot_using_subcommand hook; and __fish_seen_su
 always\t''
 never\t''"
 complete -c debroot -n "__fish_debroot_using_subcommand hook; and __fish_seen_subcommand_from sync-in" -l cache-dir -d 'Cache directory for indexes and packages [default: $XDG_CACHE_HOME/debroot]' -r -F
-complete -c debroot -n "__fish_debroot_using_subcommand hook; and __fish_seen_subcommand_from sync-in" -s q -l quiet -d 'Say less: no progress or status lines (-qq: no warnings either)'
+complete -c debroot -n "__fish_debroot_using_subcommand hook; and __fish_seen_subcommand_from sync-in" -s q -l quiet -d 'Say less: no progress or status lines (-qq: no warnings either). mmdebstrap\'s `-s`/`--silent` is the same'
 complete -c debroot -n "__fish_debroot_using_subcommand hook; and __fish_seen_subcommand_from sync-in" -s v -l verbose -d 'Say more (-vv: debugging output)'
 complete -c debroot -n "__fish_debroot_using_subcommand hook; and __fish_seen_subcommand_from sync-in" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c debroot -n "__fish_debroot_using_subcommand hook; and __fish_seen_subcommand_from sync-in" -s V -l version -d 'Print version'
@@ -305,7 +335,7 @@ complete -c debroot -n "__fish_debroot_using_subcommand hook; and __fish_seen_su
 always\t''
 never\t''"
 complete -c debroot -n "__fish_debroot_using_subcommand hook; and __fish_seen_subcommand_from sync-out" -l cache-dir -d 'Cache directory for indexes and packages [default: $XDG_CACHE_HOME/debroot]' -r -F
-complete -c debroot -n "__fish_debroot_using_subcommand hook; and __fish_seen_subcommand_from sync-out" -s q -l quiet -d 'Say less: no progress or status lines (-qq: no warnings either)'
+complete -c debroot -n "__fish_debroot_using_subcommand hook; and __fish_seen_subcommand_from sync-out" -s q -l quiet -d 'Say less: no progress or status lines (-qq: no warnings either). mmdebstrap\'s `-s`/`--silent` is the same'
 complete -c debroot -n "__fish_debroot_using_subcommand hook; and __fish_seen_subcommand_from sync-out" -s v -l verbose -d 'Say more (-vv: debugging output)'
 complete -c debroot -n "__fish_debroot_using_subcommand hook; and __fish_seen_subcommand_from sync-out" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c debroot -n "__fish_debroot_using_subcommand hook; and __fish_seen_subcommand_from sync-out" -s V -l version -d 'Print version'
@@ -314,7 +344,7 @@ complete -c debroot -n "__fish_debroot_using_subcommand hook; and __fish_seen_su
 always\t''
 never\t''"
 complete -c debroot -n "__fish_debroot_using_subcommand hook; and __fish_seen_subcommand_from tar-in" -l cache-dir -d 'Cache directory for indexes and packages [default: $XDG_CACHE_HOME/debroot]' -r -F
-complete -c debroot -n "__fish_debroot_using_subcommand hook; and __fish_seen_subcommand_from tar-in" -s q -l quiet -d 'Say less: no progress or status lines (-qq: no warnings either)'
+complete -c debroot -n "__fish_debroot_using_subcommand hook; and __fish_seen_subcommand_from tar-in" -s q -l quiet -d 'Say less: no progress or status lines (-qq: no warnings either). mmdebstrap\'s `-s`/`--silent` is the same'
 complete -c debroot -n "__fish_debroot_using_subcommand hook; and __fish_seen_subcommand_from tar-in" -s v -l verbose -d 'Say more (-vv: debugging output)'
 complete -c debroot -n "__fish_debroot_using_subcommand hook; and __fish_seen_subcommand_from tar-in" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c debroot -n "__fish_debroot_using_subcommand hook; and __fish_seen_subcommand_from tar-in" -s V -l version -d 'Print version'
@@ -323,7 +353,7 @@ complete -c debroot -n "__fish_debroot_using_subcommand hook; and __fish_seen_su
 always\t''
 never\t''"
 complete -c debroot -n "__fish_debroot_using_subcommand hook; and __fish_seen_subcommand_from tar-out" -l cache-dir -d 'Cache directory for indexes and packages [default: $XDG_CACHE_HOME/debroot]' -r -F
-complete -c debroot -n "__fish_debroot_using_subcommand hook; and __fish_seen_subcommand_from tar-out" -s q -l quiet -d 'Say less: no progress or status lines (-qq: no warnings either)'
+complete -c debroot -n "__fish_debroot_using_subcommand hook; and __fish_seen_subcommand_from tar-out" -s q -l quiet -d 'Say less: no progress or status lines (-qq: no warnings either). mmdebstrap\'s `-s`/`--silent` is the same'
 complete -c debroot -n "__fish_debroot_using_subcommand hook; and __fish_seen_subcommand_from tar-out" -s v -l verbose -d 'Say more (-vv: debugging output)'
 complete -c debroot -n "__fish_debroot_using_subcommand hook; and __fish_seen_subcommand_from tar-out" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c debroot -n "__fish_debroot_using_subcommand hook; and __fish_seen_subcommand_from tar-out" -s V -l version -d 'Print version'
@@ -339,7 +369,7 @@ complete -c debroot -n "__fish_debroot_using_subcommand generate; and not __fish
 always\t''
 never\t''"
 complete -c debroot -n "__fish_debroot_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -l cache-dir -d 'Cache directory for indexes and packages [default: $XDG_CACHE_HOME/debroot]' -r -F
-complete -c debroot -n "__fish_debroot_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -s q -l quiet -d 'Say less: no progress or status lines (-qq: no warnings either)'
+complete -c debroot -n "__fish_debroot_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -s q -l quiet -d 'Say less: no progress or status lines (-qq: no warnings either). mmdebstrap\'s `-s`/`--silent` is the same'
 complete -c debroot -n "__fish_debroot_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -s v -l verbose -d 'Say more (-vv: debugging output)'
 complete -c debroot -n "__fish_debroot_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c debroot -n "__fish_debroot_using_subcommand generate; and not __fish_seen_subcommand_from completions man help" -s V -l version -d 'Print version'
@@ -350,7 +380,7 @@ complete -c debroot -n "__fish_debroot_using_subcommand generate; and __fish_see
 always\t''
 never\t''"
 complete -c debroot -n "__fish_debroot_using_subcommand generate; and __fish_seen_subcommand_from completions" -l cache-dir -d 'Cache directory for indexes and packages [default: $XDG_CACHE_HOME/debroot]' -r -F
-complete -c debroot -n "__fish_debroot_using_subcommand generate; and __fish_seen_subcommand_from completions" -s q -l quiet -d 'Say less: no progress or status lines (-qq: no warnings either)'
+complete -c debroot -n "__fish_debroot_using_subcommand generate; and __fish_seen_subcommand_from completions" -s q -l quiet -d 'Say less: no progress or status lines (-qq: no warnings either). mmdebstrap\'s `-s`/`--silent` is the same'
 complete -c debroot -n "__fish_debroot_using_subcommand generate; and __fish_seen_subcommand_from completions" -s v -l verbose -d 'Say more (-vv: debugging output)'
 complete -c debroot -n "__fish_debroot_using_subcommand generate; and __fish_seen_subcommand_from completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c debroot -n "__fish_debroot_using_subcommand generate; and __fish_seen_subcommand_from completions" -s V -l version -d 'Print version'
@@ -358,7 +388,7 @@ complete -c debroot -n "__fish_debroot_using_subcommand generate; and __fish_see
 always\t''
 never\t''"
 complete -c debroot -n "__fish_debroot_using_subcommand generate; and __fish_seen_subcommand_from man" -l cache-dir -d 'Cache directory for indexes and packages [default: $XDG_CACHE_HOME/debroot]' -r -F
-complete -c debroot -n "__fish_debroot_using_subcommand generate; and __fish_seen_subcommand_from man" -s q -l quiet -d 'Say less: no progress or status lines (-qq: no warnings either)'
+complete -c debroot -n "__fish_debroot_using_subcommand generate; and __fish_seen_subcommand_from man" -s q -l quiet -d 'Say less: no progress or status lines (-qq: no warnings either). mmdebstrap\'s `-s`/`--silent` is the same'
 complete -c debroot -n "__fish_debroot_using_subcommand generate; and __fish_seen_subcommand_from man" -s v -l verbose -d 'Say more (-vv: debugging output)'
 complete -c debroot -n "__fish_debroot_using_subcommand generate; and __fish_seen_subcommand_from man" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c debroot -n "__fish_debroot_using_subcommand generate; and __fish_seen_subcommand_from man" -s V -l version -d 'Print version'
@@ -369,7 +399,7 @@ complete -c debroot -n "__fish_debroot_using_subcommand help; and not __fish_see
 complete -c debroot -n "__fish_debroot_using_subcommand help; and not __fish_seen_subcommand_from index lock why fetch build diff cache profile verify hook generate help" -f -a "lock" -d 'Resolve the profile\'s package set and write PROFILE.lock beside it'
 complete -c debroot -n "__fish_debroot_using_subcommand help; and not __fish_seen_subcommand_from index lock why fetch build diff cache profile verify hook generate help" -f -a "why" -d 'Show the dependency chain that pulled a package into the profile\'s set'
 complete -c debroot -n "__fish_debroot_using_subcommand help; and not __fish_seen_subcommand_from index lock why fetch build diff cache profile verify hook generate help" -f -a "fetch" -d 'Download every package of the lock into the cache (resolving first when there is none)'
-complete -c debroot -n "__fish_debroot_using_subcommand help; and not __fish_seen_subcommand_from index lock why fetch build diff cache profile verify hook generate help" -f -a "build" -d 'Build the profile\'s root filesystem into a directory or tarball'
+complete -c debroot -n "__fish_debroot_using_subcommand help; and not __fish_seen_subcommand_from index lock why fetch build diff cache profile verify hook generate help" -f -a "build" -d 'Build a root filesystem into a directory, tarball or image: from a profile, or from mmdebstrap\'s command line (`build --variant=minbase trixie rootfs.tar`)'
 complete -c debroot -n "__fish_debroot_using_subcommand help; and not __fish_seen_subcommand_from index lock why fetch build diff cache profile verify hook generate help" -f -a "diff" -d 'Compare two outputs (directories, tarballs or manifests): packages, paths, metadata, contents, and the archives\' bytes; exit 0 when equal, 1 when they differ'
 complete -c debroot -n "__fish_debroot_using_subcommand help; and not __fish_seen_subcommand_from index lock why fetch build diff cache profile verify hook generate help" -f -a "cache" -d 'Inspect and clean the package cache'
 complete -c debroot -n "__fish_debroot_using_subcommand help; and not __fish_seen_subcommand_from index lock why fetch build diff cache profile verify hook generate help" -f -a "profile" -d 'Inspect profiles'
@@ -379,6 +409,7 @@ complete -c debroot -n "__fish_debroot_using_subcommand help; and not __fish_see
 complete -c debroot -n "__fish_debroot_using_subcommand help; and not __fish_seen_subcommand_from index lock why fetch build diff cache profile verify hook generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c debroot -n "__fish_debroot_using_subcommand help; and __fish_seen_subcommand_from cache" -f -a "info" -d 'How many blobs the cache holds, and how many bytes'
 complete -c debroot -n "__fish_debroot_using_subcommand help; and __fish_seen_subcommand_from cache" -f -a "gc" -d 'Remove every blob that none of the given locks needs'
+complete -c debroot -n "__fish_debroot_using_subcommand help; and __fish_seen_subcommand_from profile" -f -a "list" -d 'List the built-in profiles (`debroot build NAME`, `extends = "builtin:NAME"`)'
 complete -c debroot -n "__fish_debroot_using_subcommand help; and __fish_seen_subcommand_from profile" -f -a "show" -d 'Print a profile after `extends`, with defaults filled in, as TOML'
 complete -c debroot -n "__fish_debroot_using_subcommand help; and __fish_seen_subcommand_from hook" -f -a "chroot" -d 'Run CMD confined to the root as maintainer scripts run (`pivot_root`, namespaces of its own), with their environment. Inside a hook, with the hook\'s standard streams and CMD\'s exit status (`chroot "$1" CMD` in a hook does the same); on a built tree (`--root DIR`), with stdin from /dev/null, its output relayed, exit 8 if it fails'
 complete -c debroot -n "__fish_debroot_using_subcommand help; and __fish_seen_subcommand_from hook" -f -a "copy-in" -d 'Copy host files and folders into a folder of the root: `copy-in PATH... DIR`'
