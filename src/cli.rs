@@ -236,7 +236,7 @@ pub enum ProfileCommand {
         mirrors: Vec<String>,
 
         #[command(flatten)]
-        front: FrontArgs,
+        front: Box<FrontArgs>,
     },
 }
 
