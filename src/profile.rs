@@ -14,7 +14,9 @@
 //!   folder of the file that sets them.
 //! - An `include` entry that starts with `./`, `../` or `/` is a local `.deb` file
 //!   ([`Packages::local`]), not a package name; it must end in `.deb`.
-//! - Every error names `file:line:column` and the key path (`source.suite`), and exits 2.
+//! - Every error names `file:line:column` and the key path (`source.suite`), and exits 2. A
+//!   file's errors are reported together, in file order (a TOML syntax error stops the file at
+//!   the first); an unknown key names the closest known one ("did you mean `include`?").
 
 use std::fmt;
 use std::ops::Range;

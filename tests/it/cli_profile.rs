@@ -102,6 +102,11 @@ fn profile_errors_exit_2_naming_file_line_column_and_key() {
             b"extends = \"nowhere.toml\"\n".to_vec(),
         ),
         ("empty.toml", b"".to_vec()),
+        // Every error of a file at once, in file order, "did you mean" for misspelt keys.
+        (
+            "many.toml",
+            b"[sourse]\nsuite = \"trixie\"\n[packages]\ninclde = [\"vim\"]\nvariant = \"tiny\"\n[build]\nhook-timeout = \"10\"\n".to_vec(),
+        ),
     ];
     write(d, "cycle-b.toml", b"extends = \"cycle-a.toml\"\n");
     for (name, text) in cases {
