@@ -479,6 +479,31 @@ fn exit_8_hook_helper_fails() {
     assert_cli!("exit_8_sync_out_over_a_file", &output, &[base]);
 }
 
+/// A hook that runs apt-get fails (the image has no apt sources, hooks have no network): the
+/// hint says to add the package to `packages.include`. apt is faked by the hook: it prints
+/// apt-get's own message and exits 100, as `chroot "$1" apt-get install -y less` does.
+#[test]
+fn exit_8_hook_runs_apt_get() {
+    let fixture = locked();
+    let hook = "echo 'Reading package lists...'; echo \"E: Package 'less' has no installation candidate\" >&2; exit 100";
+    let output = fixture.run(
+        &[
+            "build",
+            "p.toml",
+            "-o",
+            "out.tar",
+            "--mode",
+            "extract",
+            "--customize-hook",
+            hook,
+        ],
+        &[EPOCH],
+    );
+    assert_eq!(code(&output), 8, "{}", common::stderr(&output));
+    assert_cli!("exit_8_hook_runs_apt_get", &output, &[fixture.path()]);
+    assert!(!fixture.path().join("out.tar").exists());
+}
+
 #[test]
 fn exit_9_output() {
     let fixture = locked();
