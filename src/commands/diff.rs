@@ -35,7 +35,19 @@ pub fn run(env: &Env<'_>, args: &DiffArgs) -> Result<Outcome, Failure> {
     let base = env.context.temp_dir();
     let (a, _mounted_a) = read::mount(Source::open(&args.a)?, &base)?;
     let (b, _mounted_b) = read::mount(Source::open(&args.b)?, &base)?;
-    let ((side_a, links_a), (side_b, links_b)) = both(&a, &b, read::read_side_with_links)?;
+    let ((mut side_a, links_a), (mut side_b, links_b)) = both(&a, &b, read::read_side_with_links)?;
+    // A directory output has no `/dev` nodes; a tarball or an image has the static ones.
+    if let (diff::Side::Tree(x), diff::Side::Tree(y)) = (&mut side_a, &mut side_b) {
+        match (&a, &b) {
+            (Source::Directory(_), Source::Tarball { .. } | Source::Image { .. }) => {
+                diff::without_static_dev(y, x)
+            }
+            (Source::Tarball { .. } | Source::Image { .. }, Source::Directory(_)) => {
+                diff::without_static_dev(x, y)
+            }
+            _ => {}
+        }
+    }
     let mut records = diff::compare(&side_a, &side_b);
     let options = diff::Options {
         context: args.context,

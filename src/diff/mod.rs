@@ -34,8 +34,9 @@
 //!   compares the manifest's packages with the tree's `var/lib/dpkg/status` only.
 //!
 //! Any record means the sides differ (exit 1); no record means they are equal (exit 0). A
-//! tarball against a directory compares trees only, so the archive's own bytes never make them
-//! differ; two tarballs with equal trees but different bytes do differ, because the question
+//! tarball (or an image) against a directory compares trees only, so the archive's own bytes
+//! never make them differ, and without the tarball's static `/dev` where the directory lacks it
+//! ([`without_static_dev`]: a directory output holds no device nodes); two tarballs with equal trees but different bytes do differ, because the question
 //! `debroot diff a.tar b.tar` answers is "why are these two outputs' SHA-256 not the same".
 //!
 //! # JSON Lines (`--format json`)
@@ -526,6 +527,46 @@ pub fn compare_trees(a: &Tree, b: &Tree) -> Vec<Record> {
     records
 }
 
+/// Leaves out of `tree` (a tarball's or an image's) the static `/dev` debroot writes into every
+/// tarball and image ([`crate::output::static_dev`]) where `directory` (a directory output,
+/// which never holds device nodes) does not have the path: a directory against a tarball
+/// compares what both can hold. A `/dev` entry that is not the static one (another kind, other
+/// device numbers or link target) stays, and so does every entry the directory also has.
+pub fn without_static_dev(tree: &mut Tree, directory: &Tree) {
+    use crate::output::NodeKind;
+    for node in crate::output::static_dev(0) {
+        if directory.entries.contains_key(&node.path) {
+            continue;
+        }
+        let Some(entry) = tree.entries.get(&node.path) else {
+            continue;
+        };
+        let same = match (&node.kind, &entry.kind) {
+            (NodeKind::Dir, Kind::Dir) => true,
+            (NodeKind::Symlink { target: x }, Kind::Symlink { target: y }) => x == y,
+            (
+                NodeKind::CharDevice { major, minor },
+                Kind::CharDevice {
+                    major: y_major,
+                    minor: y_minor,
+                },
+            ) => major == y_major && minor == y_minor,
+            _ => false,
+        };
+        // A folder goes only when nothing but static nodes is below it.
+        let below_only_static = |dir: &[u8]| {
+            let statics = crate::output::static_dev(0);
+            tree.entries.keys().all(|p| {
+                !(p.len() > dir.len() && p.starts_with(dir) && p[dir.len()] == b'/')
+                    || statics.iter().any(|n| &n.path == p)
+            })
+        };
+        if same && (entry.kind != Kind::Dir || below_only_static(&node.path)) {
+            tree.entries.remove(&node.path);
+        }
+    }
+}
+
 /// Skips the entries below `dir` (its path followed by `/`); returns how many.
 fn skip_below<'a, I: Iterator<Item = (&'a Vec<u8>, &'a Entry)>>(
     entries: &mut std::iter::Peekable<I>,
@@ -1003,6 +1044,49 @@ mod tests {
             chunk: 0,
             bytes: bytes[..bytes.len().min(CHUNK as usize)].to_vec(),
         }
+    }
+
+    #[test]
+    fn the_static_dev_of_a_tarball_is_no_difference_from_a_directory() {
+        let mut dir = file(b"");
+        dir.kind = Kind::Dir;
+        let node = |kind: Kind| Entry { kind, ..file(b"") };
+        let mut tarball = Tree::default();
+        tarball.entries.insert(b"dev".to_vec(), dir.clone());
+        tarball.entries.insert(
+            b"dev/null".to_vec(),
+            node(Kind::CharDevice { major: 1, minor: 3 }),
+        );
+        tarball.entries.insert(b"dev/pts".to_vec(), dir.clone());
+        tarball.entries.insert(
+            b"dev/fd".to_vec(),
+            node(Kind::Symlink {
+                target: b"/proc/self/fd".to_vec(),
+            }),
+        );
+        let mut plain = tarball.clone();
+        without_static_dev(&mut plain, &Tree::default());
+        assert!(plain.entries.is_empty(), "{:?}", plain.entries.keys());
+        // Not the static nodes: they stay, and so does the folder that holds them.
+        tarball.entries.insert(
+            b"dev/zero".to_vec(),
+            node(Kind::CharDevice { major: 9, minor: 9 }),
+        );
+        tarball.entries.insert(b"dev/pts/0".to_vec(), file(b""));
+        let mut kept = tarball.clone();
+        without_static_dev(&mut kept, &Tree::default());
+        let left: Vec<&[u8]> = kept.entries.keys().map(Vec::as_slice).collect();
+        assert_eq!(left, [&b"dev"[..], b"dev/pts", b"dev/pts/0", b"dev/zero"]);
+        // What the directory has is compared as usual.
+        let mut directory = Tree::default();
+        directory.entries.insert(b"dev".to_vec(), dir);
+        let mut compared = plain.clone();
+        compared.entries = tarball.entries.clone();
+        compared.entries.remove(&b"dev/zero"[..]);
+        compared.entries.remove(&b"dev/pts/0"[..]);
+        without_static_dev(&mut compared, &directory);
+        let left: Vec<&[u8]> = compared.entries.keys().map(Vec::as_slice).collect();
+        assert_eq!(left, [&b"dev"[..]]);
     }
 
     #[test]
