@@ -449,6 +449,10 @@ fn exit_1_lock_check_would_change() {
     );
     let output = fixture.run(&["lock", "p.toml", "--check"], &[]);
     assert_cli!("exit_1_lock_check", &output, &[fixture.path()]);
+    // The same change as JSON: the package added, exit 1, the lock untouched.
+    let output = fixture.run(&["lock", "p.toml", "--check", "--format", "json"], &[]);
+    assert_eq!(code(&output), 1);
+    assert_cli!("exit_1_lock_check_json", &output, &[fixture.path()]);
 }
 
 #[test]
