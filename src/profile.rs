@@ -862,8 +862,8 @@ impl Kind {
     }
 }
 
-// The schema, key by key: it must say what the `Raw*` structs say (a test checks that every
-// key of the commented reference profile passes both).
+// The schema, key by key: it must say what the `Raw*` structs say (a test compares it with
+// serde's list of each table's fields, another loads the commented reference profile).
 const REPOSITORY: &[(&str, Kind)] = &[
     ("name", Kind::Str),
     ("url", Kind::Str),
@@ -2297,6 +2297,33 @@ mod tests {
         );
         // (The repository whose `url` is wrong is also reported as having none.)
         assert!(text.starts_with("4 errors in profile `/p/a.toml`:\n  /p/a.toml:4:8: `source.repository`: repository `x` needs `url` or `archive` (a snapshot archive name)\n  /p/a.toml:5:7: `source.repository.url`: invalid type: integer 3, expected a string\n  /p/a.toml:6:1: `source.repository.suits`: unknown field `suits`; did you mean `suites`?\n  /p/a.toml:8:5: `build.env.A`: invalid type: integer 1, expected a string"), "{text}");
+    }
+
+    /// The schema of the check ([`TOP`]) names the keys the `Raw*` structs take, table by table:
+    /// serde's own "expected one of" list of each table is compared with it.
+    #[test]
+    fn the_schema_check_knows_every_key_serde_knows() {
+        let tables: [(&str, &[(&str, Kind)]); 6] = [
+            ("", TOP),
+            ("[source]\n", SOURCE),
+            ("[[source.repository]]\n", REPOSITORY),
+            ("[packages]\n", PACKAGES),
+            ("[build]\n", BUILD),
+            ("[output]\n", OUTPUT),
+        ];
+        for (header, fields) in tables {
+            let text = format!("{header}zzz = 1\n");
+            let error = toml::from_str::<RawProfile>(&text).unwrap_err();
+            let message = error.message();
+            // "expected one of `a`, `b`, `c`" or "expected `a` or `b`".
+            let list = message
+                .split_once("expected ")
+                .map(|(_, list)| list.trim_start_matches("one of ").replace(" or ", ", "))
+                .unwrap_or_default();
+            let serde_keys: Vec<&str> = list.split(", ").map(|k| k.trim_matches('`')).collect();
+            let schema_keys: Vec<&str> = fields.iter().map(|(k, _)| *k).collect();
+            assert_eq!(serde_keys, schema_keys, "{header}: {message}");
+        }
     }
 
     #[test]
