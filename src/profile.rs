@@ -930,7 +930,8 @@ fn describe(value: &toml::de::DeValue<'_>) -> String {
         DeValue::Float(f) => f.as_str().to_owned(),
         DeValue::Boolean(b) => b.to_string(),
         DeValue::Datetime(d) => d.to_string(),
-        DeValue::Array(_) | DeValue::Table(_) => return format!("an {}", value.type_str()),
+        DeValue::Array(_) => return "an array".into(),
+        DeValue::Table(_) => return "a table".into(),
     };
     let text = crate::error::shown_bytes(text.as_bytes(), 64);
     format!("{} {text}", value.type_str())
@@ -2236,6 +2237,17 @@ mod tests {
         assert!(
             text.starts_with("/p/a.toml:3:23: `source.components[1]`"),
             "{text}"
+        );
+        let text = error_text(
+            &[(
+                "/p/a.toml",
+                "[source]\nsuite = \"trixie\"\n[source.repository]\nname = \"x\"\n",
+            )],
+            "a.toml",
+        );
+        assert_eq!(
+            text,
+            "/p/a.toml:3:1: `source.repository`: invalid type: a table, expected an array of tables (`[[...]]`)"
         );
         let text = error_text(&[("/p/a.toml", "packages = \"vim\"\n")], "a.toml");
         assert!(
