@@ -926,10 +926,10 @@ fn describe(value: &toml::de::DeValue<'_>) -> String {
     use toml::de::DeValue;
     let text = match value {
         DeValue::String(s) => format!("\"{}\"", crate::debian::escape(s.as_bytes())),
-        DeValue::Integer(i) => i.as_str().to_owned(),
-        DeValue::Float(f) => f.as_str().to_owned(),
-        DeValue::Boolean(b) => b.to_string(),
-        DeValue::Datetime(d) => d.to_string(),
+        DeValue::Integer(i) => format!("`{}`", i.as_str()),
+        DeValue::Float(f) => format!("`{}`", f.as_str()),
+        DeValue::Boolean(b) => format!("`{b}`"),
+        DeValue::Datetime(d) => format!("`{d}`"),
         DeValue::Array(_) => return "an array".into(),
         DeValue::Table(_) => return "a table".into(),
     };
@@ -2308,7 +2308,7 @@ mod tests {
             "a.toml",
         );
         // (The repository whose `url` is wrong is also reported as having none.)
-        assert!(text.starts_with("4 errors in profile `/p/a.toml`:\n  /p/a.toml:4:8: `source.repository`: repository `x` needs `url` or `archive` (a snapshot archive name)\n  /p/a.toml:5:7: `source.repository.url`: invalid type: integer 3, expected a string\n  /p/a.toml:6:1: `source.repository.suits`: unknown field `suits`; did you mean `suites`?\n  /p/a.toml:8:5: `build.env.A`: invalid type: integer 1, expected a string"), "{text}");
+        assert!(text.starts_with("4 errors in profile `/p/a.toml`:\n  /p/a.toml:4:8: `source.repository`: repository `x` needs `url` or `archive` (a snapshot archive name)\n  /p/a.toml:5:7: `source.repository.url`: invalid type: integer `3`, expected a string\n  /p/a.toml:6:1: `source.repository.suits`: unknown field `suits`; did you mean `suites`?\n  /p/a.toml:8:5: `build.env.A`: invalid type: integer `1`, expected a string"), "{text}");
     }
 
     /// The schema of the check ([`TOP`]) names the keys the `Raw*` structs take, table by table:

@@ -532,37 +532,26 @@ pub fn compare_trees(a: &Tree, b: &Tree) -> Vec<Record> {
 /// which never holds device nodes) does not have the path: a directory against a tarball
 /// compares what both can hold. A `/dev` entry that is not the static one (another kind, other
 /// device numbers or link target) stays, and so does every entry the directory also has.
-pub fn without_static_dev(tree: &mut Tree, directory: &Tree) {
-    use crate::output::NodeKind;
-    for node in crate::output::static_dev(0) {
-        if directory.entries.contains_key(&node.path) {
+///
+/// `statics` is that `/dev`, parents first, as paths and kinds (the edge passes it: this module
+/// does not depend on the writer's).
+pub fn without_static_dev(tree: &mut Tree, directory: &Tree, statics: &[(Vec<u8>, Kind)]) {
+    for (path, kind) in statics {
+        if directory.entries.contains_key(path) {
             continue;
         }
-        let Some(entry) = tree.entries.get(&node.path) else {
+        let Some(entry) = tree.entries.get(path) else {
             continue;
         };
-        let same = match (&node.kind, &entry.kind) {
-            (NodeKind::Dir, Kind::Dir) => true,
-            (NodeKind::Symlink { target: x }, Kind::Symlink { target: y }) => x == y,
-            (
-                NodeKind::CharDevice { major, minor },
-                Kind::CharDevice {
-                    major: y_major,
-                    minor: y_minor,
-                },
-            ) => major == y_major && minor == y_minor,
-            _ => false,
-        };
         // A folder goes only when nothing but static nodes is below it.
-        let below_only_static = |dir: &[u8]| {
-            let statics = crate::output::static_dev(0);
+        let below_only_static = || {
             tree.entries.keys().all(|p| {
-                !(p.len() > dir.len() && p.starts_with(dir) && p[dir.len()] == b'/')
-                    || statics.iter().any(|n| &n.path == p)
+                !(p.len() > path.len() && p.starts_with(path) && p[path.len()] == b'/')
+                    || statics.iter().any(|(s, _)| s == p)
             })
         };
-        if same && (entry.kind != Kind::Dir || below_only_static(&node.path)) {
-            tree.entries.remove(&node.path);
+        if &entry.kind == kind && (entry.kind != Kind::Dir || below_only_static()) {
+            tree.entries.remove(path);
         }
     }
 }
@@ -1048,6 +1037,24 @@ mod tests {
 
     #[test]
     fn the_static_dev_of_a_tarball_is_no_difference_from_a_directory() {
+        let statics: Vec<(Vec<u8>, Kind)> = vec![
+            (b"dev".to_vec(), Kind::Dir),
+            (
+                b"dev/fd".to_vec(),
+                Kind::Symlink {
+                    target: b"/proc/self/fd".to_vec(),
+                },
+            ),
+            (
+                b"dev/null".to_vec(),
+                Kind::CharDevice { major: 1, minor: 3 },
+            ),
+            (b"dev/pts".to_vec(), Kind::Dir),
+            (
+                b"dev/zero".to_vec(),
+                Kind::CharDevice { major: 1, minor: 5 },
+            ),
+        ];
         let mut dir = file(b"");
         dir.kind = Kind::Dir;
         let node = |kind: Kind| Entry { kind, ..file(b"") };
@@ -1065,7 +1072,7 @@ mod tests {
             }),
         );
         let mut plain = tarball.clone();
-        without_static_dev(&mut plain, &Tree::default());
+        without_static_dev(&mut plain, &Tree::default(), &statics);
         assert!(plain.entries.is_empty(), "{:?}", plain.entries.keys());
         // Not the static nodes: they stay, and so does the folder that holds them.
         tarball.entries.insert(
@@ -1074,7 +1081,7 @@ mod tests {
         );
         tarball.entries.insert(b"dev/pts/0".to_vec(), file(b""));
         let mut kept = tarball.clone();
-        without_static_dev(&mut kept, &Tree::default());
+        without_static_dev(&mut kept, &Tree::default(), &statics);
         let left: Vec<&[u8]> = kept.entries.keys().map(Vec::as_slice).collect();
         assert_eq!(left, [&b"dev"[..], b"dev/pts", b"dev/pts/0", b"dev/zero"]);
         // What the directory has is compared as usual.
@@ -1084,7 +1091,7 @@ mod tests {
         compared.entries = tarball.entries.clone();
         compared.entries.remove(&b"dev/zero"[..]);
         compared.entries.remove(&b"dev/pts/0"[..]);
-        without_static_dev(&mut compared, &directory);
+        without_static_dev(&mut compared, &directory, &statics);
         let left: Vec<&[u8]> = compared.entries.keys().map(Vec::as_slice).collect();
         assert_eq!(left, [&b"dev"[..]]);
     }

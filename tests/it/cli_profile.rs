@@ -310,7 +310,7 @@ fn f2_schema_violations_name_the_key_and_the_expected_type() {
             "list.toml",
             b"[source]\nsuite = \"trixie\"\n[packages]\ninclude = \"vim\"\n",
             vec![format!(
-                "{base}/list.toml:4:11: `packages.include`: invalid type: string \"vim\", expected a sequence"
+                "{base}/list.toml:4:11: `packages.include`: invalid type: string \"vim\", expected an array of strings"
             )],
         ),
         (
