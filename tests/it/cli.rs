@@ -586,7 +586,8 @@ fn exit_8_hook_helper_fails() {
 #[test]
 fn exit_8_hook_runs_apt_get() {
     let fixture = locked();
-    let hook = "echo 'Reading package lists...'; echo \"E: Package 'less' has no installation candidate\" >&2; exit 100";
+    // (One stream: the order of lines between stdout and stderr is not the test's subject.)
+    let hook = "{ echo 'Reading package lists...'; echo \"E: Package 'less' has no installation candidate\"; } >&2; exit 100";
     let output = fixture.run(
         &[
             "build",
