@@ -2,8 +2,9 @@
 //!
 //! stdout carries only what a command produces as data (a profile, a lockfile with `--print`, a
 //! diff, JSON), so it can be piped. Progress, status, warnings and errors go to stderr through
-//! this printer, which applies `-q`/`-v`, `--color` and `NO_COLOR`. Off a terminal there are no
-//! colours and no progress bars.
+//! this printer, which applies `-q`/`-v`, `--color` and `NO_COLOR`. Off a terminal (or with
+//! `TERM=dumb`) there are no colours and no progress bars: a build's phases ([`Step`]) print a
+//! plain line when they start and when they end.
 
 use std::io::{self, IsTerminal, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
