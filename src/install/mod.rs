@@ -756,6 +756,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn setting_up_lines_name_the_package_being_configured() {
+        assert_eq!(
+            setting_up("Setting up libc6:amd64 (2.41-12) ..."),
+            Some("libc6:amd64")
+        );
+        assert_eq!(setting_up("Setting up dpkg (1.22.21) ..."), Some("dpkg"));
+        for other in [
+            "Processing triggers for libc-bin (2.41-12) ...",
+            "Setting up",
+            "Setting up  (1.0) ...",
+            "debroot: dpkg --configure",
+            "  Setting up x (1) ...",
+        ] {
+            assert_eq!(setting_up(other), None, "{other}");
+        }
+    }
+
+    #[test]
     fn dpkg_failures_name_package_script_and_status() {
         // As dpkg 1.22 prints them.
         let exit = "Setting up t-fail (1.0) ...\nboom\n\
