@@ -154,9 +154,18 @@ fn run_script(
     script: &str,
     what: &str,
     packages: &[Package],
+    step: Option<&crate::printer::Step<'_>>,
 ) -> Result<(), Failure> {
     let started = Instant::now();
-    let outcome = box_.run(&["/bin/sh", "-c", script])?;
+    let outcome = match step {
+        // dpkg says `Setting up NAME (VERSION) ...` as it starts configuring each package.
+        Some(step) => box_.run_watching(&["/bin/sh", "-c", script], &mut |line| {
+            if let Some(name) = setting_up(line) {
+                step.item(name);
+            }
+        })?,
+        None => box_.run(&["/bin/sh", "-c", script])?,
+    };
     printer.debug(&format!(
         "{what}: {:.2}s in the namespace",
         started.elapsed().as_secs_f64()
@@ -202,6 +211,13 @@ fn run_script(
         disk_full,
     }
     .into())
+}
+
+/// The package dpkg starts to configure, from its line `Setting up NAME[:ARCH] (VERSION) ...`.
+fn setting_up(line: &str) -> Option<&str> {
+    let rest = line.strip_prefix("Setting up ")?;
+    let (name, version) = rest.split_once(' ')?;
+    (version.starts_with('(') && !name.is_empty()).then_some(name)
 }
 
 /// Prepares `var/lib/dpkg/debroot-ci/NAME/` with each package's control members, and returns
@@ -353,6 +369,14 @@ impl<'a> Installer<'a> {
     /// is no shell before).
     pub fn unpack_essential(&mut self) -> Result<(), Failure> {
         let (root, packages, plan) = (self.root, self.packages, self.plan);
+        let count = plan.essential.len();
+        let step = self.printer.step(
+            "Unpacking",
+            &format!("the Essential set ({count} packages)"),
+            crate::printer::Unit::Items,
+            count as u64,
+            count as u64,
+        );
         let unpacked = unpack_all(
             &self.target,
             packages,
@@ -361,6 +385,7 @@ impl<'a> Installer<'a> {
             &Default::default(),
             true,
             self.cache,
+            &|name| step.item(name),
         )?;
         self.order_base += plan.essential.len();
         self.filtered += count_filtered(&unpacked);
@@ -378,6 +403,10 @@ impl<'a> Installer<'a> {
             Ok(dpkgdb::write_filter_config(root, &filter)?)
         })?;
         clamp_directories(root, &unpacked, self.epoch);
+        step.finish(
+            "Unpacked",
+            &format!("the Essential set ({count} packages; no script has run yet)"),
+        );
         Ok(())
     }
 
@@ -391,6 +420,14 @@ impl<'a> Installer<'a> {
             .iter()
             .map(|&i| &self.packages[i])
             .collect();
+        let step = self.printer.step(
+            "Configuring",
+            &format!("the Essential set ({} packages)", essential.len()),
+            crate::printer::Unit::Items,
+            essential.len() as u64,
+            essential.len() as u64,
+        );
+        step.working_on("preinst scripts");
         let dpkg_version = &self.dpkg_version;
         let mut script = confine::in_root(self.root, |root| {
             cleanup::install_guards(root)?;
@@ -403,11 +440,15 @@ impl<'a> Installer<'a> {
             &script,
             "configuring the Essential set",
             self.packages,
+            Some(&step),
         )?;
         remove_staging(self.root)?;
-        self.printer.status(
+        step.finish(
             "Configured",
-            &format!("the Essential set ({} packages)", essential.len()),
+            &format!(
+                "the Essential set ({} packages: preinst scripts, then dpkg --configure)",
+                essential.len()
+            ),
         );
         self.configure_time += started.elapsed();
         Ok(())
@@ -418,10 +459,33 @@ impl<'a> Installer<'a> {
     /// automatic installs, and checks the result with `dpkg --audit`.
     pub fn install_batches(&mut self) -> Result<(), Failure> {
         let (root, packages, plan, printer) = (self.root, self.packages, self.plan, self.printer);
-        for batch in &plan.batches {
+        let total: usize = plan.batches.iter().map(Vec::len).sum();
+        let batches = plan.batches.len();
+        let owned = (total > 0).then(|| {
+            printer.step(
+                "Installing",
+                &format!(
+                    "{total} {} beyond the Essential set ({batches} {})",
+                    plural(total, "package", "packages"),
+                    plural(batches, "batch", "batches")
+                ),
+                crate::printer::Unit::Items,
+                total as u64,
+                total as u64,
+            )
+        });
+        let progress = owned.as_ref();
+        for (number, batch) in plan.batches.iter().enumerate() {
+            if let Some(progress) = progress {
+                progress.working_on(&format!(
+                    "batch {}/{batches}: unpacking {}",
+                    number + 1,
+                    batch.len()
+                ));
+            }
             refresh_ids(&mut self.target)?;
             let members: Vec<&Package> = batch.iter().map(|&i| &packages[i]).collect();
-            let step = Instant::now();
+            let started = Instant::now();
             // preinst scripts run before the batch's files exist.
             if members
                 .iter()
@@ -430,12 +494,19 @@ impl<'a> Installer<'a> {
                 let dpkg_version = &self.dpkg_version;
                 let preinsts =
                     confine::in_root(root, |root| preinst_script(root, &members, dpkg_version))?;
-                run_script(printer, &self.box_, &preinsts, "a preinst script", packages)?;
+                run_script(
+                    printer,
+                    &self.box_,
+                    &preinsts,
+                    "a preinst script",
+                    packages,
+                    None,
+                )?;
                 remove_staging(root)?;
                 refresh_ids(&mut self.target)?;
             }
-            self.configure_time += step.elapsed();
-            let step = Instant::now();
+            self.configure_time += started.elapsed();
+            let started = Instant::now();
             let diversions = confine::in_root(root, |root| Ok(dpkgdb::read_diversions(root)?))?;
             let unpacked = unpack_all(
                 &self.target,
@@ -445,6 +516,7 @@ impl<'a> Installer<'a> {
                 &diversions,
                 true,
                 self.cache,
+                &|_| {},
             )?;
             self.order_base += batch.len();
             self.filtered += count_filtered(&unpacked);
@@ -460,8 +532,8 @@ impl<'a> Installer<'a> {
             let activations = confine::in_root(root, |root| {
                 Ok(dpkgdb::activations(root, &batch_pairs, &diversions)?)
             })?;
-            self.unpack_time += step.elapsed();
-            let step = Instant::now();
+            self.unpack_time += started.elapsed();
+            let started = Instant::now();
             let mut script = String::from("set -e\n");
             script.push_str(&dpkgdb::trigger_commands(&activations));
             script.push_str(&configure_batch(&members));
@@ -471,14 +543,21 @@ impl<'a> Installer<'a> {
                 &script,
                 "configuring packages",
                 packages,
+                progress,
             )?;
-            self.configure_time += step.elapsed();
-            let count = batch.len();
-            let noun = if count == 1 { "package" } else { "packages" };
-            printer.status("Installed", &format!("{count} {noun}"));
+            self.configure_time += started.elapsed();
+            printer.detail(&format!(
+                "batch {}/{batches}: {} {} unpacked and configured",
+                number + 1,
+                batch.len(),
+                plural(batch.len(), "package", "packages")
+            ));
         }
         if !plan.batches.is_empty() {
-            let step = Instant::now();
+            let started = Instant::now();
+            if let Some(progress) = progress {
+                progress.working_on("processing triggers");
+            }
             let script = format!("set -e\n{CONFIGURE}");
             run_script(
                 printer,
@@ -486,8 +565,9 @@ impl<'a> Installer<'a> {
                 &script,
                 "processing triggers",
                 packages,
+                None,
             )?;
-            self.configure_time += step.elapsed();
+            self.configure_time += started.elapsed();
         }
         let native = self.profile.source.native_architecture().to_string();
         confine::in_root(root, |root| {
@@ -503,8 +583,23 @@ impl<'a> Installer<'a> {
             }
             .into());
         }
+        if let Some(progress) = owned {
+            progress.finish(
+                "Installed",
+                &format!(
+                    "{total} {} beyond the Essential set ({batches} {}: each unpacked, then configured by dpkg; then the triggers)",
+                    plural(total, "package", "packages"),
+                    plural(batches, "batch", "batches")
+                ),
+            );
+        }
         Ok(())
     }
+}
+
+/// `one` or `many`, as `count` asks.
+fn plural(count: usize, one: &'static str, many: &'static str) -> &'static str {
+    if count == 1 { one } else { many }
 }
 
 /// apt's record of automatically installed packages: those the install phase pulled in as
@@ -659,6 +754,24 @@ fn register(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn setting_up_lines_name_the_package_being_configured() {
+        assert_eq!(
+            setting_up("Setting up libc6:amd64 (2.41-12) ..."),
+            Some("libc6:amd64")
+        );
+        assert_eq!(setting_up("Setting up dpkg (1.22.21) ..."), Some("dpkg"));
+        for other in [
+            "Processing triggers for libc-bin (2.41-12) ...",
+            "Setting up",
+            "Setting up  (1.0) ...",
+            "debroot: dpkg --configure",
+            "  Setting up x (1) ...",
+        ] {
+            assert_eq!(setting_up(other), None, "{other}");
+        }
+    }
 
     #[test]
     fn dpkg_failures_name_package_script_and_status() {

@@ -57,6 +57,13 @@ pub fn extract_all(
     target.set_filter(filter.clone());
     let mut order = plan.essential.clone();
     order.extend(plan.batches.iter().flatten().copied());
+    let step = env.printer.step(
+        "Extracting",
+        &format!("{} packages", order.len()),
+        crate::printer::Unit::Items,
+        order.len() as u64,
+        order.len() as u64,
+    );
     let unpacked = batch::unpack_all(
         &target,
         packages,
@@ -65,13 +72,14 @@ pub fn extract_all(
         &Default::default(),
         false,
         job.cache,
+        &|name| step.item(name),
     )?;
     target
         .apply_directory_attributes()
         .context(|| "cannot set directory attributes")?;
     // Through descriptors, not a chroot: extract mode may run without privilege.
     crate::install::dpkgdb::write_filter_config(job.root, &filter)?;
-    env.printer.status(
+    step.finish(
         "Extracted",
         &format!("{} packages (no scripts: extract mode)", packages.len()),
     );

@@ -24,6 +24,7 @@ pub fn fetch_for_build(
     let sources = locking::choose_sources(env, Some(&spec.profile.source), snapshot, &spec.repo)?;
     let wanted = wanted(lock, &sources)?;
     let fetcher = locking::fetcher(env, &spec.repo)?;
+    let started = Instant::now();
     let mut report = download(env, &fetcher, cache, &wanted, spec.repo.jobs)?;
     report
         .blobs
@@ -31,9 +32,10 @@ pub fn fetch_for_build(
     env.printer.status(
         "Fetched",
         &format!(
-            "{} packages ({} downloaded)",
+            "{} packages ({} downloaded) in {:.2}s",
             lock.packages.len(),
-            report.downloaded
+            report.downloaded,
+            started.elapsed().as_secs_f64()
         ),
     );
     check_packages_epoch(lock, &report.blobs)?;
@@ -101,10 +103,25 @@ pub fn download(
 ) -> Result<fetch::Report, Failure> {
     let total: u64 = wanted.iter().map(|w| w.size).sum();
     let started = Instant::now();
-    let progress = env.printer.progress("Fetching", total, wanted.len() as u64);
+    let progress = env.printer.step(
+        "Fetching",
+        &format!(
+            "{} {} ({})",
+            wanted.len(),
+            if wanted.len() == 1 {
+                "package"
+            } else {
+                "packages"
+            },
+            crate::printer::bytes(total)
+        ),
+        crate::printer::Unit::Bytes,
+        total,
+        wanted.len() as u64,
+    );
     let result =
         locking::runtime()?.block_on(fetch::fetch_all(fetcher, cache, wanted, jobs, &progress));
-    progress.finish();
+    progress.clear();
     let report = result?;
     for repaired in &report.repaired {
         env.printer.warn(&format!(

@@ -85,23 +85,23 @@ pub fn hook_runner<'a>(
     })
 }
 
-/// Runs the hooks of `phase`, saying so.
-pub(crate) fn run_hooks(
+/// `-v`: a hook's time; `-vv`: its output.
+fn report_hook(
     env: &Env<'_>,
-    runner: &crate::hooks::Runner<'_>,
     phase: crate::hooks::Phase,
-) -> Result<(), Failure> {
-    runner.run(phase, &mut |hook, output, elapsed| {
-        env.printer.detail(&format!(
-            "hook {} ({}) done in {:.2}s",
-            hook.name,
-            phase.as_str(),
-            elapsed.as_secs_f64()
-        ));
-        for line in output.lines() {
-            env.printer.debug(&format!("  {line}"));
-        }
-    })
+    hook: &crate::hooks::Hook,
+    output: &str,
+    elapsed: Duration,
+) {
+    env.printer.detail(&format!(
+        "hook {} ({}) done in {:.2}s",
+        hook.name,
+        phase.as_str(),
+        elapsed.as_secs_f64()
+    ));
+    for line in output.lines() {
+        env.printer.debug(&format!("  {line}"));
+    }
 }
 
 /// A build's hooks, bound to its root, and the time they took.
@@ -122,8 +122,46 @@ impl<'a> Hooks<'a> {
 
     /// Runs the hooks of `phase` (none: nothing).
     pub fn run(&mut self, phase: Phase) -> Result<(), Failure> {
+        let names: Vec<&str> = self
+            .runner
+            .hooks
+            .iter()
+            .filter(|h| h.phase == phase)
+            .map(|h| h.name.as_str())
+            .collect();
+        let Some(first) = names.first() else {
+            return Ok(());
+        };
         let started = Instant::now();
-        run_hooks(self.env, &self.runner, phase)?;
+        let what = format!(
+            "{} {}-hook{} ({})",
+            names.len(),
+            phase.as_str(),
+            if names.len() == 1 { "" } else { "s" },
+            names
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let step = self.env.printer.step(
+            "Running",
+            &what,
+            crate::printer::Unit::Items,
+            names.len() as u64,
+            names.len() as u64,
+        );
+        step.working_on(&format!("hook `{first}`"));
+        let mut done = 0;
+        self.runner.run(phase, &mut |hook, output, elapsed| {
+            report_hook(self.env, phase, hook, output, elapsed);
+            done += 1;
+            step.inc(1);
+            if let Some(next) = names.get(done) {
+                step.working_on(&format!("hook `{next}`"));
+            }
+        })?;
+        step.finish("Ran", &what);
         self.time += started.elapsed();
         Ok(())
     }

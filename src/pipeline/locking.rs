@@ -650,10 +650,20 @@ fn packages_epoch_of(
     lock: &crate::lock::Lock,
 ) -> Result<i64, Failure> {
     let wanted = fetching::wanted(lock, &repo.sources)?;
+    let started = std::time::Instant::now();
     let mut report = fetching::download(env, &repo.fetcher, &repo.cache, &wanted, args.jobs)?;
     report
         .blobs
         .extend(local::store(lock, profile.folder(), &repo.cache)?);
+    env.printer.status(
+        "Fetched",
+        &format!(
+            "{} packages ({} downloaded) to read their build times, in {:.2}s",
+            wanted.len(),
+            report.downloaded,
+            started.elapsed().as_secs_f64()
+        ),
+    );
     let epoch = fetching::packages_epoch(lock, &report.blobs)?;
     env.printer.status(
         "Dated",

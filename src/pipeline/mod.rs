@@ -169,6 +169,7 @@ pub fn build(env: &Env<'_>, spec: &BuildSpec) -> Result<Report, Failure> {
 
     let built = match ready.namespace {
         Some((uids, gids)) => namespace::in_namespace(
+            env,
             &ready.work.path,
             &lock,
             &spec.profile,
@@ -307,6 +308,13 @@ pub fn build_root(
     timings.record("cleanup", phase);
 
     let phase = Instant::now();
+    let step = env.printer.step(
+        "Writing",
+        &format!("the {} output", job.format.as_str()),
+        crate::printer::Unit::Written,
+        0,
+        0,
+    );
     let written = write::write_output(
         job.root,
         job.output,
@@ -315,7 +323,20 @@ pub fn build_root(
         job.epoch,
         owners.as_ref(),
         job.private,
+        &|count| step.inc(count),
     )?;
+    let size = crate::printer::bytes(written.bytes);
+    step.finish(
+        "Wrote",
+        &match job.format {
+            // Their digest is that of the tarball the same build writes.
+            OutputFormat::Dir | OutputFormat::Null => format!(
+                "the {} output (its digest over the {size} tarball of the tree)",
+                job.format.as_str()
+            ),
+            _ => format!("the {} output ({size})", job.format.as_str()),
+        },
+    );
     write::tell_private(env, job, &written);
     write::tell_image(env, job, &written);
     timings.record("write", phase);

@@ -21,6 +21,10 @@ struct InnerSpec {
     /// The `.deb`s the parent fetched and verified, as descriptors the child inherits: SHA256
     /// (hex) and descriptor number. The child reads them, and no path of the cache.
     blobs: Vec<(String, i32)>,
+    /// Seconds the build had taken when the child started: its progress display goes on
+    /// counting from there.
+    #[serde(default)]
+    elapsed: f64,
 }
 
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
@@ -34,6 +38,7 @@ struct InnerReport {
 /// verified `.deb`s (`blobs`) as inherited descriptors.
 #[allow(clippy::too_many_arguments)]
 pub fn in_namespace(
+    env: &Env<'_>,
     work: &std::path::Path,
     lock: &crate::lock::Lock,
     profile: &crate::profile::Profile,
@@ -51,6 +56,7 @@ pub fn in_namespace(
             .iter()
             .map(|(digest, blob)| (digest.hex(), blob.as_fd().as_raw_fd()))
             .collect(),
+        elapsed: env.printer.elapsed().as_secs_f64(),
     };
     let spec_path = work.join("inner.json");
     let text = serde_json::to_string(&spec).unwrap_or_default();
@@ -112,6 +118,18 @@ pub fn build_inner(env: &Env<'_>, spec: &BuildSpec, work: &Path) -> Result<(), F
     let inner: InnerSpec = serde_json::from_str(&text).map_err(io_at("read", &spec_path))?;
     let lock = crate::lock::Lock::parse(&inner.lock).context(|| "cannot read the lock")?;
     let blobs = adopt_blobs(&inner, &lock)?;
+    // The parent draws nothing while it waits: this process's display (or plain lines, on the
+    // stderr it inherited) carries on with the build's elapsed time.
+    let printer = env
+        .printer
+        .started_before(std::time::Duration::from_secs_f64(
+            inner.elapsed.clamp(0.0, 1e9),
+        ));
+    let env = &Env {
+        context: env.context,
+        printer: &printer,
+        cache_dir: env.cache_dir.clone(),
+    };
     let hook_plan = hook_plan::hook_plan(env, spec)?;
     let root = work.join("root");
     crate::workdir::register(&root);

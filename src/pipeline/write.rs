@@ -145,6 +145,10 @@ pub struct VerityInfo {
 /// tarball the same build writes (whose `./` says 0755): the tree as built, not the access
 /// control of its folder on this host. A tarball carries its set-id bits inside the archive
 /// and leaves no usable program on disk; it is written as any other.
+///
+/// `progress` is told the bytes of tarball written (or digested) as they go: the progress
+/// display's only view of the output.
+#[allow(clippy::too_many_arguments)]
 pub fn write_output(
     root: &Path,
     output: &Path,
@@ -153,13 +157,18 @@ pub fn write_output(
     epoch: i64,
     owners: &dyn crate::output::Owners,
     private: bool,
+    progress: &dyn Fn(u64),
 ) -> Result<Written, Failure> {
     let nodes = crate::output::walk(root, owners)?;
     if format == OutputFormat::Null {
         // The digest of the tarball the build would write, and nothing on disk.
         let nodes = crate::output::with_static_dev(nodes, epoch);
-        let (sha256, bytes) =
-            crate::output::write_tarball(root, &nodes, OutputFormat::Tar, std::io::sink())?;
+        let (sha256, bytes) = crate::output::write_tarball(
+            root,
+            &nodes,
+            OutputFormat::Tar,
+            Counting::new(std::io::sink(), progress),
+        )?;
         return Ok(Written {
             sha256,
             bytes,
@@ -169,12 +178,16 @@ pub fn write_output(
     }
     if format.is_image() {
         let nodes = crate::output::with_static_dev(nodes, epoch);
-        return write_image(root, &nodes, output, format, verity, epoch);
+        return write_image(root, &nodes, output, format, verity, epoch, progress);
     }
     if format == OutputFormat::Dir {
         // The digest of a directory output is that of its uncompressed tarball.
-        let (sha256, bytes) =
-            crate::output::write_tarball(root, &nodes, OutputFormat::Tar, std::io::sink())?;
+        let (sha256, bytes) = crate::output::write_tarball(
+            root,
+            &nodes,
+            OutputFormat::Tar,
+            Counting::new(std::io::sink(), progress),
+        )?;
         let mut set_id = 0;
         if private {
             set_id = nodes
@@ -208,17 +221,18 @@ pub fn write_output(
         .try_clone()
         .map_err(io_at("write", &temporary_path))?;
     let mut writer = crate::output::Pipelined::new(file);
-    let result = crate::output::write_tarball(root, &nodes, format, &mut writer)
-        .and_then(|done| {
-            writer
-                .finish()
-                .map(|()| done)
-                .map_err(|source| crate::output::OutputError::Write {
-                    path: temporary_path.clone(),
-                    source,
-                })
-        })
-        .context(|| format!("cannot write `{}`", output.display()));
+    let result =
+        crate::output::write_tarball(root, &nodes, format, Counting::new(&mut writer, progress))
+            .and_then(|done| {
+                writer
+                    .finish()
+                    .map(|()| done)
+                    .map_err(|source| crate::output::OutputError::Write {
+                        path: temporary_path.clone(),
+                        source,
+                    })
+            })
+            .context(|| format!("cannot write `{}`", output.display()));
     let (digest, size) = match result {
         Ok(done) => done,
         Err(failure) => {
@@ -276,6 +290,7 @@ fn write_image(
     format: OutputFormat,
     verity: bool,
     epoch: i64,
+    progress: &dyn Fn(u64),
 ) -> Result<Written, Failure> {
     use std::io::{Seek, SeekFrom, Write};
     let hash_path = beside(output, ".verity");
@@ -297,8 +312,12 @@ fn write_image(
         }
     }
     // The tree's digest: the seed of every UUID and hash seed of the image.
-    let (tree_sha256, _) =
-        crate::output::write_tarball(root, nodes, OutputFormat::Tar, std::io::sink())?;
+    let (tree_sha256, _) = crate::output::write_tarball(
+        root,
+        nodes,
+        OutputFormat::Tar,
+        Counting::new(std::io::sink(), progress),
+    )?;
     // What squashfs cannot hold is left out, and said (mksquashfs drops it with a warning
     // only; tar2sqfs, mmdebstrap's, drops every attribute).
     let mut dropped_xattrs = Vec::new();
@@ -566,6 +585,31 @@ pub fn to_stdout(
             .and_then(|_| std::io::Write::flush(&mut stdout))
             .map_err(crate::error::local("write the tarball to stdout"))?;
         Ok(())
+    }
+}
+
+/// A writer that tells `progress` how many bytes went through it (for the progress display: the
+/// bytes are passed on untouched).
+struct Counting<'a, W> {
+    inner: W,
+    progress: &'a dyn Fn(u64),
+}
+
+impl<'a, W> Counting<'a, W> {
+    fn new(inner: W, progress: &'a dyn Fn(u64)) -> Self {
+        Counting { inner, progress }
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for Counting<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let written = self.inner.write(buf)?;
+        (self.progress)(written as u64);
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
     }
 }
 

@@ -163,6 +163,16 @@ impl Sandbox {
         self.run_with_timeout(argv, None)
     }
 
+    /// As [`Sandbox::run`], telling `watch` each line the command writes to stdout as it comes
+    /// (for progress: dpkg's `Setting up NAME (VERSION) ...`).
+    pub fn run_watching(
+        &self,
+        argv: &[&str],
+        watch: &mut dyn FnMut(&str),
+    ) -> Result<Outcome, SandboxError> {
+        self.spawn_watching(argv, &View::Root, None, Some(watch))
+    }
+
     /// As [`Sandbox::run`], killing the whole namespace after `timeout`.
     pub fn run_with_timeout(
         &self,
@@ -216,6 +226,16 @@ impl Sandbox {
         view: &View,
         timeout: Option<std::time::Duration>,
     ) -> Result<Outcome, SandboxError> {
+        self.spawn_watching(argv, view, timeout, None)
+    }
+
+    fn spawn_watching(
+        &self,
+        argv: &[&str],
+        view: &View,
+        timeout: Option<std::time::Duration>,
+        watch: Option<&mut dyn FnMut(&str)>,
+    ) -> Result<Outcome, SandboxError> {
         let error = |source| SandboxError {
             command: argv.join(" "),
             source,
@@ -229,7 +249,7 @@ impl Sandbox {
         // Killed first when debroot is interrupted: the namespace dies with it, before the
         // work directory is removed.
         crate::workdir::track_child(child.id(), true);
-        let output = collect_output(&mut child, timeout, None);
+        let output = collect_output(&mut child, timeout, None, watch);
         crate::workdir::track_child(child.id(), false);
         output.map_err(error)
     }
@@ -318,12 +338,15 @@ const REAPER_GRACE: std::time::Duration = std::time::Duration::from_secs(15);
 /// `timeout`). With a process `group` (the child is a reaper leading it), the group is killed
 /// once the child has exited (what it left in the background would hold the pipes open); on
 /// timeout the reaper gets SIGTERM, and SIGKILL with its group if it has not stopped after
-/// [`REAPER_GRACE`].
+/// [`REAPER_GRACE`]. `watch` is told each complete line of stdout (lossily decoded).
 fn collect_output(
     child: &mut std::process::Child,
     timeout: Option<std::time::Duration>,
     group: Option<rustix::process::Pid>,
+    mut watch: Option<&mut dyn FnMut(&str)>,
 ) -> std::io::Result<Outcome> {
+    // stdout not yet ended by a newline, for `watch` (bounded: a line is cut at 4 KiB).
+    let mut partial: Vec<u8> = Vec::new();
     // (from stderr, bytes)
     let (sender, receiver) = std::sync::mpsc::channel::<(bool, Vec<u8>)>();
     let mut readers = Vec::new();
@@ -363,6 +386,14 @@ fn collect_output(
     loop {
         match receiver.recv_timeout(std::time::Duration::from_millis(100)) {
             Ok((is_err, chunk)) => {
+                if let (false, Some(watch)) = (is_err, watch.as_mut()) {
+                    partial.extend_from_slice(&chunk);
+                    while let Some(end) = partial.iter().position(|&b| b == b'\n') {
+                        watch(&String::from_utf8_lossy(&partial[..end]));
+                        partial.drain(..=end);
+                    }
+                    partial.truncate(4096);
+                }
                 let kept: &mut [&mut Vec<u8>] = if is_err {
                     &mut [&mut output, &mut errors]
                 } else {
@@ -467,7 +498,7 @@ pub fn run_group(
     let mut child = command.spawn()?;
     let group = rustix::process::Pid::from_child(&child);
     crate::workdir::track_child(child.id(), true);
-    let outcome = collect_output(&mut child, timeout, Some(group));
+    let outcome = collect_output(&mut child, timeout, Some(group), None);
     let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
     crate::workdir::track_child(child.id(), false);
     outcome

@@ -156,7 +156,9 @@ fn unpack_one(
 /// packages are decoded in parallel (the largest first, which keeps both cores busy to the end)
 /// and placed in plan order by a placer thread (`unpack::extract`), so the result never depends
 /// on which package is decoded first. Returns each package's unpacked file list, by index; the
-/// error is the first failure in plan order, the same on every run.
+/// error is the first failure in plan order, the same on every run. `done` is told each package
+/// decoded (for progress only: from the workers, in no fixed order).
+#[allow(clippy::too_many_arguments)]
 pub fn unpack_all(
     target: &crate::unpack::extract::Target,
     packages: &[Package],
@@ -165,6 +167,7 @@ pub fn unpack_all(
     diversions: &crate::unpack::extract::Diversions,
     for_dpkg: bool,
     cache: &Cache,
+    done: &(dyn Fn(&str) + Sync),
 ) -> Result<Vec<(usize, crate::unpack::extract::Unpacked)>, Failure> {
     let claimants: Vec<(usize, usize)> = order
         .iter()
@@ -214,6 +217,8 @@ pub fn unpack_all(
                     if result.is_err() {
                         // Also when it failed before or after decoding its data.
                         target.fail(claimant);
+                    } else {
+                        done(packages[index].control.package.as_str());
                     }
                     decoded
                         .lock()

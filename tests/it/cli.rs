@@ -229,6 +229,110 @@ fn build_text() {
     assert_cli!("build_text", &output, &[fixture.path()]);
 }
 
+/// Off a terminal, the progress display is plain lines: one when a phase starts, one when it
+/// ends with its count and duration; a hook is named; no control character (CI logs).
+#[test]
+fn build_progress_plain_lines() {
+    let fixture = locked();
+    let output = fixture.run(
+        &[
+            "build",
+            "p.toml",
+            "-o",
+            "out.tar.zst",
+            "--mode",
+            "extract",
+            "--customize-hook",
+            "true",
+        ],
+        &[EPOCH],
+    );
+    assert_eq!(code(&output), 0, "{}", common::stderr(&output));
+    let text = common::stderr(&output);
+    assert!(
+        text.chars().all(|c| c == '\n' || !c.is_control()),
+        "{text:?}"
+    );
+    assert_cli!("build_progress_plain_lines", &output, &[fixture.path()]);
+}
+
+/// `-q`: a successful build says nothing on stderr (and writes its output); errors still show.
+#[test]
+fn build_quiet_prints_nothing() {
+    let fixture = locked();
+    let output = fixture.run(
+        &[
+            "build", "p.toml", "-o", "out.tar", "--mode", "extract", "-q",
+        ],
+        &[EPOCH],
+    );
+    assert_eq!(code(&output), 0, "{}", common::stderr(&output));
+    assert_eq!(common::stderr(&output), "");
+    assert!(fixture.path().join("out.tar").is_file());
+    let failed = fixture.run(
+        &[
+            "build",
+            "p.toml",
+            "-o",
+            "out.bogus",
+            "--mode",
+            "extract",
+            "-q",
+        ],
+        &[EPOCH],
+    );
+    assert_ne!(code(&failed), 0);
+    assert!(
+        common::stderr(&failed).starts_with("error:"),
+        "{}",
+        common::stderr(&failed)
+    );
+}
+
+/// On a terminal the bar is drawn and cleared, and the phases' end lines stay; with
+/// `TERM=dumb` there is no bar and no control character, as off a terminal.
+#[test]
+fn build_progress_on_a_terminal() {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: `script` (util-linux) is not installed");
+        return;
+    }
+    let fixture = locked();
+    let debroot = env!("CARGO_BIN_EXE_debroot");
+    let mirror = fixture.mirror();
+    let cache = fixture.path().join("cache");
+    for (term, output) in [("xterm", "a.tar"), ("dumb", "b.tar")] {
+        let command = format!(
+            "{debroot} build p.toml -o {output} --mode extract --color never --mirror {mirror} --cache-dir {}; echo exit=$?",
+            cache.display()
+        );
+        let out = std::process::Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .current_dir(fixture.path())
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .env("TERM", term)
+            .env_remove("NO_COLOR")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("exit=0"), "{text}");
+        assert!(text.contains("Extracted 3 packages"), "{text}");
+        assert!(text.contains("Wrote the tar output"), "{text}");
+        if term == "dumb" {
+            assert!(text.contains("Extracting 3 packages"), "{text}");
+            assert!(!text.contains('\x1b'), "{text:?}");
+        } else {
+            // The start lines are the bar's, which is gone.
+            assert!(!text.contains("  Extracting 3 packages\r\n"), "{text:?}");
+        }
+    }
+}
+
 #[test]
 fn profile_show() {
     let fixture = fixture();
