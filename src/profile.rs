@@ -184,6 +184,7 @@ struct RawBuild {
 struct RawOutput {
     format: Option<Spanned<String>>,
     verity: Option<bool>,
+    compression: Option<Spanned<String>>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -288,6 +289,11 @@ pub enum OutputFormat {
     Squashfs,
     Erofs,
     Ext4,
+    /// An OCI image layout folder (`index.json`, `oci-layout`, `blobs/sha256/`) holding one
+    /// image of one layer ([`crate::output::oci`]).
+    Oci,
+    /// The same layout as a tar archive (`.oci.tar`, skopeo's `oci-archive:`).
+    OciArchive,
 }
 
 impl OutputFormat {
@@ -301,7 +307,14 @@ impl OutputFormat {
         ("squashfs", OutputFormat::Squashfs),
         ("erofs", OutputFormat::Erofs),
         ("ext4", OutputFormat::Ext4),
+        ("oci", OutputFormat::Oci),
+        ("oci-archive", OutputFormat::OciArchive),
     ];
+
+    /// An OCI image, as a layout folder or its archive.
+    pub fn is_oci(self) -> bool {
+        matches!(self, OutputFormat::Oci | OutputFormat::OciArchive)
+    }
 
     /// A filesystem image (which can carry a dm-verity hash tree).
     pub fn is_image(self) -> bool {
@@ -323,6 +336,37 @@ impl OutputFormat {
             .iter()
             .find(|(name, _)| *name == text)
             .map(|(_, f)| *f)
+    }
+}
+
+/// `output.compression`: how an OCI image's layer is compressed (with the fixed settings of
+/// `.tar.gz` and `.tar.zst`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LayerCompression {
+    #[default]
+    Gzip,
+    Zstd,
+}
+
+impl LayerCompression {
+    pub const NAMES: &[(&str, LayerCompression)] = &[
+        ("gzip", LayerCompression::Gzip),
+        ("zstd", LayerCompression::Zstd),
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LayerCompression::Gzip => "gzip",
+            LayerCompression::Zstd => "zstd",
+        }
+    }
+
+    /// The tarball format whose encoder compresses the layer.
+    pub fn tarball(self) -> OutputFormat {
+        match self {
+            LayerCompression::Gzip => OutputFormat::TarGz,
+            LayerCompression::Zstd => OutputFormat::TarZst,
+        }
     }
 }
 
@@ -573,6 +617,8 @@ pub struct Output {
     pub format: Option<OutputFormat>,
     /// `output.verity`: a dm-verity hash tree beside an image output.
     pub verity: bool,
+    /// `output.compression`: an OCI image's layer compression (gzip unless said).
+    pub compression: LayerCompression,
 }
 
 /// A profile after `extends`, validated, with defaults applied.
@@ -658,6 +704,7 @@ struct Layer {
     env: std::collections::BTreeMap<String, String>,
     format: Option<OutputFormat>,
     verity: Option<bool>,
+    compression: Option<LayerCompression>,
 }
 
 /// A file's text and name, for turning spans into locations.
@@ -1069,6 +1116,25 @@ fn validate_layer(
 
     let output = raw.output.unwrap_or_default();
     layer.verity = output.verity;
+    if let Some(compression) = output.compression {
+        layer.compression = Some(
+            LayerCompression::NAMES
+                .iter()
+                .find(|(name, _)| *name == compression.get_ref())
+                .map(|(_, c)| *c)
+                .ok_or_else(|| {
+                    source.invalid(
+                        compression.span(),
+                        "output.compression",
+                        format!(
+                            "unknown compression `{}`; expected one of {}",
+                            crate::debian::escape(compression.get_ref().as_bytes()),
+                            names(LayerCompression::NAMES)
+                        ),
+                    )
+                })?,
+        );
+    }
     if let Some(format) = output.format {
         layer.format = Some(OutputFormat::parse(format.get_ref()).ok_or_else(|| {
             source.invalid(
@@ -1351,6 +1417,7 @@ fn merge(top: PathBuf, files: Vec<PathBuf>, layers: Vec<Layer>) -> Result<Profil
         merged.env.extend(layer.env);
         merged.format = layer.format.or(merged.format);
         merged.verity = layer.verity.or(merged.verity);
+        merged.compression = layer.compression.or(merged.compression);
     }
 
     let suite = merged.suite.ok_or_else(|| ProfileError::Missing {
@@ -1464,6 +1531,7 @@ fn merge(top: PathBuf, files: Vec<PathBuf>, layers: Vec<Layer>) -> Result<Profil
         output: Output {
             format: merged.format,
             verity: merged.verity.unwrap_or(false),
+            compression: merged.compression.unwrap_or_default(),
         },
     })
 }
@@ -1670,6 +1738,8 @@ struct ShowOutput {
     format: Option<&'static str>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     verity: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    compression: Option<&'static str>,
 }
 
 impl Profile {
@@ -1758,10 +1828,15 @@ impl Profile {
                 pass_env: &self.build.pass_env,
                 env: &self.build.env,
             },
-            output: (self.output.format.is_some() || self.output.verity).then(|| ShowOutput {
-                format: self.output.format.map(OutputFormat::as_str),
-                verity: self.output.verity,
-            }),
+            output: (self.output.format.is_some()
+                || self.output.verity
+                || self.output.compression != LayerCompression::Gzip)
+                .then(|| ShowOutput {
+                    format: self.output.format.map(OutputFormat::as_str),
+                    verity: self.output.verity,
+                    compression: (self.output.compression != LayerCompression::Gzip)
+                        .then(|| self.output.compression.as_str()),
+                }),
         };
         let files: Vec<String> = self
             .files

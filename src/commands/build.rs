@@ -115,7 +115,7 @@ fn format_of(args: &BuildArgs, profile: &crate::profile::Profile) -> Result<Outp
     let chosen = args.format.map(OutputFormatArg::format);
     if is_stdout(&args.output) {
         let format = chosen.unwrap_or(OutputFormat::Tar);
-        if format == OutputFormat::Dir {
+        if matches!(format, OutputFormat::Dir | OutputFormat::Oci) {
             return Err(CommandError::FolderToStdout.into());
         }
         if format != OutputFormat::Null && std::io::IsTerminal::is_terminal(&std::io::stdout()) {

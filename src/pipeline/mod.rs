@@ -307,6 +307,14 @@ pub fn build_root(
     timings.record("cleanup", phase);
 
     let phase = Instant::now();
+    let oci = job.format.is_oci().then(|| {
+        crate::output::oci::Spec::new(
+            job.profile,
+            job.lock,
+            &job.lock.digest(&job.profile.file_name()),
+            job.epoch,
+        )
+    });
     let written = write::write_output(
         job.root,
         job.output,
@@ -315,6 +323,7 @@ pub fn build_root(
         job.epoch,
         owners.as_ref(),
         job.private,
+        oci.as_ref(),
     )?;
     write::tell_private(env, job, &written);
     write::tell_image(env, job, &written);

@@ -31,6 +31,7 @@ mod live_paths;
 mod local_packages;
 mod lock;
 mod no_panic;
+mod oci;
 mod path_filters;
 mod privileged;
 mod privileged_build;
