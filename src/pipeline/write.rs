@@ -722,6 +722,40 @@ pub fn write_manifest(
         std::path::PathBuf::from(name)
     };
     crate::atomic::write(&path, text.as_bytes(), 0o644).map_err(io_at("write", &path))?;
+    write_provenance(report, profile, lock)
+}
+
+/// Writes the provenance statement beside the output (`OUTPUT.provenance.json`,
+/// [`super::provenance`]).
+pub fn write_provenance(
+    report: &Report,
+    profile: &crate::profile::Profile,
+    lock: &Lock,
+) -> Result<(), Failure> {
+    let profile_bytes = std::fs::read(&profile.path).map_err(io_at("read", &profile.path))?;
+    let lock_name = profile
+        .lock_file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let profile_name = profile.file_name();
+    let inputs = super::provenance::Inputs {
+        profile_name: &profile_name,
+        profile_sha256: Sha256Digest::of(&profile_bytes),
+        profile_digest: profile.resolution_digest(),
+        lock_name: &lock_name,
+        lock_sha256: lock.digest(&profile_name),
+        suite: &profile.source.suite,
+        architectures: profile
+            .source
+            .architectures
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+    };
+    let text = super::provenance::statement(report, &inputs, lock);
+    let path = beside(&report.output, ".provenance.json");
+    crate::atomic::write(&path, text.as_bytes(), 0o644).map_err(io_at("write", &path))?;
     Ok(())
 }
 

@@ -315,3 +315,66 @@ fn skopeo_and_umoci_read_the_oci_outputs() {
         stderr(&diff)
     );
 }
+
+/// `OUTPUT.provenance.json`: an in-toto statement with a SLSA provenance v1 predicate naming the
+/// output's digest, the same bytes when the build is repeated.
+#[test]
+fn provenance_names_the_output_and_its_inputs_and_rebuilds_the_same() {
+    let fixture = fixture();
+    let path = |name: &str| fixture.path().join(name);
+    for output in ["k.tar", "k.oci.tar", "k.oci"] {
+        build(&fixture, output, &[]);
+        let statement_path = path(&format!("{output}.provenance.json"));
+        let first = std::fs::read(&statement_path).unwrap();
+        build(&fixture, output, &[]);
+        assert!(
+            first == std::fs::read(&statement_path).unwrap(),
+            "{output}: a rebuild wrote another statement"
+        );
+        let statement: serde_json::Value = serde_json::from_slice(&first).unwrap();
+        let m = manifest(&fixture, output);
+        assert_eq!(statement["_type"], "https://in-toto.io/Statement/v1");
+        assert_eq!(statement["predicateType"], "https://slsa.dev/provenance/v1");
+        assert_eq!(statement["subject"][0]["name"], output);
+        assert_eq!(
+            statement["subject"][0]["digest"]["sha256"],
+            m["output_sha256"]
+        );
+        let definition = &statement["predicate"]["buildDefinition"];
+        assert_eq!(definition["buildType"], "https://debroot.dev/build/v1");
+        let external = &definition["externalParameters"];
+        assert_eq!(external["profile"]["name"], "p.toml");
+        assert_eq!(
+            external["profile"]["digest"]["sha256"].as_str().unwrap(),
+            repo::sha256_hex(&std::fs::read(path("p.toml")).unwrap())
+        );
+        assert_eq!(external["lock"]["name"], "p.lock");
+        assert_eq!(
+            external["lock"]["digest"]["sha256"].as_str().unwrap(),
+            repo::sha256_hex(&std::fs::read(path("p.lock")).unwrap())
+        );
+        assert_eq!(external["lock"]["digest"]["sha256"], m["lock_digest"]);
+        assert_eq!(external["mode"], "extract");
+        assert_eq!(external["format"], m["format"]);
+        assert_eq!(external["epoch"], 1_700_000_000);
+        let dependencies = definition["resolvedDependencies"].as_array().unwrap();
+        assert_eq!(dependencies[0]["name"], "p.lock");
+        let packages = m["packages"].as_array().unwrap();
+        assert_eq!(dependencies.len(), 1 + packages.len());
+        for (dependency, package) in dependencies[1..].iter().zip(packages) {
+            assert_eq!(
+                dependency["uri"],
+                format!(
+                    "pkg:deb/debian/{}@{}?arch={}",
+                    package["name"].as_str().unwrap(),
+                    package["version"].as_str().unwrap(),
+                    package["architecture"].as_str().unwrap()
+                )
+            );
+            assert_eq!(dependency["digest"]["sha256"], package["sha256"]);
+        }
+        let builder = &statement["predicate"]["runDetails"]["builder"];
+        assert_eq!(builder["id"], "https://debroot.dev/builder/local/v1");
+        assert_eq!(builder["version"]["debroot"], env!("CARGO_PKG_VERSION"));
+    }
+}
