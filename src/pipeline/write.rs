@@ -1,6 +1,6 @@
 //! The cleanup's last step and the output phase: every mtime clamped to the epoch, the tree
-//! written as a directory, a tarball or an image with its dm-verity hash tree (beside its final
-//! path, then renamed into place), and the manifest beside it.
+//! written as a directory, a tarball, an image with its dm-verity hash tree or an OCI image
+//! (beside its final path, then renamed into place), and the manifest and provenance beside it.
 
 use std::path::Path;
 
@@ -151,7 +151,8 @@ pub struct VerityInfo {
     pub bytes: u64,
 }
 
-/// Writes the tree at `root` as `format` to `output` (beside it, then renamed into place).
+/// Writes the tree at `root` as `format` to `output` (beside it, then renamed into place); an
+/// OCI image (`oci`, the spec of its documents) by [`write_oci`].
 ///
 /// With `private` (a build without root: its files belong to the user, or to the user's
 /// subordinate ids in `unshare` mode, so a setuid-root program of the image is a setuid program
@@ -161,6 +162,7 @@ pub struct VerityInfo {
 /// tarball the same build writes (whose `./` says 0755): the tree as built, not the access
 /// control of its folder on this host. A tarball carries its set-id bits inside the archive
 /// and leaves no usable program on disk; it is written as any other.
+#[allow(clippy::too_many_arguments)]
 pub fn write_output(
     root: &Path,
     output: &Path,

@@ -91,6 +91,30 @@ fn oci_outputs_rebuild_to_the_same_bytes_and_hold_the_tarball() {
         "a rebuild of the archive differs"
     );
 
+    // An archive streams to stdout; a layout folder cannot.
+    let streamed = fixture.run(
+        &[
+            "build",
+            "p.toml",
+            "-o",
+            "-",
+            "--format",
+            "oci-archive",
+            "--mode",
+            "extract",
+        ],
+        &[("SOURCE_DATE_EPOCH", "1700000000")],
+    );
+    assert_eq!(streamed.status.code(), Some(0), "{}", stderr(&streamed));
+    assert!(streamed.stdout == archive, "stdout is not the archive");
+    let folder = fixture.run(
+        &[
+            "build", "p.toml", "-o", "-", "--format", "oci", "--mode", "extract",
+        ],
+        &[("SOURCE_DATE_EPOCH", "1700000000")],
+    );
+    assert_eq!(folder.status.code(), Some(2), "{}", stderr(&folder));
+
     // The layout: oci-layout, index.json -> manifest -> config and the layer.
     assert_eq!(
         std::fs::read_to_string(layout.join("oci-layout")).unwrap(),
