@@ -27,6 +27,7 @@ mod live;
 mod live_arch;
 mod live_build;
 mod live_kiosk;
+mod live_oci;
 mod live_paths;
 mod local_packages;
 mod lock;

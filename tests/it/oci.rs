@@ -402,3 +402,39 @@ fn provenance_names_the_output_and_its_inputs_and_rebuilds_the_same() {
         assert_eq!(builder["version"]["debroot"], env!("CARGO_PKG_VERSION"));
     }
 }
+
+/// `verify --output-format oci-archive`: every run writes the archive, and the runs agree on
+/// its digest; `oci`, a folder, is refused as `dir` is (verify hashes files).
+#[test]
+fn verify_compares_oci_images() {
+    let fixture = fixture();
+    let tmp = fixture.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    for format in ["oci", "oci-archive"] {
+        let out = fixture.run(
+            &[
+                "verify",
+                "p.toml",
+                "--modes",
+                "extract",
+                "--output-format",
+                format,
+                "--format",
+                "json",
+            ],
+            &[
+                ("SOURCE_DATE_EPOCH", "1700000000"),
+                ("TMPDIR", tmp.to_str().unwrap()),
+            ],
+        );
+        if format == "oci" {
+            assert_eq!(out.status.code(), Some(2), "{format}: {}", stderr(&out));
+            assert!(stderr(&out).contains("choose a tarball format"));
+            continue;
+        }
+        assert_eq!(out.status.code(), Some(0), "{format}: {}", stderr(&out));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["reproducible"], true, "{format}: {report}");
+        assert!(report.to_string().contains("out.oci.tar"), "{report}");
+    }
+}
