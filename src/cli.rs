@@ -357,6 +357,10 @@ pub enum OutputFormatArg {
     Erofs,
     /// An ext4 image.
     Ext4,
+    /// An OCI image layout folder, as `.oci` names.
+    Oci,
+    /// An OCI image layout as a tar archive, as `.oci.tar` names.
+    OciArchive,
 }
 
 impl OutputFormatArg {
@@ -373,6 +377,8 @@ impl OutputFormatArg {
             OutputFormatArg::Squashfs => OutputFormat::Squashfs,
             OutputFormatArg::Erofs => OutputFormat::Erofs,
             OutputFormatArg::Ext4 => OutputFormat::Ext4,
+            OutputFormatArg::Oci => OutputFormat::Oci,
+            OutputFormatArg::OciArchive => OutputFormat::OciArchive,
         }
     }
 }

@@ -219,6 +219,7 @@ struct RawBuild {
 struct RawOutput {
     format: Option<Spanned<String>>,
     verity: Option<bool>,
+    compression: Option<Spanned<String>>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -323,6 +324,11 @@ pub enum OutputFormat {
     Squashfs,
     Erofs,
     Ext4,
+    /// An OCI image layout folder (`index.json`, `oci-layout`, `blobs/sha256/`) holding one
+    /// image of one layer ([`crate::output::oci`]).
+    Oci,
+    /// The same layout as a tar archive (`.oci.tar`, skopeo's `oci-archive:`).
+    OciArchive,
 }
 
 impl OutputFormat {
@@ -336,7 +342,14 @@ impl OutputFormat {
         ("squashfs", OutputFormat::Squashfs),
         ("erofs", OutputFormat::Erofs),
         ("ext4", OutputFormat::Ext4),
+        ("oci", OutputFormat::Oci),
+        ("oci-archive", OutputFormat::OciArchive),
     ];
+
+    /// An OCI image, as a layout folder or its archive.
+    pub fn is_oci(self) -> bool {
+        matches!(self, OutputFormat::Oci | OutputFormat::OciArchive)
+    }
 
     /// A filesystem image (which can carry a dm-verity hash tree).
     pub fn is_image(self) -> bool {
@@ -358,6 +371,37 @@ impl OutputFormat {
             .iter()
             .find(|(name, _)| *name == text)
             .map(|(_, f)| *f)
+    }
+}
+
+/// `output.compression`: how an OCI image's layer is compressed (with the fixed settings of
+/// `.tar.gz` and `.tar.zst`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LayerCompression {
+    #[default]
+    Gzip,
+    Zstd,
+}
+
+impl LayerCompression {
+    pub const NAMES: &[(&str, LayerCompression)] = &[
+        ("gzip", LayerCompression::Gzip),
+        ("zstd", LayerCompression::Zstd),
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LayerCompression::Gzip => "gzip",
+            LayerCompression::Zstd => "zstd",
+        }
+    }
+
+    /// The tarball format whose encoder compresses the layer.
+    pub fn tarball(self) -> OutputFormat {
+        match self {
+            LayerCompression::Gzip => OutputFormat::TarGz,
+            LayerCompression::Zstd => OutputFormat::TarZst,
+        }
     }
 }
 
@@ -608,6 +652,8 @@ pub struct Output {
     pub format: Option<OutputFormat>,
     /// `output.verity`: a dm-verity hash tree beside an image output.
     pub verity: bool,
+    /// `output.compression`: an OCI image's layer compression (gzip unless said).
+    pub compression: LayerCompression,
 }
 
 /// A profile after `extends`, validated, with defaults applied.
@@ -693,6 +739,7 @@ struct Layer {
     env: std::collections::BTreeMap<String, String>,
     format: Option<OutputFormat>,
     verity: Option<bool>,
+    compression: Option<LayerCompression>,
 }
 
 /// A file's text and name, for turning spans into locations.
@@ -943,7 +990,11 @@ const BUILD: &[(&str, Kind)] = &[
     ("pass-env", Kind::StrList),
     ("env", Kind::StrMap),
 ];
-const OUTPUT: &[(&str, Kind)] = &[("format", Kind::Str), ("verity", Kind::Bool)];
+const OUTPUT: &[(&str, Kind)] = &[
+    ("format", Kind::Str),
+    ("verity", Kind::Bool),
+    ("compression", Kind::Str),
+];
 const TOP: &[(&str, Kind)] = &[
     ("extends", Kind::Str),
     ("source", Kind::Table(SOURCE)),
@@ -1399,6 +1450,28 @@ fn validate_layer(
 
     let output = raw.output.unwrap_or_default();
     layer.verity = output.verity;
+    if let Some(compression) = output.compression {
+        check(errors, || {
+            layer.compression = Some(
+                LayerCompression::NAMES
+                    .iter()
+                    .find(|(name, _)| *name == compression.get_ref())
+                    .map(|(_, c)| *c)
+                    .ok_or_else(|| {
+                        source.invalid(
+                            compression.span(),
+                            "output.compression",
+                            format!(
+                                "unknown compression `{}`; expected one of {}",
+                                crate::debian::escape(compression.get_ref().as_bytes()),
+                                names(LayerCompression::NAMES)
+                            ),
+                        )
+                    })?,
+            );
+            Ok(())
+        });
+    }
     if let Some(format) = output.format {
         check(errors, || {
             layer.format = Some(OutputFormat::parse(format.get_ref()).ok_or_else(|| {
@@ -1692,6 +1765,7 @@ fn merge(top: PathBuf, files: Vec<PathBuf>, layers: Vec<Layer>) -> Result<Profil
         merged.env.extend(layer.env);
         merged.format = layer.format.or(merged.format);
         merged.verity = layer.verity.or(merged.verity);
+        merged.compression = layer.compression.or(merged.compression);
     }
 
     let suite = merged.suite.ok_or_else(|| ProfileError::Missing {
@@ -1805,6 +1879,7 @@ fn merge(top: PathBuf, files: Vec<PathBuf>, layers: Vec<Layer>) -> Result<Profil
         output: Output {
             format: merged.format,
             verity: merged.verity.unwrap_or(false),
+            compression: merged.compression.unwrap_or_default(),
         },
     })
 }
@@ -2011,6 +2086,8 @@ struct ShowOutput {
     format: Option<&'static str>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     verity: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    compression: Option<&'static str>,
 }
 
 impl Profile {
@@ -2114,10 +2191,15 @@ impl Profile {
                 pass_env: &self.build.pass_env,
                 env: &self.build.env,
             },
-            output: (self.output.format.is_some() || self.output.verity).then(|| ShowOutput {
-                format: self.output.format.map(OutputFormat::as_str),
-                verity: self.output.verity,
-            }),
+            output: (self.output.format.is_some()
+                || self.output.verity
+                || self.output.compression != LayerCompression::Gzip)
+                .then(|| ShowOutput {
+                    format: self.output.format.map(OutputFormat::as_str),
+                    verity: self.output.verity,
+                    compression: (self.output.compression != LayerCompression::Gzip)
+                        .then(|| self.output.compression.as_str()),
+                }),
         };
         toml::to_string_pretty(&show)
             .unwrap_or_else(|e| format!("# cannot render the profile as TOML: {e}\n"))

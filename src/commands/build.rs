@@ -166,7 +166,7 @@ fn format_of(
 ) -> Result<OutputFormat, Failure> {
     if is_stdout(output) {
         let format = chosen.unwrap_or(OutputFormat::Tar);
-        if format == OutputFormat::Dir {
+        if matches!(format, OutputFormat::Dir | OutputFormat::Oci) {
             return Err(CommandError::FolderToStdout.into());
         }
         if format != OutputFormat::Null && std::io::IsTerminal::is_terminal(&std::io::stdout()) {

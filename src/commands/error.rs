@@ -123,9 +123,10 @@ impl Classify for CommandError {
                 "the built-in profiles are {} (`debroot profile list`)",
                 crate::builtin::names().collect::<Vec<_>>().join(", ")
             )),
-            CommandError::FolderToStdout => {
-                Some("choose a tarball format (--format tar, tar.gz, tar.xz, tar.zst)".into())
-            }
+            CommandError::FolderToStdout => Some(
+                "choose a tarball format (--format tar, tar.gz, tar.xz, tar.zst, oci-archive)"
+                    .into(),
+            ),
             CommandError::VerityNeedsImage(_) => Some(
                 "name an image (`-o rootfs.squashfs`, `.erofs`, `.ext4`) or give --format".into(),
             ),

@@ -151,9 +151,12 @@ pub fn run(env: &Env<'_>, args: &VerifyArgs) -> Result<Outcome, Failure> {
         );
     }
     let extension = match args.output_format {
-        OutputFormatArg::Dir | OutputFormatArg::Null => {
+        // An OCI layout is a folder: its archive (`oci-archive`) is the file to compare.
+        OutputFormatArg::Dir | OutputFormatArg::Null | OutputFormatArg::Oci => {
             return Err(CommandError::VerifyNeedsFiles.into());
         }
+        // The name chooses the format: an OCI archive is `.oci.tar`.
+        OutputFormatArg::OciArchive => "oci.tar",
         other => other.format().as_str(),
     };
     let base = env.context.temp_dir();

@@ -11,6 +11,7 @@
 //! Like mmdebstrap's tarballs, a tarball holds a static `/dev` (the nodes a container or first
 //! boot needs before a devtmpfs is mounted); the tree itself never holds device nodes.
 
+pub mod oci;
 pub mod read;
 
 use std::collections::BTreeMap;
@@ -52,7 +53,11 @@ impl Classify for OutputError {
 /// The format a file name asks for, if any.
 pub fn format_of(path: &Path) -> Option<OutputFormat> {
     let name = path.file_name()?.to_string_lossy();
-    if name.ends_with(".tar.gz") || name.ends_with(".tgz") {
+    if name.ends_with(".oci.tar") {
+        Some(OutputFormat::OciArchive)
+    } else if name.ends_with(".oci") {
+        Some(OutputFormat::Oci)
+    } else if name.ends_with(".tar.gz") || name.ends_with(".tgz") {
         Some(OutputFormat::TarGz)
     } else if name.ends_with(".tar.xz") || name.ends_with(".txz") {
         Some(OutputFormat::TarXz)
@@ -73,7 +78,17 @@ pub fn format_of(path: &Path) -> Option<OutputFormat> {
 
 /// The formats `--format` names, as it spells them.
 pub const FORMAT_NAMES: &[&str] = &[
-    "dir", "tar", "tar.gz", "tar.xz", "tar.zst", "squashfs", "erofs", "ext4", "null",
+    "dir",
+    "tar",
+    "tar.gz",
+    "tar.xz",
+    "tar.zst",
+    "squashfs",
+    "erofs",
+    "ext4",
+    "oci",
+    "oci-archive",
+    "null",
 ];
 
 /// The extension of a file name that names no format ([`format_of`] is `None`): what follows
@@ -551,7 +566,9 @@ pub fn write_tarball<W: Write>(
         | OutputFormat::Null
         | OutputFormat::Squashfs
         | OutputFormat::Erofs
-        | OutputFormat::Ext4 => {
+        | OutputFormat::Ext4
+        | OutputFormat::Oci
+        | OutputFormat::OciArchive => {
             write_tar(root, nodes, hashing)?
                 .flush()
                 .map_err(write_error)?;
@@ -590,6 +607,68 @@ pub fn write_tarball<W: Write>(
     let hasher = state.borrow().clone();
     let size = hasher.len();
     Ok((hasher.finish(), size))
+}
+
+/// What [`write_layer`] wrote: the compressed layer's digest and size, and the digest of the
+/// uncompressed tarball (an OCI layer's `diff_id`).
+#[derive(Debug, Clone, Copy)]
+pub struct Layer {
+    pub sha256: Sha256Digest,
+    pub bytes: u64,
+    pub diff_id: Sha256Digest,
+}
+
+/// Writes the tarball of `nodes` compressed as `compression` says (`TarGz` or `TarZst`, the
+/// fixed settings of those formats) and hashes it both compressed and uncompressed, in one pass.
+pub fn write_layer<W: Write>(
+    root: &Path,
+    nodes: &[Node],
+    compression: OutputFormat,
+    writer: W,
+) -> Result<Layer, OutputError> {
+    let compressed = std::rc::Rc::new(std::cell::RefCell::new(Hasher::new()));
+    let uncompressed = std::rc::Rc::new(std::cell::RefCell::new(Hasher::new()));
+    let hashing = Hashing {
+        inner: writer,
+        hasher: compressed.clone(),
+    };
+    let write_error = |source: io::Error| OutputError::Write {
+        path: root.to_path_buf(),
+        source,
+    };
+    if compression == OutputFormat::TarZst {
+        let mut encoder = zstd::stream::write::Encoder::new(hashing, 9).map_err(write_error)?;
+        encoder.include_checksum(true).map_err(write_error)?;
+        encoder.multithread(threads()).map_err(write_error)?;
+        let tar = Hashing {
+            inner: encoder,
+            hasher: uncompressed.clone(),
+        };
+        write_tar(root, nodes, tar)?
+            .inner
+            .finish()
+            .map_err(write_error)?;
+    } else {
+        let encoder = flate2::GzBuilder::new()
+            .mtime(0)
+            .operating_system(3)
+            .write(hashing, flate2::Compression::new(6));
+        let tar = Hashing {
+            inner: encoder,
+            hasher: uncompressed.clone(),
+        };
+        write_tar(root, nodes, tar)?
+            .inner
+            .finish()
+            .map_err(write_error)?;
+    }
+    let compressed = compressed.borrow().clone();
+    let uncompressed = uncompressed.borrow().clone();
+    Ok(Layer {
+        bytes: compressed.len(),
+        sha256: compressed.finish(),
+        diff_id: uncompressed.finish(),
+    })
 }
 
 fn open_nofollow(path: &Path) -> io::Result<fs::File> {

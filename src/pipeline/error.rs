@@ -36,6 +36,8 @@ pub enum BuildError {
     OutputInCache { output: PathBuf, cache: PathBuf },
     #[error("output directory `{}` exists and is not empty", .0.display())]
     OutputNotEmpty(PathBuf),
+    #[error("output `{}` exists and is no OCI image layout (no `oci-layout` file)", .0.display())]
+    OutputNotLayout(PathBuf),
     #[error("output `{}` is a directory; a {format} needs a file name", .output.display())]
     OutputIsFolder {
         output: PathBuf,
@@ -117,6 +119,7 @@ impl Classify for BuildError {
             | OutputHasNoName(_)
             | OutputInCache { .. }
             | OutputNotEmpty(_)
+            | OutputNotLayout(_)
             | OutputIsFolder { .. }
             | OutputNotRegular { .. }
             | OutputIsInput { .. }
@@ -151,6 +154,9 @@ impl Classify for BuildError {
         let hint = match self {
             RootNeedsRoot => "run as root, or use `--mode unshare` or `--mode extract`",
             OutputNotRegular { .. } => "remove it, or write the output somewhere else",
+            OutputNotLayout(_) => {
+                "debroot replaces only an empty folder or an OCI image layout; remove it, or write the output somewhere else"
+            }
             OutputIsInput { .. } => "write the output somewhere else",
             NoCacheDirectory => "pass --cache-dir DIR",
             KeyringUnreadable { .. } => {

@@ -27,7 +27,7 @@
 //!      clamped to the epoch ([`write::clamp_mtimes`]);
 //!    - **output**: the tree written as a directory, a tarball or an image
 //!      ([`write::write_output`]).
-//! 5. **manifest** ([`write::write_manifest`]) beside the output.
+//! 5. **manifest** ([`write::write_manifest`]) and provenance ([`provenance`]) beside the output.
 //!
 //! A failure at any phase removes the work directory (unless `--keep-failed`) and leaves the
 //! previous output untouched.
@@ -43,6 +43,7 @@ pub mod hook_plan;
 pub mod local;
 pub mod locking;
 pub mod namespace;
+pub mod provenance;
 pub mod setup;
 pub mod write;
 
@@ -315,6 +316,14 @@ pub fn build_root(
         0,
         0,
     );
+    let oci = job.format.is_oci().then(|| {
+        crate::output::oci::Spec::new(
+            job.profile,
+            job.lock,
+            &job.lock.digest(&job.profile.file_name()),
+            job.epoch,
+        )
+    });
     let written = write::write_output(
         job.root,
         job.output,
@@ -324,6 +333,7 @@ pub fn build_root(
         owners.as_ref(),
         job.private,
         &|count| step.inc(count),
+        oci.as_ref(),
     )?;
     let size = crate::printer::bytes(written.bytes);
     step.finish(

@@ -241,6 +241,17 @@ pub fn preflight(output: &Path, format: OutputFormat, cache: &Path) -> Result<Pa
                 return Err(BuildError::OutputNotEmpty(output).into());
             }
         }
+        // An OCI layout folder replaces an empty folder or an earlier layout, nothing else.
+        Ok(meta) if format == OutputFormat::Oci => {
+            let replaceable = meta.is_dir()
+                && (output.join("oci-layout").is_file()
+                    || std::fs::read_dir(&output)
+                        .map(|mut d| d.next().is_none())
+                        .unwrap_or(false));
+            if !replaceable {
+                return Err(BuildError::OutputNotLayout(output).into());
+            }
+        }
         Ok(meta) if meta.is_dir() => {
             return Err(BuildError::OutputIsFolder {
                 output,

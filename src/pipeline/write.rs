@@ -1,6 +1,6 @@
 //! The cleanup's last step and the output phase: every mtime clamped to the epoch, the tree
-//! written as a directory, a tarball or an image with its dm-verity hash tree (beside its final
-//! path, then renamed into place), and the manifest beside it.
+//! written as a directory, a tarball, an image with its dm-verity hash tree or an OCI image
+//! (beside its final path, then renamed into place), and the manifest and provenance beside it.
 
 use std::path::Path;
 
@@ -119,6 +119,22 @@ pub struct ImageInfo {
     /// Extended attributes of the tree the format cannot hold (squashfs: POSIX ACLs and other
     /// `system.*` names), as path (relative to the root) and name, left out of the image.
     pub dropped_xattrs: Vec<(String, String)>,
+    /// An OCI image's digests.
+    #[serde(default)]
+    pub oci: Option<OciInfo>,
+}
+
+/// What the manifest says of an OCI image (`oci` and `oci-archive`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct OciInfo {
+    /// The image manifest's digest (what `skopeo inspect` shows as `Digest`, and a registry
+    /// as the image's): an `oci` build's `output_sha256`.
+    pub manifest_digest: Sha256Digest,
+    pub config_digest: Sha256Digest,
+    pub layer_digest: Sha256Digest,
+    pub layer_bytes: u64,
+    pub layer_media_type: String,
+    pub ref_name: String,
 }
 
 /// The dm-verity hash tree written beside an image (`veritysetup format`'s defaults).
@@ -135,7 +151,8 @@ pub struct VerityInfo {
     pub bytes: u64,
 }
 
-/// Writes the tree at `root` as `format` to `output` (beside it, then renamed into place).
+/// Writes the tree at `root` as `format` to `output` (beside it, then renamed into place); an
+/// OCI image (`oci`, the spec of its documents) by [`write_oci`].
 ///
 /// With `private` (a build without root: its files belong to the user, or to the user's
 /// subordinate ids in `unshare` mode, so a setuid-root program of the image is a setuid program
@@ -158,8 +175,13 @@ pub fn write_output(
     owners: &dyn crate::output::Owners,
     private: bool,
     progress: &dyn Fn(u64),
+    oci: Option<&crate::output::oci::Spec>,
 ) -> Result<Written, Failure> {
     let nodes = crate::output::walk(root, owners)?;
+    if let (true, Some(spec)) = (format.is_oci(), oci) {
+        let nodes = crate::output::with_static_dev(nodes, epoch);
+        return write_oci(root, &nodes, output, format, epoch, spec);
+    }
     if format == OutputFormat::Null {
         // The digest of the tarball the build would write, and nothing on disk.
         let nodes = crate::output::with_static_dev(nodes, epoch);
@@ -455,8 +477,159 @@ fn write_image(
             tree_sha256,
             verity: verity_info,
             dropped_xattrs,
+            oci: None,
         }),
     })
+}
+
+/// Writes an OCI image of `nodes` ([`crate::output::oci`]): the layout is made in a private
+/// folder beside `output` (removed on failure or interruption), then, for `oci`, renamed into
+/// place (an earlier layout at `output` exchanged with it atomically, then removed), or, for
+/// `oci-archive`, written as a tar archive beside `output` and renamed into place.
+fn write_oci(
+    root: &Path,
+    nodes: &[crate::output::Node],
+    output: &Path,
+    format: OutputFormat,
+    epoch: i64,
+    spec: &crate::output::oci::Spec,
+) -> Result<Written, Failure> {
+    let parent = match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let name = output
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let layout =
+        crate::workdir::create(&parent, &name).map_err(io_at("create a folder in", &parent))?;
+    let result = write_layout(root, nodes, &layout, output, format, epoch, spec);
+    if result.is_err() || format == OutputFormat::OciArchive {
+        // The archive holds what the folder did; a failed layout goes entirely.
+        let _ = crate::workdir::remove_anywhere(&layout);
+    }
+    crate::workdir::unregister(&layout);
+    result
+}
+
+/// [`write_oci`]'s work, in the private folder `layout`.
+fn write_layout(
+    root: &Path,
+    nodes: &[crate::output::Node],
+    layout: &Path,
+    output: &Path,
+    format: OutputFormat,
+    epoch: i64,
+    spec: &crate::output::oci::Spec,
+) -> Result<Written, Failure> {
+    let blobs = layout.join("blobs").join("sha256");
+    std::fs::create_dir_all(&blobs).map_err(io_at("create", &blobs))?;
+    let layer_path = blobs.join("layer.partial");
+    let file = std::fs::File::create(&layer_path).map_err(io_at("create", &layer_path))?;
+    let mut writer = crate::output::Pipelined::new(file);
+    let layer = crate::output::write_layer(root, nodes, spec.compression.tarball(), &mut writer)
+        .and_then(|layer| {
+            writer
+                .finish()
+                .map(|()| layer)
+                .map_err(|source| crate::output::OutputError::Write {
+                    path: layer_path.clone(),
+                    source,
+                })
+        })
+        .context(|| format!("cannot write `{}`", output.display()))?;
+    let layer_blob = blobs.join(layer.sha256.hex());
+    std::fs::rename(&layer_path, &layer_blob).map_err(io_at("write", &layer_blob))?;
+    let documents = crate::output::oci::documents(spec, &layer);
+    let mut total = layer.bytes;
+    for (file, bytes) in crate::output::oci::small_files(&documents) {
+        let path = layout.join(file);
+        crate::output::oci::write_file(&path, bytes).map_err(io_at("write", &path))?;
+        total += bytes.len() as u64;
+    }
+    for folder in [layout, &layout.join("blobs"), &blobs] {
+        std::fs::set_permissions(folder, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .map_err(io_at("set the mode of", folder))?;
+    }
+    let info = OciInfo {
+        manifest_digest: documents.manifest_digest(),
+        config_digest: documents.config_digest(),
+        layer_digest: layer.sha256,
+        layer_bytes: layer.bytes,
+        layer_media_type: spec.layer_media_type().into(),
+        ref_name: crate::output::oci::REF_NAME.into(),
+    };
+    let (sha256, bytes) = if format == OutputFormat::Oci {
+        replace_folder(layout, output)?;
+        (info.manifest_digest, total)
+    } else {
+        let mut temporary = crate::atomic::Temporary::beside(output, 0o644)
+            .map_err(io_at("create a temporary file beside", output))?;
+        let temporary_path = temporary.path().to_path_buf();
+        crate::workdir::register(&temporary_path);
+        let written = (|| {
+            let file = temporary.file();
+            let mut buffered = std::io::BufWriter::with_capacity(1 << 20, &mut *file);
+            let done = crate::output::oci::write_archive(layout, epoch, &mut buffered)
+                .context(|| format!("cannot write `{}`", output.display()))?;
+            std::io::Write::flush(&mut buffered).map_err(io_at("write", &temporary_path))?;
+            Ok::<_, Failure>(done)
+        })();
+        let done = match written {
+            Ok(done) => done,
+            Err(failure) => {
+                crate::workdir::unregister(&temporary_path);
+                return Err(failure);
+            }
+        };
+        temporary
+            .persist()
+            .map_err(io_at("move the archive to", output))?;
+        crate::workdir::unregister(&temporary_path);
+        done
+    };
+    Ok(Written {
+        sha256,
+        bytes,
+        set_id: 0,
+        image: Some(ImageInfo {
+            tree_sha256: layer.diff_id,
+            verity: None,
+            dropped_xattrs: Vec::new(),
+            oci: Some(info),
+        }),
+    })
+}
+
+/// Moves the finished folder `made` to `output`: renamed over an absent or empty folder, or
+/// exchanged atomically with an earlier layout ([`setup::preflight`] allowed only those), which
+/// is then removed from where `made` was.
+///
+/// [`setup::preflight`]: super::setup::preflight
+fn replace_folder(made: &Path, output: &Path) -> Result<(), Failure> {
+    let empty = std::fs::read_dir(output)
+        .map(|mut d| d.next().is_none())
+        .unwrap_or(false);
+    match std::fs::symlink_metadata(output) {
+        Ok(meta) if meta.is_dir() && !empty => {
+            rustix::fs::renameat_with(
+                rustix::fs::CWD,
+                made,
+                rustix::fs::CWD,
+                output,
+                rustix::fs::RenameFlags::EXCHANGE,
+            )
+            .map_err(|e| io_at("replace", output)(std::io::Error::from(e)))?;
+            crate::workdir::remove_anywhere(made).map_err(io_at("remove the earlier", made))?;
+        }
+        Ok(meta) if meta.is_dir() => {
+            std::fs::remove_dir(output).map_err(io_at("replace", output))?;
+            std::fs::rename(made, output).map_err(io_at("move the image to", output))?;
+        }
+        _ => std::fs::rename(made, output).map_err(io_at("move the image to", output))?,
+    }
+    Ok(())
 }
 
 /// The manifest written beside an output.
@@ -505,6 +678,19 @@ pub fn manifest(
     }
     if let (Some(image), Some(fields)) = (&report.image, document.as_object_mut()) {
         fields.insert("tree_sha256".into(), image.tree_sha256.hex().into());
+        if let Some(oci) = &image.oci {
+            fields.insert(
+                "oci".into(),
+                serde_json::json!({
+                    "manifest_digest": format!("sha256:{}", oci.manifest_digest.hex()),
+                    "config_digest": format!("sha256:{}", oci.config_digest.hex()),
+                    "layer_digest": format!("sha256:{}", oci.layer_digest.hex()),
+                    "layer_bytes": oci.layer_bytes,
+                    "layer_media_type": oci.layer_media_type,
+                    "ref_name": oci.ref_name,
+                }),
+            );
+        }
         if !image.dropped_xattrs.is_empty() {
             let dropped: Vec<serde_json::Value> = image
                 .dropped_xattrs
@@ -555,6 +741,40 @@ pub fn write_manifest(
         name.push(".manifest.json");
         std::path::PathBuf::from(name)
     };
+    crate::atomic::write(&path, text.as_bytes(), 0o644).map_err(io_at("write", &path))?;
+    write_provenance(report, profile, lock)
+}
+
+/// Writes the provenance statement beside the output (`OUTPUT.provenance.json`,
+/// [`super::provenance`]).
+pub fn write_provenance(
+    report: &Report,
+    profile: &crate::profile::Profile,
+    lock: &Lock,
+) -> Result<(), Failure> {
+    let profile_bytes = std::fs::read(&profile.path).map_err(io_at("read", &profile.path))?;
+    let lock_name = profile
+        .lock_file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let profile_name = profile.file_name();
+    let inputs = super::provenance::Inputs {
+        profile_name: &profile_name,
+        profile_sha256: Sha256Digest::of(&profile_bytes),
+        profile_digest: profile.resolution_digest(),
+        lock_name: &lock_name,
+        lock_sha256: lock.digest(&profile_name),
+        suite: &profile.source.suite,
+        architectures: profile
+            .source
+            .architectures
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+    };
+    let text = super::provenance::statement(report, &inputs, lock);
+    let path = beside(&report.output, ".provenance.json");
     crate::atomic::write(&path, text.as_bytes(), 0o644).map_err(io_at("write", &path))?;
     Ok(())
 }

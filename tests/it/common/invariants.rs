@@ -349,13 +349,16 @@ impl Watch {
         self.assert_common(&after);
     }
 
-    /// After a successful run: the same, with the output and its manifest allowed to appear.
+    /// After a successful run: the same, with the output, its manifest and its provenance
+    /// allowed to appear.
     pub fn assert_succeeded(&self) {
-        let mut manifest = self.output.as_os_str().to_owned();
-        manifest.push(".manifest.json");
         let mut skip = self.allowed.clone();
         skip.push(self.output.clone());
-        skip.push(PathBuf::from(manifest));
+        for suffix in [".manifest.json", ".provenance.json"] {
+            let mut beside = self.output.as_os_str().to_owned();
+            beside.push(suffix);
+            skip.push(PathBuf::from(beside));
+        }
         let before: BTreeMap<PathBuf, Node> = self
             .before
             .iter()
