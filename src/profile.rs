@@ -184,6 +184,7 @@ struct RawBuild {
 struct RawOutput {
     format: Option<Spanned<String>>,
     verity: Option<bool>,
+    sbom: Option<Vec<Spanned<String>>>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -573,6 +574,41 @@ pub struct Output {
     pub format: Option<OutputFormat>,
     /// `output.verity`: a dm-verity hash tree beside an image output.
     pub verity: bool,
+    /// `output.sbom`: the SBOMs written beside the output (default: SPDX).
+    pub sbom: Vec<SbomFormat>,
+}
+
+/// A bill-of-materials format `output.sbom` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SbomFormat {
+    /// SPDX 2.3 JSON, `OUTPUT.spdx.json`.
+    Spdx,
+    /// CycloneDX 1.5 JSON, `OUTPUT.cdx.json`.
+    CycloneDx,
+}
+
+impl SbomFormat {
+    pub const NAMES: &[(&str, SbomFormat)] = &[
+        ("spdx", SbomFormat::Spdx),
+        ("cyclonedx", SbomFormat::CycloneDx),
+    ];
+    /// Without `output.sbom`: SPDX.
+    pub const DEFAULT: &[SbomFormat] = &[SbomFormat::Spdx];
+
+    pub fn as_str(self) -> &'static str {
+        Self::NAMES
+            .iter()
+            .find(|(_, f)| *f == self)
+            .map_or("spdx", |(name, _)| name)
+    }
+
+    /// What is appended to the output's name.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            SbomFormat::Spdx => ".spdx.json",
+            SbomFormat::CycloneDx => ".cdx.json",
+        }
+    }
 }
 
 /// A profile after `extends`, validated, with defaults applied.
@@ -658,6 +694,7 @@ struct Layer {
     env: std::collections::BTreeMap<String, String>,
     format: Option<OutputFormat>,
     verity: Option<bool>,
+    sbom: Option<Vec<SbomFormat>>,
 }
 
 /// A file's text and name, for turning spans into locations.
@@ -1069,6 +1106,35 @@ fn validate_layer(
 
     let output = raw.output.unwrap_or_default();
     layer.verity = output.verity;
+    if let Some(names) = output.sbom {
+        let mut formats = Vec::new();
+        for name in names {
+            let format = SbomFormat::NAMES
+                .iter()
+                .find(|(known, _)| *known == name.get_ref())
+                .map(|(_, format)| *format)
+                .ok_or_else(|| {
+                    source.invalid(
+                        name.span(),
+                        "output.sbom",
+                        format!(
+                            "unknown SBOM format `{}` (known: {})",
+                            name.get_ref(),
+                            SbomFormat::NAMES
+                                .iter()
+                                .map(|(n, _)| *n)
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    )
+                })?;
+            if !formats.contains(&format) {
+                formats.push(format);
+            }
+        }
+        formats.sort();
+        layer.sbom = Some(formats);
+    }
     if let Some(format) = output.format {
         layer.format = Some(OutputFormat::parse(format.get_ref()).ok_or_else(|| {
             source.invalid(
@@ -1351,6 +1417,7 @@ fn merge(top: PathBuf, files: Vec<PathBuf>, layers: Vec<Layer>) -> Result<Profil
         merged.env.extend(layer.env);
         merged.format = layer.format.or(merged.format);
         merged.verity = layer.verity.or(merged.verity);
+        merged.sbom = layer.sbom.or(merged.sbom);
     }
 
     let suite = merged.suite.ok_or_else(|| ProfileError::Missing {
@@ -1464,6 +1531,7 @@ fn merge(top: PathBuf, files: Vec<PathBuf>, layers: Vec<Layer>) -> Result<Profil
         output: Output {
             format: merged.format,
             verity: merged.verity.unwrap_or(false),
+            sbom: merged.sbom.unwrap_or_else(|| SbomFormat::DEFAULT.to_vec()),
         },
     })
 }
@@ -1670,6 +1738,8 @@ struct ShowOutput {
     format: Option<&'static str>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     verity: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sbom: Option<Vec<&'static str>>,
 }
 
 impl Profile {
@@ -1758,10 +1828,15 @@ impl Profile {
                 pass_env: &self.build.pass_env,
                 env: &self.build.env,
             },
-            output: (self.output.format.is_some() || self.output.verity).then(|| ShowOutput {
-                format: self.output.format.map(OutputFormat::as_str),
-                verity: self.output.verity,
-            }),
+            output: (self.output.format.is_some()
+                || self.output.verity
+                || self.output.sbom != SbomFormat::DEFAULT)
+                .then(|| ShowOutput {
+                    format: self.output.format.map(OutputFormat::as_str),
+                    verity: self.output.verity,
+                    sbom: (self.output.sbom != SbomFormat::DEFAULT)
+                        .then(|| self.output.sbom.iter().map(|f| f.as_str()).collect()),
+                }),
         };
         let files: Vec<String> = self
             .files

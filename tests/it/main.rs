@@ -43,6 +43,7 @@ mod privileged_threats;
 mod repositories;
 mod reproducibility;
 mod resolver_properties;
+mod sbom;
 mod scenarios;
 mod structure;
 mod threats_extract;
