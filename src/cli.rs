@@ -20,8 +20,9 @@ pub struct Cli {
 /// Flags every subcommand takes.
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// Say less: no progress or status lines (-qq: no warnings either).
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    /// Say less: no progress or status lines (-qq: no warnings either). mmdebstrap's
+    /// `-s`/`--silent` is the same.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, short_alias = 's', alias = "silent")]
     pub quiet: u8,
 
     /// Say more (-vv: debugging output).
@@ -51,8 +52,9 @@ pub enum Command {
     /// Download every package of the lock into the cache (resolving first when there is none).
     Fetch(FetchArgs),
 
-    /// Build the profile's root filesystem into a directory or tarball.
-    Build(BuildArgs),
+    /// Build a root filesystem into a directory, tarball or image: from a profile, or from
+    /// mmdebstrap's command line (`build --variant=minbase trixie rootfs.tar`).
+    Build(Box<BuildArgs>),
 
     /// Compare two outputs (directories, tarballs or manifests): packages, paths, metadata,
     /// contents, and the archives' bytes; exit 0 when equal, 1 when they differ.
@@ -75,6 +77,27 @@ pub enum Command {
     /// inside the root resolve inside it, symlinks included.
     #[command(subcommand)]
     Hook(HookCommand),
+
+    /// Write shell completions or man pages, generated from this command line.
+    #[command(subcommand)]
+    Generate(GenerateCommand),
+}
+
+/// `debroot generate ...`: what `contrib/update` writes into `contrib/`.
+#[derive(Debug, Subcommand)]
+pub enum GenerateCommand {
+    /// Print the completion script for SHELL on stdout, e.g. `debroot generate completions bash
+    /// > /usr/share/bash-completion/completions/debroot`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages into DIR (made if missing): debroot.1, and one per subcommand
+    /// (debroot-build.1, debroot-hook-chroot.1, ...).
+    Man {
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
 }
 
 /// `debroot hook ...`. The root is `--root`, else `DEBROOT_ROOT` (set for every hook).
@@ -197,8 +220,23 @@ pub enum ProfileCommand {
     List,
     /// Print a profile after `extends`, with defaults filled in, as TOML.
     Show {
-        /// The profile: a file (e.g. profiles/minbase.toml) or a built-in profile's name.
-        profile: PathBuf,
+        /// The profile (a file or a built-in profile's name); with `--from-args`, the SUITE of an
+        /// mmdebstrap-style command line.
+        #[arg(value_name = "PROFILE|SUITE")]
+        profile: String,
+
+        /// Print the profile the command line implies: `debroot profile show --from-args
+        /// [OPTIONS] SUITE [MIRROR]` shows what `debroot build [OPTIONS] SUITE OUTPUT [MIRROR]`
+        /// builds (save it as a file to keep and lock it).
+        #[arg(long)]
+        from_args: bool,
+
+        /// A mirror URL or `host`, as `build`'s MIRROR.
+        #[arg(value_name = "MIRROR")]
+        mirrors: Vec<String>,
+
+        #[command(flatten)]
+        front: Box<FrontArgs>,
     },
 }
 
@@ -341,27 +379,29 @@ impl OutputFormatArg {
 
 #[derive(Debug, Args)]
 pub struct BuildArgs {
-    /// The profile: a file (e.g. profiles/minbase.toml) or a built-in profile's name.
-    pub profile: PathBuf,
+    /// A profile (a `.toml` file, a path, a built-in profile's name or `builtin:NAME`), or, as mmdebstrap takes it, the
+    /// SUITE (codename or suite) of a build with no profile file.
+    #[arg(value_name = "PROFILE|SUITE")]
+    pub target: String,
+
+    /// OUTPUT (unless `-o` gives it), then MIRROR: a mirror URL or `host` (as mmdebstrap's
+    /// `SUITE TARGET [MIRROR]`).
+    #[arg(value_name = "OUTPUT [MIRROR]")]
+    pub rest: Vec<String>,
 
     /// Where to write the root filesystem: a directory, a .tar[.gz|.xz|.zst] file, a
     /// .squashfs, .erofs or .ext4 image, or `-` for stdout (never a terminal; `--format`,
-    /// default tar).
+    /// default tar). The second positional argument says the same.
     #[arg(short, long, value_name = "OUTPUT")]
-    pub output: PathBuf,
+    pub output: Option<PathBuf>,
 
-    /// Output format [default: from the output's name, else the profile's `output.format`].
-    #[arg(long, value_enum)]
-    pub format: Option<OutputFormatArg>,
+    #[command(flatten)]
+    pub front: FrontArgs,
 
     /// Write a dm-verity hash tree beside an image (`OUTPUT.verity`, its root hash in
     /// `OUTPUT.roothash` and the manifest) [default: the profile's `output.verity`].
     #[arg(long)]
     pub verity: bool,
-
-    /// How maintainer scripts run [default: the profile's `build.mode`].
-    #[arg(long, value_enum)]
-    pub mode: Option<ModeArg>,
 
     /// Fail if the lock is missing or would change.
     #[arg(long, conflicts_with = "frozen")]
@@ -403,6 +443,83 @@ pub struct BuildArgs {
 
     #[command(flatten)]
     pub repo: RepoArgs,
+}
+
+/// mmdebstrap's options, with its names and meanings (README "Coming from mmdebstrap"). They
+/// make the profile of a build with no profile file, and override a profile's values when one
+/// is given (lists are appended to, single values replaced).
+#[derive(Debug, Default, Args)]
+pub struct FrontArgs {
+    /// Which package set: extract, custom, essential, apt, required (minbase), buildd,
+    /// important (debootstrap, -) or standard [default: the profile's, else important].
+    #[arg(long, value_name = "NAME")]
+    pub variant: Option<String>,
+
+    /// More packages, comma or space separated, repeatable (`pkg`, `pkg:arch`, `pkg=version`,
+    /// `pkg/suite`, `./local.deb`; `pkg-` excludes). Appended to the profile's.
+    #[arg(long, value_name = "PKG,...", alias = "incl")]
+    pub include: Vec<String>,
+
+    /// Packages to keep out, comma or space separated, repeatable. Appended to the profile's.
+    #[arg(long, value_name = "PKG,...")]
+    pub exclude: Vec<String>,
+
+    /// Archive components, comma or space separated, repeatable [default: main].
+    #[arg(long, value_name = "COMP,...", alias = "comp")]
+    pub components: Vec<String>,
+
+    /// Architectures, native first, comma or space separated, repeatable.
+    #[arg(long, value_name = "NATIVE,...", alias = "arch")]
+    pub architectures: Vec<String>,
+
+    /// How maintainer scripts run: auto, root, unshare or extract [default: the profile's
+    /// `build.mode`, else auto].
+    #[arg(long, value_name = "MODE")]
+    pub mode: Option<String>,
+
+    /// Output format: auto, directory (dir), tar, tar.gz, tar.xz, tar.zst, squashfs, erofs,
+    /// ext4 or null [default: from the output's name, else the profile's `output.format`].
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
+
+    /// The OpenPGP keyring the repository must be signed with (`source.keyring`).
+    #[arg(long, value_name = "FILE")]
+    pub keyring: Vec<PathBuf>,
+
+    /// `path-exclude=GLOB` or `path-include=GLOB` (`packages.path-exclude`/`path-include`),
+    /// repeatable; debroot takes no other dpkg option.
+    #[arg(long, value_name = "OPTION")]
+    pub dpkgopt: Vec<String>,
+
+    /// `Apt::Install-Recommends "true"` (or "false"): `packages.recommends`; debroot takes no
+    /// other apt option.
+    #[arg(long, value_name = "OPTION")]
+    pub aptopt: Vec<String>,
+
+    /// A folder of hooks named setup*, extract*, essential*, customize* (`build.hooks`),
+    /// repeatable.
+    #[arg(long = "hook-directory", alias = "hook-dir", value_name = "DIR")]
+    pub hook_directory: Vec<PathBuf>,
+
+    /// mmdebstrap options debroot does not take: each is an error that says why.
+    #[command(flatten)]
+    pub unsupported: UnsupportedArgs,
+}
+
+/// mmdebstrap's options that debroot refuses, declared so that each says why (never clap's "a
+/// similar argument exists").
+#[derive(Debug, Default, Args)]
+pub struct UnsupportedArgs {
+    #[arg(long, hide = true, alias = "dry-run")]
+    pub simulate: bool,
+    #[arg(long, hide = true, value_name = "STAGE")]
+    pub skip: Vec<String>,
+    #[arg(long, hide = true, value_name = "FILE")]
+    pub logfile: Option<String>,
+    #[arg(short = 'd', long, hide = true)]
+    pub debug: bool,
+    #[arg(long, hide = true)]
+    pub man: bool,
 }
 
 #[derive(Debug, Args)]

@@ -14,7 +14,9 @@
 //!   folder of the file that sets them.
 //! - An `include` entry that starts with `./`, `../` or `/` is a local `.deb` file
 //!   ([`Packages::local`]), not a package name; it must end in `.deb`.
-//! - Every error names `file:line:column` and the key path (`source.suite`), and exits 2.
+//! - Every error names `file:line:column` and the key path (`source.suite`), and exits 2. A
+//!   file's errors are reported together, in file order (a TOML syntax error stops the file at
+//!   the first); an unknown key names the closest known one ("did you mean `include`?").
 
 use std::fmt;
 use std::ops::Range;
@@ -82,6 +84,39 @@ pub enum ProfileError {
     TooDeep { at: Location },
     #[error("`{}`: `{key}` is required and no profile in the chain sets it", .path.display())]
     Missing { path: PathBuf, key: &'static str },
+    /// Every error of one file, in file order (more than one).
+    #[error("{} errors in profile `{}`:{}", .errors.len(), .path.display(), list_text(.errors))]
+    Many {
+        path: PathBuf,
+        errors: Vec<ProfileError>,
+    },
+}
+
+fn list_text(errors: &[ProfileError]) -> String {
+    errors.iter().map(|e| format!("\n  {e}")).collect()
+}
+
+impl ProfileError {
+    /// `errors` of the file `path` as one error: the error itself when there is one.
+    fn all(path: PathBuf, mut errors: Vec<ProfileError>) -> ProfileError {
+        if errors.len() == 1 {
+            errors.remove(0)
+        } else {
+            ProfileError::Many { path, errors }
+        }
+    }
+
+    /// Where the error is, when it is at one place of a file.
+    pub fn location(&self) -> Option<&Location> {
+        match self {
+            ProfileError::NotUtf8 { at }
+            | ProfileError::Syntax { at, .. }
+            | ProfileError::Invalid { at, .. }
+            | ProfileError::Cycle { at, .. }
+            | ProfileError::TooDeep { at } => Some(at),
+            _ => None,
+        }
+    }
 }
 
 fn chain_text(chain: &[PathBuf]) -> String {
@@ -775,16 +810,41 @@ pub fn load(path: &Path, options: LoadOptions<'_>) -> Result<Profile, ProfileErr
             }
         };
         let source = FileText { path: &file, text };
-        let raw = parse_raw(&source)?;
+        let mut errors = Vec::new();
+        let raw = parse_raw(&source, &mut errors);
         let folder = file.parent().unwrap_or(Path::new("/")).to_path_buf();
-        if let Some(extends) = &raw.extends {
-            let target = match extends.get_ref().strip_prefix(crate::builtin::PREFIX) {
-                Some(name) => builtin_path(&source, extends.span(), name, options.builtins)?,
-                None => normalize(&folder, Path::new(extends.get_ref())),
-            };
-            next = Some((target, Some(source.location(extends.span()))));
+        if let Some(raw) = raw {
+            if let Some(extends) = &raw.extends {
+                let target = match extends.get_ref().strip_prefix(crate::builtin::PREFIX) {
+                    Some(name) => {
+                        match builtin_path(&source, extends.span(), name, options.builtins) {
+                            Ok(path) => Some(path),
+                            Err(error) => {
+                                errors.push(error);
+                                None
+                            }
+                        }
+                    }
+                    None => Some(normalize(&folder, Path::new(extends.get_ref()))),
+                };
+                if let Some(target) = target {
+                    next = Some((target, Some(source.location(extends.span()))));
+                }
+            }
+            layers.push(validate_layer(
+                &source,
+                &folder,
+                raw,
+                options.now,
+                &mut errors,
+            ));
         }
-        layers.push(validate_layer(&source, &folder, raw, options.now)?);
+        if !errors.is_empty() {
+            // Reported in file order. The bases this file extends are not loaded: their errors
+            // come once this file's are fixed.
+            errors.sort_by(|a, b| a.location().cmp(&b.location()));
+            return Err(ProfileError::all(file, errors));
+        }
         chain.push(file);
     }
     // Layers were collected from the top down; merge from the base up.
@@ -818,25 +878,249 @@ fn builtin_path(
     Ok(folder.join(crate::builtin::profile_path(name)))
 }
 
-fn parse_raw(source: &FileText<'_>) -> Result<RawProfile, ProfileError> {
-    let deserializer =
-        toml::de::Deserializer::parse(source.text).map_err(|error| ProfileError::Syntax {
-            at: source.location(error.span().unwrap_or(0..0)),
-            message: error.message().to_owned(),
-        })?;
-    serde_path_to_error::deserialize(deserializer).map_err(|error| {
-        let key = error
-            .path()
-            .to_string()
-            .replace(".$__serde_spanned_private_value", "");
-        let inner = error.inner();
-        let key = if key == "." {
-            "(top level)".to_owned()
+/// Parses one file. A TOML syntax error stops there (one error); otherwise every key is checked
+/// against the schema ([`TOP`]) first, so that all unknown keys and wrong types of the file are
+/// reported together, and the keys in error are left out of the values returned.
+fn parse_raw(source: &FileText<'_>, errors: &mut Vec<ProfileError>) -> Option<RawProfile> {
+    let mut root = match toml::de::DeTable::parse(source.text) {
+        Ok(root) => root,
+        Err(error) => {
+            errors.push(ProfileError::Syntax {
+                at: source.location(error.span().unwrap_or(0..0)),
+                message: error.message().to_owned(),
+            });
+            return None;
+        }
+    };
+    check_table(source, root.get_mut(), TOP, "", errors);
+    let deserializer = toml::de::Deserializer::from(root);
+    match serde_path_to_error::deserialize(deserializer) {
+        Ok(raw) => Some(raw),
+        // The schema check catches what serde would refuse; this is its safety net.
+        Err(error) => {
+            let key = error
+                .path()
+                .to_string()
+                .replace(".$__serde_spanned_private_value", "");
+            let inner = error.inner();
+            let key = if key == "." {
+                "(top level)".to_owned()
+            } else {
+                key
+            };
+            errors.push(source.invalid(inner.span().unwrap_or(0..0), &key, inner.message()));
+            None
+        }
+    }
+}
+
+/// What a key of a profile holds, for the schema check of [`parse_raw`].
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Str,
+    Bool,
+    Int,
+    StrList,
+    /// A table of strings under any keys (`build.env`).
+    StrMap,
+    Table(&'static [(&'static str, Kind)]),
+    TableList(&'static [(&'static str, Kind)]),
+}
+
+impl Kind {
+    fn expected(self) -> &'static str {
+        match self {
+            Kind::Str => "a string",
+            Kind::Bool => "a boolean (`true` or `false`)",
+            Kind::Int => "an integer",
+            Kind::StrList => "an array of strings",
+            Kind::StrMap => "a table of strings",
+            Kind::Table(_) => "a table",
+            Kind::TableList(_) => "an array of tables (`[[...]]`)",
+        }
+    }
+}
+
+// The schema, key by key: it must say what the `Raw*` structs say (a test compares it with
+// serde's list of each table's fields, another loads the commented reference profile).
+const REPOSITORY: &[(&str, Kind)] = &[
+    ("name", Kind::Str),
+    ("url", Kind::Str),
+    ("archive", Kind::Str),
+    ("suites", Kind::StrList),
+    ("components", Kind::StrList),
+    ("keyring", Kind::Str),
+    ("priority", Kind::Int),
+];
+const SOURCE: &[(&str, Kind)] = &[
+    ("suite", Kind::Str),
+    ("updates", Kind::Bool),
+    ("components", Kind::StrList),
+    ("architectures", Kind::StrList),
+    ("mirror", Kind::Str),
+    ("snapshot", Kind::Str),
+    ("keyring", Kind::Str),
+    ("backports", Kind::Bool),
+    ("repository", Kind::TableList(REPOSITORY)),
+];
+const PACKAGES: &[(&str, Kind)] = &[
+    ("variant", Kind::Str),
+    ("include", Kind::StrList),
+    ("exclude", Kind::StrList),
+    ("recommends", Kind::Bool),
+    ("path-exclude", Kind::StrList),
+    ("path-include", Kind::StrList),
+];
+const BUILD: &[(&str, Kind)] = &[
+    ("mode", Kind::Str),
+    ("hooks", Kind::StrList),
+    ("hostname", Kind::Str),
+    ("hook-timeout", Kind::Int),
+    ("epoch", Kind::Int),
+    ("pass-env", Kind::StrList),
+    ("env", Kind::StrMap),
+];
+const OUTPUT: &[(&str, Kind)] = &[("format", Kind::Str), ("verity", Kind::Bool)];
+const TOP: &[(&str, Kind)] = &[
+    ("extends", Kind::Str),
+    ("source", Kind::Table(SOURCE)),
+    ("packages", Kind::Table(PACKAGES)),
+    ("build", Kind::Table(BUILD)),
+    ("output", Kind::Table(OUTPUT)),
+];
+
+/// The closest known key to a misspelt one, if it is close enough to be a typo.
+fn closest_key(name: &str, fields: &[(&'static str, Kind)]) -> Option<&'static str> {
+    let folded = name.to_ascii_lowercase().replace('_', "-");
+    fields
+        .iter()
+        .map(|(key, _)| (crate::debian::distance(&folded, key), *key))
+        .filter(|(d, key)| *d <= 2 && *d < key.len().min(folded.len().max(1)))
+        .min()
+        .map(|(_, key)| key)
+}
+
+/// A value as an error names it: its type, and a scalar's text.
+fn describe(value: &toml::de::DeValue<'_>) -> String {
+    use toml::de::DeValue;
+    let text = match value {
+        DeValue::String(s) => format!("\"{}\"", crate::debian::escape(s.as_bytes())),
+        DeValue::Integer(i) => format!("`{}`", i.as_str()),
+        DeValue::Float(f) => format!("`{}`", f.as_str()),
+        DeValue::Boolean(b) => format!("`{b}`"),
+        DeValue::Datetime(d) => format!("`{d}`"),
+        DeValue::Array(_) => return "an array".into(),
+        DeValue::Table(_) => return "a table".into(),
+    };
+    let text = crate::error::shown_bytes(text.as_bytes(), 64);
+    format!("{} {text}", value.type_str())
+}
+
+/// Checks the keys of one table against `fields`, reporting every unknown key (with the closest
+/// known one) and every value of the wrong type; the keys in error are removed from `table`.
+fn check_table(
+    source: &FileText<'_>,
+    table: &mut toml::de::DeTable<'_>,
+    fields: &[(&'static str, Kind)],
+    prefix: &str,
+    errors: &mut Vec<ProfileError>,
+) {
+    let mut dropped: Vec<String> = Vec::new();
+    for (key, value) in table.iter_mut() {
+        let name: &str = key.get_ref();
+        let path = if prefix.is_empty() {
+            name.to_owned()
         } else {
-            key
+            format!("{prefix}.{name}")
         };
-        source.invalid(inner.span().unwrap_or(0..0), &key, inner.message())
-    })
+        let Some((_, kind)) = fields.iter().find(|(field, _)| *field == name) else {
+            let shown = crate::debian::escape(name.as_bytes());
+            let message = match closest_key(name, fields) {
+                Some(near) => format!("unknown field `{shown}`; did you mean `{near}`?"),
+                None => format!("unknown field `{shown}`; expected one of {}", names(fields)),
+            };
+            errors.push(source.invalid(key.span(), &path, message));
+            dropped.push(name.to_owned());
+            continue;
+        };
+        if !check_value(source, value, *kind, &path, errors) {
+            dropped.push(name.to_owned());
+        }
+    }
+    for key in &dropped {
+        table.remove(key.as_str());
+    }
+}
+
+/// Checks one value against its kind; `false` when it must be left out.
+fn check_value(
+    source: &FileText<'_>,
+    value: &mut Spanned<toml::de::DeValue<'_>>,
+    kind: Kind,
+    path: &str,
+    errors: &mut Vec<ProfileError>,
+) -> bool {
+    use toml::de::DeValue;
+    let span = value.span();
+    let wrong = |value: &DeValue<'_>, span, path: &str, expected: &str| {
+        source.invalid(
+            span,
+            path,
+            format!("invalid type: {}, expected {expected}", describe(value)),
+        )
+    };
+    match (kind, value.get_mut()) {
+        (Kind::Str, DeValue::String(_))
+        | (Kind::Bool, DeValue::Boolean(_))
+        | (Kind::Int, DeValue::Integer(_)) => true,
+        (Kind::StrList, DeValue::Array(items)) => {
+            let mut good = true;
+            for (i, item) in items.iter().enumerate() {
+                if !matches!(item.get_ref(), DeValue::String(_)) {
+                    let at = format!("{path}[{i}]");
+                    errors.push(wrong(item.get_ref(), item.span(), &at, "a string"));
+                    good = false;
+                }
+            }
+            good
+        }
+        (Kind::StrMap, DeValue::Table(table)) => {
+            let mut dropped: Vec<String> = Vec::new();
+            for (key, item) in table.iter() {
+                if !matches!(item.get_ref(), DeValue::String(_)) {
+                    let at = format!("{path}.{}", key.get_ref());
+                    errors.push(wrong(item.get_ref(), item.span(), &at, "a string"));
+                    dropped.push(key.get_ref().to_string());
+                }
+            }
+            for key in &dropped {
+                table.remove(key.as_str());
+            }
+            true
+        }
+        (Kind::Table(fields), DeValue::Table(table)) => {
+            check_table(source, table, fields, path, errors);
+            true
+        }
+        (Kind::TableList(fields), DeValue::Array(items)) => {
+            let mut good = true;
+            for item in items.iter_mut() {
+                let item_span = item.span();
+                match item.get_mut() {
+                    DeValue::Table(table) => check_table(source, table, fields, path, errors),
+                    other => {
+                        errors.push(wrong(other, item_span, path, "a table"));
+                        good = false;
+                    }
+                }
+            }
+            good
+        }
+        (kind, other) => {
+            errors.push(wrong(other, span, path, kind.expected()));
+            false
+        }
+    }
 }
 
 /// An `include` entry that names a local file rather than a package: apt's rule for
@@ -882,85 +1166,105 @@ fn validate_layer(
     folder: &Path,
     raw: RawProfile,
     now: Timestamp,
-) -> Result<Layer, ProfileError> {
+    errors: &mut Vec<ProfileError>,
+) -> Layer {
     let mut layer = Layer::default();
     let src = raw.source.unwrap_or_default();
     if let Some(suite) = src.suite {
-        if !is_debian_word(suite.get_ref()) {
-            return Err(source.invalid(
-                suite.span(),
-                "source.suite",
-                format!(
-                    "invalid suite `{}`: lowercase letters, digits, `+`, `-` and `.` only",
-                    crate::debian::escape(suite.get_ref().as_bytes())
-                ),
-            ));
-        }
-        layer.suite = Some(source.located(suite.span(), suite.into_inner()));
+        check(errors, || {
+            if !is_debian_word(suite.get_ref()) {
+                return Err(source.invalid(
+                    suite.span(),
+                    "source.suite",
+                    format!(
+                        "invalid suite `{}`: lowercase letters, digits, `+`, `-` and `.` only",
+                        crate::debian::escape(suite.get_ref().as_bytes())
+                    ),
+                ));
+            }
+            layer.suite = Some(source.located(suite.span(), suite.into_inner()));
+            Ok(())
+        });
     }
     layer.updates = src.updates.map(Spanned::into_inner);
     for component in src.components.unwrap_or_default() {
-        if !is_debian_word(component.get_ref()) {
-            return Err(source.invalid(
-                component.span(),
-                "source.components",
-                format!(
-                    "invalid component `{}`",
-                    crate::debian::escape(component.get_ref().as_bytes())
-                ),
-            ));
-        }
-        layer
-            .components
-            .push(source.located(component.span(), component.into_inner()));
+        check(errors, || {
+            if !is_debian_word(component.get_ref()) {
+                return Err(source.invalid(
+                    component.span(),
+                    "source.components",
+                    format!(
+                        "invalid component `{}`",
+                        crate::debian::escape(component.get_ref().as_bytes())
+                    ),
+                ));
+            }
+            layer
+                .components
+                .push(source.located(component.span(), component.into_inner()));
+            Ok(())
+        });
     }
     for arch in src.architectures.unwrap_or_default() {
-        let parsed = Architecture::parse(arch.get_ref())
-            .map_err(|e| source.invalid(arch.span(), "source.architectures", e.to_string()))?;
-        if parsed.is_all() {
-            return Err(source.invalid(
+        check(errors, || {
+            let parsed = Architecture::parse(arch.get_ref())
+                .map_err(|e| source.invalid(arch.span(), "source.architectures", e.to_string()))?;
+            if parsed.is_all() {
+                return Err(source.invalid(
                 arch.span(),
                 "source.architectures",
                 "`all` is not an architecture a system runs; packages of `all` come with every architecture",
             ));
-        }
-        layer
-            .architectures
-            .push(source.located(arch.span(), parsed));
+            }
+            layer
+                .architectures
+                .push(source.located(arch.span(), parsed));
+            Ok(())
+        });
     }
     if let Some(mirror) = src.mirror {
-        layer.mirror = Some(
-            parse_mirror(mirror.get_ref())
-                .map_err(|message| source.invalid(mirror.span(), "source.mirror", message))?,
-        );
+        match parse_mirror(mirror.get_ref()) {
+            Ok(parsed) => layer.mirror = Some(parsed),
+            Err(message) => errors.push(source.invalid(mirror.span(), "source.mirror", message)),
+        }
     }
     if let Some(snapshot) = src.snapshot {
-        let time = Timestamp::parse_snapshot(snapshot.get_ref())
-            .map_err(|e| source.invalid(snapshot.span(), "source.snapshot", e.to_string()))?;
-        if time > now {
-            return Err(source.invalid(
-                snapshot.span(),
-                "source.snapshot",
-                format!("snapshot `{}` is in the future", snapshot.get_ref()),
-            ));
-        }
-        layer.snapshot = Some(source.located(snapshot.span(), time));
+        check(errors, || {
+            let time = Timestamp::parse_snapshot(snapshot.get_ref())
+                .map_err(|e| source.invalid(snapshot.span(), "source.snapshot", e.to_string()))?;
+            if time > now {
+                return Err(source.invalid(
+                    snapshot.span(),
+                    "source.snapshot",
+                    format!("snapshot `{}` is in the future", snapshot.get_ref()),
+                ));
+            }
+            layer.snapshot = Some(source.located(snapshot.span(), time));
+            Ok(())
+        });
     }
     if let Some(keyring) = src.keyring {
         if keyring.get_ref().is_empty() {
-            return Err(source.invalid(keyring.span(), "source.keyring", "empty path"));
+            errors.push(source.invalid(keyring.span(), "source.keyring", "empty path"));
+        } else {
+            layer.keyring = Some(normalize(folder, Path::new(keyring.get_ref())));
         }
-        layer.keyring = Some(normalize(folder, Path::new(keyring.get_ref())));
     }
     layer.backports = src.backports.map(Spanned::into_inner);
     for raw in src.repository.unwrap_or_default() {
-        let repository = validate_repository(source, folder, raw)?;
+        let repository = match validate_repository(source, folder, raw) {
+            Ok(repository) => repository,
+            Err(error) => {
+                errors.push(error);
+                continue;
+            }
+        };
         if let Some(first) = layer
             .repositories
             .iter()
             .find(|r| r.name == repository.name)
         {
-            return Err(ProfileError::Invalid {
+            errors.push(ProfileError::Invalid {
                 at: repository.at.clone(),
                 key: "source.repository.name".into(),
                 message: format!(
@@ -968,48 +1272,56 @@ fn validate_layer(
                     repository.name, first.at
                 ),
             });
+            continue;
         }
         layer.repositories.push(repository);
     }
 
     let packages = raw.packages.unwrap_or_default();
     if let Some(variant) = packages.variant {
-        layer.variant = Some(Variant::parse(variant.get_ref()).ok_or_else(|| {
-            source.invalid(
-                variant.span(),
-                "packages.variant",
-                format!(
-                    "unknown variant `{}`; expected one of {}",
-                    crate::debian::escape(variant.get_ref().as_bytes()),
-                    names(Variant::NAMES)
-                ),
-            )
-        })?);
+        check(errors, || {
+            layer.variant = Some(Variant::parse(variant.get_ref()).ok_or_else(|| {
+                source.invalid(
+                    variant.span(),
+                    "packages.variant",
+                    format!(
+                        "unknown variant `{}`; expected one of {}",
+                        crate::debian::escape(variant.get_ref().as_bytes()),
+                        names(Variant::NAMES)
+                    ),
+                )
+            })?);
+            Ok(())
+        });
     }
     for spec in packages.include.unwrap_or_default() {
-        if is_local_path(spec.get_ref()) {
-            if !spec.get_ref().ends_with(".deb") {
-                return Err(source.invalid(
-                    spec.span(),
-                    "packages.include",
-                    format!(
-                        "`{}` is a path, and a local package must be a `.deb` file",
-                        crate::debian::escape(spec.get_ref().as_bytes())
-                    ),
-                ));
+        check(errors, || {
+            if is_local_path(spec.get_ref()) {
+                if !spec.get_ref().ends_with(".deb") {
+                    return Err(source.invalid(
+                        spec.span(),
+                        "packages.include",
+                        format!(
+                            "`{}` is a path, and a local package must be a `.deb` file",
+                            crate::debian::escape(spec.get_ref().as_bytes())
+                        ),
+                    ));
+                }
+                let path = normalize(folder, Path::new(spec.get_ref()));
+                layer.local.push(source.located(spec.span(), path));
+                return Ok(());
             }
-            let path = normalize(folder, Path::new(spec.get_ref()));
-            layer.local.push(source.located(spec.span(), path));
-            continue;
-        }
-        let parsed = PackageSpec::parse(spec.get_ref())
-            .map_err(|message| source.invalid(spec.span(), "packages.include", message))?;
-        layer.include.push(source.located(spec.span(), parsed));
+            let parsed = PackageSpec::parse(spec.get_ref())
+                .map_err(|message| source.invalid(spec.span(), "packages.include", message))?;
+            layer.include.push(source.located(spec.span(), parsed));
+            Ok(())
+        });
     }
     for name in packages.exclude.unwrap_or_default() {
-        let parsed = PackageName::parse(name.get_ref())
-            .map_err(|e| source.invalid(name.span(), "packages.exclude", e.to_string()))?;
-        layer.exclude.push(source.located(name.span(), parsed));
+        match PackageName::parse(name.get_ref()) {
+            Ok(parsed) => layer.exclude.push(source.located(name.span(), parsed)),
+            Err(e) => errors.push(source.invalid(name.span(), "packages.exclude", e.to_string())),
+        }
     }
     layer.recommends = packages.recommends.map(Spanned::into_inner);
     for (key, patterns, list) in [
@@ -1025,83 +1337,101 @@ fn validate_layer(
         ),
     ] {
         for pattern in patterns.unwrap_or_default() {
-            crate::pathfilter::check_pattern(pattern.get_ref())
-                .map_err(|message| source.invalid(pattern.span(), key, message))?;
-            list.push(source.located(pattern.span(), pattern.get_ref().clone()));
+            match crate::pathfilter::check_pattern(pattern.get_ref()) {
+                Ok(()) => list.push(source.located(pattern.span(), pattern.get_ref().clone())),
+                Err(message) => errors.push(source.invalid(pattern.span(), key, message)),
+            }
         }
     }
 
     let build = raw.build.unwrap_or_default();
     if let Some(mode) = build.mode {
-        layer.mode = Some(Mode::parse(mode.get_ref()).ok_or_else(|| {
-            source.invalid(
-                mode.span(),
-                "build.mode",
-                format!(
-                    "unknown mode `{}`; expected one of {}",
-                    crate::debian::escape(mode.get_ref().as_bytes()),
-                    names(Mode::NAMES)
-                ),
-            )
-        })?);
+        check(errors, || {
+            layer.mode = Some(Mode::parse(mode.get_ref()).ok_or_else(|| {
+                source.invalid(
+                    mode.span(),
+                    "build.mode",
+                    format!(
+                        "unknown mode `{}`; expected one of {}",
+                        crate::debian::escape(mode.get_ref().as_bytes()),
+                        names(Mode::NAMES)
+                    ),
+                )
+            })?);
+            Ok(())
+        });
     }
     for hook in build.hooks.unwrap_or_default() {
         if hook.get_ref().is_empty() {
-            return Err(source.invalid(hook.span(), "build.hooks", "empty path"));
+            errors.push(source.invalid(hook.span(), "build.hooks", "empty path"));
+            continue;
         }
         layer
             .hooks
             .push(normalize(folder, Path::new(hook.get_ref())));
     }
     if let Some(hostname) = build.hostname {
-        if !is_hostname(hostname.get_ref()) {
-            return Err(source.invalid(
-                hostname.span(),
-                "build.hostname",
-                format!(
-                    "invalid host name `{}`: letters, digits and `-` in dot-separated labels",
-                    crate::debian::escape(hostname.get_ref().as_bytes())
-                ),
-            ));
-        }
-        layer.hostname = Some(hostname.into_inner());
+        check(errors, || {
+            if !is_hostname(hostname.get_ref()) {
+                return Err(source.invalid(
+                    hostname.span(),
+                    "build.hostname",
+                    format!(
+                        "invalid host name `{}`: letters, digits and `-` in dot-separated labels",
+                        crate::debian::escape(hostname.get_ref().as_bytes())
+                    ),
+                ));
+            }
+            layer.hostname = Some(hostname.into_inner());
+            Ok(())
+        });
     }
     if let Some(timeout) = build.hook_timeout {
-        let seconds = *timeout.get_ref();
-        if !(1..=86_400).contains(&seconds) {
-            return Err(source.invalid(
-                timeout.span(),
-                "build.hook-timeout",
-                format!("{seconds} is not a number of seconds from 1 to 86400"),
-            ));
-        }
-        layer.hook_timeout = Some(seconds.unsigned_abs());
+        check(errors, || {
+            let seconds = *timeout.get_ref();
+            if !(1..=86_400).contains(&seconds) {
+                return Err(source.invalid(
+                    timeout.span(),
+                    "build.hook-timeout",
+                    format!("{seconds} is not a number of seconds from 1 to 86400"),
+                ));
+            }
+            layer.hook_timeout = Some(seconds.unsigned_abs());
+            Ok(())
+        });
     }
     if let Some(epoch) = build.epoch {
-        let seconds = *epoch.get_ref();
-        if !(0..=MAX_EPOCH).contains(&seconds) {
-            return Err(source.invalid(
-                epoch.span(),
-                "build.epoch",
-                format!("{seconds} is not a time from 0 (1970) to {MAX_EPOCH} (9999-12-31)"),
-            ));
-        }
-        layer.epoch = Some(seconds);
+        check(errors, || {
+            let seconds = *epoch.get_ref();
+            if !(0..=MAX_EPOCH).contains(&seconds) {
+                return Err(source.invalid(
+                    epoch.span(),
+                    "build.epoch",
+                    format!("{seconds} is not a time from 0 (1970) to {MAX_EPOCH} (9999-12-31)"),
+                ));
+            }
+            layer.epoch = Some(seconds);
+            Ok(())
+        });
     }
     for name in build.pass_env.unwrap_or_default() {
-        check_env_name(name.get_ref())
-            .map_err(|message| source.invalid(name.span(), "build.pass-env", message))?;
-        layer
-            .pass_env
-            .push(source.located(name.span(), name.into_inner()));
+        match check_env_name(name.get_ref()) {
+            Ok(()) => layer
+                .pass_env
+                .push(source.located(name.span(), name.into_inner())),
+            Err(message) => errors.push(source.invalid(name.span(), "build.pass-env", message)),
+        }
     }
     for (name, value) in build.env.unwrap_or_default() {
-        let key = format!("build.env.{name}");
-        check_env_name(&name).map_err(|message| source.invalid(value.span(), &key, message))?;
-        if value.get_ref().contains('\0') {
-            return Err(source.invalid(value.span(), &key, "a value cannot hold a NUL byte"));
-        }
-        layer.env.insert(name, value.into_inner());
+        check(errors, || {
+            let key = format!("build.env.{name}");
+            check_env_name(&name).map_err(|message| source.invalid(value.span(), &key, message))?;
+            if value.get_ref().contains('\0') {
+                return Err(source.invalid(value.span(), &key, "a value cannot hold a NUL byte"));
+            }
+            layer.env.insert(name, value.into_inner());
+            Ok(())
+        });
     }
 
     let output = raw.output.unwrap_or_default();
@@ -1136,19 +1466,30 @@ fn validate_layer(
         layer.sbom = Some(formats);
     }
     if let Some(format) = output.format {
-        layer.format = Some(OutputFormat::parse(format.get_ref()).ok_or_else(|| {
-            source.invalid(
-                format.span(),
-                "output.format",
-                format!(
-                    "unknown format `{}`; expected one of {}",
-                    crate::debian::escape(format.get_ref().as_bytes()),
-                    names(OutputFormat::NAMES)
-                ),
-            )
-        })?);
+        check(errors, || {
+            layer.format = Some(OutputFormat::parse(format.get_ref()).ok_or_else(|| {
+                source.invalid(
+                    format.span(),
+                    "output.format",
+                    format!(
+                        "unknown format `{}`; expected one of {}",
+                        crate::debian::escape(format.get_ref().as_bytes()),
+                        names(OutputFormat::NAMES)
+                    ),
+                )
+            })?);
+            Ok(())
+        });
     }
-    Ok(layer)
+    layer
+}
+
+/// Runs one check of a layer, keeping its error (if any) with the file's others: a profile
+/// reports every error it has, not only the first.
+fn check(errors: &mut Vec<ProfileError>, run: impl FnOnce() -> Result<(), ProfileError>) {
+    if let Err(error) = run() {
+        errors.push(error);
+    }
 }
 
 /// Checks one `[[source.repository]]` table.
@@ -1746,6 +2087,21 @@ impl Profile {
     /// The merged profile as TOML, defaults included: a complete profile with no `extends` that
     /// loads to the same values.
     pub fn to_toml(&self) -> String {
+        let files: Vec<String> = self
+            .files
+            .iter()
+            .map(|f| format!("#   {}\n", f.display()))
+            .collect();
+        format!(
+            "# The profile `{}` after `extends`, with defaults filled in.\n# Merged from (base first):\n{}\n{}",
+            self.path.display(),
+            files.concat(),
+            self.toml_body()
+        )
+    }
+
+    /// [`Profile::to_toml`] without its header comment.
+    pub fn toml_body(&self) -> String {
         let show = ShowProfile {
             source: ShowSource {
                 suite: &self.source.suite,
@@ -1838,18 +2194,8 @@ impl Profile {
                         .then(|| self.output.sbom.iter().map(|f| f.as_str()).collect()),
                 }),
         };
-        let files: Vec<String> = self
-            .files
-            .iter()
-            .map(|f| format!("#   {}\n", f.display()))
-            .collect();
-        let body = toml::to_string_pretty(&show)
-            .unwrap_or_else(|e| format!("# cannot render the profile as TOML: {e}\n"));
-        format!(
-            "# The profile `{}` after `extends`, with defaults filled in.\n# Merged from (base first):\n{}\n{body}",
-            self.path.display(),
-            files.concat()
-        )
+        toml::to_string_pretty(&show)
+            .unwrap_or_else(|e| format!("# cannot render the profile as TOML: {e}\n"))
     }
 }
 
@@ -2037,7 +2383,7 @@ mod tests {
             )],
             "a.toml",
         );
-        assert!(text.starts_with("/p/a.toml:4:11: `packages.include`: invalid type: string \"vim\", expected a sequence"), "{text}");
+        assert!(text.starts_with("/p/a.toml:4:11: `packages.include`: invalid type: string \"vim\", expected an array of strings"), "{text}");
         let text = error_text(
             &[(
                 "/p/a.toml",
@@ -2049,11 +2395,114 @@ mod tests {
             text.starts_with("/p/a.toml:3:23: `source.components[1]`"),
             "{text}"
         );
+        let text = error_text(
+            &[(
+                "/p/a.toml",
+                "[source]\nsuite = \"trixie\"\n[source.repository]\nname = \"x\"\n",
+            )],
+            "a.toml",
+        );
+        assert_eq!(
+            text,
+            "/p/a.toml:3:1: `source.repository`: invalid type: a table, expected an array of tables (`[[...]]`)"
+        );
         let text = error_text(&[("/p/a.toml", "packages = \"vim\"\n")], "a.toml");
         assert!(
             text.starts_with("/p/a.toml:1:12: `packages`: invalid type"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn every_error_of_a_file_is_reported_in_file_order() {
+        let text = error_text(
+            &[(
+                "/p/a.toml",
+                "[sourse]\nsuite = \"trixie\"\n\n[packages]\ninclde = [\"vim\"]\nvariant = \"tiny\"\nexclude = [\"Bad Name\"]\n[build]\nhook-timeout = \"10\"\nhostname = \"-x\"\nPass_Env = [\"HOME\"]\n",
+            )],
+            "a.toml",
+        );
+        assert_eq!(
+            text,
+            "7 errors in profile `/p/a.toml`:\n  \
+             /p/a.toml:1:2: `sourse`: unknown field `sourse`; did you mean `source`?\n  \
+             /p/a.toml:5:1: `packages.inclde`: unknown field `inclde`; did you mean `include`?\n  \
+             /p/a.toml:6:11: `packages.variant`: unknown variant `tiny`; expected one of `extract`, `custom`, `essential`, `apt`, `minbase`, `required`, `buildd`, `important`, `debootstrap`, `standard`\n  \
+             /p/a.toml:7:12: `packages.exclude`: invalid package name `Bad Name`: must start with a lowercase letter or a digit\n  \
+             /p/a.toml:9:16: `build.hook-timeout`: invalid type: string \"10\", expected an integer\n  \
+             /p/a.toml:10:12: `build.hostname`: invalid host name `-x`: letters, digits and `-` in dot-separated labels\n  \
+             /p/a.toml:11:1: `build.Pass_Env`: unknown field `Pass_Env`; did you mean `pass-env`?"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_get_the_closest_known_key() {
+        let text = error_text(
+            &[(
+                "/p/a.toml",
+                "[source]\nsuite = \"trixie\"\npath_exclude = 1\n[build]\npass_env = [\"HOME\"]\nzzz = 1\n",
+            )],
+            "a.toml",
+        );
+        assert!(
+            text.contains("/p/a.toml:5:1: `build.pass_env`: unknown field `pass_env`; did you mean `pass-env`?"),
+            "{text}"
+        );
+        assert!(
+            text.contains("/p/a.toml:6:1: `build.zzz`: unknown field `zzz`; expected one of `mode`, `hooks`, `hostname`, `hook-timeout`, `epoch`, `pass-env`, `env`"),
+            "{text}"
+        );
+        assert!(
+            text.contains("/p/a.toml:3:1: `source.path_exclude`: unknown field `path_exclude`; expected one of"),
+            "{text}"
+        );
+        // Wrong types deeper down: array elements, env values, repository tables.
+        let text = error_text(
+            &[(
+                "/p/a.toml",
+                "[source]\nsuite = \"trixie\"\n[[source.repository]]\nname = \"x\"\nurl = 3\nsuits = [\"a\"]\n[build.env]\nA = 1\nB = \"b\"\n",
+            )],
+            "a.toml",
+        );
+        // (The repository whose `url` is wrong is also reported as having none.)
+        assert!(text.starts_with("4 errors in profile `/p/a.toml`:\n  /p/a.toml:4:8: `source.repository`: repository `x` needs `url` or `archive` (a snapshot archive name)\n  /p/a.toml:5:7: `source.repository.url`: invalid type: integer `3`, expected a string\n  /p/a.toml:6:1: `source.repository.suits`: unknown field `suits`; did you mean `suites`?\n  /p/a.toml:8:5: `build.env.A`: invalid type: integer `1`, expected a string"), "{text}");
+    }
+
+    /// The schema of the check ([`TOP`]) names the keys the `Raw*` structs take, table by table:
+    /// serde's own "expected one of" list of each table is compared with it.
+    #[test]
+    fn the_schema_check_knows_every_key_serde_knows() {
+        let tables: [(&str, &[(&str, Kind)]); 6] = [
+            ("", TOP),
+            ("[source]\n", SOURCE),
+            ("[[source.repository]]\n", REPOSITORY),
+            ("[packages]\n", PACKAGES),
+            ("[build]\n", BUILD),
+            ("[output]\n", OUTPUT),
+        ];
+        for (header, fields) in tables {
+            let text = format!("{header}zzz = 1\n");
+            let error = toml::from_str::<RawProfile>(&text).unwrap_err();
+            let message = error.message();
+            // "expected one of `a`, `b`, `c`" or "expected `a` or `b`".
+            let list = message
+                .split_once("expected ")
+                .map(|(_, list)| list.trim_start_matches("one of ").replace(" or ", ", "))
+                .unwrap_or_default();
+            let serde_keys: Vec<&str> = list.split(", ").map(|k| k.trim_matches('`')).collect();
+            let schema_keys: Vec<&str> = fields.iter().map(|(k, _)| *k).collect();
+            assert_eq!(serde_keys, schema_keys, "{header}: {message}");
+        }
+    }
+
+    #[test]
+    fn the_schema_check_accepts_the_reference_profile() {
+        let text = include_str!("../profiles/minbase.toml");
+        let profile = load_from(
+            &[("/p/profiles/minbase.toml", text)],
+            "profiles/minbase.toml",
+        );
+        assert!(profile.is_ok(), "{:?}", profile.err());
     }
 
     #[test]

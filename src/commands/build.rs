@@ -3,11 +3,14 @@
 
 use super::error::CommandError;
 use super::{Outcome, repo_options};
-use crate::cli::{BuildArgs, ModeArg, OutputFormatArg};
+use std::path::{Path, PathBuf};
+
+use super::front::{self, FrontError};
+use crate::cli::BuildArgs;
 use crate::error::Failure;
 use crate::hooks::Phase;
 use crate::pipeline::{self, BuildSpec, Env, LockPolicy};
-use crate::profile::{Mode, OutputFormat};
+use crate::profile::{OutputFormat, Profile};
 
 pub fn run(env: &Env<'_>, args: &BuildArgs) -> Result<Outcome, Failure> {
     crate::workdir::install_signal_handler();
@@ -31,15 +34,59 @@ fn is_stdout(output: &std::path::Path) -> bool {
     output.as_os_str() == "-"
 }
 
+/// The profile and output the positional arguments name: `PROFILE [OUTPUT] [MIRROR]` (the
+/// options override the profile's values), or mmdebstrap's `SUITE [OUTPUT] [MIRROR]` (the profile
+/// the options imply); OUTPUT is `-o`'s when given.
+fn profile_and_output(env: &Env<'_>, args: &BuildArgs) -> Result<(Profile, PathBuf), Failure> {
+    // With `-o`, every positional after the first is a MIRROR.
+    let (output, mirrors) = match (&args.output, args.rest.split_first()) {
+        (Some(output), _) => (output.clone(), args.rest.as_slice()),
+        (None, Some((output, mirrors))) => (PathBuf::from(output), mirrors),
+        (None, None) => return Err(FrontError::NoOutput(args.target.clone()).into()),
+    };
+    let quiet = args.inner.is_some();
+    if front::names_profile(&args.target) {
+        let profile = super::load_profile(env, Path::new(&args.target))?;
+        let before = profile.lock_file.clone();
+        let profile = front::override_profile(env, profile, &args.front, mirrors)?;
+        if profile.lock_file != before && !quiet {
+            env.printer.status(
+                "Lockfile",
+                &format!(
+                    "`{}` (the options change the profile's package set; its own lock is left as it is)",
+                    profile.lock_file.display()
+                ),
+            );
+        }
+        Ok((profile, output))
+    } else {
+        let profile = front::implied_profile(env, &args.target, &args.front, mirrors)?;
+        if !quiet {
+            env.printer.status(
+                "Lockfile",
+                &format!(
+                    "`{}` (`debroot profile show --from-args` prints the profile)",
+                    profile.lock_file.display()
+                ),
+            );
+        }
+        Ok((profile, output))
+    }
+}
+
 fn spec_of(env: &Env<'_>, args: &BuildArgs) -> Result<BuildSpec, Failure> {
-    let profile = super::load_profile(env, &args.profile)?;
-    let format = format_of(args, &profile)?;
-    let verity = verity_of(env, args, &profile, format)?;
-    let mode = match args.mode {
-        Some(ModeArg::Auto) => Mode::Auto,
-        Some(ModeArg::Root) => Mode::Root,
-        Some(ModeArg::Unshare) => Mode::Unshare,
-        Some(ModeArg::Extract) => Mode::Extract,
+    let (profile, output) = profile_and_output(env, args)?;
+    let chosen = args
+        .front
+        .format
+        .as_deref()
+        .map(front::format_of)
+        .transpose()?
+        .flatten();
+    let format = format_of(&output, chosen, &profile)?;
+    let verity = verity_of(env, args, &output, &profile, format)?;
+    let mode = match &args.front.mode {
+        Some(text) => front::mode_of(text)?,
         None => profile.build.mode,
     };
     let lock = if args.frozen {
@@ -60,8 +107,8 @@ fn spec_of(env: &Env<'_>, args: &BuildArgs) -> Result<BuildSpec, Failure> {
     }
     Ok(BuildSpec {
         profile,
-        output: args.output.clone(),
-        stdout: is_stdout(&args.output),
+        stdout: is_stdout(&output),
+        output,
         format,
         mode,
         lock,
@@ -79,10 +126,11 @@ fn spec_of(env: &Env<'_>, args: &BuildArgs) -> Result<BuildSpec, Failure> {
 fn verity_of(
     env: &Env<'_>,
     args: &BuildArgs,
-    profile: &crate::profile::Profile,
+    output: &Path,
+    profile: &Profile,
     format: OutputFormat,
 ) -> Result<bool, Failure> {
-    let stdout = is_stdout(&args.output);
+    let stdout = is_stdout(output);
     if args.verity {
         if stdout {
             return Err(CommandError::VerityNeedsImage("stdout".into()).into());
@@ -111,9 +159,12 @@ fn verity_of(
 ///
 /// `-o -` is stdout: a tarball (`--format`, default `tar`, never the profile's, never a folder)
 /// or, with `--format null`, the manifest; a tarball is refused when stdout is a terminal.
-fn format_of(args: &BuildArgs, profile: &crate::profile::Profile) -> Result<OutputFormat, Failure> {
-    let chosen = args.format.map(OutputFormatArg::format);
-    if is_stdout(&args.output) {
+fn format_of(
+    output: &Path,
+    chosen: Option<OutputFormat>,
+    profile: &Profile,
+) -> Result<OutputFormat, Failure> {
+    if is_stdout(output) {
         let format = chosen.unwrap_or(OutputFormat::Tar);
         if format == OutputFormat::Dir {
             return Err(CommandError::FolderToStdout.into());
@@ -125,12 +176,12 @@ fn format_of(args: &BuildArgs, profile: &crate::profile::Profile) -> Result<Outp
     }
     Ok(match chosen {
         Some(format) => format,
-        None => match crate::output::format_of(&args.output) {
+        None => match crate::output::format_of(output) {
             Some(format) => format,
             None => {
-                if let Some(extension) = crate::output::unknown_extension(&args.output) {
+                if let Some(extension) = crate::output::unknown_extension(output) {
                     return Err(CommandError::UnknownExtension {
-                        output: args.output.clone(),
+                        output: output.to_path_buf(),
                         extension,
                     }
                     .into());

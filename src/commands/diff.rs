@@ -35,7 +35,20 @@ pub fn run(env: &Env<'_>, args: &DiffArgs) -> Result<Outcome, Failure> {
     let base = env.context.temp_dir();
     let (a, _mounted_a) = read::mount(Source::open(&args.a)?, &base)?;
     let (b, _mounted_b) = read::mount(Source::open(&args.b)?, &base)?;
-    let ((side_a, links_a), (side_b, links_b)) = both(&a, &b, read::read_side_with_links)?;
+    let ((mut side_a, links_a), (mut side_b, links_b)) = both(&a, &b, read::read_side_with_links)?;
+    // A directory output has no `/dev` nodes; a tarball or an image has the static ones.
+    if let (diff::Side::Tree(x), diff::Side::Tree(y)) = (&mut side_a, &mut side_b) {
+        let statics = static_dev();
+        match (&a, &b) {
+            (Source::Directory(_), Source::Tarball { .. } | Source::Image { .. }) => {
+                diff::without_static_dev(y, x, &statics)
+            }
+            (Source::Tarball { .. } | Source::Image { .. }, Source::Directory(_)) => {
+                diff::without_static_dev(x, y, &statics)
+            }
+            _ => {}
+        }
+    }
     let mut records = diff::compare(&side_a, &side_b);
     let options = diff::Options {
         context: args.context,
@@ -64,6 +77,25 @@ pub fn run(env: &Env<'_>, args: &DiffArgs) -> Result<Outcome, Failure> {
     } else {
         Outcome::Differs
     })
+}
+
+/// The static `/dev` every tarball and image holds ([`crate::output::static_dev`]), as the
+/// comparison's paths and kinds.
+fn static_dev() -> Vec<(Vec<u8>, diff::Kind)> {
+    use crate::output::NodeKind;
+    crate::output::static_dev(0)
+        .into_iter()
+        .filter_map(|node| {
+            let kind = match node.kind {
+                NodeKind::Dir => diff::Kind::Dir,
+                NodeKind::Symlink { target } => diff::Kind::Symlink { target },
+                NodeKind::CharDevice { major, minor } => diff::Kind::CharDevice { major, minor },
+                NodeKind::BlockDevice { major, minor } => diff::Kind::BlockDevice { major, minor },
+                _ => return None,
+            };
+            Some((node.path, kind))
+        })
+        .collect()
 }
 
 /// Fills in the content records: reads the differing files' samples and describes them.

@@ -42,6 +42,19 @@ pub enum CommandError {
     ExpectUnreadable(String, #[source] std::io::Error),
     #[error("`{0}` holds no SHA256 (a sha256sum line or a debroot manifest)")]
     ExpectHoldsNoDigest(String),
+    /// `verify --expect`: an output is not the recorded one (exit 1).
+    #[error("the output is not the expected one: expected sha256:{expected}{}, got {got}", .from.as_ref().map(|f| format!(" (`{f}`)")).unwrap_or_default())]
+    NotExpected {
+        expected: String,
+        /// The file the digest came from.
+        from: Option<String>,
+        /// The runs' digests (`sha256:X`, or `sha256:X (run 1), sha256:Y (run 2)`).
+        got: String,
+        /// Whether `--expect` named a manifest (then its diff was shown).
+        manifest: bool,
+        /// Where the outputs are kept, if they are.
+        kept: Option<PathBuf>,
+    },
     #[error("`--runs` must be at least 2: one build proves nothing")]
     TooFewRuns,
     #[error("`verify` compares files: choose a tarball format")]
@@ -95,6 +108,7 @@ impl Classify for CommandError {
             NotInPackageSet { .. } => ExitClass::Resolution,
             CommandFailed { .. } | CannotConfine { .. } => ExitClass::Script,
             RunFailed { class, .. } => *class,
+            NotExpected { .. } => ExitClass::Differs,
             ReaderPanicked => ExitClass::Output,
         }
     }
@@ -120,6 +134,18 @@ impl Classify for CommandError {
             }
             CommandError::NotInPackageSet { .. } => {
                 Some("`debroot lock --print PROFILE` lists the set".into())
+            }
+            CommandError::NotExpected { manifest, kept, .. } => {
+                let compare = if *manifest {
+                    "the `debroot diff` above compares the expected manifest with run 1's (packages, profile and lock digests, epoch)"
+                } else {
+                    "give `--expect` the manifest of the expected build (OUTPUT.manifest.json) to see which packages and fields differ"
+                };
+                let keep = match kept {
+                    Some(dir) => format!("the outputs are in `{}`", dir.display()),
+                    None => "`--keep` keeps the outputs to compare them with `debroot diff`".into(),
+                };
+                Some(format!("{compare}; {keep}"))
             }
             CommandError::CannotConfine { source, .. }
                 if source.kind() == std::io::ErrorKind::PermissionDenied =>

@@ -6,6 +6,8 @@ mod cache;
 mod diff;
 mod error;
 mod fetch;
+mod front;
+mod generate;
 mod hook;
 mod index;
 mod lock;
@@ -14,6 +16,7 @@ mod verify;
 mod why;
 
 pub use error::CommandError;
+pub use front::{FrontError, names_profile};
 pub use hook::chroot_shim;
 
 use std::io::Read;
@@ -46,10 +49,16 @@ pub fn dispatch(cli: Cli, env: &Env<'_>) -> Result<Outcome, Failure> {
         Command::Build(args) => build::run(env, &args),
         Command::Diff(args) => diff::run(env, &args),
         Command::Cache(command) => cache::run(env, &command),
-        Command::Profile(ProfileCommand::Show { profile }) => profile::show(env, &profile),
+        Command::Profile(ProfileCommand::Show {
+            profile,
+            from_args,
+            mirrors,
+            front,
+        }) => profile::show(env, &profile, from_args, &front, &mirrors),
         Command::Profile(ProfileCommand::List) => profile::list(env),
         Command::Hook(command) => hook::run(env, command),
         Command::Verify(args) => verify::run(env, &args),
+        Command::Generate(command) => generate::run(env, &command),
     }
 }
 

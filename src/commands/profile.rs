@@ -3,14 +3,31 @@
 use std::path::Path;
 
 use super::Outcome;
+use super::front;
+use crate::cli::FrontArgs;
 use crate::error::{Failure, local};
 use crate::pipeline::Env;
 
-pub fn show(env: &Env<'_>, path: &Path) -> Result<Outcome, Failure> {
-    let profile = super::load_profile(env, path)?;
-    env.printer
-        .data(&profile.to_toml())
-        .map_err(local("write to stdout"))?;
+/// Prints a profile (with the options' overrides), or with `--from-args` the profile an
+/// mmdebstrap-style command line implies, complete, to save as a file.
+pub fn show(
+    env: &Env<'_>,
+    target: &str,
+    from_args: bool,
+    args: &FrontArgs,
+    mirrors: &[String],
+) -> Result<Outcome, Failure> {
+    let text = if from_args {
+        let profile = front::implied_profile_text(env, target, args, mirrors)?;
+        format!(
+            "# The profile of `debroot build [OPTIONS] {target} OUTPUT`, with defaults filled in.\n# Save it as a file to keep it; its lock goes beside that file.\n\n{}",
+            profile
+        )
+    } else {
+        let profile = super::load_profile(env, Path::new(target))?;
+        front::override_profile(env, profile, args, mirrors)?.to_toml()
+    };
+    env.printer.data(&text).map_err(local("write to stdout"))?;
     Ok(Outcome::Success)
 }
 

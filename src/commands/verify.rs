@@ -20,7 +20,11 @@
 //! The cold cache makes run 1 download every package (check your mirror or `--offline`
 //! accordingly: `--offline` keeps both runs on the warm cache). On a mismatch the outputs are
 //! kept, the conditions that differed are named, and `debroot diff` of the two outputs is
-//! shown. `--expect` also compares every run with a recorded digest.
+//! shown. `--expect` also compares every run with a recorded digest: a mismatch is an error
+//! naming the expected and the built digests (exit 1), preceded, when `--expect` named a build's
+//! manifest, by `debroot diff` of that manifest against run 1's (the packages and fields that
+//! differ; in the JSON report, `expected_diff`, its records). The outputs are kept when the runs
+//! disagree or with `--keep`.
 //!
 //! Exit 0 when every output has the same SHA256 (and the expected one), 1 when not, 2+ when a
 //! build fails.
@@ -66,12 +70,25 @@ fn mode_name(mode: ModeArg) -> &'static str {
     }
 }
 
+/// What `--expect` recorded.
+struct Expected {
+    sha256: String,
+    /// The file it came from, as given.
+    from: Option<String>,
+    /// That file, when it is a debroot manifest (then its diff with run 1's is shown).
+    manifest: Option<PathBuf>,
+}
+
 /// The expected digest: 64 hex digits, or a file holding them (a `sha256sum` line, or a
 /// manifest's `output_sha256`).
-fn expected_digest(text: &str) -> Result<String, Failure> {
+fn expected_digest(text: &str) -> Result<Expected, Failure> {
     let is_hex = |s: &str| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
     if is_hex(text) {
-        return Ok(text.to_ascii_lowercase());
+        return Ok(Expected {
+            sha256: text.to_ascii_lowercase(),
+            from: None,
+            manifest: None,
+        });
     }
     let content = std::fs::read_to_string(text)
         .map_err(|e| CommandError::ExpectUnreadable(text.to_owned(), e))?;
@@ -79,12 +96,38 @@ fn expected_digest(text: &str) -> Result<String, Failure> {
         && let Some(digest) = manifest["output_sha256"].as_str()
         && is_hex(digest)
     {
-        return Ok(digest.to_ascii_lowercase());
+        return Ok(Expected {
+            sha256: digest.to_ascii_lowercase(),
+            from: Some(text.to_owned()),
+            manifest: Some(PathBuf::from(text)),
+        });
     }
     match content.split_whitespace().next() {
-        Some(first) if is_hex(first) => Ok(first.to_ascii_lowercase()),
+        Some(first) if is_hex(first) => Ok(Expected {
+            sha256: first.to_ascii_lowercase(),
+            from: Some(text.to_owned()),
+            manifest: None,
+        }),
         _ => Err(CommandError::ExpectHoldsNoDigest(text.to_owned()).into()),
     }
+}
+
+/// The runs' digests for a message: one, or each with its run when they differ.
+fn got_text(runs: &[Run]) -> String {
+    if runs.iter().all(|r| r.sha256 == runs[0].sha256) {
+        return format!("sha256:{}", runs[0].sha256);
+    }
+    runs.iter()
+        .map(|r| format!("sha256:{} (run {})", r.sha256, r.run))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The manifest a build writes beside its output.
+fn manifest_of(output: &Path) -> PathBuf {
+    let mut name = output.as_os_str().to_owned();
+    name.push(".manifest.json");
+    PathBuf::from(name)
 }
 
 pub fn run(env: &Env<'_>, args: &VerifyArgs) -> Result<Outcome, Failure> {
@@ -130,21 +173,29 @@ pub fn run(env: &Env<'_>, args: &VerifyArgs) -> Result<Outcome, Failure> {
             return Err(failure);
         }
     };
-    let mut same = reproducible;
-    let mut expected_ok = true;
-    if let Some(expected) = &expected
-        && runs.iter().any(|r| &r.sha256 != expected)
-    {
-        expected_ok = false;
-        same = false;
-    }
+    let expected_ok = expected
+        .as_ref()
+        .is_none_or(|e| runs.iter().all(|r| r.sha256 == e.sha256));
+    // The expected manifest against run 1's: which packages and fields differ.
+    let expected_manifest = expected
+        .as_ref()
+        .and_then(|e| e.manifest.as_deref())
+        .filter(|_| !expected_ok);
+    let run_manifest = manifest_of(&runs[0].conditions.output);
     if args.format == crate::cli::Format::Json {
+        let expected_diff = match expected_manifest {
+            Some(manifest) => Some(diff_records(manifest, &run_manifest)?),
+            None => None,
+        };
         let report = serde_json::json!({
             "profile": profile.path,
             "lock_digest": lock.digest(&profile.file_name()).hex(),
             "reproducible": reproducible,
-            "expected": expected,
+            "expected": expected.as_ref().map(|e| &e.sha256),
+            "expected_from": expected.as_ref().and_then(|e| e.from.as_ref()),
             "expected_matches": expected.as_ref().map(|_| expected_ok),
+            "got": runs.iter().map(|r| &r.sha256).collect::<std::collections::BTreeSet<_>>(),
+            "expected_diff": expected_diff,
             "runs": runs,
             "kept": if keep { Some(&work) } else { None },
         });
@@ -167,14 +218,21 @@ pub fn run(env: &Env<'_>, args: &VerifyArgs) -> Result<Outcome, Failure> {
                 &format!("{} runs, one SHA256: {}", runs.len(), runs[0].sha256),
             );
         }
-        if let Some(expected) = &expected {
-            if expected_ok {
-                env.printer
-                    .status("Expected", &format!("sha256:{expected} matches"));
-            } else {
-                env.printer
-                    .warn(&format!("the output is not the expected sha256:{expected}"));
-            }
+        if let Some(expected) = &expected
+            && expected_ok
+        {
+            env.printer
+                .status("Expected", &format!("sha256:{} matches", expected.sha256));
+        }
+        if let Some(manifest) = expected_manifest {
+            env.printer.status(
+                "Comparing",
+                &format!(
+                    "the expected manifest `{}` with run 1's",
+                    manifest.display()
+                ),
+            );
+            show_diff(env, manifest, &run_manifest)?;
         }
     }
     if keep {
@@ -189,11 +247,40 @@ pub fn run(env: &Env<'_>, args: &VerifyArgs) -> Result<Outcome, Failure> {
         env.printer
             .warn(&format!("cannot remove `{}`: {error}", work.display()));
     }
-    Ok(if same {
+    if let Some(expected) = expected
+        && !expected_ok
+    {
+        return Err(CommandError::NotExpected {
+            expected: expected.sha256,
+            from: expected.from,
+            got: got_text(&runs),
+            manifest: expected.manifest.is_some(),
+            kept: keep.then_some(work),
+        }
+        .into());
+    }
+    Ok(if reproducible {
         Outcome::Success
     } else {
         Outcome::Differs
     })
+}
+
+/// The records of `debroot diff --format json A B` (its summary line left out).
+fn diff_records(a: &Path, b: &Path) -> Result<Vec<serde_json::Value>, Failure> {
+    let output = Command::new(crate::SELF_EXE)
+        .args(["diff", "--format", "json"])
+        .arg(a)
+        .arg(b)
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(local("run `debroot diff`"))?;
+    Ok(String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|record| record["record"] != "summary")
+        .collect())
 }
 
 /// Runs the builds and compares them: whether they agree, and every run.

@@ -34,8 +34,9 @@
 //!   compares the manifest's packages with the tree's `var/lib/dpkg/status` only.
 //!
 //! Any record means the sides differ (exit 1); no record means they are equal (exit 0). A
-//! tarball against a directory compares trees only, so the archive's own bytes never make them
-//! differ; two tarballs with equal trees but different bytes do differ, because the question
+//! tarball (or an image) against a directory compares trees only, so the archive's own bytes
+//! never make them differ, and without the tarball's static `/dev` where the directory lacks it
+//! ([`without_static_dev`]: a directory output holds no device nodes); two tarballs with equal trees but different bytes do differ, because the question
 //! `debroot diff a.tar b.tar` answers is "why are these two outputs' SHA-256 not the same".
 //!
 //! # JSON Lines (`--format json`)
@@ -526,6 +527,35 @@ pub fn compare_trees(a: &Tree, b: &Tree) -> Vec<Record> {
     records
 }
 
+/// Leaves out of `tree` (a tarball's or an image's) the static `/dev` debroot writes into every
+/// tarball and image ([`crate::output::static_dev`]) where `directory` (a directory output,
+/// which never holds device nodes) does not have the path: a directory against a tarball
+/// compares what both can hold. A `/dev` entry that is not the static one (another kind, other
+/// device numbers or link target) stays, and so does every entry the directory also has.
+///
+/// `statics` is that `/dev`, parents first, as paths and kinds (the edge passes it: this module
+/// does not depend on the writer's).
+pub fn without_static_dev(tree: &mut Tree, directory: &Tree, statics: &[(Vec<u8>, Kind)]) {
+    for (path, kind) in statics {
+        if directory.entries.contains_key(path) {
+            continue;
+        }
+        let Some(entry) = tree.entries.get(path) else {
+            continue;
+        };
+        // A folder goes only when nothing but static nodes is below it.
+        let below_only_static = || {
+            tree.entries.keys().all(|p| {
+                !(p.len() > path.len() && p.starts_with(path) && p[path.len()] == b'/')
+                    || statics.iter().any(|(s, _)| s == p)
+            })
+        };
+        if &entry.kind == kind && (entry.kind != Kind::Dir || below_only_static()) {
+            tree.entries.remove(path);
+        }
+    }
+}
+
 /// Skips the entries below `dir` (its path followed by `/`); returns how many.
 fn skip_below<'a, I: Iterator<Item = (&'a Vec<u8>, &'a Entry)>>(
     entries: &mut std::iter::Peekable<I>,
@@ -1003,6 +1033,67 @@ mod tests {
             chunk: 0,
             bytes: bytes[..bytes.len().min(CHUNK as usize)].to_vec(),
         }
+    }
+
+    #[test]
+    fn the_static_dev_of_a_tarball_is_no_difference_from_a_directory() {
+        let statics: Vec<(Vec<u8>, Kind)> = vec![
+            (b"dev".to_vec(), Kind::Dir),
+            (
+                b"dev/fd".to_vec(),
+                Kind::Symlink {
+                    target: b"/proc/self/fd".to_vec(),
+                },
+            ),
+            (
+                b"dev/null".to_vec(),
+                Kind::CharDevice { major: 1, minor: 3 },
+            ),
+            (b"dev/pts".to_vec(), Kind::Dir),
+            (
+                b"dev/zero".to_vec(),
+                Kind::CharDevice { major: 1, minor: 5 },
+            ),
+        ];
+        let mut dir = file(b"");
+        dir.kind = Kind::Dir;
+        let node = |kind: Kind| Entry { kind, ..file(b"") };
+        let mut tarball = Tree::default();
+        tarball.entries.insert(b"dev".to_vec(), dir.clone());
+        tarball.entries.insert(
+            b"dev/null".to_vec(),
+            node(Kind::CharDevice { major: 1, minor: 3 }),
+        );
+        tarball.entries.insert(b"dev/pts".to_vec(), dir.clone());
+        tarball.entries.insert(
+            b"dev/fd".to_vec(),
+            node(Kind::Symlink {
+                target: b"/proc/self/fd".to_vec(),
+            }),
+        );
+        let mut plain = tarball.clone();
+        without_static_dev(&mut plain, &Tree::default(), &statics);
+        assert!(plain.entries.is_empty(), "{:?}", plain.entries.keys());
+        // Not the static nodes: they stay, and so does the folder that holds them.
+        tarball.entries.insert(
+            b"dev/zero".to_vec(),
+            node(Kind::CharDevice { major: 9, minor: 9 }),
+        );
+        tarball.entries.insert(b"dev/pts/0".to_vec(), file(b""));
+        let mut kept = tarball.clone();
+        without_static_dev(&mut kept, &Tree::default(), &statics);
+        let left: Vec<&[u8]> = kept.entries.keys().map(Vec::as_slice).collect();
+        assert_eq!(left, [&b"dev"[..], b"dev/pts", b"dev/pts/0", b"dev/zero"]);
+        // What the directory has is compared as usual.
+        let mut directory = Tree::default();
+        directory.entries.insert(b"dev".to_vec(), dir);
+        let mut compared = plain.clone();
+        compared.entries = tarball.entries.clone();
+        compared.entries.remove(&b"dev/zero"[..]);
+        compared.entries.remove(&b"dev/pts/0"[..]);
+        without_static_dev(&mut compared, &directory, &statics);
+        let left: Vec<&[u8]> = compared.entries.keys().map(Vec::as_slice).collect();
+        assert_eq!(left, [&b"dev"[..]]);
     }
 
     #[test]

@@ -151,6 +151,11 @@ impl Classify for HookError {
                 "`chmod +x {}`, or rename it: files named setup*, extract*, essential* and customize* in a hook folder are hooks",
                 path.display()
             )),
+            HookError::Failed { output, .. } | HookError::TimedOut { output, .. }
+                if apt_failed(output) =>
+            {
+                Some(apt_hint(output))
+            }
             HookError::TimedOut { .. } => {
                 Some("raise `build.hook-timeout` in the profile or `--hook-timeout`".into())
             }
@@ -160,6 +165,69 @@ impl Classify for HookError {
             _ => None,
         }
     }
+}
+
+/// Lines of apt-get's (and apt's) output that say it could not find or download a package: in
+/// a hook this is the design (the image has no apt sources, hooks have no network), not a fault.
+const APT_FAILURES: &[&str] = &[
+    "has no installation candidate",
+    "Unable to locate package",
+    "Temporary failure resolving",
+    "Could not resolve '",
+    "Failed to fetch",
+    "Unable to fetch some archives",
+    "Unable to connect to",
+    "Could not connect to",
+];
+
+/// Whether a hook's output shows apt failing to find or download packages.
+fn apt_failed(output: &str) -> bool {
+    output
+        .lines()
+        .any(|line| APT_FAILURES.iter().any(|needle| line.contains(needle)))
+}
+
+/// The packages apt says it cannot find: `E: Unable to locate package NAME`, `E: Package 'NAME'
+/// has no installation candidate`, in order, without repeats.
+fn apt_missing_packages(output: &str) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for line in output.lines() {
+        let name = if let Some((_, rest)) = line.split_once("Unable to locate package ") {
+            rest.split_whitespace().next()
+        } else if line.contains("has no installation candidate") {
+            line.split('\'').nth(1)
+        } else {
+            None
+        };
+        let Some(name) = name else { continue };
+        let valid = crate::debian::PackageName::parse(name).is_ok();
+        if valid && !names.iter().any(|n| n == name) {
+            names.push(name.to_owned());
+        }
+    }
+    names
+}
+
+/// The hint of a hook that ran apt-get: install packages through the profile.
+fn apt_hint(output: &str) -> String {
+    let names = apt_missing_packages(output);
+    let what = if names.is_empty() {
+        "the packages".to_owned()
+    } else {
+        names
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let flag = if names.is_empty() {
+        "--include NAME,...".to_owned()
+    } else {
+        format!("--include {}", names.join(","))
+    };
+    format!(
+        "the image has no apt sources and hooks have no network, by design: add {what} to `packages.include` in the profile (or `{flag}`) instead of installing from a hook"
+    )
 }
 
 /// Whether `path` is a regular file (after symlinks) with an execute bit.
@@ -399,6 +467,35 @@ impl Runner<'_> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_hook_that_ran_apt_get_gets_the_include_hint() {
+        let failed = |output: &str| HookError::Failed {
+            name: "--customize-hook 'chroot \"$1\" apt-get install -y less'".into(),
+            status: "exit status: 100".into(),
+            output: output.into(),
+        };
+        let hint = failed("Reading package lists...\nE: Package 'less' has no installation candidate\nE: Unable to locate package vim\nE: Unable to locate package vim\n")
+            .hint()
+            .unwrap();
+        assert_eq!(
+            hint,
+            "the image has no apt sources and hooks have no network, by design: add `less`, `vim` to `packages.include` in the profile (or `--include less,vim`) instead of installing from a hook"
+        );
+        let hint = failed("Err:1 http://deb.example/debian trixie InRelease\n  Temporary failure resolving 'deb.example'\n")
+            .hint()
+            .unwrap();
+        assert!(
+            hint.contains("add the packages to `packages.include`"),
+            "{hint}"
+        );
+        assert!(hint.contains("`--include NAME,...`"), "{hint}");
+        // Any other failure keeps the usual hint.
+        let hint = failed("cp: cannot stat 'x': No such file or directory\n")
+            .hint()
+            .unwrap();
+        assert!(hint.contains("--keep-failed"), "{hint}");
+    }
+
     use super::*;
 
     #[test]

@@ -232,9 +232,16 @@ pub fn open_repo(env: &Env<'_>, profile: &Profile, args: &RepoOptions) -> Result
     })
 }
 
-/// Writes a lock beside its profile, atomically.
+/// Writes a profile's lock ([`Profile::lock_file`]), atomically.
 pub fn write_lock(profile: &Profile, lock: &crate::lock::Lock) -> Result<(), Failure> {
     let path = profile.lock_path();
+    // A lock in the state folder (a built-in or command-line profile's) may be its first.
+    if let Some(folder) = path.parent()
+        && !folder.as_os_str().is_empty()
+        && !folder.is_dir()
+    {
+        std::fs::create_dir_all(folder).map_err(io_at("create the folder of lockfile", &path))?;
+    }
     crate::atomic::write(&path, lock.to_toml(&profile.file_name()).as_bytes(), 0o644)
         .map_err(io_at("write lockfile", &path))?;
     Ok(())

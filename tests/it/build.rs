@@ -1098,3 +1098,30 @@ fn multi_arch_same_instances_share_their_files() {
         stderr(&out)
     );
 }
+
+/// `debroot diff DIR TAR` of one build compares what both can hold: the tarball's static `/dev`
+/// (nodes a directory output never holds) is no difference (README "debroot diff").
+#[test]
+fn a_directory_and_a_tarball_of_one_build_diff_equal() {
+    let fixture = fixture();
+    for (output, format) in [("out", "dir"), ("out.tar", "tar")] {
+        let out = build(&fixture, output, &["--format", format]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+    // As a normal user an extract-mode directory is that user's, the tarball root's: then
+    // owners differ, but never `/dev`.
+    let root = rustix::process::geteuid().is_root();
+    for (a, b) in [("out", "out.tar"), ("out.tar", "out")] {
+        let diff = common::debroot(fixture.path(), &["diff", a, b], &[]);
+        let text = common::stdout(&diff);
+        assert!(!text.contains("/dev"), "diff {a} {b}: {text}");
+        if root {
+            assert_eq!(
+                diff.status.code(),
+                Some(0),
+                "diff {a} {b}: {text}{}",
+                stderr(&diff)
+            );
+        }
+    }
+}

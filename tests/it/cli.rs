@@ -259,6 +259,103 @@ fn verify_json() {
     assert_cli!("verify_json", &output, &[fixture.path()]);
 }
 
+/// `verify --expect` with a digest the builds do not give: an `error:` naming both digests,
+/// exit 1; the outputs are not kept without `--keep`.
+#[test]
+fn exit_1_verify_expect_other_sha256() {
+    let fixture = locked();
+    let tmp = fixture.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let wrong = "0123456789abcdef".repeat(4);
+    let output = fixture.run(
+        &["verify", "p.toml", "--modes", "extract", "--expect", &wrong],
+        &[EPOCH, ("TMPDIR", tmp.to_str().unwrap())],
+    );
+    assert_eq!(code(&output), 1, "{}", common::stderr(&output));
+    let err = common::stderr(&output);
+    let built = err
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Run 1 (extract, cold): sha256:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("run 1's digest")
+        .to_owned();
+    assert!(
+        err.contains(&format!(
+            "error: the output is not the expected one: expected sha256:{wrong}, got sha256:{built}"
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("warning: the output is not"), "{err}");
+    assert_eq!(
+        std::fs::read_dir(&tmp).unwrap().count(),
+        0,
+        "outputs removed"
+    );
+    assert_cli!("exit_1_verify_expect_sha256", &output, &[fixture.path()]);
+}
+
+/// `verify --expect OTHER.manifest.json` of another build: the error, and `debroot diff` of the
+/// expected manifest against run 1's (the package that differs); `--keep` keeps the outputs;
+/// the JSON report carries both digests and the diff's records.
+#[test]
+fn exit_1_verify_expect_manifest_of_another_build() {
+    let fixture = locked();
+    let tmp = fixture.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    std::fs::write(
+        fixture.path().join("other.toml"),
+        repo::profile(
+            "",
+            "[packages]\nvariant = \"minbase\"\ninclude = [\"hello\", \"vim\"]\n",
+        ),
+    )
+    .unwrap();
+    let other = fixture.run(
+        &[
+            "build",
+            "other.toml",
+            "-o",
+            "other.tar",
+            "--mode",
+            "extract",
+        ],
+        &[EPOCH],
+    );
+    assert_eq!(code(&other), 0, "{}", common::stderr(&other));
+    let args = [
+        "verify",
+        "p.toml",
+        "--modes",
+        "extract",
+        "--expect",
+        "other.tar.manifest.json",
+        "--keep",
+    ];
+    let env = [EPOCH, ("TMPDIR", tmp.to_str().unwrap())];
+    let output = fixture.run(&args, &env);
+    assert_eq!(code(&output), 1, "{}", common::stderr(&output));
+    let out = common::stdout(&output);
+    assert!(out.contains("vim"), "{out}");
+    assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 1, "outputs kept");
+    assert_cli!("exit_1_verify_expect_manifest", &output, &[fixture.path()]);
+    let mut json_args = args.to_vec();
+    json_args.extend(["--format", "json"]);
+    let output = fixture.run(&json_args, &env);
+    assert_eq!(code(&output), 1, "{}", common::stderr(&output));
+    let report: serde_json::Value = serde_json::from_str(&common::stdout(&output)).unwrap();
+    assert_eq!(report["expected_matches"], false);
+    assert_eq!(report["expected_from"], "other.tar.manifest.json");
+    assert_eq!(report["got"].as_array().unwrap().len(), 1);
+    assert_ne!(report["got"][0], report["expected"]);
+    let records = report["expected_diff"].as_array().unwrap();
+    assert!(
+        records
+            .iter()
+            .any(|r| r["record"] == "package" && r["name"] == "vim" && r["change"] == "removed"),
+        "{records:?}"
+    );
+}
+
 /// Two trees for `diff`: `a` and `b` differ in one file's contents and one link's target;
 /// every entry has the same mtime.
 fn trees(dir: &Path) {
@@ -352,6 +449,10 @@ fn exit_1_lock_check_would_change() {
     );
     let output = fixture.run(&["lock", "p.toml", "--check"], &[]);
     assert_cli!("exit_1_lock_check", &output, &[fixture.path()]);
+    // The same change as JSON: the package added, exit 1, the lock untouched.
+    let output = fixture.run(&["lock", "p.toml", "--check", "--format", "json"], &[]);
+    assert_eq!(code(&output), 1);
+    assert_cli!("exit_1_lock_check_json", &output, &[fixture.path()]);
 }
 
 #[test]
@@ -477,6 +578,32 @@ fn exit_8_hook_helper_fails() {
         &[],
     );
     assert_cli!("exit_8_sync_out_over_a_file", &output, &[base]);
+}
+
+/// A hook that runs apt-get fails (the image has no apt sources, hooks have no network): the
+/// hint says to add the package to `packages.include`. apt is faked by the hook: it prints
+/// apt-get's own message and exits 100, as `chroot "$1" apt-get install -y less` does.
+#[test]
+fn exit_8_hook_runs_apt_get() {
+    let fixture = locked();
+    // (One stream: the order of lines between stdout and stderr is not the test's subject.)
+    let hook = "{ echo 'Reading package lists...'; echo \"E: Package 'less' has no installation candidate\"; } >&2; exit 100";
+    let output = fixture.run(
+        &[
+            "build",
+            "p.toml",
+            "-o",
+            "out.tar",
+            "--mode",
+            "extract",
+            "--customize-hook",
+            hook,
+        ],
+        &[EPOCH],
+    );
+    assert_eq!(code(&output), 8, "{}", common::stderr(&output));
+    assert_cli!("exit_8_hook_runs_apt_get", &output, &[fixture.path()]);
+    assert!(!fixture.path().join("out.tar").exists());
 }
 
 #[test]

@@ -102,6 +102,11 @@ fn profile_errors_exit_2_naming_file_line_column_and_key() {
             b"extends = \"nowhere.toml\"\n".to_vec(),
         ),
         ("empty.toml", b"".to_vec()),
+        // Every error of a file at once, in file order, "did you mean" for misspelt keys.
+        (
+            "many.toml",
+            b"[sourse]\nsuite = \"trixie\"\n[packages]\ninclde = [\"vim\"]\nvariant = \"tiny\"\n[build]\nhook-timeout = \"10\"\n".to_vec(),
+        ),
     ];
     write(d, "cycle-b.toml", b"extends = \"cycle-a.toml\"\n");
     for (name, text) in cases {
@@ -305,7 +310,7 @@ fn f2_schema_violations_name_the_key_and_the_expected_type() {
             "list.toml",
             b"[source]\nsuite = \"trixie\"\n[packages]\ninclude = \"vim\"\n",
             vec![format!(
-                "{base}/list.toml:4:11: `packages.include`: invalid type: string \"vim\", expected a sequence"
+                "{base}/list.toml:4:11: `packages.include`: invalid type: string \"vim\", expected an array of strings"
             )],
         ),
         (

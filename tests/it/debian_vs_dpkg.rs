@@ -166,6 +166,7 @@ fn every_relation_field_of_the_fixture_parses() {
 
 #[test]
 fn architecture_wildcards_match_dpkg() {
+    common::tools::require("perl:Dpkg::Arch");
     let arches = [
         "amd64",
         "i386",

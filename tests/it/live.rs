@@ -10,6 +10,7 @@ use common::{debroot, stderr, stdout};
 #[test]
 #[ignore = "live: needs the host's Debian mirror (bash tests/run runs it when reachable)"]
 fn index_verifies_trixie_from_the_host_mirror() {
+    common::tools::require("curl");
     let cache = tempfile::tempdir().unwrap();
     let root = common::repo_root();
     let output = debroot(
@@ -179,18 +180,21 @@ fn assert_same_set(suite: &str, include: &[&str]) {
 #[test]
 #[ignore = "live: needs the host's Debian mirror and mmdebstrap"]
 fn lock_minbase_trixie_equals_mmdebstrap() {
+    common::tools::require("mmdebstrap");
     assert_same_set("trixie", &[]);
 }
 
 #[test]
 #[ignore = "live: needs the host's Debian mirror and mmdebstrap"]
 fn lock_minbase_bookworm_equals_mmdebstrap() {
+    common::tools::require("mmdebstrap");
     assert_same_set("bookworm", &[]);
 }
 
 #[test]
 #[ignore = "live: needs the host's Debian mirror and mmdebstrap"]
 fn lock_kiosk_set_trixie_equals_mmdebstrap() {
+    common::tools::require("mmdebstrap");
     assert_same_set("trixie", &["sway", "wayvnc", "chromium", "seatd", "foot"]);
 }
 

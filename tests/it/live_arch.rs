@@ -13,8 +13,9 @@
 //! mmdebstrap's package sets come from `--simulate` (apt's `Inst` lines with `--verbose`): a full
 //! arm64 mmdebstrap build would run every maintainer script through qemu a second time. The
 //! `.deb`s are kept in the content-addressed cache the kiosk tests use (concurrent use is safe),
-//! so a second run downloads nothing. Without a usable qemu-user registration for arm64 the
-//! arm64 test says why and passes; `.ci/run` installs `qemu-user-static` and mounts binfmt_misc.
+//! so a second run downloads nothing. The arm64 test needs qemu-user registered for arm64 with
+//! the `F` flag (`binfmt:qemu-aarch64` in tests/tools: `bash tests/run` leaves it out without,
+//! and says so); `.ci/run` installs qemu-user-static or qemu-user-binfmt and mounts binfmt_misc.
 
 use crate::common;
 
@@ -287,6 +288,10 @@ fn assert_same_set(ours: &BTreeSet<String>, theirs: &BTreeSet<String>, what: &st
 #[test]
 #[ignore = "live: needs the host's Debian mirror, root, mmdebstrap and qemu-user for arm64"]
 fn arm64_minbase_trixie_through_qemu_root_and_unshare_same_bytes_equals_mmdebstrap() {
+    common::tools::require("mmdebstrap");
+    common::tools::require("newuidmap");
+    common::tools::require("newgidmap");
+    common::tools::require("binfmt:qemu-aarch64");
     assert!(
         rustix::process::geteuid().is_root(),
         "run as root (bash tests/run skips this group otherwise)"
@@ -297,8 +302,7 @@ fn arm64_minbase_trixie_through_qemu_root_and_unshare_same_bytes_equals_mmdebstr
         debroot::binfmt::check(Path::new(debroot::binfmt::BINFMT_MISC), &host, &arm64)
     {
         use debroot::error::Classify;
-        eprintln!("skipped: {error}; {}", error.hint().unwrap_or_default());
-        return;
+        panic!("{error}; {}", error.hint().unwrap_or_default());
     }
     let dir = tempfile::tempdir().unwrap();
     let ours = lock(dir.path(), &["arm64"], &[]);
@@ -324,6 +328,7 @@ fn arm64_minbase_trixie_through_qemu_root_and_unshare_same_bytes_equals_mmdebstr
 #[test]
 #[ignore = "live: needs the host's Debian mirror, root and mmdebstrap"]
 fn amd64_with_i386_installs_libc6_i386_as_dpkg_and_equals_mmdebstrap() {
+    common::tools::require("mmdebstrap");
     assert!(
         rustix::process::geteuid().is_root(),
         "run as root (bash tests/run skips this group otherwise)"

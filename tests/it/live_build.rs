@@ -264,6 +264,9 @@ fn root_and_namespaces() -> bool {
 #[test]
 #[ignore = "live: needs the host's Debian mirror, root and mmdebstrap"]
 fn minbase_trixie_root_reproducible_sound_equals_mmdebstrap_and_unshare() {
+    common::tools::require("mmdebstrap");
+    common::tools::require("newuidmap");
+    common::tools::require("newgidmap");
     assert!(
         root_and_namespaces(),
         "run as root (bash tests/run skips this group otherwise)"
@@ -277,6 +280,7 @@ fn minbase_trixie_root_reproducible_sound_equals_mmdebstrap_and_unshare() {
 #[test]
 #[ignore = "live: needs the host's Debian mirror, root and mmdebstrap"]
 fn minbase_bookworm_root_reproducible_sound_equals_mmdebstrap() {
+    common::tools::require("mmdebstrap");
     assert!(
         root_and_namespaces(),
         "run as root (bash tests/run skips this group otherwise)"

@@ -219,6 +219,7 @@ const DEFAULTS: Settings<'static> = Settings {
 #[test]
 #[ignore = "live: needs the host's Debian mirror and root"]
 fn kiosk_profiles_build_reproducibly_and_work() {
+    common::tools::require("zstd");
     assert!(
         rustix::process::geteuid().is_root(),
         "run as root (bash tests/run skips this group otherwise)"
@@ -250,6 +251,7 @@ fn kiosk_profiles_build_reproducibly_and_work() {
 #[test]
 #[ignore = "live: needs the host's Debian mirror and root"]
 fn kiosk_settings_come_from_the_profile_and_a_failing_hook_fails_the_build() {
+    common::tools::require("zstd");
     assert!(
         rustix::process::geteuid().is_root(),
         "run as root (bash tests/run skips this group otherwise)"

@@ -1375,6 +1375,8 @@ impl UserHome {
 #[test]
 #[ignore = "privileged: needs root (chroot, namespaces, chown)"]
 fn unshare_as_a_user_equals_root() {
+    common::tools::require("newuidmap");
+    common::tools::require("newgidmap");
     let build = Build::new(test_packages());
     let root_tar = build.build("root.tar", "root");
     let user = UserHome::new(&build);
@@ -1421,6 +1423,8 @@ fn unshare_as_a_user_equals_root() {
 #[test]
 #[ignore = "privileged: needs root (chroot, namespaces, chown)"]
 fn a_users_directory_output_gives_other_users_no_set_id_program() {
+    common::tools::require("newuidmap");
+    common::tools::require("newgidmap");
     let build = Build::new(vec![
         Package::new("t-suid", "1.0-1").member(Member::file(
             "./usr/bin/t-suid",
@@ -1487,6 +1491,8 @@ fn a_users_directory_output_gives_other_users_no_set_id_program() {
 #[test]
 #[ignore = "privileged: needs root (chroot, namespaces, chown)"]
 fn unshare_reads_the_packages_its_parent_verified() {
+    common::tools::require("newuidmap");
+    common::tools::require("newgidmap");
     let build = Build::new(vec![Package::new("t-suid", "1.0-1").member(Member::file(
         "./usr/bin/t-suid",
         0o4755,
@@ -1545,6 +1551,10 @@ fn unshare_reads_the_packages_its_parent_verified() {
 #[test]
 #[ignore = "privileged: needs root (chroot, namespaces, chown, loop devices)"]
 fn images_hold_the_tree_of_the_tarball() {
+    common::tools::require("veritysetup");
+    common::tools::require("fsck.erofs");
+    common::tools::require("e2fsck");
+    common::tools::require("unsquashfs");
     let build = Build::new(test_packages());
     build.build("out", "root");
     let tar = build.build("out.tar", "root");

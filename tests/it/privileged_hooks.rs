@@ -636,6 +636,8 @@ fn verify_names_what_a_hook_makes_vary() {
 #[test]
 #[ignore = "privileged: needs root (chroot, namespaces, chown)"]
 fn hooks_as_a_user_in_unshare_and_extract_modes() {
+    common::tools::require("newuidmap");
+    common::tools::require("newgidmap");
     let hooks = Hooks::new("");
     let user = UserHome::new(&hooks);
     let home = user.home.path();
@@ -805,6 +807,8 @@ fn terminate_once(child: std::process::Child, marker: &Path) {
 #[test]
 #[ignore = "privileged: needs root (chroot, namespaces, chown)"]
 fn a_users_hooks_leave_nothing_running() {
+    common::tools::require("newuidmap");
+    common::tools::require("newgidmap");
     let hooks = Hooks::new("");
     let user = UserHome::new(&hooks);
     user.give_home();

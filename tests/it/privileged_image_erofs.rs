@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::common::images::{have, mounted_nodes, sample_tree};
+use crate::common::images::{mounted_nodes, sample_tree};
 use debroot::image::{Params, erofs};
 
 const EPOCH: i64 = 1_700_000_000;
@@ -27,23 +27,22 @@ fn write_sample(path: &Path) {
 #[test]
 #[ignore = "privileged: needs root and loop devices"]
 fn sample_tree_passes_fsck_and_mounts_as_written() {
+    crate::common::tools::require("fsck.erofs");
     let dir = tempfile::tempdir().unwrap();
     let image = dir.path().join("sample.erofs");
     write_sample(&image);
-    if have("fsck.erofs") {
-        // `--extract` without a directory reads and checks every file's data too.
-        let output = Command::new("fsck.erofs")
-            .arg("--extract")
-            .arg(&image)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "fsck.erofs: {}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
+    // `--extract` without a directory reads and checks every file's data too.
+    let output = Command::new("fsck.erofs")
+        .arg("--extract")
+        .arg(&image)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "fsck.erofs: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
     let (nodes, source) = sample_tree(EPOCH);
     let (mounted, contents) = mounted_nodes(&image, "erofs", &dir.path().join("mnt"));
     for (written, read) in nodes.iter().zip(&mounted) {

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::common::images::{have, mounted_nodes, sample_tree};
+use crate::common::images::{mounted_nodes, sample_tree};
 
 const EPOCH: i64 = 1_700_000_000;
 
@@ -26,7 +26,7 @@ fn write_sample(path: &Path) {
 #[test]
 #[ignore = "privileged: needs root and loop devices"]
 fn sample_tree_passes_e2fsck_and_mounts_as_written() {
-    assert!(have("e2fsck"), "e2fsprogs is needed");
+    crate::common::tools::require("e2fsck");
     let dir = tempfile::tempdir().unwrap();
     let image = dir.path().join("sample.ext4");
     write_sample(&image);
@@ -60,6 +60,7 @@ fn sample_tree_passes_e2fsck_and_mounts_as_written() {
 #[test]
 #[ignore = "privileged: needs root and loop devices"]
 fn sample_tree_image_is_reproducible() {
+    crate::common::tools::require("e2fsck");
     let dir = tempfile::tempdir().unwrap();
     let (first, second) = (dir.path().join("1.ext4"), dir.path().join("2.ext4"));
     write_sample(&first);
@@ -85,6 +86,7 @@ impl debroot::image::Source for Sparse {
 #[test]
 #[ignore = "privileged: needs root and loop devices"]
 fn file_in_many_extents_has_an_extent_tree() {
+    crate::common::tools::require("e2fsck");
     use debroot::output::{Node, NodeKind};
     let size = 5 * 128 * 1024 * 1024 + 12345;
     let node = |path: &str, kind| Node {
@@ -147,6 +149,7 @@ fn acl() -> Vec<u8> {
 #[test]
 #[ignore = "privileged: needs root and loop devices"]
 fn own_lost_found_acls_wide_owners_and_far_times() {
+    crate::common::tools::require("e2fsck");
     use std::collections::BTreeMap;
 
     use debroot::output::{Node, NodeKind};

@@ -38,6 +38,7 @@ fn assert_same(mounted: &[Node], nodes: &[Node]) {
 #[test]
 #[ignore = "privileged: needs root and loop devices"]
 fn unsquashfs_lists_and_extracts_every_path() {
+    crate::common::tools::require("unsquashfs");
     let dir = tempfile::tempdir().unwrap();
     let image = dir.path().join("sample.sqfs");
     write_image(&image);
@@ -208,6 +209,7 @@ fn xattrs_on_every_kind_of_inode_read_back() {
 #[test]
 #[ignore = "privileged: needs root and loop devices"]
 fn an_empty_root_reads_back() {
+    crate::common::tools::require("unsquashfs");
     let dir = tempfile::tempdir().unwrap();
     let (nodes, source) = sample_tree(EPOCH);
     let root = vec![nodes[0].clone()];

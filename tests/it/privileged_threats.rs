@@ -1321,6 +1321,7 @@ fn assert_escape_contained(report: &str, what: &str) {
 #[test]
 #[ignore = "privileged: needs root (chroot, namespaces, chown)"]
 fn g2_static_escape_stays_in_the_root() {
+    common::tools::require("gcc");
     let binary = escape_binary();
     // The marker, beside the sentinel in the watched folder.
     let marker_of = |sentinel: &Sentinel| sentinel.root.parent().unwrap().join("escaped");
@@ -1396,6 +1397,9 @@ fn g2_static_escape_stays_in_the_root() {
 #[test]
 #[ignore = "privileged: needs root (chroot, namespaces, chown)"]
 fn g2_static_escape_stays_in_the_root_in_unshare_mode() {
+    common::tools::require("gcc");
+    common::tools::require("newuidmap");
+    common::tools::require("newgidmap");
     use std::os::unix::process::CommandExt;
     let binary = escape_binary();
     let user = common::user::unprivileged_user();
@@ -1910,6 +1914,8 @@ fn a7d_c10f_the_index_never_writes_the_database_and_scripts_fail_clearly() {
 #[test]
 #[ignore = "privileged: needs root (chroot, namespaces, chown)"]
 fn d5_escape_attempts_in_unshare_mode() {
+    common::tools::require("newuidmap");
+    common::tools::require("newgidmap");
     let user = common::user::unprivileged_user();
     let home = tempfile::tempdir().unwrap();
     std::fs::set_permissions(home.path(), PermissionsExt::from_mode(0o755)).unwrap();
@@ -2287,6 +2293,8 @@ fn inotify_events(fd: &std::os::fd::OwnedFd) -> usize {
 #[test]
 #[ignore = "privileged: needs root (chroot, namespaces, chown)"]
 fn g1_scratch_names_a_package_plants_are_never_used() {
+    common::tools::require("newuidmap");
+    common::tools::require("newgidmap");
     let threats = Threats::new(|sentinel| {
         let target = Sentinel::absolute(&sentinel.dir);
         // Alone in its batch, so only one scratch folder (`-0`) exists while its links are

@@ -151,6 +151,8 @@ fn add_host_file(files: &mut BTreeMap<PathBuf, Member>, path: &Path) {
 
 /// The three packages of the host base; see the module documentation.
 pub fn packages() -> Vec<Package> {
+    // The one program of TOOLS outside Debian's Essential packages (tests/tools).
+    super::tools::require("setcap");
     let tools: Vec<PathBuf> = TOOLS.iter().map(|p| find_program(p)).collect();
     let dpkg_programs: Vec<PathBuf> = DPKG_PROGRAMS.iter().map(|p| find_program(p)).collect();
 

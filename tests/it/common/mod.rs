@@ -11,6 +11,7 @@ pub mod repo;
 pub mod scenario;
 pub mod server;
 pub mod snapshot;
+pub mod tools;
 pub mod tree;
 pub mod user;
 
