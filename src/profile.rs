@@ -980,7 +980,11 @@ const BUILD: &[(&str, Kind)] = &[
     ("pass-env", Kind::StrList),
     ("env", Kind::StrMap),
 ];
-const OUTPUT: &[(&str, Kind)] = &[("format", Kind::Str), ("verity", Kind::Bool)];
+const OUTPUT: &[(&str, Kind)] = &[
+    ("format", Kind::Str),
+    ("verity", Kind::Bool),
+    ("sbom", Kind::StrList),
+];
 const TOP: &[(&str, Kind)] = &[
     ("extends", Kind::Str),
     ("source", Kind::Table(SOURCE)),
@@ -1439,27 +1443,26 @@ fn validate_layer(
     if let Some(names) = output.sbom {
         let mut formats = Vec::new();
         for name in names {
-            let format = SbomFormat::NAMES
+            let known = SbomFormat::NAMES
                 .iter()
                 .find(|(known, _)| *known == name.get_ref())
-                .map(|(_, format)| *format)
-                .ok_or_else(|| {
-                    source.invalid(
-                        name.span(),
-                        "output.sbom",
-                        format!(
-                            "unknown SBOM format `{}` (known: {})",
-                            name.get_ref(),
-                            SbomFormat::NAMES
-                                .iter()
-                                .map(|(n, _)| *n)
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ),
-                    )
-                })?;
-            if !formats.contains(&format) {
-                formats.push(format);
+                .map(|(_, format)| *format);
+            match known {
+                Some(format) if !formats.contains(&format) => formats.push(format),
+                Some(_) => {}
+                None => errors.push(source.invalid(
+                    name.span(),
+                    "output.sbom",
+                    format!(
+                        "unknown SBOM format `{}` (known: {})",
+                        name.get_ref(),
+                        SbomFormat::NAMES
+                            .iter()
+                            .map(|(n, _)| *n)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )),
             }
         }
         formats.sort();

@@ -35,7 +35,7 @@ pub fn document(contents: &Contents, subject: &Subject<'_>) -> String {
         "licenseConcluded": "NOASSERTION",
         "licenseDeclared": "NOASSERTION",
         "copyrightText": "NOASSERTION",
-        "primaryPackagePurpose": "OPERATING-SYSTEM",
+        "primaryPackagePurpose": "OPERATING_SYSTEM",
         "comment": "The root filesystem debroot built from the profile's lock.",
     })];
     let mut relationships = vec![json!({

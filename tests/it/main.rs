@@ -31,6 +31,7 @@ mod live_build;
 mod live_front;
 mod live_kiosk;
 mod live_paths;
+mod live_sbom;
 mod local_packages;
 mod lock;
 mod no_panic;

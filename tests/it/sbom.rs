@@ -71,7 +71,7 @@ fn an_spdx_document_is_written_beside_every_output_and_says_what_is_in_it() {
     assert_eq!(doc["creationInfo"]["created"], "2023-11-14T22:13:20Z");
     let manifest = json(&fixture, "a.tar.manifest.json");
     let image = &doc["packages"][0];
-    assert_eq!(image["primaryPackagePurpose"], "OPERATING-SYSTEM");
+    assert_eq!(image["primaryPackagePurpose"], "OPERATING_SYSTEM");
     assert_eq!(
         image["checksums"][0]["checksumValue"],
         manifest["output_sha256"]

@@ -7,7 +7,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Pinned: a newer release could accept or refuse other documents.
-const PACKAGES: &[&str] = &["spdx-tools==0.8.5", "jsonschema==4.26.0", "lib4sbom==0.10.4"];
+const PACKAGES: &[&str] = &[
+    "spdx-tools==0.8.5",
+    "jsonschema==4.26.0",
+    "lib4sbom==0.10.4",
+];
 
 fn venv() -> PathBuf {
     let dir = super::repo_root().join("target/sbom-tools");
@@ -30,7 +34,13 @@ fn venv() -> PathBuf {
         String::from_utf8_lossy(&out.stderr)
     );
     let out = Command::new(&python)
-        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ])
         .args(PACKAGES)
         .output()
         .expect("pip runs");
