@@ -71,6 +71,7 @@ pub mod redact;
 pub mod repo;
 pub mod resolve;
 pub mod sandbox;
+pub mod sbom;
 pub mod tar;
 pub mod timestamp;
 pub mod unpack;

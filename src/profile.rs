@@ -220,6 +220,7 @@ struct RawOutput {
     format: Option<Spanned<String>>,
     verity: Option<bool>,
     compression: Option<Spanned<String>>,
+    sbom: Option<Vec<Spanned<String>>>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -654,6 +655,41 @@ pub struct Output {
     pub verity: bool,
     /// `output.compression`: an OCI image's layer compression (gzip unless said).
     pub compression: LayerCompression,
+    /// `output.sbom`: the SBOMs written beside the output (default: SPDX).
+    pub sbom: Vec<SbomFormat>,
+}
+
+/// A bill-of-materials format `output.sbom` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SbomFormat {
+    /// SPDX 2.3 JSON, `OUTPUT.spdx.json`.
+    Spdx,
+    /// CycloneDX 1.5 JSON, `OUTPUT.cdx.json`.
+    CycloneDx,
+}
+
+impl SbomFormat {
+    pub const NAMES: &[(&str, SbomFormat)] = &[
+        ("spdx", SbomFormat::Spdx),
+        ("cyclonedx", SbomFormat::CycloneDx),
+    ];
+    /// Without `output.sbom`: SPDX.
+    pub const DEFAULT: &[SbomFormat] = &[SbomFormat::Spdx];
+
+    pub fn as_str(self) -> &'static str {
+        Self::NAMES
+            .iter()
+            .find(|(_, f)| *f == self)
+            .map_or("spdx", |(name, _)| name)
+    }
+
+    /// What is appended to the output's name.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            SbomFormat::Spdx => ".spdx.json",
+            SbomFormat::CycloneDx => ".cdx.json",
+        }
+    }
 }
 
 /// A profile after `extends`, validated, with defaults applied.
@@ -740,6 +776,7 @@ struct Layer {
     format: Option<OutputFormat>,
     verity: Option<bool>,
     compression: Option<LayerCompression>,
+    sbom: Option<Vec<SbomFormat>>,
 }
 
 /// A file's text and name, for turning spans into locations.
@@ -994,6 +1031,7 @@ const OUTPUT: &[(&str, Kind)] = &[
     ("format", Kind::Str),
     ("verity", Kind::Bool),
     ("compression", Kind::Str),
+    ("sbom", Kind::StrList),
 ];
 const TOP: &[(&str, Kind)] = &[
     ("extends", Kind::Str),
@@ -1472,6 +1510,34 @@ fn validate_layer(
             Ok(())
         });
     }
+    if let Some(names) = output.sbom {
+        let mut formats = Vec::new();
+        for name in names {
+            let known = SbomFormat::NAMES
+                .iter()
+                .find(|(known, _)| *known == name.get_ref())
+                .map(|(_, format)| *format);
+            match known {
+                Some(format) if !formats.contains(&format) => formats.push(format),
+                Some(_) => {}
+                None => errors.push(source.invalid(
+                    name.span(),
+                    "output.sbom",
+                    format!(
+                        "unknown SBOM format `{}` (known: {})",
+                        name.get_ref(),
+                        SbomFormat::NAMES
+                            .iter()
+                            .map(|(n, _)| *n)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )),
+            }
+        }
+        formats.sort();
+        layer.sbom = Some(formats);
+    }
     if let Some(format) = output.format {
         check(errors, || {
             layer.format = Some(OutputFormat::parse(format.get_ref()).ok_or_else(|| {
@@ -1766,6 +1832,7 @@ fn merge(top: PathBuf, files: Vec<PathBuf>, layers: Vec<Layer>) -> Result<Profil
         merged.format = layer.format.or(merged.format);
         merged.verity = layer.verity.or(merged.verity);
         merged.compression = layer.compression.or(merged.compression);
+        merged.sbom = layer.sbom.or(merged.sbom);
     }
 
     let suite = merged.suite.ok_or_else(|| ProfileError::Missing {
@@ -1880,6 +1947,7 @@ fn merge(top: PathBuf, files: Vec<PathBuf>, layers: Vec<Layer>) -> Result<Profil
             format: merged.format,
             verity: merged.verity.unwrap_or(false),
             compression: merged.compression.unwrap_or_default(),
+            sbom: merged.sbom.unwrap_or_else(|| SbomFormat::DEFAULT.to_vec()),
         },
     })
 }
@@ -2088,6 +2156,7 @@ struct ShowOutput {
     verity: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     compression: Option<&'static str>,
+    sbom: Option<Vec<&'static str>>,
 }
 
 impl Profile {
@@ -2193,12 +2262,15 @@ impl Profile {
             },
             output: (self.output.format.is_some()
                 || self.output.verity
-                || self.output.compression != LayerCompression::Gzip)
+                || self.output.compression != LayerCompression::Gzip
+                || self.output.sbom != SbomFormat::DEFAULT)
                 .then(|| ShowOutput {
                     format: self.output.format.map(OutputFormat::as_str),
                     verity: self.output.verity,
                     compression: (self.output.compression != LayerCompression::Gzip)
                         .then(|| self.output.compression.as_str()),
+                    sbom: (self.output.sbom != SbomFormat::DEFAULT)
+                        .then(|| self.output.sbom.iter().map(|f| f.as_str()).collect()),
                 }),
         };
         toml::to_string_pretty(&show)

@@ -145,6 +145,9 @@ pub struct Built {
     /// Package members the path filters left out.
     #[serde(default)]
     pub filtered: u64,
+    /// What the SBOMs describe (gathered while the tree is there).
+    #[serde(default)]
+    pub contents: crate::sbom::Contents,
 }
 
 /// Builds what `spec` says: the driver of the whole build, phase by phase.
@@ -213,6 +216,7 @@ pub fn build(env: &Env<'_>, spec: &BuildSpec) -> Result<Report, Failure> {
         );
     }
 
+    let built_contents = built.contents;
     let report = Report {
         output: ready.output.clone(),
         format: spec.format,
@@ -231,6 +235,7 @@ pub fn build(env: &Env<'_>, spec: &BuildSpec) -> Result<Report, Failure> {
         write::to_stdout(env, &report, &ready.written, &spec.profile, &lock)?;
     } else {
         write::write_manifest(&report, &spec.profile, &lock)?;
+        write::write_sboms(&report, &spec.profile, &built_contents)?;
     }
     ready.work.succeeded = true;
     print_built(env, &report, started);
@@ -306,6 +311,7 @@ pub fn build_root(
     let phase = Instant::now();
     crate::install::cleanup::run(job.root, job.profile, job.mode)?;
     write::clamp_mtimes(job.root, job.epoch)?;
+    let contents = crate::sbom::collect(job.root, &packages);
     timings.record("cleanup", phase);
 
     let phase = Instant::now();
@@ -356,6 +362,7 @@ pub fn build_root(
         packages: packages.len(),
         image: written.image,
         filtered,
+        contents,
     })
 }
 

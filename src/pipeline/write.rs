@@ -779,6 +779,42 @@ pub fn write_provenance(
     Ok(())
 }
 
+/// Writes the SBOMs the profile's `output.sbom` asks for beside the output
+/// (`OUTPUT.spdx.json`, `OUTPUT.cdx.json`), each atomically.
+pub fn write_sboms(
+    report: &Report,
+    profile: &crate::profile::Profile,
+    contents: &crate::sbom::Contents,
+) -> Result<(), Failure> {
+    let file_name = report
+        .output
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let profile_name = profile
+        .path
+        .file_stem()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let subject = crate::sbom::Subject {
+        name: &file_name,
+        profile: &profile_name,
+        sha256: &report.sha256,
+        epoch: report.epoch,
+    };
+    for format in &profile.output.sbom {
+        let text = match format {
+            crate::profile::SbomFormat::Spdx => crate::sbom::spdx::document(contents, &subject),
+            crate::profile::SbomFormat::CycloneDx => {
+                crate::sbom::cyclonedx::document(contents, &subject)
+            }
+        };
+        let path = beside(&report.output, format.suffix());
+        crate::atomic::write(&path, text.as_bytes(), 0o644).map_err(io_at("write", &path))?;
+    }
+    Ok(())
+}
+
 /// `-o -`: the tarball the root phases wrote at `written` copied to stdout, or with `null` the
 /// manifest printed there. No file is left.
 pub fn to_stdout(

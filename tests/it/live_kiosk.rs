@@ -216,10 +216,59 @@ const DEFAULTS: Settings<'static> = Settings {
     url: "https://example.org/",
 };
 
+/// The kiosk's SPDX document: the same from both builds (but for the output's name), valid for
+/// the official schema and spdx-tools, every package of the lock in it, and most packages'
+/// licenses read from their machine-readable copyright files.
+fn check_sbom(a: &Path, b: &Path) {
+    let spdx = |output: &Path| {
+        let mut name = output.as_os_str().to_owned();
+        name.push(".spdx.json");
+        PathBuf::from(name)
+    };
+    let file_name = |p: &Path| p.file_name().unwrap().to_string_lossy().into_owned();
+    let text_a = std::fs::read_to_string(spdx(a)).unwrap();
+    let text_b = std::fs::read_to_string(spdx(b)).unwrap();
+    assert_eq!(
+        text_a.replace(&file_name(a), "OUTPUT"),
+        text_b.replace(&file_name(b), "OUTPUT"),
+        "the SBOMs of two builds from one lock differ"
+    );
+    common::sbom_tools::validate("spdx", &spdx(a));
+    let doc: serde_json::Value = serde_json::from_str(&text_a).unwrap();
+    let packages = doc["packages"].as_array().unwrap();
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{}.manifest.json", a.display())).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        packages.len() - 1,
+        manifest["packages"].as_array().unwrap().len(),
+        "one SPDX package per locked package, and the image"
+    );
+    let declared = packages[1..]
+        .iter()
+        .filter(|p| p["licenseDeclared"] != "NOASSERTION")
+        .count();
+    assert!(
+        declared * 2 > packages.len(),
+        "only {declared} of {} packages have a declared license",
+        packages.len() - 1
+    );
+    let chromium = packages.iter().find(|p| p["name"] == "chromium").unwrap();
+    assert!(
+        chromium["externalRefs"][0]["referenceLocator"]
+            .as_str()
+            .unwrap()
+            .starts_with("pkg:deb/debian/chromium@"),
+        "{chromium}"
+    );
+}
+
 #[test]
 #[ignore = "live: needs the host's Debian mirror and root"]
 fn kiosk_profiles_build_reproducibly_and_work() {
     common::tools::require("zstd");
+    common::tools::require("python3");
     assert!(
         rustix::process::geteuid().is_root(),
         "run as root (bash tests/run skips this group otherwise)"
@@ -242,6 +291,7 @@ fn kiosk_profiles_build_reproducibly_and_work() {
         }
         if name == "kiosk-chromium" {
             check_chromium(&kiosk, &tree, &DEFAULTS);
+            check_sbom(&a, &b);
         } else {
             assert!(!tree.join("usr/bin/chromium").exists());
         }

@@ -349,12 +349,17 @@ impl Watch {
         self.assert_common(&after);
     }
 
-    /// After a successful run: the same, with the output, its manifest and its provenance
-    /// allowed to appear.
+    /// After a successful run: the same, with the output, its manifest, its provenance and
+    /// its SBOMs allowed to appear.
     pub fn assert_succeeded(&self) {
         let mut skip = self.allowed.clone();
         skip.push(self.output.clone());
-        for suffix in [".manifest.json", ".provenance.json"] {
+        for suffix in [
+            ".manifest.json",
+            ".provenance.json",
+            ".spdx.json",
+            ".cdx.json",
+        ] {
             let mut beside = self.output.as_os_str().to_owned();
             beside.push(suffix);
             skip.push(PathBuf::from(beside));

@@ -8,6 +8,7 @@ pub mod images;
 pub mod invariants;
 pub mod keys;
 pub mod repo;
+pub mod sbom_tools;
 pub mod scenario;
 pub mod server;
 pub mod snapshot;
