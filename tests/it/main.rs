@@ -16,6 +16,7 @@ mod common;
 mod apt_priorities;
 mod build;
 mod builtin_profiles;
+mod ci_workflow;
 mod cli;
 mod cli_profile;
 mod contrib;
