@@ -704,6 +704,11 @@ pub struct Profile {
     pub lock_file: PathBuf,
     /// Every file merged, the base first and `path` last.
     pub files: Vec<PathBuf>,
+    /// The SHA256 of those files' bytes as read, the base first, one after the other
+    /// (`cat base.toml top.toml | sha256sum`; of one file, its `sha256sum`): what the
+    /// provenance names as the profile, whether it came from a file, a built-in profile or a
+    /// command line.
+    pub files_sha256: crate::digest::Sha256Digest,
     pub source: Source,
     pub packages: Packages,
     pub build: Build,
@@ -819,6 +824,7 @@ pub fn load(path: &Path, options: LoadOptions<'_>) -> Result<Profile, ProfileErr
     let top = normalize(options.current_dir, path);
     let mut chain: Vec<PathBuf> = Vec::new();
     let mut layers: Vec<Layer> = Vec::new();
+    let mut texts: Vec<Vec<u8>> = Vec::new();
     let mut next: Option<(PathBuf, Option<Location>)> = Some((top.clone(), None));
     while let Some((file, extended_at)) = next.take() {
         if let Some(at) = &extended_at {
@@ -892,12 +898,20 @@ pub fn load(path: &Path, options: LoadOptions<'_>) -> Result<Profile, ProfileErr
             errors.sort_by(|a, b| a.location().cmp(&b.location()));
             return Err(ProfileError::all(file, errors));
         }
+        texts.push(bytes.clone());
         chain.push(file);
     }
     // Layers were collected from the top down; merge from the base up.
     layers.reverse();
     chain.reverse();
-    merge(top, chain, layers)
+    texts.reverse();
+    let mut profile = merge(top, chain, layers)?;
+    let mut hasher = crate::digest::Hasher::new();
+    for text in &texts {
+        hasher.update(text);
+    }
+    profile.files_sha256 = hasher.finish();
+    Ok(profile)
 }
 
 /// `extends = "builtin:NAME"`: the built-in profile's file, in the folder they are written to.
@@ -1924,6 +1938,7 @@ fn merge(top: PathBuf, files: Vec<PathBuf>, layers: Vec<Layer>) -> Result<Profil
         lock_file: top.with_extension("lock"),
         path: top,
         files,
+        files_sha256: crate::digest::Sha256Digest([0; 32]),
         source,
         packages: Packages {
             variant: merged.variant.unwrap_or(Variant::Important),

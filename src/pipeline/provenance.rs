@@ -29,7 +29,7 @@ pub const BUILDER_ID: &str = "https://debroot.dev/builder/local/v1";
 
 /// The bytes of a profile and a lock, as the statement names them.
 pub struct Inputs<'a> {
-    /// The profile file's name and the SHA256 of its bytes.
+    /// The profile file's name and the SHA256 of its bytes ([`crate::profile::Profile::files_sha256`]).
     pub profile_name: &'a str,
     pub profile_sha256: Sha256Digest,
     /// The profile's resolution digest (the manifest's `profile_digest`).
@@ -40,18 +40,10 @@ pub struct Inputs<'a> {
     pub architectures: Vec<String>,
 }
 
-/// A package's purl: `pkg:deb/debian/NAME@VERSION?arch=ARCH`, the version percent-encoded
-/// (an epoch's `:` is `%3A`).
+/// A package's purl: `pkg:deb/debian/NAME@VERSION?arch=ARCH`, encoded as the SBOMs' are
+/// ([`crate::sbom::purl`]: `+` is `%2B`, an epoch's `:` stays).
 pub fn purl(name: &str, version: &str, architecture: &str) -> String {
-    let mut encoded = String::new();
-    for byte in version.bytes() {
-        if byte.is_ascii_alphanumeric() || b".-_~+".contains(&byte) {
-            encoded.push(byte as char);
-        } else {
-            encoded.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    format!("pkg:deb/debian/{name}@{encoded}?arch={architecture}")
+    crate::sbom::purl(name, version, architecture, None)
 }
 
 /// The statement's text (pretty JSON and a newline; no I/O).
@@ -127,11 +119,11 @@ mod tests {
     fn purls_encode_what_a_version_needs() {
         assert_eq!(
             purl("bash", "5.2.15-2+b2", "amd64"),
-            "pkg:deb/debian/bash@5.2.15-2+b2?arch=amd64"
+            "pkg:deb/debian/bash@5.2.15-2%2Bb2?arch=amd64"
         );
         assert_eq!(
             purl("libc6", "1:2.36~rc1", "arm64"),
-            "pkg:deb/debian/libc6@1%3A2.36~rc1?arch=arm64"
+            "pkg:deb/debian/libc6@1:2.36~rc1?arch=arm64"
         );
     }
 }

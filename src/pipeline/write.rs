@@ -752,7 +752,6 @@ pub fn write_provenance(
     profile: &crate::profile::Profile,
     lock: &Lock,
 ) -> Result<(), Failure> {
-    let profile_bytes = std::fs::read(&profile.path).map_err(io_at("read", &profile.path))?;
     let lock_name = profile
         .lock_file
         .file_name()
@@ -761,7 +760,7 @@ pub fn write_provenance(
     let profile_name = profile.file_name();
     let inputs = super::provenance::Inputs {
         profile_name: &profile_name,
-        profile_sha256: Sha256Digest::of(&profile_bytes),
+        profile_sha256: profile.files_sha256,
         profile_digest: profile.resolution_digest(),
         lock_name: &lock_name,
         lock_sha256: lock.digest(&profile_name),
@@ -786,18 +785,12 @@ pub fn write_sboms(
     profile: &crate::profile::Profile,
     contents: &crate::sbom::Contents,
 ) -> Result<(), Failure> {
-    let file_name = report
-        .output
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
     let profile_name = profile
         .path
         .file_stem()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let subject = crate::sbom::Subject {
-        name: &file_name,
         profile: &profile_name,
         sha256: &report.sha256,
         epoch: report.epoch,

@@ -69,7 +69,6 @@ pub fn document(contents: &Contents, subject: &Subject<'_>) -> String {
                 "bom-ref": root_ref,
                 "name": subject.profile,
                 "hashes": [{ "alg": "SHA-256", "content": subject.sha256.hex() }],
-                "properties": [{ "name": "debroot:output", "value": subject.name }],
             },
         },
         "components": components,
@@ -86,7 +85,6 @@ mod tests {
     fn the_bom_names_every_package_and_dependency() {
         let digest = crate::digest::Sha256Digest::of(b"out");
         let subject = Subject {
-            name: "k.tar",
             profile: "kiosk",
             sha256: &digest,
             epoch: 1_700_000_000,

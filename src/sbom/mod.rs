@@ -1,6 +1,6 @@
 //! Software bills of materials beside every output: SPDX 2.3 ([`spdx`]) and CycloneDX 1.5
-//! ([`cyclonedx`]), both JSON, both reproducible (no clock, no random identifier: times come
-//! from the epoch, identifiers from the output's digest).
+//! ([`cyclonedx`]), both JSON, both reproducible (no clock, no random identifier, no output
+//! path: times come from the epoch, identifiers from the output's digest).
 //!
 //! What they say comes from the lock and the packages' own control data, the same in every
 //! mode: each package's name, version, architecture and `.deb` SHA256 (the lock), its source
@@ -60,18 +60,29 @@ impl Facts {
 
     /// The package URL: `pkg:deb/debian/NAME@VERSION?arch=ARCH&distro=debian-13`.
     pub fn purl(&self, contents: &Contents) -> String {
-        let mut purl = format!(
-            "pkg:deb/debian/{}@{}?arch={}",
-            purl_escape(&self.name),
-            purl_escape(&self.version),
-            purl_escape(&self.architecture)
-        );
-        if let Some(distro) = contents.distro() {
-            purl.push_str("&distro=");
-            purl.push_str(&purl_escape(&distro));
-        }
-        purl
+        purl(
+            &self.name,
+            &self.version,
+            &self.architecture,
+            contents.distro().as_deref(),
+        )
     }
+}
+
+/// A Debian package's purl, `pkg:deb/debian/NAME@VERSION?arch=ARCH[&distro=DISTRO]`, encoded
+/// as the purl specification says: `+` is `%2B`, an epoch's `:` stays as it is.
+pub fn purl(name: &str, version: &str, architecture: &str, distro: Option<&str>) -> String {
+    let mut purl = format!(
+        "pkg:deb/debian/{}@{}?arch={}",
+        purl_escape(name),
+        purl_escape(version),
+        purl_escape(architecture)
+    );
+    if let Some(distro) = distro {
+        purl.push_str("&distro=");
+        purl.push_str(&purl_escape(distro));
+    }
+    purl
 }
 
 impl Contents {
@@ -275,10 +286,9 @@ fn depends_within(packages: &[Package]) -> Vec<Vec<String>> {
         .collect()
 }
 
-/// What the SBOMs say of the output itself.
+/// What the SBOMs say of the output itself. Not its file name: the same output written under
+/// another name has the same SBOMs, byte for byte.
 pub struct Subject<'a> {
-    /// The output's file name (`kiosk.squashfs`).
-    pub name: &'a str,
     /// The profile's name (`kiosk-chromium`).
     pub profile: &'a str,
     /// The output's SHA256.

@@ -28,7 +28,6 @@ pub fn document(contents: &Contents, subject: &Subject<'_>) -> String {
     let mut packages = vec![json!({
         "SPDXID": root_id,
         "name": subject.profile,
-        "packageFileName": subject.name,
         "downloadLocation": "NOASSERTION",
         "filesAnalyzed": false,
         "checksums": [{ "algorithm": "SHA256", "checksumValue": subject.sha256.hex() }],
@@ -122,7 +121,7 @@ pub fn document(contents: &Contents, subject: &Subject<'_>) -> String {
         "spdxVersion": "SPDX-2.3",
         "dataLicense": "CC0-1.0",
         "SPDXID": "SPDXRef-DOCUMENT",
-        "name": subject.name,
+        "name": format!("debroot-{}", subject.profile),
         "documentNamespace": format!(
             "https://spdx.org/spdxdocs/debroot/{}-{}",
             crate::sbom::licenses::license_ref(subject.profile).trim_start_matches("LicenseRef-"),
@@ -178,7 +177,6 @@ pub(crate) mod tests {
     fn the_document_names_every_package_and_relation() {
         let digest = crate::digest::Sha256Digest::of(b"out");
         let subject = Subject {
-            name: "k.tar",
             profile: "kiosk",
             sha256: &digest,
             epoch: 1_700_000_000,

@@ -130,7 +130,10 @@ fn invocations_of(
 }
 
 fn is_shell_operator(word: &str) -> bool {
-    matches!(word, ">" | ">>" | "<" | "2>" | "2>&1" | "|" | "||" | "&&" | ";" | "&")
+    matches!(
+        word,
+        ">" | ">>" | "<" | "2>" | "2>&1" | "|" | "||" | "&&" | ";" | "&"
+    )
 }
 
 fn workflow_invocations(text: &str) -> Vec<Invocation> {
@@ -199,8 +202,10 @@ fn every_debroot_command_of_the_example_workflow_parses() {
     let path = common::repo_root().join("examples/github-actions.yml");
     let text = std::fs::read_to_string(&path).unwrap();
     let found = workflow_invocations(&text);
-    let subcommands: std::collections::BTreeSet<&str> =
-        found.iter().filter_map(|i| i.args.first().map(String::as_str)).collect();
+    let subcommands: std::collections::BTreeSet<&str> = found
+        .iter()
+        .filter_map(|i| i.args.first().map(String::as_str))
+        .collect();
     assert_eq!(
         subcommands.into_iter().collect::<Vec<_>>(),
         ["build", "lock", "verify"],

@@ -216,7 +216,7 @@ const DEFAULTS: Settings<'static> = Settings {
     url: "https://example.org/",
 };
 
-/// The kiosk's SPDX document: the same from both builds (but for the output's name), valid for
+/// The kiosk's SPDX document: the same bytes from both builds, valid for
 /// the official schema and spdx-tools, every package of the lock in it, and most packages'
 /// licenses read from their machine-readable copyright files.
 fn check_sbom(a: &Path, b: &Path) {
@@ -225,12 +225,10 @@ fn check_sbom(a: &Path, b: &Path) {
         name.push(".spdx.json");
         PathBuf::from(name)
     };
-    let file_name = |p: &Path| p.file_name().unwrap().to_string_lossy().into_owned();
     let text_a = std::fs::read_to_string(spdx(a)).unwrap();
     let text_b = std::fs::read_to_string(spdx(b)).unwrap();
     assert_eq!(
-        text_a.replace(&file_name(a), "OUTPUT"),
-        text_b.replace(&file_name(b), "OUTPUT"),
+        text_a, text_b,
         "the SBOMs of two builds from one lock differ"
     );
     common::sbom_tools::validate("spdx", &spdx(a));

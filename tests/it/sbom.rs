@@ -137,8 +137,7 @@ fn sboms_are_the_same_bytes_from_the_same_build_and_cyclonedx_on_request() {
     for suffix in [".spdx.json", ".cdx.json"] {
         let a = fixture.read(&format!("a.tar{suffix}"));
         let b = fixture.read(&format!("b.tar{suffix}"));
-        // The output's file name is in the documents; everything else is the same.
-        assert_eq!(a.replace("a.tar", "X"), b.replace("b.tar", "X"), "{suffix}");
+        assert_eq!(a, b, "{suffix}: the same bytes, whatever the output's name");
     }
     let bom = json(&fixture, "a.tar.cdx.json");
     assert_eq!(bom["specVersion"], "1.5");
