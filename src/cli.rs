@@ -555,6 +555,12 @@ pub struct VerifyArgs {
     #[arg(long)]
     pub keep: bool,
 
+    /// When the runs agree (and match `--expect`), write the output's provenance (in-toto,
+    /// SLSA v1, as `build` writes beside an output) to FILE, recording every run and the
+    /// conditions it built under.
+    #[arg(long, value_name = "FILE")]
+    pub provenance: Option<PathBuf>,
+
     /// The report: text, or one JSON object for CI.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,

@@ -1700,7 +1700,7 @@ _debroot() {
             return 0
             ;;
         debroot__subcmd__verify)
-            opts="-j -q -v -h -V --runs --modes --expect --output-format --keep --format --mirror --snapshot --snapshot-server --offline --jobs --timeout --retries --quiet --verbose --color --cache-dir --help --version"
+            opts="-j -q -v -h -V --runs --modes --expect --output-format --keep --provenance --format --mirror --snapshot --snapshot-server --offline --jobs --timeout --retries --quiet --verbose --color --cache-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1720,6 +1720,10 @@ _debroot() {
                     ;;
                 --output-format)
                     COMPREPLY=($(compgen -W "dir tar tar.gz tar.xz tar.zst null squashfs erofs ext4 oci oci-archive" -- "${cur}"))
+                    return 0
+                    ;;
+                --provenance)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --format)

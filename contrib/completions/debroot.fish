@@ -262,6 +262,7 @@ erofs\t'An EROFS image (uncompressed)'
 ext4\t'An ext4 image'
 oci\t'An OCI image layout folder, as `.oci` names'
 oci-archive\t'An OCI image layout as a tar archive, as `.oci.tar` names'"
+complete -c debroot -n "__fish_debroot_using_subcommand verify" -l provenance -d 'When the runs agree (and match `--expect`), write the output\'s provenance (in-toto, SLSA v1, as `build` writes beside an output) to FILE, recording every run and the conditions it built under' -r -F
 complete -c debroot -n "__fish_debroot_using_subcommand verify" -l format -d 'The report: text, or one JSON object for CI' -r -f -a "text\t'For people'
 json\t'For programs'"
 complete -c debroot -n "__fish_debroot_using_subcommand verify" -l mirror -d 'Mirror URL (http, https or file), or `host` for the host\'s apt sources. Overrides DEBROOT_MIRROR and the profile' -r

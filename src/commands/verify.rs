@@ -123,6 +123,57 @@ fn got_text(runs: &[Run]) -> String {
         .join(", ")
 }
 
+/// The provenance of run 1's output, as its build wrote it, with what `verify` adds: every
+/// run's digest and conditions (`runDetails.byproducts`, named by the output's file name, never
+/// its temporary path) and the verification's parameters
+/// (`buildDefinition.internalParameters.verify`). No time is recorded: verifying again writes
+/// the same bytes.
+fn write_provenance(path: &Path, runs: &[Run], expected: Option<&Expected>) -> Result<(), Failure> {
+    let first = &runs[0].conditions.output;
+    let source = {
+        let mut name = first.as_os_str().to_owned();
+        name.push(".provenance.json");
+        PathBuf::from(name)
+    };
+    let text = std::fs::read_to_string(&source).map_err(io_at("read", &source))?;
+    let mut statement: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| io_at("read", &source)(std::io::Error::other(e)))?;
+    let byproducts: Vec<serde_json::Value> = runs
+        .iter()
+        .map(|run| {
+            let c = &run.conditions;
+            serde_json::json!({
+                "name": format!("run {}", run.run),
+                "digest": { "sha256": run.sha256 },
+                "annotations": {
+                    "mode": c.mode,
+                    "umask": c.umask,
+                    "tz": c.tz,
+                    "lang": c.lang,
+                    "hostname": c.hostname,
+                    "jobs": c.jobs,
+                    "cpus": c.cpus,
+                    "cache": c.cache,
+                    "output": c.output.file_name().map(|n| n.to_string_lossy().into_owned()),
+                },
+            })
+        })
+        .collect();
+    let verify = serde_json::json!({
+        "runs": runs.len(),
+        "reproducible": true,
+        "expected": expected.map(|e| &e.sha256),
+    });
+    if let Some(predicate) = statement.get_mut("predicate") {
+        predicate["runDetails"]["byproducts"] = byproducts.into();
+        predicate["buildDefinition"]["internalParameters"]["verify"] = verify;
+    }
+    let mut out = serde_json::to_string_pretty(&statement).unwrap_or_default();
+    out.push('\n');
+    crate::atomic::write(path, out.as_bytes(), 0o644).map_err(io_at("write", path))?;
+    Ok(())
+}
+
 /// The manifest a build writes beside its output.
 fn manifest_of(output: &Path) -> PathBuf {
     let mut name = output.as_os_str().to_owned();
@@ -236,6 +287,20 @@ pub fn run(env: &Env<'_>, args: &VerifyArgs) -> Result<Outcome, Failure> {
                 ),
             );
             show_diff(env, manifest, &run_manifest)?;
+        }
+    }
+    if let Some(path) = &args.provenance {
+        if reproducible && expected_ok {
+            write_provenance(path, &runs, expected.as_ref())?;
+            env.printer.status(
+                "Attested",
+                &format!("{} runs in `{}`", runs.len(), path.display()),
+            );
+        } else {
+            env.printer.warn(&format!(
+                "no provenance written to `{}`: the runs do not agree",
+                path.display()
+            ));
         }
     }
     if keep {

@@ -438,3 +438,50 @@ fn verify_compares_oci_images() {
         assert!(report.to_string().contains("out.oci.tar"), "{report}");
     }
 }
+
+/// `verify --provenance FILE`: the output's provenance with every run's digest and conditions,
+/// the same bytes when verified again.
+#[test]
+fn verify_writes_a_provenance_that_records_the_runs() {
+    let fixture = fixture();
+    let tmp = fixture.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let mut texts = Vec::new();
+    for name in ["a.json", "b.json"] {
+        let out = fixture.run(
+            &[
+                "verify",
+                "p.toml",
+                "--modes",
+                "extract",
+                "--output-format",
+                "oci-archive",
+                "--provenance",
+                name,
+            ],
+            &[
+                ("SOURCE_DATE_EPOCH", "1700000000"),
+                ("TMPDIR", tmp.to_str().unwrap()),
+            ],
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        texts.push(fixture.read(name));
+    }
+    assert_eq!(texts[0], texts[1], "verifying again writes the same bytes");
+    let statement: serde_json::Value = serde_json::from_str(&texts[0]).unwrap();
+    let runs = statement["predicate"]["runDetails"]["byproducts"]
+        .as_array()
+        .unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[0]["digest"], runs[1]["digest"]);
+    assert_eq!(runs[0]["digest"], statement["subject"][0]["digest"]);
+    assert_eq!(runs[0]["annotations"]["umask"], "0022");
+    assert_eq!(runs[1]["annotations"]["umask"], "0077");
+    assert!(
+        runs.iter().any(|r| r["annotations"]["cache"] == "cold"),
+        "{runs:?}"
+    );
+    let verify = &statement["predicate"]["buildDefinition"]["internalParameters"]["verify"];
+    assert_eq!(verify["runs"], 2);
+    assert_eq!(verify["reproducible"], true);
+}
