@@ -1,7 +1,8 @@
 //! mmdebstrap's command line against the host's Debian mirror, as root (issue 17, item 1): the
 //! one-liner `debroot build --variant=minbase trixie a.tar` builds the same bytes as the shipped
 //! `profiles/minbase.toml` (copied to a temporary folder, so that no lock is written into the
-//! checkout). Packages come from the content-addressed cache the other live tests share.
+//! checkout), and so does the built-in `minbase` built by name from a folder with no profile.
+//! Packages come from the content-addressed cache the other live tests share.
 
 use crate::common;
 
@@ -73,4 +74,18 @@ fn live_front_minbase_one_liner_equals_the_minbase_profile() {
             .collect::<Vec<_>>(),
         "the two locks hold the same packages"
     );
+
+    // The built-in profile by name, from a folder that holds no profile (issue 17, item 2):
+    // the same bytes again, its lock in the state folder, nothing written where it ran.
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let builtin = debroot(
+        &elsewhere,
+        &["build", "minbase", "../c.tar", "--cache-dir", cache],
+        &env,
+    );
+    assert_eq!(builtin.status.code(), Some(0), "{}", stderr(&builtin));
+    assert_eq!(sha("c.tar"), sha("b.tar"));
+    assert!(state.join("debroot/locks/builtin-minbase.lock").is_file());
+    assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
 }
