@@ -163,21 +163,25 @@ pub fn tree_order(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
 pub fn walk(root: &Path, owners: &dyn Owners) -> Result<Vec<Node>, OutputError> {
     let mut nodes = Vec::new();
     let mut seen_inodes: BTreeMap<(u64, u64), Vec<u8>> = BTreeMap::new();
-    let mut stack: Vec<Vec<u8>> = vec![Vec::new()];
+    // Whether each path is a directory to list: the root's from its metadata, the others' from
+    // the type their directory entry gives (no `stat` of every path twice).
+    let root_is_dir = fs::symlink_metadata(root)
+        .map_err(|source| OutputError::Walk {
+            path: root.to_path_buf(),
+            source,
+        })?
+        .is_dir();
+    let mut stack: Vec<(Vec<u8>, bool)> = vec![(Vec::new(), root_is_dir)];
     // Every path first, then sorted: the order does not depend on the directory's.
     let mut paths: Vec<Vec<u8>> = Vec::new();
-    while let Some(relative) = stack.pop() {
+    while let Some((relative, is_dir)) = stack.pop() {
         let full = if relative.is_empty() {
             root.to_path_buf()
         } else {
             root.join(std::ffi::OsStr::from_bytes_compat(&relative))
         };
         paths.push(relative.clone());
-        let meta = fs::symlink_metadata(&full).map_err(|source| OutputError::Walk {
-            path: full.clone(),
-            source,
-        })?;
-        if meta.is_dir() {
+        if is_dir {
             let entries = fs::read_dir(&full).map_err(|source| OutputError::Walk {
                 path: full.clone(),
                 source,
@@ -194,7 +198,16 @@ pub fn walk(root: &Path, owners: &dyn Owners) -> Result<Vec<Node>, OutputError> 
                 child.extend_from_slice(std::os::unix::ffi::OsStrExt::as_bytes(
                     entry.file_name().as_os_str(),
                 ));
-                stack.push(child);
+                // `DirEntry::file_type` never follows a link; where the directory entry has
+                // no type it stats the entry itself.
+                let is_dir = entry
+                    .file_type()
+                    .map_err(|source| OutputError::Walk {
+                        path: full.clone(),
+                        source,
+                    })?
+                    .is_dir();
+                stack.push((child, is_dir));
             }
         }
     }
