@@ -243,16 +243,27 @@ pub fn decode(
     if r.str()? != arch.as_str() {
         return Err(DecodeError("made for another architecture"));
     }
+    let all = Architecture::parse("all").map_err(|_| DecodeError("no `all` architecture"))?;
     let count = r.count(MIN_RECORD)?;
     let mut packages = Vec::with_capacity(count);
     for _ in 0..count {
-        let name = PackageName::parse(r.str()?).map_err(|_| DecodeError("invalid name"))?;
-        let version = Version::parse(r.str()?).map_err(|_| DecodeError("invalid version"))?;
-        let architecture =
-            Architecture::parse(r.str()?).map_err(|_| DecodeError("invalid architecture"))?;
-        if !architecture.is_all() && architecture != *arch {
-            return Err(DecodeError("package of another architecture"));
-        }
+        // As written by `encode`: exactly the text the value gives back (the form is canonical).
+        let text = r.str()?;
+        let name = PackageName::parse(text)
+            .ok()
+            .filter(|name| name.as_str() == text)
+            .ok_or(DecodeError("invalid name"))?;
+        let text = r.str()?;
+        let version = Version::parse(text)
+            .ok()
+            .filter(|version| version.as_str() == text)
+            .ok_or(DecodeError("invalid version"))?;
+        // The index's architecture or `all`, as the text parser accepted.
+        let architecture = match r.str()? {
+            text if text == arch.as_str() => arch.clone(),
+            text if text == all.as_str() => all.clone(),
+            _ => return Err(DecodeError("package of another architecture")),
+        };
         let multi_arch = multi_arch_of(r.u8()?)?;
         let essential = match r.u8()? {
             0 => false,
