@@ -2,7 +2,10 @@
 # How long `debroot lock` takes to resolve minbase, and minbase + the kiosk set (sway, wayvnc,
 # chromium, seatd, foot), from the warm index cache: verify the three suites' InRelease (one
 # request each), read and parse the cached indexes (~69,000 stanzas), build the universe,
-# resolve, write the lock. Prints the median wall time of N runs (default 5) of each.
+# resolve, write the lock. The parsed indexes are kept in the cache (derived blobs), so a warm run
+# decodes them instead of reading and parsing the text. Prints, for N runs (default 5) of each,
+# the median wall time, the median CPU time (user + sys: the machine may be shared) and the
+# median peak memory of the process (bench/peak.py).
 #
 # Usage: bash bench/resolve.sh [RUNS]
 set -euo pipefail
@@ -18,13 +21,16 @@ debroot="$PWD/target/release/debroot"
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 for profile in minbase kiosk; do
     "$debroot" -q lock "$work/$profile.toml" --cache-dir "$work/cache" >/dev/null  # warm the cache
-    times=()
+    times=() cpus=() peaks=()
     for _ in $(seq "$runs"); do
-        start=$(date +%s.%N)
-        "$debroot" -q lock --update "$work/$profile.toml" --cache-dir "$work/cache"
-        end=$(date +%s.%N)
-        times+=("$(python3 -c "print(round($end - $start, 3))")")
+        /usr/bin/time -f '%U %S' -o "$work/cpu" \
+            python3 bench/peak.py "$work/peak" -- \
+            "$debroot" -q lock --update "$work/$profile.toml" --cache-dir "$work/cache"
+        read -r seconds peak_kib <"$work/peak"
+        times+=("$(python3 -c "print(round($seconds, 3))")")
+        peaks+=("$((peak_kib / 1024))")
+        cpus+=("$(awk '{print $1 + $2}' "$work/cpu")")
     done
     packages=$(grep -c '^\[\[package\]\]' "$work/$profile.lock")
-    echo "$profile: $packages packages, median of $runs runs: $(median "${times[@]}") s (times: ${times[*]})"
+    echo "$profile: $packages packages, median of $runs runs: $(median "${times[@]}") s wall, $(median "${cpus[@]}") s cpu (incl. peak.py), peak $(median "${peaks[@]}") MiB (times: ${times[*]})"
 done

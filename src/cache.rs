@@ -628,6 +628,48 @@ impl Cache {
         }
     }
 
+    /// The bytes of the blob of `kind` derived from `source`, read and verified in one pass
+    /// (small derived data such as a parsed index), if the cache has it and it holds at most
+    /// `limit` bytes. A corrupt one is removed (and its record with it).
+    pub fn read_derived(
+        &self,
+        kind: &str,
+        source: &Sha256Digest,
+        limit: u64,
+    ) -> Result<Option<Vec<u8>>, CacheError> {
+        let path = self.derived_path(kind, source);
+        let Ok(text) = fs::read_to_string(&path) else {
+            return Ok(None);
+        };
+        let record = text.trim().split_once(' ').and_then(|(hex, size)| {
+            Some((Sha256Digest::parse(hex).ok()?, size.parse::<u64>().ok()?))
+        });
+        let found = match record {
+            Some((digest, size)) if size <= limit => self.read(&digest, size)?,
+            _ => Lookup::Miss,
+        };
+        match found {
+            Lookup::Hit(bytes) => Ok(Some(bytes)),
+            Lookup::Miss | Lookup::Corrupt(_) => {
+                let _ = fs::remove_file(&path);
+                Ok(None)
+            }
+        }
+    }
+
+    /// Stores `bytes` as the blob of `kind` derived from `source`.
+    pub fn insert_derived(
+        &self,
+        kind: &str,
+        source: &Sha256Digest,
+        bytes: &[u8],
+    ) -> Result<(), CacheError> {
+        let mut pending = self.begin_derived()?;
+        pending.write(bytes)?;
+        let (digest, size) = pending.commit_derived()?;
+        self.set_derived(kind, source, &digest, size)
+    }
+
     /// The derived blobs of `kind` whose source is in `sources`.
     fn derived_of(
         &self,

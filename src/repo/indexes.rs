@@ -28,6 +28,7 @@ use crate::error::{Classify, ExitClass};
 use crate::fetch::{FetchError, FetchErrorKind, Fetcher};
 use crate::redact::redact;
 use crate::repo::clearsign::{self, EnvelopeError};
+use crate::repo::compact;
 use crate::repo::packages::{self, PackagesError, PackagesIndex};
 use crate::repo::release::{
     self, CheckError, Expectation, FileEntry, Release, ReleaseError, TimeCheck,
@@ -609,10 +610,45 @@ async fn load_index(
     }
     let mut shown = redact(&url);
     let limit = uncompressed.size.min(MAX_INDEX_BYTES);
+    // The parsed index is kept in the cache, a blob derived from the index text (by the
+    // digest the Release gives it), verified like every blob and decoded with every value
+    // checked again (`compact`): a warm run neither reads nor parses the text.
+    let source = uncompressed.sha256;
+    let parsed = {
+        let (cache, arch) = (cache.clone(), arch.clone());
+        tokio::task::spawn_blocking(move || -> Result<Option<PackagesIndex>, CacheError> {
+            let Some(bytes) = cache.read_derived(compact::KIND, &source, MAX_INDEX_BYTES)? else {
+                return Ok(None);
+            };
+            // A blob that does not decode is parsed again from the text and replaced.
+            Ok(compact::decode(&bytes, &source, &arch).ok())
+        })
+        .await
+        .map_err(|e| IndexError::Internal(e.to_string()))??
+    };
+    if let Some(packages) = parsed {
+        return Ok(IndexFile {
+            component: component.to_owned(),
+            architecture: arch.clone(),
+            path,
+            compressed,
+            uncompressed,
+            cached: true,
+            packages,
+        });
+    }
     let parse = |text: Vec<u8>, shown: String, arch: Architecture| {
+        let cache = cache.clone();
         tokio::task::spawn_blocking(move || {
-            packages::parse(&text, &arch)
-                .map_err(|source| IndexError::Packages { url: shown, source })
+            let index = packages::parse(&text, &arch)
+                .map_err(|source| IndexError::Packages { url: shown, source })?;
+            drop(text);
+            cache.insert_derived(
+                compact::KIND,
+                &source,
+                &compact::encode(&index, &source, &arch),
+            )?;
+            Ok::<_, IndexError>(index)
         })
     };
     // The decompressed index is cached too (by its own digest from the Release): reading and

@@ -97,7 +97,7 @@ fn required<'a>(paragraph: &'a Paragraph<'_>, field: &str) -> Result<&'a str, St
 
 /// A pool path that stays inside the archive: relative, no `..`, no empty component, no URL
 /// scheme, no control characters or spaces.
-fn valid_filename(path: &str) -> bool {
+pub(crate) fn valid_filename(path: &str) -> bool {
     !path.is_empty()
         && !path.starts_with('/')
         && !path.contains("://")

@@ -143,6 +143,9 @@ impl Universe {
             rejected: BTreeMap::new(),
             relations: Vec::new(),
         };
+        universe
+            .entries
+            .reserve(parts.iter().map(|p| p.index.packages.len()).sum());
         for (suite_rank, part) in parts.into_iter().enumerate() {
             let Part {
                 suite,

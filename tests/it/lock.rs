@@ -623,3 +623,69 @@ fn a_snapshot_asked_for_is_never_replaced_by_the_locks_pin() {
             .contains(&format!("snapshot = \"{other}\""))
     );
 }
+
+/// The parsed index kept in the cache (`derived/packages-parsed-1`): a lock written from it is
+/// byte-identical to one written from the index text, and a damaged or forged parsed blob is
+/// never used: the text is parsed again and the blob replaced.
+#[test]
+fn the_parsed_index_in_the_cache_gives_the_same_lock_and_is_rebuilt_when_damaged() {
+    let fixture = fixture();
+    let cache = fixture.path().join("cache");
+    let records = cache.join("v1/derived/packages-parsed-1");
+    // From the text (nothing parsed in the cache yet).
+    ok(&fixture.run(&["lock", "p.toml"], &[]));
+    let from_text = fixture.read("p.lock");
+    let record_of = || {
+        let mut found: Vec<_> = std::fs::read_dir(&records)
+            .expect("parsed indexes recorded")
+            .map(|e| e.unwrap().path())
+            .collect();
+        found.sort();
+        assert!(!found.is_empty());
+        let text = std::fs::read_to_string(&found[0]).unwrap();
+        let (hex, _) = text.trim().split_once(' ').unwrap();
+        (
+            found[0].clone(),
+            cache.join("v1/sha256").join(&hex[..2]).join(hex),
+        )
+    };
+    let (record, blob) = record_of();
+    assert!(blob.exists());
+    // From the parsed index.
+    fixture.server.clear_log();
+    ok(&fixture.run(&["lock", "p.toml", "--update"], &[]));
+    assert_eq!(fixture.read("p.lock"), from_text);
+    assert!(
+        !fixture
+            .server
+            .requests()
+            .iter()
+            .any(|r| r.contains("Packages")),
+        "{:?}",
+        fixture.server.requests()
+    );
+    // A damaged blob fails its digest check; a forged one (a valid blob of other bytes, and a
+    // record naming it) does not decode: both are parsed again from the text.
+    let mut damaged = std::fs::read(&blob).unwrap();
+    let middle = damaged.len() / 2;
+    damaged[middle] ^= 0x55;
+    std::fs::write(&blob, &damaged).unwrap();
+    ok(&fixture.run(&["lock", "p.toml", "--update"], &[]));
+    assert_eq!(fixture.read("p.lock"), from_text);
+    let forged = b"debroot-packages forged";
+    let forged_hex = repo::sha256_hex(forged);
+    let forged_path = cache
+        .join("v1/sha256")
+        .join(&forged_hex[..2])
+        .join(&forged_hex);
+    std::fs::create_dir_all(forged_path.parent().unwrap()).unwrap();
+    std::fs::write(&forged_path, forged).unwrap();
+    std::fs::write(&record, format!("{forged_hex} {}\n", forged.len())).unwrap();
+    ok(&fixture.run(&["lock", "p.toml", "--update"], &[]));
+    assert_eq!(fixture.read("p.lock"), from_text);
+    // Replaced by a good one again.
+    let (_, rebuilt) = record_of();
+    assert_ne!(rebuilt, forged_path);
+    assert!(rebuilt.exists());
+    common::assert_cache_verified(&cache);
+}

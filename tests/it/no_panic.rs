@@ -406,6 +406,19 @@ proptest! {
     }
 
     #[test]
+    fn the_compact_index_decoder_never_panics(m in mutation()) {
+        use debroot::digest::Sha256Digest;
+        use debroot::repo::compact;
+        let amd64 = Architecture::parse("amd64").unwrap();
+        let source = Sha256Digest::of(b"");
+        let parsed = packages::parse(packages_seed(), &amd64).unwrap();
+        let input = mutate(&compact::encode(&parsed, &source, &amd64), &m);
+        if let Ok(index) = compact::decode(&input, &source, &amd64) {
+            prop_assert_eq!(compact::encode(&index, &source, &amd64), input);
+        }
+    }
+
+    #[test]
     fn clearsign_and_signatures_never_panic(m in mutation()) {
         let input = mutate(inrelease_seed(), &m);
         if let Ok(cleartext) = clearsign::split(&input) {
@@ -648,6 +661,14 @@ fn write_fuzz_corpus() {
 
     // deb822: the index, the `Release`, a `control` paragraph.
     write("deb822", "packages.txt", packages_seed());
+    // packages_compact: the seed index in the cache's compact form, and as text (the target
+    // reads both).
+    let amd64 = Architecture::parse("amd64").unwrap();
+    let parsed = packages::parse(packages_seed(), &amd64).unwrap();
+    let compact =
+        debroot::repo::compact::encode(&parsed, &debroot::digest::Sha256Digest::of(b""), &amd64);
+    write("packages_compact", "compact.bin", &compact);
+    write("packages_compact", "packages.txt", packages_seed());
     write("deb822", "release.txt", &release_seed());
     write("deb822", "control.txt", package.control().as_bytes());
 
