@@ -238,9 +238,10 @@ pub fn create(parent: &Path, name: &str) -> io::Result<PathBuf> {
     Err(io::Error::other("cannot create a unique work directory"))
 }
 
-/// Mount points at or below `path`, from `/proc/self/mountinfo`.
+/// Mount points at or below `path`, from `/proc/thread-self/mountinfo`: those of the calling
+/// thread's mount namespace (the root phases may run in one of their own, `pipeline::scratch`).
 pub fn mounts_below(path: &Path) -> Vec<PathBuf> {
-    let Ok(text) = std::fs::read_to_string("/proc/self/mountinfo") else {
+    let Ok(text) = std::fs::read_to_string("/proc/thread-self/mountinfo") else {
         return Vec::new();
     };
     let prefix = path.as_os_str().as_bytes();

@@ -44,6 +44,7 @@ pub mod local;
 pub mod locking;
 pub mod namespace;
 pub mod provenance;
+pub mod scratch;
 pub mod setup;
 pub mod write;
 
@@ -199,6 +200,7 @@ pub fn build(env: &Env<'_>, spec: &BuildSpec) -> Result<Report, Failure> {
                 hook_plan: &ready.hook_plan,
                 // Without root, extract mode (unshare mode as a user runs in the namespace).
                 private: !rustix::process::geteuid().is_root(),
+                keep_failed: spec.keep_failed,
             },
             &mut timings,
         )?,
@@ -261,6 +263,9 @@ pub struct RootJob<'a> {
     /// Built without root, so a directory output is made private (see
     /// [`write::write_output`]).
     pub private: bool,
+    /// `--keep-failed`: the tree is built beside the output, never in memory
+    /// ([`scratch`]).
+    pub keep_failed: bool,
 }
 
 /// The root phases, in order: extract, essential and install (with scripts), the hooks between
@@ -270,13 +275,22 @@ pub fn build_root(
     job: &RootJob<'_>,
     timings: &mut Timings,
 ) -> Result<Built, Failure> {
+    let reading = Instant::now();
+    let packages = extract::read_packages(env, job.lock, job.blobs)?;
+    let plan = extract::plan(&packages);
+    let read_time = reading.elapsed();
+    // Before anything is written in the root, the setup hooks' files included; dropped
+    // (unmounted) when the root phases end, whatever way they end.
+    let _scratch = in_memory(env, job, &packages);
+
     let runner = hook_plan::hook_runner(job.hook_plan, job.profile, job.root, job.mode, job.epoch)?;
     let mut hooks = hook_plan::Hooks::new(env, runner);
     hooks.run(Phase::Setup)?;
 
-    let phase = Instant::now();
-    let packages = extract::read_packages(env, job.lock, job.blobs)?;
-    let plan = extract::plan(&packages);
+    // The packages' reading counts in the extract phase, as it did.
+    let phase = Instant::now()
+        .checked_sub(read_time)
+        .unwrap_or_else(Instant::now);
     let (owners, filtered): (Box<dyn crate::output::Owners>, u64) = match job.mode {
         Mode::Extract => {
             let (owners, filtered) = extract::extract_all(env, job, &packages, &plan)?;
@@ -397,4 +411,39 @@ fn print_built(env: &Env<'_>, report: &Report, started: Instant) {
     }
     env.printer
         .detail(&format!("phases: {}", breakdown.join(", ")));
+}
+
+/// Mounts the work tree's `tmpfs` when [`scratch`] says it may, and says which it chose.
+fn in_memory(
+    env: &Env<'_>,
+    job: &RootJob<'_>,
+    packages: &[crate::unpack::batch::Package],
+) -> Option<scratch::Scratch> {
+    let needed = scratch::needed(packages);
+    let available = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|text| scratch::mem_available(&text));
+    let can_mount = rustix::process::geteuid().is_root();
+    if let Some(why) = scratch::refusal(job.format, job.keep_failed, can_mount, needed, available) {
+        env.printer.detail(&format!(
+            "the work tree is on disk, beside the output: {why}"
+        ));
+        return None;
+    }
+    match scratch::mount(job.root, needed) {
+        Ok(scratch) => {
+            env.printer.detail(&format!(
+                "the work tree is in memory (a private tmpfs of at most {} MiB)",
+                scratch.size >> 20
+            ));
+            Some(scratch)
+        }
+        Err(error) => {
+            env.printer.detail(&format!(
+                "the work tree is on disk, beside the output: cannot mount a tmpfs on `{}`: {error}",
+                job.root.display()
+            ));
+            None
+        }
+    }
 }

@@ -150,6 +150,7 @@ pub fn build_inner(env: &Env<'_>, spec: &BuildSpec, work: &Path) -> Result<(), F
             hook_plan: &hook_plan,
             // The user's build, as root of its user namespace.
             private: true,
+            keep_failed: spec.keep_failed,
         },
         &mut timings,
     );
