@@ -13,8 +13,8 @@
 #        bash bench/readme.sh bench.md      # the README's performance table replaced by it
 #
 #   --runs N   runs of each comparison (default 3; index and lock --update take 5 at least)
-#   --quick    one run of each, images for minbase only: checks that the scripts work, its
-#              figures are not medians
+#   --quick    one run of each, build and images for minbase only: checks that the scripts
+#              work (some 10 minutes), its figures are not medians
 #   --only L   comma-separated subset of: index,resolve,fetch,build,images,diff
 #
 # Run it on a quiet machine: the figures of a loaded one are not the machine's (the header
@@ -57,7 +57,7 @@ start=$EPOCHSECONDS
 wants index && step index - bash bench/index.sh "$([ $quick = 1 ] && echo 1 || echo $many)"
 wants resolve && step "lock --update" - bash bench/resolve.sh "$([ $quick = 1 ] && echo 1 || echo $many)"
 wants fetch && step fetch - bash bench/fetch.sh "$runs"
-wants build && step build mmdebstrap bash bench/build.sh all "$runs"
+wants build && step build mmdebstrap bash bench/build.sh "$([ $quick = 1 ] && echo minbase || echo all)" "$runs"
 wants images && step images mmdebstrap bash bench/images.sh "$([ $quick = 1 ] && echo minbase || echo all)" "$runs"
 wants diff && step diff diffoscope bash bench/diff.sh "$runs"
 
