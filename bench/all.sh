@@ -90,6 +90,7 @@ awk -F'\t' '{
     p = $8 " MiB"; if ($9 != "-") p = p " / " $9 " MiB"
     printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, d, $3, a, r, $6, $7, p
 }' "$rows"
+echo "bench/all.sh: each script's own report is in $log" >&2
 if [ ${#skipped[@]} -gt 0 ]; then
     echo
     printf 'Not measured: %s.\n' "${skipped[@]}"
