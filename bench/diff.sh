@@ -8,9 +8,14 @@
 # DIR when given, reusing A.tar and B.tar found there). Both tools write their report to
 # /dev/null; both exit 1 (the files differ), which is checked.
 #
+# With BENCH_TSV=FILE it appends the comparison and both tools' peak memory to FILE
+# (bench/lib.sh).
+#
 # Usage: sudo bash bench/diff.sh [RUNS] [DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 runs=${1:-3}
 command -v diffoscope >/dev/null || { echo "bench/diff.sh: apt-get install diffoscope" >&2; exit 2; }
 cargo build --release --quiet
@@ -30,26 +35,30 @@ if [ ! -f "$work/A.tar" ] || [ ! -f "$work/B.tar" ]; then
 fi
 echo "pair: $(du -h "$work/A.tar" | cut -f1) each, $(tar -tf "$work/A.tar" | wc -l) members"
 
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-# Seconds a command takes; its exit status must be 1 ("differ").
+# Seconds a command takes; its exit status must be 1 ("differ"). Its peak (KiB) goes to
+# $work/peak.
 timed() {
-    local start end status=0
-    start=$(date +%s.%N)
-    "$@" > /dev/null 2>&1 || status=$?
-    end=$(date +%s.%N)
+    local status=0 seconds peak
+    python3 bench/peak.py "$work/report" -- "$@" > /dev/null 2>&1 || status=$?
     [ "$status" = 1 ] || { echo "bench/diff.sh: $1 exited $status, expected 1" >&2; exit 2; }
-    python3 -c "print(round($end - $start, 3))"
+    read -r seconds peak < "$work/report"
+    echo "$peak" > "$work/peak"
+    python3 -c "print(round($seconds, 3))"
 }
 
-d_times=() o_times=()
+d_times=() o_times=() d_peaks=() o_peaks=()
 for run in $(seq "$runs"); do
     d_times+=("$(timed "$debroot" diff "$work/A.tar" "$work/B.tar")")
+    d_peaks+=("$(cat "$work/peak")")
     o_times+=("$(timed diffoscope --no-progress "$work/A.tar" "$work/B.tar")")
+    o_peaks+=("$(cat "$work/peak")")
     echo "run $run: debroot diff ${d_times[-1]} s, diffoscope ${o_times[-1]} s"
 done
 d=$(median "${d_times[@]}")
 o=$(median "${o_times[@]}")
 echo "median: debroot diff $d s, diffoscope $o s, ratio diffoscope/debroot" \
     "$(python3 -c "print(round($o / $d, 1))") (target >= 10)"
+bench_row "diff two minbase .tar vs diffoscope" "$d" diffoscope "$o" ">= 10" \
+    "$(median "${d_peaks[@]}")" "$(median "${o_peaks[@]}")"
 echo "debroot diff's report:"
 "$debroot" diff "$work/A.tar" "$work/B.tar" || true

@@ -3,10 +3,15 @@
 # `apt-get download` of the same package list from the same mirror, interleaved, N runs each
 # (default 3). Prints the medians and the ratio debroot/apt (the target is at most 0.5).
 #
+# With BENCH_TSV=FILE it appends the comparison to FILE (bench/lib.sh), the target written as
+# apt-get's time over debroot's, at least 2.
+#
 # Usage: bash bench/fetch.sh [RUNS] [PACKAGES...]
 # Default packages: the kiosk set on top of minbase (sway wayvnc chromium seatd foot).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 runs=${1:-3}
 shift || true
 include=("${@:-sway wayvnc chromium seatd foot}")
@@ -50,20 +55,24 @@ apt_opts=(-o "Dir=$apt_dir" -o "Dir::State::status=$apt_dir/var/lib/dpkg/status"
     -o "APT::Sandbox::User=root")
 apt-get "${apt_opts[@]}" -qq update
 
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-seconds() { python3 -c "print(round($2 - $1, 3))"; }
 debroot_times=()
 apt_times=()
+debroot_peaks=()
+apt_peaks=()
 for run in $(seq "$runs"); do
     rm -rf "$work/cache"
-    start=$(date +%s.%N)
-    "$debroot" -q fetch "$lock" --cache-dir "$work/cache"
-    debroot_times+=("$(seconds "$start" "$(date +%s.%N)")")
+    python3 bench/peak.py "$work/report" -- "$debroot" -q fetch "$lock" --cache-dir "$work/cache"
+    read -r seconds peak < "$work/report"
+    debroot_times+=("$seconds")
+    debroot_peaks+=("$peak")
 
     rm -rf "$work/download" && mkdir "$work/download"
-    start=$(date +%s.%N)
-    (cd "$work/download" && apt-get "${apt_opts[@]}" -qq download $packages >/dev/null)
-    apt_times+=("$(seconds "$start" "$(date +%s.%N)")")
+    # shellcheck disable=SC2086
+    (cd "$work/download" && python3 "$OLDPWD/bench/peak.py" "$work/report" -- \
+        apt-get "${apt_opts[@]}" -qq download $packages >/dev/null)
+    read -r seconds peak < "$work/report"
+    apt_times+=("$seconds")
+    apt_peaks+=("$peak")
     echo "run $run: debroot ${debroot_times[-1]} s, apt-get download ${apt_times[-1]} s"
 done
 downloaded=$(ls "$work/download" | wc -l)
@@ -71,3 +80,5 @@ downloaded=$(ls "$work/download" | wc -l)
 d=$(median "${debroot_times[@]}")
 a=$(median "${apt_times[@]}")
 echo "median: debroot fetch $d s, apt-get download $a s, ratio $(python3 -c "print(round($d / $a, 3))") (target <= 0.5)"
+bench_row "fetch kiosk set, cold cache ($count packages) vs apt-get download" "$d" \
+    "apt-get download" "$a" ">= 2" "$(median "${debroot_peaks[@]}")" "$(median "${apt_peaks[@]}")"

@@ -11,9 +11,17 @@
 # Both tools run with a warm package cache (mmdebstrap with its manual's sync-in/sync-out
 # cache hooks and eatmydata, as in bench/build.sh's "cached" configuration).
 #
+# Each run is preceded by bench/lib.sh `warm` (the tool's cache read into memory) and `settle`
+# (sync and wait for the dirty pages to drain).
+# With BENCH_TSV=FILE it appends one row per debroot format to FILE (bench/lib.sh): against
+# mmdebstrap's image of the same kind where it writes one (.squashfs against its .squashfs,
+# .ext4 against its .ext2), with the peak memory of each tool's process tree (bench/peak.py).
+#
 # Usage: sudo bash bench/images.sh [minbase|kiosk|all] [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 which=${1:-all}
 runs=${2:-3}
 [ "$(id -u)" = 0 ] || { echo "bench/images.sh: run as root (root mode for both tools)" >&2; exit 2; }
@@ -34,11 +42,13 @@ main=$(grep -v -- '-security' <<<"$uris" | awk 'NR == 1')
 security=$(grep -- '-security' <<<"$uris" | awk 'NR == 1')
 security=${security:-${main%/debian}/debian-security}
 
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-seconds() { # COMMAND...: runs it, prints its wall time in seconds
-    local start=$EPOCHREALTIME
-    "$@" >/dev/null 2>"$work/last.log" || { cat "$work/last.log" >&2; exit 1; }
-    python3 -c "print(round($EPOCHREALTIME - $start, 2))"
+seconds() { # COMMAND...: runs it, prints its wall time in seconds; its peak (KiB) in $work/peak
+    python3 bench/peak.py "$work/report" -- "$@" >/dev/null 2>"$work/last.log" \
+        || { cat "$work/last.log" >&2; exit 1; }
+    local t p
+    read -r t p < "$work/report"
+    echo "$p" > "$work/peak"
+    python3 -c "print(round($t, 2))"
 }
 
 bench() { # NAME INCLUDE...
@@ -67,13 +77,17 @@ bench() { # NAME INCLUDE...
     "${mm[@]}" trixie "$work/warm-up.tar" "${mm_sources[@]}" 2>/dev/null
     rm -f "$work"/warm-up.tar*
     local formats=(tar squashfs erofs ext4 mm.squashfs mm.ext2)
-    declare -A times sizes
+    declare -A times sizes peaks
     for run in $(seq "$runs"); do
         local line="$name run $run:"
         for format in "${formats[@]}"; do
             local out="$work/$name.$format"
             rm -f "$out"*
-            sync
+            case $format in
+                mm.*) warm "$mm_cache" ;;
+                *) warm "$work/cache" ;;
+            esac
+            settle
             local t
             case $format in
                 tar) t=$(seconds "$debroot" -q build "$profile" -o "$out" --cache-dir "$work/cache") ;;
@@ -81,6 +95,7 @@ bench() { # NAME INCLUDE...
                 *) t=$(seconds "$debroot" -q build "$profile" -o "$out" --verity --cache-dir "$work/cache") ;;
             esac
             times[$format]="${times[$format]:-} $t"
+            peaks[$format]="${peaks[$format]:-} $(cat "$work/peak")"
             sizes[$format]=$(stat -c %s "$out")
             line="$line $format ${t}s"
         done
@@ -97,6 +112,27 @@ bench() { # NAME INCLUDE...
         printf '%s: %-12s %10s %8s %12s\n' "$name" "$format" "$m" \
             "$(python3 -c "print(round($m / $tar_median, 2))")" \
             "$(python3 -c "print(round(${sizes[$format]} / 1048576, 1))")"
+    done
+    local label=$name
+    [ "$name" = kiosk ] && label="kiosk set"
+    for format in tar squashfs erofs ext4; do
+        local anchor=- anchor_s=- anchor_peak=- what="build $label .$format"
+        case $format in
+            squashfs) anchor=mm.squashfs ;;
+            ext4) anchor=mm.ext2 ;;
+        esac
+        [ "$format" = tar ] || what="$what --verity"
+        if [ "$anchor" != - ]; then
+            # shellcheck disable=SC2086
+            anchor_s=$(median ${times[$anchor]})
+            # shellcheck disable=SC2086
+            anchor_peak=$(median ${peaks[$anchor]})
+            what="$what vs mmdebstrap .${anchor#mm.}"
+            anchor="mmdebstrap cached .${anchor#mm.}"
+        fi
+        # shellcheck disable=SC2086
+        bench_row "$what" "$(median ${times[$format]})" "$anchor" "$anchor_s" - \
+            "$(median ${peaks[$format]})" "$anchor_peak"
     done
 }
 

@@ -7,9 +7,14 @@
 # the median wall time, the median CPU time (user + sys: the machine may be shared) and the
 # median peak memory of the process (bench/peak.py).
 #
+# With BENCH_TSV=FILE it appends each profile's median and peak memory to FILE (bench/lib.sh);
+# the kiosk set's target (issue 19): under 0.25 s and 128 MiB.
+#
 # Usage: bash bench/resolve.sh [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 runs=${1:-5}
 cargo build --release --quiet
 work=$(mktemp -d)
@@ -18,10 +23,9 @@ cp profiles/minbase.toml "$work/minbase.toml"
 sed 's/^include = \[\]/include = ["sway", "wayvnc", "chromium", "seatd", "foot"]/' \
     profiles/minbase.toml > "$work/kiosk.toml"
 debroot="$PWD/target/release/debroot"
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 for profile in minbase kiosk; do
     "$debroot" -q lock "$work/$profile.toml" --cache-dir "$work/cache" >/dev/null  # warm the cache
-    times=() cpus=() peaks=()
+    times=() cpus=() peaks=() kibs=()
     for _ in $(seq "$runs"); do
         /usr/bin/time -f '%U %S' -o "$work/cpu" \
             python3 bench/peak.py "$work/peak" -- \
@@ -29,8 +33,16 @@ for profile in minbase kiosk; do
         read -r seconds peak_kib <"$work/peak"
         times+=("$(python3 -c "print(round($seconds, 3))")")
         peaks+=("$((peak_kib / 1024))")
+        kibs+=("$peak_kib")
         cpus+=("$(awk '{print $1 + $2}' "$work/cpu")")
     done
     packages=$(grep -c '^\[\[package\]\]' "$work/$profile.lock")
     echo "$profile: $packages packages, median of $runs runs: $(median "${times[@]}") s wall, $(median "${cpus[@]}") s cpu (incl. peak.py), peak $(median "${peaks[@]}") MiB (times: ${times[*]})"
+    if [ "$profile" = kiosk ]; then
+        bench_row "lock --update kiosk set (warm index cache)" "$(median "${times[@]}")" - - \
+            "< 0.25 s" "$(median "${kibs[@]}")" - 128
+    else
+        bench_row "lock --update minbase (warm index cache)" "$(median "${times[@]}")" - - - \
+            "$(median "${kibs[@]}")" -
+    fi
 done
