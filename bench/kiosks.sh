@@ -155,7 +155,7 @@ stop_kiosks() {
     for pid in "${nspawn_pids[@]}"; do
         kill -TERM "$pid" 2> /dev/null || true
     done
-    for _ in $(seq 600); do
+    for _ in $(seq 300); do
         local running=0
         for pid in "${nspawn_pids[@]}"; do
             ! kill -0 "$pid" 2> /dev/null || running=1
@@ -165,7 +165,7 @@ stop_kiosks() {
     done
     for pid in "${nspawn_pids[@]}"; do
         if kill -0 "$pid" 2> /dev/null; then
-            say "a kiosk (systemd-nspawn $pid) did not power off in 60s; killing it"
+            say "a kiosk (systemd-nspawn $pid) did not power off in 30s; killing it"
             pkill -KILL -P "$pid" 2> /dev/null || true
             sleep 1
             kill -KILL "$pid" 2> /dev/null || true
