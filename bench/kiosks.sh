@@ -315,6 +315,14 @@ quantile() {
     printf '%s\n' "$@" | sort -g | awk -v q="$q" '{ a[NR] = $1 }
         END { r = int(q * NR + 0.999999); if (r < 1) r = 1; print a[r] }'
 }
+# kiosk_scope I: the cgroup (below /sys/fs/cgroup) machined made for kiosk I (machined mode).
+kiosk_scope() {
+    local unit scope
+    unit=$(machinectl show -P Unit "${names[$1]}") && [ -n "$unit" ] &&
+        scope=$(systemctl show -P ControlGroup "$unit") && [ -n "$scope" ] ||
+        die "no cgroup for machine ${names[$1]}"
+    echo "$scope"
+}
 # kiosk_cpu I: prints the CPU time (user + system, in seconds) kiosk I has used so far.
 kiosk_cpu() {
     if [ "$cgroup_mode" = v1 ]; then
@@ -325,8 +333,7 @@ kiosk_cpu() {
         fi
     else
         local scope
-        scope=$(systemctl show -P ControlGroup "machine-${names[$1]}.scope" 2> /dev/null) ||
-            scope=$(machinectl show -P ControlGroup "${names[$1]}")
+        scope=$(kiosk_scope "$1")
         awk '$1 == "usage_usec" { printf "%.2f\n", $2 / 1e6 }' "/sys/fs/cgroup$scope/cpu.stat"
     fi
 }
@@ -339,8 +346,7 @@ kiosk_memory() {
             END { print usage, private }' "$d/memory.stat"
     else
         local scope
-        scope=$(systemctl show -P ControlGroup "machine-${names[$1]}.scope" 2> /dev/null) ||
-            scope=$(machinectl show -P ControlGroup "${names[$1]}")
+        scope=$(kiosk_scope "$1")
         awk -v usage="$(cat "/sys/fs/cgroup$scope/memory.current")" '
             $1 == "anon" || $1 == "shmem" { private += $2 }
             END { print usage, private }' "/sys/fs/cgroup$scope/memory.stat"
