@@ -50,6 +50,8 @@ case "$1" in -*) usage ;; esac
 started=$EPOCHREALTIME
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
+# shellcheck source=lib/kiosk.sh
+. "$here/lib/kiosk.sh"
 mkdir -p "$1"
 outdir=$(cd "$1" && pwd)
 case "$outdir/" in "$repo"/*)
@@ -86,8 +88,7 @@ for command in "${needed[@]}"; do
     command -v "$command" > /dev/null || die "\`$command\` is not installed"
 done
 for port in "$http_port" "$vnc_port"; do
-    "$python" -c 'import socket, sys; socket.create_server(("127.0.0.1", int(sys.argv[1])))' \
-        "$port" 2> /dev/null || die "port $port on 127.0.0.1 is in use (KIOSK_SMOKE_*_PORT)"
+    kiosk_port_free "$python" "$port" || die "port $port on 127.0.0.1 is in use (KIOSK_SMOKE_*_PORT)"
 done
 
 # --- cleanup, whatever happens ---------------------------------------------------------------
@@ -124,13 +125,11 @@ stop_container() {
         fi
     fi
     wait "$pid" 2> /dev/null || true
-    local left=0 proc
+    local left=0 pid
     if [ -n "$pidns" ]; then
-        for proc in /proc/[0-9]*; do
-            if [ "$(readlink "$proc/ns/pid" 2> /dev/null)" = "$pidns" ]; then
-                say "left behind: process ${proc#/proc/} ($(cat "$proc/comm" 2> /dev/null))"
-                left=1
-            fi
+        for pid in $(kiosk_container_processes "$pidns"); do
+            say "left behind: process $pid ($(cat "/proc/$pid/comm" 2> /dev/null))"
+            left=1
         done
     fi
     if [ "$image_mode" -eq 1 ] && [ -n "$(losetup -j "$work/boot.squashfs" 2> /dev/null)" ]; then
@@ -235,22 +234,7 @@ if [ "$image_mode" -eq 1 ]; then
 fi
 
 # --- the page --------------------------------------------------------------------------------
-write_page() {
-    local blocks="" colour
-    for colour in "$@"; do
-        blocks="$blocks<div style=\"background:#$colour\"></div>"
-    done
-    cat > "$work/www/kiosk.html.part" << HTML
-<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>debroot kiosk smoke test</title>
-<style>
-html, body { margin: 0; width: 100%; height: 100%; overflow: hidden; }
-body { display: grid; grid-template-columns: repeat(3, 1fr); grid-template-rows: repeat(2, 1fr); }
-</style></head>
-<body>$blocks</body></html>
-HTML
-    mv "$work/www/kiosk.html.part" "$work/www/kiosk.html"
-}
+write_page() { kiosk_write_page "$work/www/kiosk.html" "$@"; }
 
 "$python" -m http.server "$http_port" --bind 127.0.0.1 --directory "$work/www" \
     > "$work/http.log" 2>&1 &
@@ -258,15 +242,7 @@ http_pid=$!
 
 # --- boot, wait, capture ---------------------------------------------------------------------
 # Prints the pid of each process of the container whose command name is $1.
-container_processes() {
-    local proc
-    for proc in /proc/[0-9]*; do
-        if [ "$(readlink "$proc/ns/pid" 2> /dev/null)" = "$pidns" ] &&
-            [ "$(cat "$proc/comm" 2> /dev/null)" = "$1" ]; then
-            echo "${proc#/proc/}"
-        fi
-    done
-}
+container_processes() { kiosk_container_processes "$pidns" "$1"; }
 
 # boot NAME: boots the tree, waits for the session, leaves the container running.
 boot() {

@@ -8,7 +8,7 @@ through the image's own wayvnc. Python 3 standard library only, so that it runs 
 
 connects to the RFB server (retrying until --timeout), asks for whole frames, and stops at the
 first frame whose blocks all have their expected colours (exit 0), or at the deadline (exit 1).
-Either way the last frame is written to --png. `--png-only` captures one frame and exits.
+Either way the last frame is written to --png (once, at the end). `--png-only` captures one frame and exits.
 `--check PNG` runs the same colour check on a PNG this script wrote, without a server.
 
 The page the grid describes is `columns x rows` blocks of equal size filling the screen, listed
@@ -94,7 +94,7 @@ class RfbClient:
         self.sock.sendall(struct.pack(">B3x", 0) + pixel_format)
         # SetEncodings: Raw (0) only.
         self.sock.sendall(struct.pack(">BxHi", 2, 1, 0))
-        self.frame = [0] * (self.width * self.height)
+        self.frame = Frame(self.width, self.height)
 
     def _reason(self):
         (length,) = struct.unpack(">I", recv_exact(self.sock, 4))
@@ -129,21 +129,37 @@ class RfbClient:
             raise RfbError(f"rectangle {width}x{height}+{x}+{y} is outside the frame")
         data = recv_exact(self.sock, width * height * 4)
         for row in range(height):
-            start = row * width * 4
-            line = data[start : start + width * 4]
-            offset = (y + row) * self.width + x
-            for column in range(width):
-                blue, green, red = line[column * 4], line[column * 4 + 1], line[column * 4 + 2]
-                self.frame[offset + column] = (red << 16) | (green << 8) | blue
+            start = ((y + row) * self.width + x) * 4
+            self.frame.bgrx[start : start + width * 4] = data[row * width * 4 : (row + 1) * width * 4]
 
 
-def write_png(path, width, height, pixels):
-    """Write 0xRRGGBB pixels (row by row) as an 8-bit RGB PNG."""
+class Frame:
+    """A frame as the server sent it (B, G, R, padding per pixel, row by row), decoded only where
+    read: pixel `frame[i]` is 0xRRGGBB. Decoding every pixel of every frame in Python cost about a
+    second of CPU per frame, which many captures at once (bench/kiosks.sh) cannot afford."""
+
+    def __init__(self, width, height):
+        self.width, self.height = width, height
+        self.bgrx = bytearray(width * height * 4)
+
+    def __getitem__(self, index):
+        blue, green, red = self.bgrx[index * 4 : index * 4 + 3]
+        return (red << 16) | (green << 8) | blue
+
+    def rgb_row(self, row):
+        line = self.bgrx[row * self.width * 4 : (row + 1) * self.width * 4]
+        rgb = bytearray(self.width * 3)
+        rgb[0::3], rgb[1::3], rgb[2::3] = line[2::4], line[1::4], line[0::4]
+        return rgb
+
+
+def write_png(path, frame):
+    """Write a Frame as an 8-bit RGB PNG."""
+    width, height = frame.width, frame.height
     raw = bytearray()
     for row in range(height):
         raw.append(0)  # filter type None
-        for value in pixels[row * width : (row + 1) * width]:
-            raw += bytes(((value >> 16) & 255, (value >> 8) & 255, value & 255))
+        raw += frame.rgb_row(row)
 
     def chunk(kind, data):
         body = kind + data
@@ -221,6 +237,7 @@ def parse_args():
     parser.add_argument("--colours", help="the blocks' colours, RRGGBB, comma-separated, row by row")
     parser.add_argument("--tolerance", type=float, default=24.0)
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds until giving up")
+    parser.add_argument("--interval", type=float, default=1.0, help="seconds between frames")
     parser.add_argument("--size", help="the frame size the server must have, WIDTHxHEIGHT")
     parser.add_argument("--png-only", action="store_true", help="capture one frame, check nothing")
     parser.add_argument("--check", action="store_true", help="check --png, connect to nothing")
@@ -244,7 +261,7 @@ def main():
 
     started = time.monotonic()
     deadline = started + args.timeout
-    client, last_error, problems, frames = None, None, None, 0
+    client, last_error, problems, frames, frame = None, None, None, 0, None
     while time.monotonic() < deadline:
         try:
             if client is None:
@@ -253,14 +270,16 @@ def main():
                     raise RfbError(f"the frame is {client.width}x{client.height}, not {args.size}")
             client.request_frame()
             frames += 1
-            write_png(args.png, client.width, client.height, client.frame)
+            frame = client.frame
             if args.png_only:
+                write_png(args.png, frame)
                 print(f"captured {client.width}x{client.height} from {client.name!r}")
                 return 0
             problems = check_grid(
                 client.width, client.height, client.frame, columns, rows, colours, args.tolerance
             )
             if not problems:
+                write_png(args.png, frame)
                 print(
                     f"frame {frames} ({client.width}x{client.height}, {client.name!r}) shows the "
                     f"expected page after {time.monotonic() - started:.1f}s"
@@ -273,7 +292,9 @@ def main():
             if isinstance(error, RfbError) and "not None" in str(error):
                 sys.exit(f"error: {error}")
             last_error = error
-        time.sleep(1)
+        time.sleep(args.interval)
+    if frame is not None:
+        write_png(args.png, frame)
     if problems:
         for problem in problems:
             print(f"mismatch: {problem}", file=sys.stderr)
