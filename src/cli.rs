@@ -361,6 +361,9 @@ pub enum OutputFormatArg {
     Oci,
     /// An OCI image layout as a tar archive, as `.oci.tar` names.
     OciArchive,
+    /// A bootable A/B disk image (GPT, ESP, verity root slots), as `.img` or `.raw` names,
+    /// and its update bundle `OUTPUT.update/`.
+    Disk,
 }
 
 impl OutputFormatArg {
@@ -379,6 +382,7 @@ impl OutputFormatArg {
             OutputFormatArg::Ext4 => OutputFormat::Ext4,
             OutputFormatArg::Oci => OutputFormat::Oci,
             OutputFormatArg::OciArchive => OutputFormat::OciArchive,
+            OutputFormatArg::Disk => OutputFormat::Disk,
         }
     }
 }

@@ -131,6 +131,10 @@ fn verity_of(
     format: OutputFormat,
 ) -> Result<bool, Failure> {
     let stdout = is_stdout(output);
+    if format == OutputFormat::Disk && !stdout {
+        // A disk's root slot is always verified: its hash partition is part of the layout.
+        return Ok(true);
+    }
     if args.verity {
         if stdout {
             return Err(CommandError::VerityNeedsImage("stdout".into()).into());

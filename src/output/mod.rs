@@ -71,6 +71,8 @@ pub fn format_of(path: &Path) -> Option<OutputFormat> {
         Some(OutputFormat::Erofs)
     } else if name.ends_with(".ext4") {
         Some(OutputFormat::Ext4)
+    } else if name.ends_with(".img") || name.ends_with(".raw") {
+        Some(OutputFormat::Disk)
     } else {
         None
     }
@@ -88,6 +90,7 @@ pub const FORMAT_NAMES: &[&str] = &[
     "ext4",
     "oci",
     "oci-archive",
+    "disk",
     "null",
 ];
 
@@ -568,7 +571,8 @@ pub fn write_tarball<W: Write>(
         | OutputFormat::Erofs
         | OutputFormat::Ext4
         | OutputFormat::Oci
-        | OutputFormat::OciArchive => {
+        | OutputFormat::OciArchive
+        | OutputFormat::Disk => {
             write_tar(root, nodes, hashing)?
                 .flush()
                 .map_err(write_error)?;
