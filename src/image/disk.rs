@@ -186,7 +186,9 @@ pub fn pe_end(image: &[u8]) -> Result<(u64, u64), String> {
     let optional = u16_at(pe + 20)? as usize;
     let alignment = u32_at(pe + 24 + 32)?.max(4096);
     if !alignment.is_power_of_two() {
-        return Err(format!("section alignment {alignment} is not a power of two"));
+        return Err(format!(
+            "section alignment {alignment} is not a power of two"
+        ));
     }
     let table = pe + 24 + optional;
     let mut end = 0u64;
@@ -371,7 +373,10 @@ pub struct Disk {
 fn run(mut command: Command, epoch: i64, package: &'static str) -> Result<Vec<u8>, DiskError> {
     command
         .env_clear()
-        .env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+        .env(
+            "PATH",
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        )
         .env("LC_ALL", "C")
         .env("TZ", "UTC")
         .env("SOURCE_DATE_EPOCH", epoch.to_string())
@@ -510,7 +515,11 @@ fn make_uki(input: &Input<'_>) -> Result<(PathBuf, String, String), DiskError> {
     let command_line = command_line(&String::from_utf8_lossy(&cmdline), &input.root_hash);
     let sections: [(&str, PathBuf, Vec<u8>); 5] = [
         (".osrel", work.join("osrel"), os_release),
-        (".cmdline", work.join("cmdline"), command_line.clone().into_bytes()),
+        (
+            ".cmdline",
+            work.join("cmdline"),
+            command_line.clone().into_bytes(),
+        ),
         (".uname", work.join("uname"), version.clone().into_bytes()),
         (
             ".initrd",
@@ -567,13 +576,17 @@ fn make_esp(
 ) -> Result<PathBuf, DiskError> {
     let work = input.work;
     let loader = work.join("systemd-bootx64.efi");
-    write_file(&loader, &read_tree(input.tree, SYSTEMD_BOOT).map_err(|e| match e {
-        DiskError::Read { .. } => DiskError::Tree {
-            what: "systemd-boot (package `systemd-boot-efi`)".into(),
-            found: format!("no `/{SYSTEMD_BOOT}`"),
-        },
-        other => other,
-    })?, input.epoch)?;
+    write_file(
+        &loader,
+        &read_tree(input.tree, SYSTEMD_BOOT).map_err(|e| match e {
+            DiskError::Read { .. } => DiskError::Tree {
+                what: "systemd-boot (package `systemd-boot-efi`)".into(),
+                found: format!("no `/{SYSTEMD_BOOT}`"),
+            },
+            other => other,
+        })?,
+        input.epoch,
+    )?;
     let conf = work.join("loader.conf");
     write_file(&conf, LOADER_CONF.as_bytes(), input.epoch)?;
     set_time(uki, input.epoch)?;
@@ -661,15 +674,33 @@ pub fn definitions(
         ),
         (
             "21-root-a-verity.conf",
-            part("root-x86-64-verity", verity.1, verity.2, verity_size, Some(verity.0)),
+            part(
+                "root-x86-64-verity",
+                verity.1,
+                verity.2,
+                verity_size,
+                Some(verity.0),
+            ),
         ),
         (
             "30-root-b.conf",
-            part("root-x86-64", &slot_label('b', false, None), empty.0, slot_size, None),
+            part(
+                "root-x86-64",
+                &slot_label('b', false, None),
+                empty.0,
+                slot_size,
+                None,
+            ),
         ),
         (
             "31-root-b-verity.conf",
-            part("root-x86-64-verity", &slot_label('b', true, None), empty.1, verity_size, None),
+            part(
+                "root-x86-64-verity",
+                &slot_label('b', true, None),
+                empty.1,
+                verity_size,
+                None,
+            ),
         ),
     ]
 }
@@ -734,7 +765,12 @@ pub fn write(input: &Input<'_>) -> Result<Disk, DiskError> {
     let mut repart = Command::new("systemd-repart");
     repart
         .arg(format!("--definitions={}", defs.display()))
-        .args(["--empty=create", "--size=auto", "--dry-run=no", "--no-pager"])
+        .args([
+            "--empty=create",
+            "--size=auto",
+            "--dry-run=no",
+            "--no-pager",
+        ])
         .arg(format!(
             "--seed={}",
             uuid_text(&input.params.uuid("repart-seed"))

@@ -22,6 +22,7 @@ mod cli_profile;
 mod contrib;
 mod debian_vs_dpkg;
 mod diff;
+mod disk;
 mod fetch;
 mod front;
 mod hook_helpers;
