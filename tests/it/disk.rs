@@ -40,6 +40,12 @@ fn noise(n: usize, seed: u8) -> Vec<u8> {
 }
 
 fn fixture(with_kernel: bool) -> Fixture {
+    fixture_with(with_kernel, 3)
+}
+
+/// The fixture, its payload's bytes from `payload` (another value: another root, another root
+/// hash).
+pub fn fixture_with(with_kernel: bool, payload: u8) -> Fixture {
     let mut boot = Package::new("boot-bits", "1.0")
         .member(Member::file(
             STUB.replacen('/', "./", 1).as_str(),
@@ -81,7 +87,7 @@ fn fixture(with_kernel: bool) -> Fixture {
         Package::new("payload", "1.0").member(Member::file(
             "./usr/share/payload/data",
             0o644,
-            &noise(1_500_000, 3),
+            &noise(1_500_000, payload),
         )),
     ]));
     fixture.write_profile(
@@ -92,14 +98,19 @@ fn fixture(with_kernel: bool) -> Fixture {
 }
 
 fn build(fixture: &Fixture, output: &str) {
+    build_at(fixture, output, EPOCH);
+}
+
+/// Builds `output` with `SOURCE_DATE_EPOCH` `epoch` (the disk's version).
+pub fn build_at(fixture: &Fixture, output: &str, epoch: &str) {
     let out = fixture.run(
         &["build", "p.toml", "-o", output, "--mode", "extract"],
-        &[("SOURCE_DATE_EPOCH", EPOCH)],
+        &[("SOURCE_DATE_EPOCH", epoch)],
     );
     assert_eq!(out.status.code(), Some(0), "{output}: {}", stderr(&out));
 }
 
-fn run(command: &mut Command) -> Vec<u8> {
+pub fn run(command: &mut Command) -> Vec<u8> {
     let out = command.output().unwrap();
     assert!(
         out.status.success(),
@@ -119,7 +130,7 @@ fn cut(image: &Path, offset: u64, len: u64, to: &Path) {
     std::fs::write(to, bytes).unwrap();
 }
 
-fn require_tools() {
+pub fn require_tools() {
     common::tools::require("systemd-repart");
     common::tools::require("objcopy");
     common::tools::require("mkfs.fat");

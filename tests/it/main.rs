@@ -42,6 +42,7 @@ mod oci;
 mod path_filters;
 mod privileged;
 mod privileged_build;
+mod privileged_disk;
 mod privileged_hooks;
 mod privileged_image_erofs;
 mod privileged_image_ext4;
