@@ -400,7 +400,7 @@ pub struct BuildArgs {
     pub rest: Vec<String>,
 
     /// Where to write the root filesystem: a directory, a .tar[.gz|.xz|.zst] file, a
-    /// .squashfs, .erofs or .ext4 image, or `-` for stdout (never a terminal; `--format`,
+    /// .squashfs, .erofs or .ext4 image, an .img disk image, or `-` for stdout (never a terminal; `--format`,
     /// default tar). The second positional argument says the same.
     #[arg(short, long, value_name = "OUTPUT")]
     pub output: Option<PathBuf>,
@@ -488,7 +488,8 @@ pub struct FrontArgs {
     pub mode: Option<String>,
 
     /// Output format: auto, directory (dir), tar, tar.gz, tar.xz, tar.zst, squashfs, erofs,
-    /// ext4 or null [default: from the output's name, else the profile's `output.format`].
+    /// ext4, oci, oci-archive, disk (a bootable A/B disk image) or null [default: from the
+    /// output's name, else the profile's `output.format`].
     #[arg(long, value_name = "FORMAT")]
     pub format: Option<String>,
 

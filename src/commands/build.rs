@@ -173,6 +173,9 @@ fn format_of(
         if matches!(format, OutputFormat::Dir | OutputFormat::Oci) {
             return Err(CommandError::FolderToStdout.into());
         }
+        if format == OutputFormat::Disk {
+            return Err(CommandError::DiskToStdout.into());
+        }
         if format != OutputFormat::Null && std::io::IsTerminal::is_terminal(&std::io::stdout()) {
             return Err(CommandError::TarballToTerminal.into());
         }
