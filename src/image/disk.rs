@@ -160,8 +160,10 @@ pub fn esp_size(uki: u64, loader: u64) -> u64 {
     round_mib((3 * uki + 2 * loader + 8 * MIB).max(64 * MIB))
 }
 
-/// The end (virtual address plus size) of the last section of a PE image, rounded up to the
-/// image's section alignment, and that alignment: where sections can be added.
+/// The end of the last section of a PE image as objcopy's `--change-section-vma` takes it (the
+/// image base plus the section's relative address and size), rounded up to the image's section
+/// alignment (at least 4 KiB), and that alignment: where sections can be added. (systemd 252's
+/// stub has image base 0, 257's does not: a VMA without it puts the sections outside the image.)
 pub fn pe_end(image: &[u8]) -> Result<(u64, u64), String> {
     let u16_at = |at: usize| -> Result<u64, String> {
         image
@@ -190,6 +192,15 @@ pub fn pe_end(image: &[u8]) -> Result<(u64, u64), String> {
             "section alignment {alignment} is not a power of two"
         ));
     }
+    let base = match u16_at(pe + 24)? {
+        0x20b => {
+            let low = u32_at(pe + 24 + 24)?;
+            let high = u32_at(pe + 24 + 28)?;
+            low | high << 32
+        }
+        0x10b => u32_at(pe + 24 + 28)?,
+        magic => return Err(format!("unknown optional header magic {magic:#x}")),
+    };
     let table = pe + 24 + optional;
     let mut end = 0u64;
     for i in 0..sections {
@@ -201,7 +212,10 @@ pub fn pe_end(image: &[u8]) -> Result<(u64, u64), String> {
     if end == 0 {
         return Err("no sections".into());
     }
-    Ok((end.div_ceil(alignment) * alignment, alignment))
+    let end = base
+        .checked_add(end.div_ceil(alignment) * alignment)
+        .ok_or("the image base overflows")?;
+    Ok((end, alignment))
 }
 
 /// Sets a PE image's time stamp to `epoch` (objcopy writes the time of its run) and recomputes
@@ -557,6 +571,8 @@ fn make_uki(input: &Input<'_>) -> Result<(PathBuf, String, String), DiskError> {
         reason,
     })?;
     write_file(&uki, &bytes, input.epoch)?;
+    std::fs::set_permissions(&uki, std::os::unix::fs::PermissionsExt::from_mode(0o644))
+        .map_err(io("set the mode of", &uki))?;
     for (_, path, _) in &sections {
         let _ = std::fs::remove_file(path);
     }
@@ -838,6 +854,33 @@ mod tests {
             command_line("quiet  ro\nroothash=00 console=ttyS0\n", &hash),
             format!("quiet ro console=ttyS0 roothash={}", "ab".repeat(32))
         );
+    }
+
+    /// A PE32+ header with one section, as systemd 257's stub has it: an image base that is not
+    /// zero, which the VMAs objcopy takes include.
+    #[test]
+    fn pe_end_adds_the_image_base() {
+        let mut pe = vec![0u8; 0x40 + 24 + 240 + 40];
+        pe[..2].copy_from_slice(b"MZ");
+        pe[0x3c] = 0x40;
+        pe[0x40..0x44].copy_from_slice(b"PE\0\0");
+        pe[0x40 + 6] = 1;
+        pe[0x40 + 20] = 240;
+        let optional = 0x40 + 24;
+        pe[optional..optional + 2].copy_from_slice(&0x20bu16.to_le_bytes());
+        pe[optional + 24..optional + 32].copy_from_slice(&0x1_4df9_0000u64.to_le_bytes());
+        pe[optional + 32..optional + 36].copy_from_slice(&0x1000u32.to_le_bytes());
+        let section = optional + 240;
+        pe[section + 8..section + 12].copy_from_slice(&0x1234u32.to_le_bytes());
+        pe[section + 12..section + 16].copy_from_slice(&0x5000u32.to_le_bytes());
+        assert_eq!(pe_end(&pe), Ok((0x1_4df9_7000, 0x1000)));
+        // A 512-byte alignment is raised to 4 KiB; a base of 0 (systemd 252's stub) stays.
+        pe[optional + 24..optional + 32].copy_from_slice(&0u64.to_le_bytes());
+        pe[optional + 32..optional + 36].copy_from_slice(&0x200u32.to_le_bytes());
+        assert_eq!(pe_end(&pe), Ok((0x7000, 0x1000)));
+        let mut fixed = pe.clone();
+        fix_pe(&mut fixed, 1_700_000_000).unwrap();
+        assert_eq!(&fixed[0x48..0x4c], &1_700_000_000u32.to_le_bytes());
     }
 
     #[test]
