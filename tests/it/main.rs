@@ -30,6 +30,7 @@ mod index;
 mod live;
 mod live_arch;
 mod live_build;
+mod live_disk;
 mod live_front;
 mod live_kiosk;
 mod live_oci;
