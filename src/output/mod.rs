@@ -709,7 +709,10 @@ mod tests {
         assert_eq!(unknown("rootfs"), None);
         assert_eq!(unknown(".hidden"), None);
         assert_eq!(unknown("x.tar.zst"), None);
-        assert_eq!(unknown("\u{e9}.img").as_deref(), Some("img"));
+        assert_eq!(unknown("\u{e9}.iso").as_deref(), Some("iso"));
+        assert_eq!(unknown("x.img"), None);
+        assert_eq!(format_of(Path::new("k.img")), Some(OutputFormat::Disk));
+        assert_eq!(format_of(Path::new("k.raw")), Some(OutputFormat::Disk));
         assert_eq!(unknown("x."), None);
     }
 
