@@ -1134,7 +1134,11 @@ pub fn tell_image(env: &Env<'_>, job: &RootJob<'_>, written: &Written) {
     if let Some((path, name)) = image.dropped_xattrs.first() {
         env.printer.warn(&format!(
             "{} cannot hold {} extended attribute{} of the tree (POSIX ACLs and other `system.*` names), left out of `{}`: `{name}` of `/{path}`{}; the manifest lists them (`dropped_xattrs`)",
-            job.format.as_str(),
+            if job.format == OutputFormat::Disk {
+                "squashfs (the disk's root)"
+            } else {
+                job.format.as_str()
+            },
             image.dropped_xattrs.len(),
             if image.dropped_xattrs.len() == 1 { "" } else { "s" },
             job.output.display(),
