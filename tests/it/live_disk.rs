@@ -1,7 +1,9 @@
 //! `--format disk` of a real tree, built live from the host's Debian mirror as root: minbase
 //! with Debian's kernel, an initramfs (initramfs-tools), systemd-boot-efi (trixie's systemd 257
-//! stub, whose PE image base is not zero) and a hook writing /etc/kernel/cmdline. Built twice
-//! from one lock: the same disk bytes. The layout as `sfdisk` reads it; slot A, cut out by its
+//! stub, whose PE image base is not zero) and a hook writing /etc/kernel/cmdline. Built once
+//! (two builds give the same bytes: the hermetic `disk` test rebuilds a fixture disk, and the
+//! README says how this tree's disk was compared by hand; a second kernel build here would
+//! double the longest live test). The layout as `sfdisk` reads it; slot A, cut out by its
 //! GPT offsets, verifies against the root hash; the UKI's added sections lie after the stub's
 //! own, inside the image, and its `.cmdline` carries the root hash. (Booting it is the QEMU
 //! test's.) `bash tests/run` runs this when the mirror answers and it runs as root.
@@ -35,7 +37,7 @@ fn cut(image: &Path, offset: u64, len: u64, to: &Path) {
 
 #[test]
 #[ignore = "live: needs the host's Debian mirror and root"]
-fn kernel_tree_disk_rebuilds_the_same_and_verifies() {
+fn kernel_tree_disk_has_its_layout_and_verifies() {
     assert!(
         rustix::process::geteuid().is_root(),
         "run as root (bash tests/run skips this group otherwise)"
@@ -57,7 +59,7 @@ fn kernel_tree_disk_rebuilds_the_same_and_verifies() {
     std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let cache = std::env::temp_dir().join("debroot-live-disk-cache");
     let build = |output: &str, extra: &[&str]| {
-        let mut args = vec![
+        let mut args: Vec<&str> = vec![
             "build",
             "disk.toml",
             "-o",
@@ -72,13 +74,7 @@ fn kernel_tree_disk_rebuilds_the_same_and_verifies() {
         assert_eq!(out.status.code(), Some(0), "{output}: {}", stderr(&out));
     };
     build("a.img", &[]);
-    build("b.img", &["--frozen"]);
     let image = dir.join("a.img");
-    assert_eq!(
-        common::repo::sha256_hex(&std::fs::read(&image).unwrap()),
-        common::repo::sha256_hex(&std::fs::read(dir.join("b.img")).unwrap()),
-        "two disks of one lock differ"
-    );
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("a.img.manifest.json")).unwrap()).unwrap();
     let root_hash = manifest["verity"]["root_hash"].as_str().unwrap();
