@@ -44,6 +44,7 @@ pub const FILES: &[File] = &[
     embed!("hooks/kiosk-sway/customize20-session", true),
     embed!("hooks/kiosk-wayvnc/customize30-wayvnc", true),
     embed!("hooks/kiosk-chromium/customize40-chromium", true),
+    embed!("hooks/kiosk-machine/kiosk-update", true),
 ];
 
 /// The prefix that names a built-in profile where a path could stand: `builtin:minbase`.

@@ -361,6 +361,9 @@ pub enum OutputFormatArg {
     Oci,
     /// An OCI image layout as a tar archive, as `.oci.tar` names.
     OciArchive,
+    /// A bootable A/B disk image (GPT, ESP, verity root slots), as `.img` or `.raw` names,
+    /// and its update bundle `OUTPUT.update/`.
+    Disk,
 }
 
 impl OutputFormatArg {
@@ -379,6 +382,7 @@ impl OutputFormatArg {
             OutputFormatArg::Ext4 => OutputFormat::Ext4,
             OutputFormatArg::Oci => OutputFormat::Oci,
             OutputFormatArg::OciArchive => OutputFormat::OciArchive,
+            OutputFormatArg::Disk => OutputFormat::Disk,
         }
     }
 }
@@ -396,7 +400,7 @@ pub struct BuildArgs {
     pub rest: Vec<String>,
 
     /// Where to write the root filesystem: a directory, a .tar[.gz|.xz|.zst] file, a
-    /// .squashfs, .erofs or .ext4 image, or `-` for stdout (never a terminal; `--format`,
+    /// .squashfs, .erofs or .ext4 image, an .img disk image, or `-` for stdout (never a terminal; `--format`,
     /// default tar). The second positional argument says the same.
     #[arg(short, long, value_name = "OUTPUT")]
     pub output: Option<PathBuf>,
@@ -484,7 +488,8 @@ pub struct FrontArgs {
     pub mode: Option<String>,
 
     /// Output format: auto, directory (dir), tar, tar.gz, tar.xz, tar.zst, squashfs, erofs,
-    /// ext4 or null [default: from the output's name, else the profile's `output.format`].
+    /// ext4, oci, oci-archive, disk (a bootable A/B disk image) or null [default: from the
+    /// output's name, else the profile's `output.format`].
     #[arg(long, value_name = "FORMAT")]
     pub format: Option<String>,
 

@@ -330,6 +330,9 @@ pub enum OutputFormat {
     Oci,
     /// The same layout as a tar archive (`.oci.tar`, skopeo's `oci-archive:`).
     OciArchive,
+    /// A bootable A/B disk image (`.img`, `.raw`): GPT, ESP with systemd-boot and a UKI, root
+    /// slot A (squashfs and its dm-verity partition), empty slot B ([`crate::image::disk`]).
+    Disk,
 }
 
 impl OutputFormat {
@@ -345,6 +348,7 @@ impl OutputFormat {
         ("ext4", OutputFormat::Ext4),
         ("oci", OutputFormat::Oci),
         ("oci-archive", OutputFormat::OciArchive),
+        ("disk", OutputFormat::Disk),
     ];
 
     /// An OCI image, as a layout folder or its archive.

@@ -1719,7 +1719,7 @@ _debroot() {
                     return 0
                     ;;
                 --output-format)
-                    COMPREPLY=($(compgen -W "dir tar tar.gz tar.xz tar.zst null squashfs erofs ext4 oci oci-archive" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "dir tar tar.gz tar.xz tar.zst null squashfs erofs ext4 oci oci-archive disk" -- "${cur}"))
                     return 0
                     ;;
                 --provenance)

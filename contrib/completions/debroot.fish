@@ -113,14 +113,14 @@ complete -c debroot -n "__fish_debroot_using_subcommand fetch" -s q -l quiet -d 
 complete -c debroot -n "__fish_debroot_using_subcommand fetch" -s v -l verbose -d 'Say more (-vv: debugging output)'
 complete -c debroot -n "__fish_debroot_using_subcommand fetch" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c debroot -n "__fish_debroot_using_subcommand fetch" -s V -l version -d 'Print version'
-complete -c debroot -n "__fish_debroot_using_subcommand build" -s o -l output -d 'Where to write the root filesystem: a directory, a .tar[.gz|.xz|.zst] file, a .squashfs, .erofs or .ext4 image, or `-` for stdout (never a terminal; `--format`, default tar). The second positional argument says the same' -r -F
+complete -c debroot -n "__fish_debroot_using_subcommand build" -s o -l output -d 'Where to write the root filesystem: a directory, a .tar[.gz|.xz|.zst] file, a .squashfs, .erofs or .ext4 image, an .img disk image, or `-` for stdout (never a terminal; `--format`, default tar). The second positional argument says the same' -r -F
 complete -c debroot -n "__fish_debroot_using_subcommand build" -l variant -d 'Which package set: extract, custom, essential, apt, required (minbase), buildd, important (debootstrap, -) or standard [default: the profile\'s, else important]' -r
 complete -c debroot -n "__fish_debroot_using_subcommand build" -l include -d 'More packages, comma or space separated, repeatable (`pkg`, `pkg:arch`, `pkg=version`, `pkg/suite`, `./local.deb`; `pkg-` excludes). Appended to the profile\'s' -r
 complete -c debroot -n "__fish_debroot_using_subcommand build" -l exclude -d 'Packages to keep out, comma or space separated, repeatable. Appended to the profile\'s' -r
 complete -c debroot -n "__fish_debroot_using_subcommand build" -l components -d 'Archive components, comma or space separated, repeatable [default: main]' -r
 complete -c debroot -n "__fish_debroot_using_subcommand build" -l architectures -d 'Architectures, native first, comma or space separated, repeatable' -r
 complete -c debroot -n "__fish_debroot_using_subcommand build" -l mode -d 'How maintainer scripts run: auto, root, unshare or extract [default: the profile\'s `build.mode`, else auto]' -r
-complete -c debroot -n "__fish_debroot_using_subcommand build" -l format -d 'Output format: auto, directory (dir), tar, tar.gz, tar.xz, tar.zst, squashfs, erofs, ext4 or null [default: from the output\'s name, else the profile\'s `output.format`]' -r
+complete -c debroot -n "__fish_debroot_using_subcommand build" -l format -d 'Output format: auto, directory (dir), tar, tar.gz, tar.xz, tar.zst, squashfs, erofs, ext4, oci, oci-archive, disk (a bootable A/B disk image) or null [default: from the output\'s name, else the profile\'s `output.format`]' -r
 complete -c debroot -n "__fish_debroot_using_subcommand build" -l keyring -d 'The OpenPGP keyring the repository must be signed with (`source.keyring`)' -r -F
 complete -c debroot -n "__fish_debroot_using_subcommand build" -l dpkgopt -d '`path-exclude=GLOB` or `path-include=GLOB` (`packages.path-exclude`/`path-include`), repeatable; debroot takes no other dpkg option' -r
 complete -c debroot -n "__fish_debroot_using_subcommand build" -l aptopt -d '`Apt::Install-Recommends "true"` (or "false"): `packages.recommends`; debroot takes no other apt option' -r
@@ -223,7 +223,7 @@ complete -c debroot -n "__fish_debroot_using_subcommand profile; and __fish_seen
 complete -c debroot -n "__fish_debroot_using_subcommand profile; and __fish_seen_subcommand_from show" -l components -d 'Archive components, comma or space separated, repeatable [default: main]' -r
 complete -c debroot -n "__fish_debroot_using_subcommand profile; and __fish_seen_subcommand_from show" -l architectures -d 'Architectures, native first, comma or space separated, repeatable' -r
 complete -c debroot -n "__fish_debroot_using_subcommand profile; and __fish_seen_subcommand_from show" -l mode -d 'How maintainer scripts run: auto, root, unshare or extract [default: the profile\'s `build.mode`, else auto]' -r
-complete -c debroot -n "__fish_debroot_using_subcommand profile; and __fish_seen_subcommand_from show" -l format -d 'Output format: auto, directory (dir), tar, tar.gz, tar.xz, tar.zst, squashfs, erofs, ext4 or null [default: from the output\'s name, else the profile\'s `output.format`]' -r
+complete -c debroot -n "__fish_debroot_using_subcommand profile; and __fish_seen_subcommand_from show" -l format -d 'Output format: auto, directory (dir), tar, tar.gz, tar.xz, tar.zst, squashfs, erofs, ext4, oci, oci-archive, disk (a bootable A/B disk image) or null [default: from the output\'s name, else the profile\'s `output.format`]' -r
 complete -c debroot -n "__fish_debroot_using_subcommand profile; and __fish_seen_subcommand_from show" -l keyring -d 'The OpenPGP keyring the repository must be signed with (`source.keyring`)' -r -F
 complete -c debroot -n "__fish_debroot_using_subcommand profile; and __fish_seen_subcommand_from show" -l dpkgopt -d '`path-exclude=GLOB` or `path-include=GLOB` (`packages.path-exclude`/`path-include`), repeatable; debroot takes no other dpkg option' -r
 complete -c debroot -n "__fish_debroot_using_subcommand profile; and __fish_seen_subcommand_from show" -l aptopt -d '`Apt::Install-Recommends "true"` (or "false"): `packages.recommends`; debroot takes no other apt option' -r
@@ -261,7 +261,8 @@ squashfs\t'A squashfs image (zstd), as `.squashfs` or `.sqfs` names'
 erofs\t'An EROFS image (uncompressed)'
 ext4\t'An ext4 image'
 oci\t'An OCI image layout folder, as `.oci` names'
-oci-archive\t'An OCI image layout as a tar archive, as `.oci.tar` names'"
+oci-archive\t'An OCI image layout as a tar archive, as `.oci.tar` names'
+disk\t'A bootable A/B disk image (GPT, ESP, verity root slots), as `.img` or `.raw` names, and its update bundle `OUTPUT.update/`'"
 complete -c debroot -n "__fish_debroot_using_subcommand verify" -l provenance -d 'When the runs agree (and match `--expect`), write the output\'s provenance (in-toto, SLSA v1, as `build` writes beside an output) to FILE, recording every run and the conditions it built under' -r -F
 complete -c debroot -n "__fish_debroot_using_subcommand verify" -l format -d 'The report: text, or one JSON object for CI' -r -f -a "text\t'For people'
 json\t'For programs'"

@@ -131,6 +131,10 @@ fn verity_of(
     format: OutputFormat,
 ) -> Result<bool, Failure> {
     let stdout = is_stdout(output);
+    if format == OutputFormat::Disk && !stdout {
+        // A disk's root slot is always verified: its hash partition is part of the layout.
+        return Ok(true);
+    }
     if args.verity {
         if stdout {
             return Err(CommandError::VerityNeedsImage("stdout".into()).into());
@@ -168,6 +172,9 @@ fn format_of(
         let format = chosen.unwrap_or(OutputFormat::Tar);
         if matches!(format, OutputFormat::Dir | OutputFormat::Oci) {
             return Err(CommandError::FolderToStdout.into());
+        }
+        if format == OutputFormat::Disk {
+            return Err(CommandError::DiskToStdout.into());
         }
         if format != OutputFormat::Null && std::io::IsTerminal::is_terminal(&std::io::stdout()) {
             return Err(CommandError::TarballToTerminal.into());

@@ -73,6 +73,9 @@ pub enum CommandError {
     ReaderPanicked,
     #[error("`-o -` writes a tarball to stdout, not a folder")]
     FolderToStdout,
+    /// A disk image to stdout: it is several files (the disk and its update bundle).
+    #[error("a disk image cannot go to stdout: it is the disk and its update bundle folder")]
+    DiskToStdout,
     #[error("stdout is a terminal: debroot does not write a tarball to it")]
     TarballToTerminal,
     /// `--verity` with a format that is no filesystem image, or to stdout.
@@ -101,6 +104,7 @@ impl Classify for CommandError {
             | TooFewRuns
             | VerifyNeedsFiles
             | FolderToStdout
+            | DiskToStdout
             | TarballToTerminal
             | VerityNeedsImage(_)
             | NoStateDirectory(_)
@@ -123,6 +127,7 @@ impl Classify for CommandError {
                 "the built-in profiles are {} (`debroot profile list`)",
                 crate::builtin::names().collect::<Vec<_>>().join(", ")
             )),
+            CommandError::DiskToStdout => Some("write it to a file: `-o kiosk.img`".into()),
             CommandError::FolderToStdout => Some(
                 "choose a tarball format (--format tar, tar.gz, tar.xz, tar.zst, oci-archive)"
                     .into(),

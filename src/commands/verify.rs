@@ -208,6 +208,7 @@ pub fn run(env: &Env<'_>, args: &VerifyArgs) -> Result<Outcome, Failure> {
         }
         // The name chooses the format: an OCI archive is `.oci.tar`.
         OutputFormatArg::OciArchive => "oci.tar",
+        OutputFormatArg::Disk => "img",
         other => other.format().as_str(),
     };
     let base = env.context.temp_dir();

@@ -10,6 +10,7 @@
 //! numbers follow the nodes' order. So the same nodes give the same bytes on any machine, with
 //! any number of jobs.
 
+pub mod disk;
 pub mod erofs;
 pub mod ext4;
 pub mod squashfs;

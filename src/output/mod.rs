@@ -71,6 +71,8 @@ pub fn format_of(path: &Path) -> Option<OutputFormat> {
         Some(OutputFormat::Erofs)
     } else if name.ends_with(".ext4") {
         Some(OutputFormat::Ext4)
+    } else if name.ends_with(".img") || name.ends_with(".raw") {
+        Some(OutputFormat::Disk)
     } else {
         None
     }
@@ -88,6 +90,7 @@ pub const FORMAT_NAMES: &[&str] = &[
     "ext4",
     "oci",
     "oci-archive",
+    "disk",
     "null",
 ];
 
@@ -581,7 +584,8 @@ pub fn write_tarball<W: Write>(
         | OutputFormat::Erofs
         | OutputFormat::Ext4
         | OutputFormat::Oci
-        | OutputFormat::OciArchive => {
+        | OutputFormat::OciArchive
+        | OutputFormat::Disk => {
             write_tar(root, nodes, hashing)?
                 .flush()
                 .map_err(write_error)?;
@@ -718,7 +722,10 @@ mod tests {
         assert_eq!(unknown("rootfs"), None);
         assert_eq!(unknown(".hidden"), None);
         assert_eq!(unknown("x.tar.zst"), None);
-        assert_eq!(unknown("\u{e9}.img").as_deref(), Some("img"));
+        assert_eq!(unknown("\u{e9}.iso").as_deref(), Some("iso"));
+        assert_eq!(unknown("x.img"), None);
+        assert_eq!(format_of(Path::new("k.img")), Some(OutputFormat::Disk));
+        assert_eq!(format_of(Path::new("k.raw")), Some(OutputFormat::Disk));
         assert_eq!(unknown("x."), None);
     }
 

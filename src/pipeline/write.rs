@@ -122,6 +122,21 @@ pub struct ImageInfo {
     /// An OCI image's digests.
     #[serde(default)]
     pub oci: Option<OciInfo>,
+    /// A disk image's layout.
+    #[serde(default)]
+    pub disk: Option<DiskInfo>,
+}
+
+/// What the manifest says of a disk image (`--format disk`): its layout read back from the GPT,
+/// the UKI and the update bundle beside it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DiskInfo {
+    pub disk: crate::image::disk::Disk,
+    /// The root image's digest and size (slot A's contents, the bundle's `root.squashfs`).
+    pub root_sha256: Sha256Digest,
+    pub root_bytes: u64,
+    /// The update bundle's folder name, beside the image.
+    pub bundle: String,
 }
 
 /// What the manifest says of an OCI image (`oci` and `oci-archive`).
@@ -197,6 +212,10 @@ pub fn write_output(
             set_id: 0,
             image: None,
         });
+    }
+    if format == OutputFormat::Disk {
+        let nodes = crate::output::with_static_dev(nodes, epoch);
+        return write_disk(root, &nodes, output, epoch, progress);
     }
     if format.is_image() {
         let nodes = crate::output::with_static_dev(nodes, epoch);
@@ -478,6 +497,209 @@ fn write_image(
             verity: verity_info,
             dropped_xattrs,
             oci: None,
+            disk: None,
+        }),
+    })
+}
+
+/// The files of an update bundle (`OUTPUT.update/`, [`write_disk`]).
+pub const BUNDLE_ROOT: &str = "root.squashfs";
+pub const BUNDLE_VERITY: &str = "root.verity";
+pub const BUNDLE_ROOTHASH: &str = "roothash";
+pub const BUNDLE_SUMS: &str = "SHA256SUMS";
+pub const BUNDLE_MANIFEST: &str = "manifest.json";
+
+/// Writes a disk image ([`crate::image::disk`]) of `nodes` at `output`, and its update bundle
+/// `OUTPUT.update/`: the squashfs root and its dm-verity hash tree are written by
+/// [`write_image`] in a private folder beside `output`, the UKI, ESP and GPT made from them,
+/// the disk renamed into place, then the bundle (`root.squashfs`, `root.verity`, `roothash`,
+/// `kiosk_VERSION.efi`, `SHA256SUMS`, `manifest.json`) put in place of an earlier one.
+fn write_disk(
+    root: &Path,
+    nodes: &[crate::output::Node],
+    output: &Path,
+    epoch: i64,
+    progress: &dyn Fn(u64),
+) -> Result<Written, Failure> {
+    let parent = match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let name = output
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let work =
+        crate::workdir::create(&parent, &name).map_err(io_at("create a folder in", &parent))?;
+    let result = write_disk_in(root, nodes, output, &work, epoch, progress);
+    let _ = crate::workdir::remove_anywhere(&work);
+    crate::workdir::unregister(&work);
+    result
+}
+
+/// [`write_disk`]'s work, in the private folder `work`.
+fn write_disk_in(
+    root: &Path,
+    nodes: &[crate::output::Node],
+    output: &Path,
+    work: &Path,
+    epoch: i64,
+    progress: &dyn Fn(u64),
+) -> Result<Written, Failure> {
+    let bundle = work.join("update");
+    std::fs::create_dir(&bundle).map_err(io_at("create", &bundle))?;
+    let root_image = bundle.join(BUNDLE_ROOT);
+    let squashfs = write_image(
+        root,
+        nodes,
+        &root_image,
+        OutputFormat::Squashfs,
+        true,
+        epoch,
+        progress,
+    )?;
+    let Some(mut image) = squashfs.image else {
+        return Err(
+            crate::error::local("write the disk image")(std::io::Error::other(
+                "the root image has no image information",
+            ))
+            .into(),
+        );
+    };
+    let Some(mut verity) = image.verity.take() else {
+        return Err(
+            crate::error::local("write the disk image")(std::io::Error::other(
+                "the root image has no hash tree",
+            ))
+            .into(),
+        );
+    };
+    let verity_path = bundle.join(BUNDLE_VERITY);
+    std::fs::rename(beside(&root_image, ".verity"), &verity_path)
+        .map_err(io_at("write", &verity_path))?;
+    let roothash_path = bundle.join(BUNDLE_ROOTHASH);
+    std::fs::rename(beside(&root_image, ".roothash"), &roothash_path)
+        .map_err(io_at("write", &roothash_path))?;
+    let params = crate::image::Params {
+        epoch,
+        seed: image.tree_sha256.0,
+    };
+    let disk = crate::image::disk::write(&crate::image::disk::Input {
+        tree: root,
+        work,
+        root_image: &root_image,
+        verity_file: &verity_path,
+        root_hash: verity.root_hash,
+        epoch,
+        params,
+        slot_size: None,
+    })
+    .context(|| format!("cannot write `{}`", output.display()))?;
+
+    // The bundle: the UKI without boot counting (the update adds it as it installs the UKI).
+    let uki_file = format!("{}{}.efi", crate::image::disk::UKI_PREFIX, disk.version);
+    let uki_path = bundle.join(&uki_file);
+    std::fs::rename(&disk.uki, &uki_path).map_err(io_at("write", &uki_path))?;
+    let sums = format!(
+        "{}  {BUNDLE_ROOT}\n{}  {BUNDLE_VERITY}\n{}  {uki_file}\n",
+        squashfs.sha256.hex(),
+        verity.sha256.hex(),
+        disk.uki_sha256.hex()
+    );
+    let sums_path = bundle.join(BUNDLE_SUMS);
+    crate::atomic::write(&sums_path, sums.as_bytes(), 0o644).map_err(io_at("write", &sums_path))?;
+    let (root_uuid, verity_uuid) = crate::image::disk::slot_uuids(&verity.root_hash);
+    let bundle_manifest = serde_json::json!({
+        "version": disk.version,
+        "root_hash": verity.root_hash.hex(),
+        "command_line": disk.command_line,
+        "kernel": disk.kernel,
+        "slot_size": disk.slot_size,
+        "verity_size": disk.verity_size,
+        "root": {
+            "file": BUNDLE_ROOT,
+            "bytes": squashfs.bytes,
+            "sha256": squashfs.sha256.hex(),
+            "partition_uuid": root_uuid,
+        },
+        "verity": {
+            "file": BUNDLE_VERITY,
+            "bytes": verity.bytes,
+            "sha256": verity.sha256.hex(),
+            "partition_uuid": verity_uuid,
+            "salt": verity.salt,
+            "uuid": verity.uuid,
+            "data_blocks": verity.data_blocks,
+        },
+        "uki": {
+            "file": uki_file,
+            "bytes": disk.uki_bytes,
+            "sha256": disk.uki_sha256.hex(),
+            "esp_name": disk.uki_name,
+        },
+    });
+    let mut text = serde_json::to_string_pretty(&bundle_manifest).unwrap_or_default();
+    text.push('\n');
+    let manifest_path = bundle.join(BUNDLE_MANIFEST);
+    crate::atomic::write(&manifest_path, text.as_bytes(), 0o644)
+        .map_err(io_at("write", &manifest_path))?;
+
+    // The disk's digest, then the disk durable and in place.
+    let mut file = std::fs::File::open(&disk.image).map_err(io_at("read", &disk.image))?;
+    let mut hasher = crate::digest::Hasher::new();
+    let mut bytes = 0u64;
+    read_through(&mut file, &disk.image, |piece| {
+        hasher.update(piece);
+        bytes += piece.len() as u64;
+    })?;
+    let sha256 = hasher.finish();
+    file.sync_all().map_err(io_at("write", &disk.image))?;
+    drop(file);
+    std::fs::set_permissions(
+        &disk.image,
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .map_err(io_at("set the mode of", &disk.image))?;
+    std::fs::rename(&disk.image, output).map_err(io_at("move the image to", output))?;
+    let bundle_output = beside(output, ".update");
+    if let Ok(meta) = std::fs::symlink_metadata(&bundle_output)
+        && !meta.is_dir()
+    {
+        return Err(
+            crate::error::local("write the update bundle")(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                format!(
+                    "`{}` exists and is not a folder; it is never replaced",
+                    bundle_output.display()
+                ),
+            ))
+            .into(),
+        );
+    }
+    std::fs::set_permissions(&bundle, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .map_err(io_at("set the mode of", &bundle))?;
+    replace_folder(&bundle, &bundle_output)?;
+
+    let bundle_name = bundle_output
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    verity.file = format!("{bundle_name}/{BUNDLE_VERITY}");
+    Ok(Written {
+        sha256,
+        bytes,
+        set_id: 0,
+        image: Some(ImageInfo {
+            tree_sha256: image.tree_sha256,
+            verity: Some(verity),
+            dropped_xattrs: image.dropped_xattrs,
+            oci: None,
+            disk: Some(DiskInfo {
+                disk,
+                root_sha256: squashfs.sha256,
+                root_bytes: squashfs.bytes,
+                bundle: bundle_name,
+            }),
         }),
     })
 }
@@ -598,6 +820,7 @@ fn write_layout(
             verity: None,
             dropped_xattrs: Vec::new(),
             oci: Some(info),
+            disk: None,
         }),
     })
 }
@@ -698,6 +921,47 @@ pub fn manifest(
                 .map(|(path, name)| serde_json::json!({ "path": format!("/{path}"), "name": name }))
                 .collect();
             fields.insert("dropped_xattrs".into(), dropped.into());
+        }
+        if let Some(disk) = &image.disk {
+            let partitions: Vec<serde_json::Value> = disk
+                .disk
+                .gpt
+                .partitions
+                .iter()
+                .map(|p| {
+                    serde_json::json!({
+                        "number": p.number,
+                        "label": p.label,
+                        "type": p.type_uuid,
+                        "uuid": p.uuid,
+                        "offset": p.offset,
+                        "bytes": p.bytes,
+                    })
+                })
+                .collect();
+            fields.insert(
+                "disk".into(),
+                serde_json::json!({
+                    "table": "gpt",
+                    "sector_size": 512,
+                    "disk_uuid": disk.disk.gpt.disk_uuid,
+                    "partitions": partitions,
+                    "version": disk.disk.version,
+                    "slot_size": disk.disk.slot_size,
+                    "verity_size": disk.disk.verity_size,
+                    "esp_size": disk.disk.esp_size,
+                    "root_sha256": disk.root_sha256.hex(),
+                    "root_bytes": disk.root_bytes,
+                    "uki": {
+                        "path": format!("/EFI/Linux/{}", disk.disk.uki_name),
+                        "sha256": disk.disk.uki_sha256.hex(),
+                        "bytes": disk.disk.uki_bytes,
+                        "kernel": disk.disk.kernel,
+                        "command_line": disk.disk.command_line,
+                    },
+                    "update_bundle": disk.bundle,
+                }),
+            );
         }
         if let Some(verity) = &image.verity {
             fields.insert(
@@ -870,7 +1134,11 @@ pub fn tell_image(env: &Env<'_>, job: &RootJob<'_>, written: &Written) {
     if let Some((path, name)) = image.dropped_xattrs.first() {
         env.printer.warn(&format!(
             "{} cannot hold {} extended attribute{} of the tree (POSIX ACLs and other `system.*` names), left out of `{}`: `{name}` of `/{path}`{}; the manifest lists them (`dropped_xattrs`)",
-            job.format.as_str(),
+            if job.format == OutputFormat::Disk {
+                "squashfs (the disk's root)"
+            } else {
+                job.format.as_str()
+            },
             image.dropped_xattrs.len(),
             if image.dropped_xattrs.len() == 1 { "" } else { "s" },
             job.output.display(),

@@ -721,7 +721,7 @@ fn outputs_that_are_not_regular_files_or_known_formats_are_refused() {
             fixture.server.requests()
         );
     }
-    let listed = stderr(&build(&fixture, "x.img", &[]));
+    let listed = stderr(&build(&fixture, "x.iso", &[]));
     assert!(
         listed.contains("dir, tar, tar.gz, tar.xz, tar.zst, squashfs, erofs, ext4"),
         "{listed}"
@@ -740,7 +740,7 @@ fn outputs_that_are_not_regular_files_or_known_formats_are_refused() {
             .is_char_device()
     );
     // An unknown extension with --format is the user's choice.
-    let out = build(&fixture, "rootfs.img", &["--format", "tar"]);
+    let out = build(&fixture, "rootfs.iso", &["--format", "tar"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
 
