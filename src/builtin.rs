@@ -39,11 +39,14 @@ pub const FILES: &[File] = &[
     embed!("profiles/kiosk-sway.toml", false),
     embed!("profiles/kiosk-wayvnc.toml", false),
     embed!("profiles/kiosk-chromium.toml", false),
+    embed!("profiles/kiosk-machine.toml", false),
     embed!("hooks/README.md", false),
     embed!("hooks/kiosk-sway/customize10-kiosk-user", true),
     embed!("hooks/kiosk-sway/customize20-session", true),
     embed!("hooks/kiosk-wayvnc/customize30-wayvnc", true),
     embed!("hooks/kiosk-chromium/customize40-chromium", true),
+    embed!("hooks/kiosk-machine/essential50-dracut", true),
+    embed!("hooks/kiosk-machine/customize50-machine", true),
     embed!("hooks/kiosk-machine/kiosk-update", true),
 ];
 
@@ -194,7 +197,13 @@ mod tests {
     fn names_and_summaries() {
         assert_eq!(
             names().collect::<Vec<_>>(),
-            ["minbase", "kiosk-sway", "kiosk-wayvnc", "kiosk-chromium"]
+            [
+                "minbase",
+                "kiosk-sway",
+                "kiosk-wayvnc",
+                "kiosk-chromium",
+                "kiosk-machine"
+            ]
         );
         assert!(exists("kiosk-chromium") && !exists("kiosk") && !exists("../minbase"));
         assert!(

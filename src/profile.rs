@@ -2360,7 +2360,7 @@ mod tests {
         );
         assert_eq!(
             text,
-            "/p/mine.toml:1:11: `extends`: there is no built-in profile `kiosk` (built-in: minbase, kiosk-sway, kiosk-wayvnc, kiosk-chromium)"
+            "/p/mine.toml:1:11: `extends`: there is no built-in profile `kiosk` (built-in: minbase, kiosk-sway, kiosk-wayvnc, kiosk-chromium, kiosk-machine)"
         );
     }
 
