@@ -95,6 +95,18 @@ mkdir -p "$work/profile" "$work/www" "$cache"
 # --- the accelerator -------------------------------------------------------------------------
 if [ "$accel" = kvm ]; then
     [ -w /dev/kvm ] || skip "/dev/kvm is missing or not writable (MACHINE_BOOT_ACCEL=tcg emulates, slowly)"
+    # Before the long build: can KVM run the firmware at all? Some nested or paravirtual KVMs
+    # (kvm-pvm) stop in OVMF's first instructions with an internal error. Ten seconds of the
+    # firmware alone tell.
+    cp "$ovmf_vars" "$work/probe-vars.fd"
+    timeout 10 qemu-system-x86_64 -enable-kvm -cpu host -machine q35 -m 256 -nodefaults \
+        -display none -serial none -monitor none \
+        -drive if=pflash,format=raw,readonly=on,file="$ovmf_code" \
+        -drive if=pflash,format=raw,file="$work/probe-vars.fd" \
+        < /dev/null > "$work/probe-qemu.log" 2>&1 || true
+    if grep -aq "KVM internal error" "$work/probe-qemu.log"; then
+        skip "KVM cannot run the UEFI firmware here ($(grep -a -m1 'KVM internal error' "$work/probe-qemu.log"); MACHINE_BOOT_ACCEL=tcg emulates, slowly)"
+    fi
 fi
 
 # --- build -----------------------------------------------------------------------------------
