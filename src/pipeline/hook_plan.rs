@@ -138,11 +138,8 @@ impl<'a> Hooks<'a> {
             names.len(),
             phase.as_str(),
             if names.len() == 1 { "" } else { "s" },
-            names
-                .iter()
-                .map(|n| format!("`{n}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            // A hook's name is shown as it is (a file's path is already quoted).
+            names.join(", ")
         );
         let step = self.env.printer.step(
             "Running",
@@ -151,14 +148,14 @@ impl<'a> Hooks<'a> {
             names.len() as u64,
             names.len() as u64,
         );
-        step.working_on(&format!("hook `{first}`"));
+        step.working_on(&format!("hook {first}"));
         let mut done = 0;
         self.runner.run(phase, &mut |hook, output, elapsed| {
             report_hook(self.env, phase, hook, output, elapsed);
             done += 1;
             step.inc(1);
             if let Some(next) = names.get(done) {
-                step.working_on(&format!("hook `{next}`"));
+                step.working_on(&format!("hook {next}"));
             }
         })?;
         step.finish("Ran", &what);
