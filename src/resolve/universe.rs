@@ -109,11 +109,46 @@ fn parse_field(kind: FieldKind, text: &Option<Box<str>>) -> Result<Vec<Relation>
     }
 }
 
-/// The `Provides` of every entry, parsed: (virtual name, provided version). A malformed
-/// `Provides` makes the package provide nothing; its other relations are checked when the
-/// resolver reaches it.
-fn parse_provides(entries: &[Entry]) -> Vec<Vec<(PackageName, Option<Version>)>> {
-    entries
+/// Every version of a key together, candidate first. The keys are ordered by one sort of the
+/// entries' positions and the map is built from the sorted runs, without a search per key;
+/// ties (which a well-formed archive does not have) keep the order the entries were read in,
+/// as the sort is stable.
+fn key_map(entries: &[Entry]) -> BTreeMap<Key, Vec<usize>> {
+    let mut order: Vec<usize> = (0..entries.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (a, b) = (&entries[a], &entries[b]);
+        (&a.record.name, &a.arch)
+            .cmp(&(&b.record.name, &b.arch))
+            .then_with(|| candidate_order(a, b))
+            .then_with(|| a.record.filename.cmp(&b.record.filename))
+    });
+    let mut by_key: Vec<(Key, Vec<usize>)> = Vec::new();
+    for index in order {
+        let entry = &entries[index];
+        match by_key.last_mut() {
+            Some(((name, arch), versions)) if *name == entry.record.name && *arch == entry.arch => {
+                versions.push(index)
+            }
+            _ => by_key.push((
+                (entry.record.name.clone(), entry.arch.clone()),
+                vec![index],
+            )),
+        }
+    }
+    by_key.into_iter().collect()
+}
+
+/// Every entry's `Provides`, parsed: (virtual name, provided version). A malformed `Provides`
+/// makes the package provide nothing; its other relations are checked when the resolver
+/// reaches it. With them, the entries providing each virtual name, in entry order.
+#[allow(clippy::type_complexity)]
+fn parse_provides(
+    entries: &[Entry],
+) -> (
+    Vec<Vec<(PackageName, Option<Version>)>>,
+    BTreeMap<PackageName, Vec<usize>>,
+) {
+    let provides: Vec<Vec<(PackageName, Option<Version>)>> = entries
         .iter()
         .map(|entry| {
             entry
@@ -129,7 +164,22 @@ fn parse_provides(entries: &[Entry]) -> Vec<Vec<(PackageName, Option<Version>)>>
                 .map(|d| (d.name, d.constraint.map(|c| c.version)))
                 .collect()
         })
-        .collect()
+        .collect();
+    let mut provided: Vec<(&PackageName, usize)> = provides
+        .iter()
+        .enumerate()
+        .flat_map(|(index, names)| names.iter().map(move |(name, _)| (name, index)))
+        .collect();
+    // Stable: a name's providers stay in entry order.
+    provided.sort_by(|a, b| a.0.cmp(b.0));
+    let mut providers: Vec<(PackageName, Vec<usize>)> = Vec::new();
+    for (name, index) in provided {
+        match providers.last_mut() {
+            Some((last, indexes)) if last == name => indexes.push(index),
+            _ => providers.push((name.clone(), vec![index])),
+        }
+    }
+    (provides, providers.into_iter().collect())
 }
 
 fn single(relations: Vec<Relation>) -> Vec<Dependency> {
@@ -153,9 +203,9 @@ impl Universe {
     /// never installs them.
     ///
     /// The ~70,000 records of a suite make this the largest step of a `lock` after reading the
-    /// indexes, so it is built in bulk: the entries in order, then the keys by one sort of their
-    /// positions (the indexes come sorted by name, so the sort mostly merges runs) while a
-    /// second thread parses the `Provides` fields, then the maps from the sorted runs.
+    /// indexes, so it is built in bulk and on both cores: the entries in order, then the key map
+    /// ([`key_map`]) on this thread while a second one parses the `Provides` fields and builds
+    /// the provider map.
     pub fn from_parts(architectures: &[Architecture], parts: Vec<Part>) -> Self {
         let native = architectures
             .first()
@@ -205,58 +255,21 @@ impl Universe {
                 });
             }
         }
-        // Every version of a key together, candidate first; ties (which a well-formed archive
-        // does not have) keep the order the entries were read in, as the sort is stable.
-        let by_key_order = |order: &mut Vec<usize>| {
-            order.sort_by(|&a, &b| {
-                let (a, b) = (&entries[a], &entries[b]);
-                (&a.record.name, &a.arch)
-                    .cmp(&(&b.record.name, &b.arch))
-                    .then_with(|| candidate_order(a, b))
-                    .then_with(|| a.record.filename.cmp(&b.record.filename))
-            })
-        };
-        let mut order: Vec<usize> = (0..entries.len()).collect();
-        let provides = std::thread::scope(|scope| {
+        let (by_key, parsed) = std::thread::scope(|scope| {
             let parsing = std::thread::Builder::new()
                 .name("provides".into())
                 .spawn_scoped(scope, || parse_provides(&entries));
-            by_key_order(&mut order);
-            match parsing {
+            let by_key = key_map(&entries);
+            let parsed = match parsing {
                 Ok(handle) => handle.join().ok(),
                 Err(_) => None,
-            }
-        })
+            };
+            (by_key, parsed)
+        });
         // No thread to spare (or it failed): parse them here.
-        .unwrap_or_else(|| parse_provides(&entries));
+        let (provides, providers) = parsed.unwrap_or_else(|| parse_provides(&entries));
         for (entry, provided) in entries.iter_mut().zip(provides) {
             entry.provides = provided;
-        }
-        let mut by_key: Vec<(Key, Vec<usize>)> = Vec::new();
-        for index in order {
-            let entry = &entries[index];
-            match by_key.last_mut() {
-                Some(((name, arch), versions))
-                    if *name == entry.record.name && *arch == entry.arch =>
-                {
-                    versions.push(index)
-                }
-                _ => by_key.push(((entry.record.name.clone(), entry.arch.clone()), vec![index])),
-            }
-        }
-        // Providers of a name in entry order, as they were pushed before.
-        let mut provided: Vec<(&PackageName, usize)> = entries
-            .iter()
-            .enumerate()
-            .flat_map(|(index, entry)| entry.provides.iter().map(move |(name, _)| (name, index)))
-            .collect();
-        provided.sort_by(|a, b| a.0.cmp(b.0));
-        let mut providers: Vec<(PackageName, Vec<usize>)> = Vec::new();
-        for (name, index) in provided {
-            match providers.last_mut() {
-                Some((last, indexes)) if last == name => indexes.push(index),
-                _ => providers.push((name.clone(), vec![index])),
-            }
         }
         let relations = (0..entries.len()).map(|_| OnceCell::new()).collect();
         Universe {
@@ -264,9 +277,8 @@ impl Universe {
             architectures: architectures.to_vec(),
             suites,
             entries,
-            // Sorted and free of duplicates: built in one pass, without a search per key.
-            by_key: by_key.into_iter().collect(),
-            providers: providers.into_iter().collect(),
+            by_key,
+            providers,
             rejected,
             relations,
         }
