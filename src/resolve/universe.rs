@@ -129,10 +129,7 @@ fn key_map(entries: &[Entry]) -> BTreeMap<Key, Vec<usize>> {
             Some(((name, arch), versions)) if *name == entry.record.name && *arch == entry.arch => {
                 versions.push(index)
             }
-            _ => by_key.push((
-                (entry.record.name.clone(), entry.arch.clone()),
-                vec![index],
-            )),
+            _ => by_key.push(((entry.record.name.clone(), entry.arch.clone()), vec![index])),
         }
     }
     by_key.into_iter().collect()
