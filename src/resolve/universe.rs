@@ -109,21 +109,38 @@ fn parse_field(kind: FieldKind, text: &Option<Box<str>>) -> Result<Vec<Relation>
     }
 }
 
+/// How many bytes of a name [`key_map`] sorts by before it compares whole names.
+const NAME_PREFIX: usize = 24;
+
 /// Every version of a key together, candidate first. The keys are ordered by one sort of the
 /// entries' positions and the map is built from the sorted runs, without a search per key;
 /// ties (which a well-formed archive does not have) keep the order the entries were read in,
 /// as the sort is stable.
 fn key_map(entries: &[Entry]) -> BTreeMap<Key, Vec<usize>> {
-    let mut order: Vec<usize> = (0..entries.len()).collect();
-    order.sort_by(|&a, &b| {
-        let (a, b) = (&entries[a], &entries[b]);
-        (&a.record.name, &a.arch)
-            .cmp(&(&b.record.name, &b.arch))
-            .then_with(|| candidate_order(a, b))
-            .then_with(|| a.record.filename.cmp(&b.record.filename))
+    // The first bytes of each name sit beside its position, so that most comparisons need not
+    // follow a pointer to the name. Zero padding keeps byte order: a name has no zero byte.
+    let mut order: Vec<([u8; NAME_PREFIX], usize)> = entries
+        .iter()
+        .enumerate()
+        .map(|(index, entry)| {
+            let mut prefix = [0u8; NAME_PREFIX];
+            let name = entry.record.name.as_str().as_bytes();
+            let len = name.len().min(NAME_PREFIX);
+            prefix[..len].copy_from_slice(&name[..len]);
+            (prefix, index)
+        })
+        .collect();
+    order.sort_by(|(a_prefix, a), (b_prefix, b)| {
+        a_prefix.cmp(b_prefix).then_with(|| {
+            let (a, b) = (&entries[*a], &entries[*b]);
+            (&a.record.name, &a.arch)
+                .cmp(&(&b.record.name, &b.arch))
+                .then_with(|| candidate_order(a, b))
+                .then_with(|| a.record.filename.cmp(&b.record.filename))
+        })
     });
     let mut by_key: Vec<(Key, Vec<usize>)> = Vec::new();
-    for index in order {
+    for (_, index) in order {
         let entry = &entries[index];
         match by_key.last_mut() {
             Some(((name, arch), versions)) if *name == entry.record.name && *arch == entry.arch => {
