@@ -8,10 +8,12 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
-/// A Debian architecture name such as `amd64`, `arm64` or `all`.
+/// A Debian architecture name such as `amd64`, `arm64` or `all`. Shared: every package record
+/// of an index carries its architecture, and a clone is a reference count.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Architecture(Box<str>);
+pub struct Architecture(Arc<str>);
 
 /// Why a string is not an architecture name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

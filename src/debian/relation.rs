@@ -215,7 +215,11 @@ impl<'a> Parser<'a> {
     }
 
     fn word_char(b: u8) -> bool {
-        !(b.is_ascii_whitespace() || b"(),|[]<>:!".contains(&b))
+        !(b.is_ascii_whitespace()
+            || matches!(
+                b,
+                b'(' | b')' | b',' | b'|' | b'[' | b']' | b'<' | b'>' | b':' | b'!'
+            ))
     }
 
     fn relation(&mut self) -> Result<Relation, RelationError> {

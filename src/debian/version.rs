@@ -97,13 +97,13 @@ impl Version {
         }
         if !upstream
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b".-+~:".contains(&b))
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'+' | b'~' | b':'))
         {
             return Err(fail("invalid character in version number"));
         }
         if !text[revision.0..revision.1]
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b".+~".contains(&b))
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'+' | b'~'))
         {
             return Err(fail("invalid character in revision number"));
         }

@@ -1,7 +1,7 @@
 //! A parsed `Packages` index in a compact binary form, kept in the cache so that a warm `lock`
 //! or `index` neither reads nor parses the ~57 MB of deb822 text again.
 //!
-//! Pure. The form holds exactly what [`PackagesIndex`] holds (the fields the resolver and the
+//! Pure (a large index is decoded on two threads, no I/O). The form holds exactly what [`PackagesIndex`] holds (the fields the resolver and the
 //! lock use, the rejected stanzas with their reasons), so decoding gives back the very index the
 //! text parsed to, and the lock written from it is the same bytes. It is hand-written rather
 //! than a serde format (postcard, bincode) or rkyv: the records are a dozen strings and small
@@ -223,8 +223,16 @@ const MIN_RECORD: usize = 4 * 4 + 3 + 8 + 32 + 7 + 8;
 /// The smallest encoded rejected stanza.
 const MIN_REJECTED: usize = 8 + 1 + 4;
 
+/// Indexes with fewer packages are decoded on one thread.
+const PARALLEL_FROM: usize = 4096;
+
 /// The index encoded in `bytes`, which must have been made from the text with SHA-256 `source`
 /// for `arch`. Every value is checked as the text parser checks it.
+///
+/// A large index is decoded in two halves on two threads (the second half found by skipping
+/// the first half's values by their lengths): the suite's main index is the longest step
+/// before the resolver can start. The result, and the first error in byte order, are those
+/// of a decode from start to end.
 pub fn decode(
     bytes: &[u8],
     source: &Sha256Digest,
@@ -245,63 +253,48 @@ pub fn decode(
     }
     let all = Architecture::parse("all").map_err(|_| DecodeError("no `all` architecture"))?;
     let count = r.count(MIN_RECORD)?;
-    let mut packages = Vec::with_capacity(count);
-    for _ in 0..count {
-        // As written by `encode`: exactly the text the value gives back (the form is canonical).
-        let text = r.str()?;
-        let name = PackageName::parse(text)
-            .ok()
-            .filter(|name| name.as_str() == text)
-            .ok_or(DecodeError("invalid name"))?;
-        let text = r.str()?;
-        let version = Version::parse(text)
-            .ok()
-            .filter(|version| version.as_str() == text)
-            .ok_or(DecodeError("invalid version"))?;
-        // The index's architecture or `all`, as the text parser accepted.
-        let architecture = match r.str()? {
-            text if text == arch.as_str() => arch.clone(),
-            text if text == all.as_str() => all.clone(),
-            _ => return Err(DecodeError("package of another architecture")),
-        };
-        let multi_arch = multi_arch_of(r.u8()?)?;
-        let essential = match r.u8()? {
-            0 => false,
-            1 => true,
-            _ => return Err(DecodeError("invalid Essential")),
-        };
-        let priority = priority_of(r.u8()?)?;
-        let filename = r.str()?;
-        if !crate::repo::packages::valid_filename(filename) {
-            return Err(DecodeError("unsafe Filename"));
+    let first = count / 2;
+    // Where the second half starts; `None` (a small index, or one that does not even skip
+    // well) is decoded in one run, which finds the error if there is one.
+    let second = (count >= PARALLEL_FROM)
+        .then(|| {
+            let mut skip = Reader { bytes: r.bytes };
+            (0..first)
+                .try_for_each(|_| skip_record(&mut skip))
+                .ok()
+                .map(|()| skip)
+        })
+        .flatten();
+    let (packages, mut r) = match second {
+        None => records(r, count, count, arch, &all)?,
+        Some(second) => {
+            let halves = std::thread::scope(|scope| {
+                let later = std::thread::Builder::new()
+                    .name("decode".into())
+                    .spawn_scoped(scope, || records(second, count - first, 0, arch, &all));
+                let earlier = records(r, first, count, arch, &all);
+                let later = match later {
+                    Ok(handle) => handle.join().ok(),
+                    Err(_) => None,
+                };
+                (earlier, later)
+            });
+            match halves {
+                (Err(error), _) => return Err(error),
+                (Ok((mut packages, _)), Some(later)) => {
+                    let (rest, r) = later?;
+                    packages.extend(rest);
+                    (packages, r)
+                }
+                // No second thread: the second half here.
+                (Ok((mut packages, r)), None) => {
+                    let (rest, r) = records(r, count - first, 0, arch, &all)?;
+                    packages.extend(rest);
+                    (packages, r)
+                }
+            }
         }
-        let size = r.u64()?;
-        let sha256 = Sha256Digest(r.array()?);
-        let mut text = || -> Result<Option<Box<str>>, DecodeError> { Ok(r.opt()?.map(Into::into)) };
-        let relations = RelationTexts {
-            pre_depends: text()?,
-            depends: text()?,
-            recommends: text()?,
-            conflicts: text()?,
-            breaks: text()?,
-            replaces: text()?,
-            provides: text()?,
-        };
-        let line = r.usize()?;
-        packages.push(PackageRecord {
-            name,
-            version,
-            architecture,
-            multi_arch,
-            essential,
-            priority,
-            filename: filename.into(),
-            size,
-            sha256,
-            relations,
-            line,
-        });
-    }
+    };
     let count = r.count(MIN_REJECTED)?;
     let mut rejected = Vec::with_capacity(count);
     for _ in 0..count {
@@ -318,6 +311,105 @@ pub fn decode(
         return Err(DecodeError("trailing bytes"));
     }
     Ok(PackagesIndex { packages, rejected })
+}
+
+/// Skips one package as [`record`] reads it, checking nothing but the lengths.
+fn skip_record(r: &mut Reader<'_>) -> Result<(), DecodeError> {
+    let skip_str = |r: &mut Reader<'_>| -> Result<(), DecodeError> {
+        let len = usize::try_from(r.u32()?).map_err(|_| DecodeError("length out of range"))?;
+        r.take(len).map(drop)
+    };
+    for _ in 0..3 {
+        skip_str(r)?; // name, version, architecture
+    }
+    r.take(3)?; // Multi-Arch, Essential, Priority
+    skip_str(r)?; // filename
+    r.take(8 + 32)?; // size, SHA256
+    for _ in 0..7 {
+        match r.u8()? {
+            0 => {}
+            1 => skip_str(r)?,
+            _ => return Err(DecodeError("invalid option tag")),
+        }
+    }
+    r.take(8).map(drop) // line
+}
+
+/// `count` packages from `r`, in a vector with room for `capacity`, and the reader after them.
+fn records<'a>(
+    mut r: Reader<'a>,
+    count: usize,
+    capacity: usize,
+    arch: &Architecture,
+    all: &Architecture,
+) -> Result<(Vec<PackageRecord>, Reader<'a>), DecodeError> {
+    let mut packages = Vec::with_capacity(capacity.max(count));
+    for _ in 0..count {
+        packages.push(record(&mut r, arch, all)?);
+    }
+    Ok((packages, r))
+}
+
+/// One package, every value checked.
+fn record(
+    r: &mut Reader<'_>,
+    arch: &Architecture,
+    all: &Architecture,
+) -> Result<PackageRecord, DecodeError> {
+    // As written by `encode`: exactly the text the value gives back (the form is canonical).
+    let text = r.str()?;
+    let name = PackageName::parse(text)
+        .ok()
+        .filter(|name| name.as_str() == text)
+        .ok_or(DecodeError("invalid name"))?;
+    let text = r.str()?;
+    let version = Version::parse(text)
+        .ok()
+        .filter(|version| version.as_str() == text)
+        .ok_or(DecodeError("invalid version"))?;
+    // The index's architecture or `all`, as the text parser accepted.
+    let architecture = match r.str()? {
+        text if text == arch.as_str() => arch.clone(),
+        text if text == all.as_str() => all.clone(),
+        _ => return Err(DecodeError("package of another architecture")),
+    };
+    let multi_arch = multi_arch_of(r.u8()?)?;
+    let essential = match r.u8()? {
+        0 => false,
+        1 => true,
+        _ => return Err(DecodeError("invalid Essential")),
+    };
+    let priority = priority_of(r.u8()?)?;
+    let filename = r.str()?;
+    if !crate::repo::packages::valid_filename(filename) {
+        return Err(DecodeError("unsafe Filename"));
+    }
+    let size = r.u64()?;
+    let sha256 = Sha256Digest(r.array()?);
+    let mut text = || -> Result<Option<Box<str>>, DecodeError> { Ok(r.opt()?.map(Into::into)) };
+    let relations = RelationTexts {
+        pre_depends: text()?,
+        depends: text()?,
+        recommends: text()?,
+        conflicts: text()?,
+        breaks: text()?,
+        replaces: text()?,
+        provides: text()?,
+    };
+    let line = r.usize()?;
+    Ok(PackageRecord {
+        name,
+        version,
+        architecture,
+        multi_arch,
+        essential,
+        priority,
+        filename: filename.into(),
+        size,
+        sha256,
+        relations,
+        line,
+    })
 }
 
 #[cfg(test)]
@@ -396,6 +488,56 @@ mod tests {
             decode(&forged, &source, &amd64()),
             Err(DecodeError("count larger than the input"))
         );
+    }
+
+    #[test]
+    fn a_large_index_decodes_in_two_halves_to_the_same_records() {
+        let mut index = packages::parse(&sample(), &amd64()).unwrap();
+        let template = index.packages[0].clone();
+        index.packages = (0..PARALLEL_FROM + 3)
+            .map(|n| {
+                let mut record = template.clone();
+                record.name = PackageName::parse(&format!("p{n}")).unwrap();
+                record.line = n;
+                if n % 3 == 0 {
+                    record.relations = RelationTexts::default();
+                }
+                record
+            })
+            .collect();
+        let source = Sha256Digest::of(b"large");
+        let bytes = encode(&index, &source, &amd64());
+        assert_eq!(decode(&bytes, &source, &amd64()), Ok(index.clone()));
+        // A damaged record in either half, or a cut anywhere, is the error of a decode in one
+        // run: the first one in byte order.
+        let at = |name: &str| {
+            let needle = [&(name.len() as u32).to_le_bytes()[..], name.as_bytes()].concat();
+            bytes
+                .windows(needle.len())
+                .position(|w| w == needle.as_slice())
+                .unwrap()
+                + 4
+        };
+        for name in ["p1", "p4000"] {
+            let mut damaged = bytes.clone();
+            damaged[at(name)] = b'P';
+            assert_eq!(
+                decode(&damaged, &source, &amd64()),
+                Err(DecodeError("invalid name"))
+            );
+        }
+        let mut both = bytes.clone();
+        both[at("p4000")] = b'P';
+        let filename = at("p2") + 2 + 4 + template.version.as_str().len() + 4 + 5 + 3 + 4;
+        assert_eq!(&both[filename..filename + 4], b"pool");
+        both[filename] = b'/';
+        assert_eq!(
+            decode(&both, &source, &amd64()),
+            Err(DecodeError("unsafe Filename"))
+        );
+        for len in (0..bytes.len()).step_by(4999) {
+            assert!(decode(&bytes[..len], &source, &amd64()).is_err(), "{len}");
+        }
     }
 
     #[test]

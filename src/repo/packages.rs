@@ -96,15 +96,30 @@ fn required<'a>(paragraph: &'a Paragraph<'_>, field: &str) -> Result<&'a str, St
 }
 
 /// A pool path that stays inside the archive: relative, no `..`, no empty component, no URL
-/// scheme, no control characters or spaces.
+/// scheme, no control characters or spaces. Checked for every package of every index read (and
+/// again when the compact form is decoded), so in one pass over the bytes.
 pub(crate) fn valid_filename(path: &str) -> bool {
-    !path.is_empty()
-        && !path.starts_with('/')
-        && !path.contains("://")
-        && path
-            .split('/')
-            .all(|c| !c.is_empty() && c != "." && c != "..")
-        && path.bytes().all(|b| b.is_ascii_graphic() && b != b'\\')
+    fn component_ok(component: &[u8]) -> bool {
+        !component.is_empty() && component != b"." && component != b".."
+    }
+    let bytes = path.as_bytes();
+    // A leading `/` makes an empty first component.
+    let mut start = 0;
+    for (at, &b) in bytes.iter().enumerate() {
+        match b {
+            b'/' => {
+                if !component_ok(&bytes[start..at]) {
+                    return false;
+                }
+                start = at + 1;
+            }
+            b':' if bytes[at + 1..].starts_with(b"//") => return false,
+            b'\\' => return false,
+            _ if !b.is_ascii_graphic() => return false,
+            _ => {}
+        }
+    }
+    component_ok(&bytes[start..])
 }
 
 fn relation_text(paragraph: &Paragraph<'_>, field: &str) -> Result<Option<Box<str>>, String> {
@@ -248,6 +263,22 @@ mod tests {
 
     fn amd64() -> Architecture {
         Architecture::parse("amd64").unwrap()
+    }
+
+    proptest::proptest! {
+        /// The byte-wise check says what the first, `str`-pattern one said, on paths made of the
+        /// characters that matter (`/`, `.`, `:`, `\`, space, a control byte, non-ASCII).
+        #[test]
+        fn filename_check_is_the_pattern_check(path in "[a/.:\\\\ \\x01é]{0,12}") {
+            let by_patterns = !path.is_empty()
+                && !path.starts_with('/')
+                && !path.contains("://")
+                && path
+                    .split('/')
+                    .all(|c| !c.is_empty() && c != "." && c != "..")
+                && path.bytes().all(|b| b.is_ascii_graphic() && b != b'\\');
+            proptest::prop_assert_eq!(valid_filename(&path), by_patterns);
+        }
     }
 
     #[test]

@@ -36,7 +36,26 @@ const MAX_FUTURE_SECONDS: i64 = 10;
 /// The public keys a repository must be signed by.
 pub struct Keyring {
     keys: Vec<SignedPublicKey>,
+    /// The outcome of each self-signature check of the keys ([`Keyring::checked`]).
+    checked: Checked,
 }
+
+/// Which check a signature of the keyring went through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Check {
+    Key,
+    Certification,
+    SubkeyBinding,
+    PrimaryKeyBinding,
+}
+
+/// The outcomes of the cryptographic checks of the keyring's own signatures, by the
+/// signature's place in the keyring. A check's outcome does not depend on the time judged
+/// (only which signatures count does), and the keys never change once parsed; the suites of a
+/// profile, verified against one keyring, would otherwise check the same self-signatures (RSA,
+/// a third of a warm `lock`'s verification time each) once per suite and per signature.
+#[derive(Default)]
+struct Checked(std::sync::Mutex<std::collections::BTreeMap<(usize, Check), Result<(), String>>>);
 
 /// Why a keyring cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -126,7 +145,34 @@ impl Keyring {
                 out.len()
             )));
         }
-        Ok(Keyring { keys: out })
+        Ok(Keyring {
+            keys: out,
+            checked: Checked::default(),
+        })
+    }
+
+    /// The outcome of `check` on `signature`, one of the keyring's own, computed once.
+    fn checked(
+        &self,
+        signature: &Signature,
+        kind: Check,
+        check: impl FnOnce() -> Result<(), String>,
+    ) -> Result<(), String> {
+        // The signature lives in `self.keys`, which nothing changes: its address names it.
+        let key = (std::ptr::from_ref(signature) as usize, kind);
+        // A poisoned lock only means another thread panicked: the outcomes in it are whole.
+        let known = (self.checked.0.lock())
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            .cloned();
+        if let Some(outcome) = known {
+            return outcome;
+        }
+        let outcome = check();
+        (self.checked.0.lock())
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, outcome.clone());
+        outcome
     }
 
     /// Fingerprints of the primary keys, for messages.
@@ -172,10 +218,10 @@ impl Signer<'_> {
         result.map_err(|e| short(&e.to_string()))
     }
 
-    fn valid_at(&self, time: i64) -> Result<(), String> {
+    fn valid_at(&self, keyring: &Keyring, time: i64) -> Result<(), String> {
         match self {
-            Signer::Primary(cert) => primary_valid_at(cert, time, true),
-            Signer::Subkey(cert, sub) => subkey_valid_at(cert, sub, time),
+            Signer::Primary(cert) => primary_valid_at(keyring, cert, time, true),
+            Signer::Subkey(cert, sub) => subkey_valid_at(keyring, cert, sub, time),
         }
     }
 }
@@ -239,7 +285,19 @@ fn not_expired(
     Ok(())
 }
 
-fn primary_valid_at(cert: &SignedPublicKey, time: i64, signs: bool) -> Result<(), String> {
+fn primary_valid_at(
+    keyring: &Keyring,
+    cert: &SignedPublicKey,
+    time: i64,
+    signs: bool,
+) -> Result<(), String> {
+    let key_signed = |s: &Signature| {
+        keyring
+            .checked(s, Check::Key, || {
+                s.verify_key(&cert.primary_key).map_err(|e| e.to_string())
+            })
+            .is_ok()
+    };
     let primary = &cert.primary_key;
     if seconds(primary.created_at()) > time {
         return Err(format!(
@@ -251,7 +309,7 @@ fn primary_valid_at(cert: &SignedPublicKey, time: i64, signs: bool) -> Result<()
         .details
         .revocation_signatures
         .iter()
-        .any(|r| r.verify_key(primary).is_ok() && revocation_applies(r, time))
+        .any(|r| key_signed(r) && revocation_applies(r, time))
     {
         return Err("primary key is revoked".into());
     }
@@ -264,7 +322,7 @@ fn primary_valid_at(cert: &SignedPublicKey, time: i64, signs: bool) -> Result<()
         .iter()
         .filter(|s| s.typ() == Some(SignatureType::Key) && issuer_matches(s, primary))
         .filter(|s| created(s) <= time && s.key_expiration_time().is_some())
-        .filter(|s| s.verify_key(primary).is_ok())
+        .filter(|s| key_signed(s))
         .max_by_key(|s| created(s));
     let user_id = cert
         .details
@@ -274,7 +332,11 @@ fn primary_valid_at(cert: &SignedPublicKey, time: i64, signs: bool) -> Result<()
         .filter(|(_, s)| s.is_certification() && s.typ() != Some(SignatureType::CertRevocation))
         .filter(|(_, s)| issuer_matches(s, primary) && created(s) <= time)
         .filter(|(user, s)| {
-            s.verify_certification(primary, Tag::UserId, &user.id)
+            keyring
+                .checked(s, Check::Certification, || {
+                    s.verify_certification(primary, Tag::UserId, &user.id)
+                        .map_err(|e| e.to_string())
+                })
                 .is_ok()
         })
         .max_by_key(|(_, s)| (s.is_primary(), created(s)))
@@ -300,18 +362,25 @@ fn primary_valid_at(cert: &SignedPublicKey, time: i64, signs: bool) -> Result<()
 }
 
 fn subkey_valid_at(
+    keyring: &Keyring,
     cert: &SignedPublicKey,
     sub: &SignedPublicSubKey,
     time: i64,
 ) -> Result<(), String> {
-    primary_valid_at(cert, time, false)?;
+    let bound = |s: &Signature| {
+        keyring
+            .checked(s, Check::SubkeyBinding, || {
+                s.verify_subkey_binding(&cert.primary_key, &sub.key)
+                    .map_err(|e| e.to_string())
+            })
+            .is_ok()
+    };
+    primary_valid_at(keyring, cert, time, false)?;
     if seconds(sub.key.created_at()) > time {
         return Err(format!("subkey did not exist yet at {}", Timestamp(time)));
     }
     if sub.signatures.iter().any(|r| {
-        r.typ() == Some(SignatureType::SubkeyRevocation)
-            && r.verify_subkey_binding(&cert.primary_key, &sub.key).is_ok()
-            && revocation_applies(r, time)
+        r.typ() == Some(SignatureType::SubkeyRevocation) && bound(r) && revocation_applies(r, time)
     }) {
         return Err("subkey is revoked".into());
     }
@@ -319,7 +388,7 @@ fn subkey_valid_at(
         .signatures
         .iter()
         .filter(|s| s.typ() == Some(SignatureType::SubkeyBinding) && created(s) <= time)
-        .filter(|s| s.verify_subkey_binding(&cert.primary_key, &sub.key).is_ok())
+        .filter(|s| bound(s))
         .max_by_key(|s| created(s))
         .ok_or_else(|| {
             format!(
@@ -333,13 +402,12 @@ fn subkey_valid_at(
     let back = binding
         .embedded_signature()
         .ok_or("signing subkey has no back-signature")?;
-    back.verify_primary_key_binding(&sub.key, &cert.primary_key)
-        .map_err(|e| {
-            format!(
-                "subkey back-signature is invalid: {}",
-                short(&e.to_string())
-            )
-        })?;
+    keyring
+        .checked(back, Check::PrimaryKeyBinding, || {
+            back.verify_primary_key_binding(&sub.key, &cert.primary_key)
+                .map_err(|e| short(&e.to_string()))
+        })
+        .map_err(|e| format!("subkey back-signature is invalid: {e}"))?;
     not_expired(sub.key.created_at(), binding, time, "subkey")
 }
 
@@ -433,10 +501,10 @@ pub fn verify(
                 ));
             }
             signer
-                .valid_at(made)
+                .valid_at(keyring, made)
                 .map_err(|e| format!("when it signed, at {}: {e}", Timestamp(made)))?;
             signer
-                .valid_at(reference.0)
+                .valid_at(keyring, reference.0)
                 .map_err(|e| format!("at {reference}: {e}"))?;
             Ok(Timestamp(made))
         })();

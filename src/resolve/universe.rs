@@ -109,6 +109,93 @@ fn parse_field(kind: FieldKind, text: &Option<Box<str>>) -> Result<Vec<Relation>
     }
 }
 
+/// How many bytes of a name [`key_map`] sorts by before it compares whole names.
+const NAME_PREFIX: usize = 24;
+
+/// Every version of a key together, candidate first. The keys are ordered by one sort of the
+/// entries' positions and the map is built from the sorted runs, without a search per key;
+/// ties (which a well-formed archive does not have) keep the order the entries were read in,
+/// as the sort is stable.
+fn key_map(entries: &[Entry]) -> BTreeMap<Key, Vec<usize>> {
+    // The first bytes of each name sit beside its position, so that most comparisons need not
+    // follow a pointer to the name. Zero padding keeps byte order: a name has no zero byte.
+    let mut order: Vec<([u8; NAME_PREFIX], usize)> = entries
+        .iter()
+        .enumerate()
+        .map(|(index, entry)| {
+            let mut prefix = [0u8; NAME_PREFIX];
+            let name = entry.record.name.as_str().as_bytes();
+            let len = name.len().min(NAME_PREFIX);
+            prefix[..len].copy_from_slice(&name[..len]);
+            (prefix, index)
+        })
+        .collect();
+    order.sort_by(|(a_prefix, a), (b_prefix, b)| {
+        a_prefix.cmp(b_prefix).then_with(|| {
+            let (a, b) = (&entries[*a], &entries[*b]);
+            (&a.record.name, &a.arch)
+                .cmp(&(&b.record.name, &b.arch))
+                .then_with(|| candidate_order(a, b))
+                .then_with(|| a.record.filename.cmp(&b.record.filename))
+        })
+    });
+    let mut by_key: Vec<(Key, Vec<usize>)> = Vec::new();
+    for (_, index) in order {
+        let entry = &entries[index];
+        match by_key.last_mut() {
+            Some(((name, arch), versions)) if *name == entry.record.name && *arch == entry.arch => {
+                versions.push(index)
+            }
+            _ => by_key.push(((entry.record.name.clone(), entry.arch.clone()), vec![index])),
+        }
+    }
+    by_key.into_iter().collect()
+}
+
+/// Every entry's `Provides`, parsed: (virtual name, provided version). A malformed `Provides`
+/// makes the package provide nothing; its other relations are checked when the resolver
+/// reaches it. With them, the entries providing each virtual name, in entry order.
+#[allow(clippy::type_complexity)]
+fn parse_provides(
+    entries: &[Entry],
+) -> (
+    Vec<Vec<(PackageName, Option<Version>)>>,
+    BTreeMap<PackageName, Vec<usize>>,
+) {
+    let provides: Vec<Vec<(PackageName, Option<Version>)>> = entries
+        .iter()
+        .map(|entry| {
+            entry
+                .record
+                .relations
+                .provides
+                .as_deref()
+                .map(|text| relation::parse(FieldKind::Provides, text))
+                .and_then(Result::ok)
+                .map(single)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|d| (d.name, d.constraint.map(|c| c.version)))
+                .collect()
+        })
+        .collect();
+    let mut provided: Vec<(&PackageName, usize)> = provides
+        .iter()
+        .enumerate()
+        .flat_map(|(index, names)| names.iter().map(move |(name, _)| (name, index)))
+        .collect();
+    // Stable: a name's providers stay in entry order.
+    provided.sort_by(|a, b| a.0.cmp(b.0));
+    let mut providers: Vec<(PackageName, Vec<usize>)> = Vec::new();
+    for (name, index) in provided {
+        match providers.last_mut() {
+            Some((last, indexes)) if last == name => indexes.push(index),
+            _ => providers.push((name.clone(), vec![index])),
+        }
+    }
+    (provides, providers.into_iter().collect())
+}
+
 fn single(relations: Vec<Relation>) -> Vec<Dependency> {
     relations.into_iter().flat_map(|r| r.alternatives).collect()
 }
@@ -128,24 +215,20 @@ impl Universe {
     /// Builds the universe from suites in the profile's order (the Debian archive's first), each
     /// with its repository and priority. Versions of negative priority are left out, as apt
     /// never installs them.
+    ///
+    /// The ~70,000 records of a suite make this the largest step of a `lock` after reading the
+    /// indexes, so it is built in bulk and on both cores: the entries in order, then the key map
+    /// ([`key_map`]) on this thread while a second one parses the `Provides` fields and builds
+    /// the provider map.
     pub fn from_parts(architectures: &[Architecture], parts: Vec<Part>) -> Self {
         let native = architectures
             .first()
             .cloned()
             .unwrap_or_else(Architecture::build_default);
-        let mut universe = Universe {
-            native: native.clone(),
-            architectures: architectures.to_vec(),
-            suites: Vec::new(),
-            entries: Vec::new(),
-            by_key: BTreeMap::new(),
-            providers: BTreeMap::new(),
-            rejected: BTreeMap::new(),
-            relations: Vec::new(),
-        };
-        universe
-            .entries
-            .reserve(parts.iter().map(|p| p.index.packages.len()).sum());
+        let mut suites: Vec<String> = Vec::new();
+        let mut entries: Vec<Entry> =
+            Vec::with_capacity(parts.iter().map(|p| p.index.packages.len()).sum());
+        let mut rejected: BTreeMap<String, Vec<(String, Rejected)>> = BTreeMap::new();
         for (suite_rank, part) in parts.into_iter().enumerate() {
             let Part {
                 suite,
@@ -156,16 +239,15 @@ impl Universe {
             if priority < 0 {
                 continue;
             }
-            if !universe.suites.contains(&suite) {
-                universe.suites.push(suite.clone());
+            if !suites.contains(&suite) {
+                suites.push(suite.clone());
             }
-            for rejected in index.rejected {
-                let name = rejected.package.clone().unwrap_or_default();
-                universe
-                    .rejected
+            for stanza in index.rejected {
+                let name = stanza.package.clone().unwrap_or_default();
+                rejected
                     .entry(name)
                     .or_default()
-                    .push((suite.clone(), rejected));
+                    .push((suite.clone(), stanza));
             }
             for record in index.packages {
                 let arch = if record.architecture.is_all() {
@@ -173,59 +255,47 @@ impl Universe {
                 } else {
                     record.architecture.clone()
                 };
-                if !universe.architectures.contains(&arch) {
+                if !architectures.contains(&arch) {
                     continue;
                 }
-                // A malformed Provides makes the package provide nothing; its other relations
-                // are checked when the resolver reaches it.
-                let provides = record
-                    .relations
-                    .provides
-                    .as_deref()
-                    .map(|text| relation::parse(FieldKind::Provides, text))
-                    .and_then(Result::ok)
-                    .map(single)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|d| (d.name, d.constraint.map(|c| c.version)))
-                    .collect();
-                let index = universe.entries.len();
-                universe
-                    .by_key
-                    .entry((record.name.clone(), arch.clone()))
-                    .or_default()
-                    .push(index);
-                universe.entries.push(Entry {
+                entries.push(Entry {
                     record,
                     suite: suite.clone(),
                     repository: repository.clone(),
                     priority,
                     suite_rank,
                     arch,
-                    provides,
+                    provides: Vec::new(),
                 });
             }
         }
-        let entries = &universe.entries;
-        for versions in universe.by_key.values_mut() {
-            versions.sort_by(|&a, &b| {
-                let (a, b) = (&entries[a], &entries[b]);
-                candidate_order(a, b).then(a.record.filename.cmp(&b.record.filename))
-            });
+        let (by_key, parsed) = std::thread::scope(|scope| {
+            let parsing = std::thread::Builder::new()
+                .name("provides".into())
+                .spawn_scoped(scope, || parse_provides(&entries));
+            let by_key = key_map(&entries);
+            let parsed = match parsing {
+                Ok(handle) => handle.join().ok(),
+                Err(_) => None,
+            };
+            (by_key, parsed)
+        });
+        // No thread to spare (or it failed): parse them here.
+        let (provides, providers) = parsed.unwrap_or_else(|| parse_provides(&entries));
+        for (entry, provided) in entries.iter_mut().zip(provides) {
+            entry.provides = provided;
         }
-        for (index, entry) in universe.entries.iter().enumerate() {
-            for (name, _) in &entry.provides {
-                universe
-                    .providers
-                    .entry(name.clone())
-                    .or_default()
-                    .push(index);
-            }
+        let relations = (0..entries.len()).map(|_| OnceCell::new()).collect();
+        Universe {
+            native,
+            architectures: architectures.to_vec(),
+            suites,
+            entries,
+            by_key,
+            providers,
+            rejected,
+            relations,
         }
-        universe.relations = (0..universe.entries.len())
-            .map(|_| OnceCell::new())
-            .collect();
-        universe
     }
 
     pub fn native(&self) -> &Architecture {
