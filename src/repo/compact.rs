@@ -1,9 +1,10 @@
 //! A parsed `Packages` index in a compact binary form, kept in the cache so that a warm `lock`
 //! or `index` neither reads nor parses the ~57 MB of deb822 text again.
 //!
-//! Pure (a large index is decoded on two threads, no I/O). The form holds exactly what [`PackagesIndex`] holds (the fields the resolver and the
-//! lock use, the rejected stanzas with their reasons), so decoding gives back the very index the
-//! text parsed to, and the lock written from it is the same bytes. It is hand-written rather
+//! Pure (no I/O; a large index is decoded on two threads). The form holds exactly what
+//! [`PackagesIndex`] holds (the fields the resolver and the lock use, the rejected stanzas with
+//! their reasons), so decoding gives back the very index the text parsed to, and the lock
+//! written from it is the same bytes. It is hand-written rather
 //! than a serde format (postcard, bincode) or rkyv: the records are a dozen strings and small
 //! numbers, the debroot types (package names, versions) are not serde types, and a decoder of a
 //! few dozen lines that re-validates every value is easier to keep total (no panic, no
