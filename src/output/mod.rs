@@ -346,22 +346,124 @@ pub fn with_static_dev(nodes: Vec<Node>, epoch: i64) -> Vec<Node> {
     merged
 }
 
-/// A writer that hashes what passes through (the hasher is shared so it can be read after the
-/// compressor that owns this writer is finished).
+/// A writer that hashes what passes through, on a thread of its own ([`BackgroundHasher`]). The
+/// hasher is shared so that it can be finished after the compressor that owns this writer is.
 struct Hashing<W> {
     inner: W,
-    hasher: std::rc::Rc<std::cell::RefCell<Hasher>>,
+    hasher: HashHandle,
+}
+
+/// The shared end of a [`Hashing`] writer's hasher.
+#[derive(Clone)]
+struct HashHandle(std::rc::Rc<std::cell::RefCell<BackgroundHasher>>);
+
+impl HashHandle {
+    /// The digest and length of everything written so far, once the thread has hashed it all.
+    fn finish(&self) -> io::Result<(Sha256Digest, u64)> {
+        let hasher = self.0.borrow_mut().finish()?;
+        let len = hasher.len();
+        Ok((hasher.finish(), len))
+    }
+}
+
+impl<W: Write> Hashing<W> {
+    fn new(inner: W) -> (Self, HashHandle) {
+        let hasher = HashHandle(std::rc::Rc::new(std::cell::RefCell::new(
+            BackgroundHasher::new(),
+        )));
+        (
+            Hashing {
+                inner,
+                hasher: hasher.clone(),
+            },
+            hasher,
+        )
+    }
 }
 
 impl<W: Write> Write for Hashing<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(buf)?;
-        self.hasher.borrow_mut().update(&buf[..n]);
+        self.hasher.0.borrow_mut().update(&buf[..n]);
         Ok(n)
     }
 
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
+    }
+}
+
+/// A SHA-256 computed on a thread of its own: the bytes are copied into chunks that the thread
+/// hashes in order and hands back for reuse. Hashing a gigabyte takes longer than reading the
+/// tree and writing it out (about 0.5 s with the CPU's SHA instructions), so on the thread it
+/// overlaps them instead of adding to them. At most [`HASH_DEPTH`] + 2 chunks exist.
+struct BackgroundHasher {
+    chunk: Vec<u8>,
+    full: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    empty: std::sync::mpsc::Receiver<Vec<u8>>,
+    worker: Option<std::thread::JoinHandle<Hasher>>,
+}
+
+const HASH_CHUNK: usize = 1 << 20;
+const HASH_DEPTH: usize = 4;
+
+impl BackgroundHasher {
+    fn new() -> Self {
+        let (full, to_hash) = std::sync::mpsc::sync_channel::<Vec<u8>>(HASH_DEPTH);
+        let (hashed, empty) = std::sync::mpsc::channel::<Vec<u8>>();
+        let worker = std::thread::spawn(move || {
+            let mut hasher = Hasher::new();
+            for chunk in to_hash {
+                hasher.update(&chunk);
+                // The other end is gone only once nothing is left to hash.
+                let _ = hashed.send(chunk);
+            }
+            hasher
+        });
+        BackgroundHasher {
+            chunk: Vec::with_capacity(HASH_CHUNK),
+            full: Some(full),
+            empty,
+            worker: Some(worker),
+        }
+    }
+
+    fn update(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            let n = bytes.len().min(HASH_CHUNK - self.chunk.len());
+            self.chunk.extend_from_slice(&bytes[..n]);
+            bytes = &bytes[n..];
+            if self.chunk.len() == HASH_CHUNK {
+                self.send();
+            }
+        }
+    }
+
+    fn send(&mut self) {
+        let mut next = self
+            .empty
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(HASH_CHUNK));
+        next.clear();
+        let full = std::mem::replace(&mut self.chunk, next);
+        // A send fails only when the thread is gone; `finish` then reports it.
+        if let Some(sender) = &self.full
+            && sender.send(full).is_err()
+        {
+            self.full = None;
+        }
+    }
+
+    /// Waits for the thread to hash everything sent, and returns its hasher.
+    fn finish(&mut self) -> io::Result<Hasher> {
+        if !self.chunk.is_empty() {
+            self.send();
+        }
+        let complete = self.full.take().is_some();
+        match self.worker.take().map(|worker| worker.join()) {
+            Some(Ok(hasher)) if complete => Ok(hasher),
+            _ => Err(io::Error::other("the output's hashing thread stopped")),
+        }
     }
 }
 
@@ -375,6 +477,9 @@ impl<W: Write> Write for Hashing<W> {
 /// block, and any filesystem that refuses `O_DIRECT`, are written through the page cache.
 pub struct Pipelined {
     sender: Option<std::sync::mpsc::SyncSender<Aligned>>,
+    /// Buffers the thread has written, for reuse: at most [`PIPELINE_DEPTH`] + 2 are ever
+    /// allocated, not one per 4 MiB written (fresh memory is slow on some VMs; bench/lib.sh).
+    written: std::sync::mpsc::Receiver<Aligned>,
     worker: Option<std::thread::JoinHandle<io::Result<()>>>,
     buffer: Aligned,
 }
@@ -435,9 +540,10 @@ fn set_direct(file: &fs::File, on: bool) -> io::Result<()> {
 fn write_pipelined(
     mut file: fs::File,
     receiver: std::sync::mpsc::Receiver<Aligned>,
+    written: std::sync::mpsc::Sender<Aligned>,
 ) -> io::Result<()> {
     let mut direct = set_direct(&file, true).is_ok();
-    for buffer in receiver {
+    for mut buffer in receiver {
         let bytes = buffer.bytes();
         let whole = bytes.len() - bytes.len() % ALIGNMENT;
         let mut done = 0;
@@ -462,6 +568,9 @@ fn write_pipelined(
             }
             file.write_all(&bytes[done..])?;
         }
+        buffer.len = 0;
+        // The other end is gone only when nothing more is sent.
+        let _ = written.send(buffer);
     }
     Ok(())
 }
@@ -469,9 +578,11 @@ fn write_pipelined(
 impl Pipelined {
     pub fn new(file: fs::File) -> Self {
         let (sender, receiver) = std::sync::mpsc::sync_channel::<Aligned>(PIPELINE_DEPTH);
-        let worker = std::thread::spawn(move || write_pipelined(file, receiver));
+        let (returned, written) = std::sync::mpsc::channel::<Aligned>();
+        let worker = std::thread::spawn(move || write_pipelined(file, receiver, returned));
         Pipelined {
             sender: Some(sender),
+            written,
             worker: Some(worker),
             buffer: Aligned::new(),
         }
@@ -481,7 +592,8 @@ impl Pipelined {
         if self.buffer.len == 0 {
             return Ok(());
         }
-        let full = std::mem::replace(&mut self.buffer, Aligned::new());
+        let next = self.written.try_recv().unwrap_or_else(|_| Aligned::new());
+        let full = std::mem::replace(&mut self.buffer, next);
         let sent = self.sender.as_ref().map(|s| s.send(full).is_ok());
         if sent == Some(true) {
             return Ok(());
@@ -566,11 +678,7 @@ pub fn write_tarball<W: Write>(
     format: OutputFormat,
     writer: W,
 ) -> Result<(Sha256Digest, u64), OutputError> {
-    let state = std::rc::Rc::new(std::cell::RefCell::new(Hasher::new()));
-    let hashing = Hashing {
-        inner: writer,
-        hasher: state.clone(),
-    };
+    let (hashing, hasher) = Hashing::new(writer);
     let write_error = |source: io::Error| OutputError::Write {
         path: root.to_path_buf(),
         source,
@@ -621,9 +729,7 @@ pub fn write_tarball<W: Write>(
                 .map_err(write_error)?;
         }
     }
-    let hasher = state.borrow().clone();
-    let size = hasher.len();
-    Ok((hasher.finish(), size))
+    hasher.finish().map_err(write_error)
 }
 
 /// What [`write_layer`] wrote: the compressed layer's digest and size, and the digest of the
@@ -643,48 +749,39 @@ pub fn write_layer<W: Write>(
     compression: OutputFormat,
     writer: W,
 ) -> Result<Layer, OutputError> {
-    let compressed = std::rc::Rc::new(std::cell::RefCell::new(Hasher::new()));
-    let uncompressed = std::rc::Rc::new(std::cell::RefCell::new(Hasher::new()));
-    let hashing = Hashing {
-        inner: writer,
-        hasher: compressed.clone(),
-    };
+    let (hashing, compressed) = Hashing::new(writer);
     let write_error = |source: io::Error| OutputError::Write {
         path: root.to_path_buf(),
         source,
     };
-    if compression == OutputFormat::TarZst {
+    let uncompressed = if compression == OutputFormat::TarZst {
         let mut encoder = zstd::stream::write::Encoder::new(hashing, 9).map_err(write_error)?;
         encoder.include_checksum(true).map_err(write_error)?;
         encoder.multithread(threads()).map_err(write_error)?;
-        let tar = Hashing {
-            inner: encoder,
-            hasher: uncompressed.clone(),
-        };
+        let (tar, tar_hasher) = Hashing::new(encoder);
         write_tar(root, nodes, tar)?
             .inner
             .finish()
             .map_err(write_error)?;
+        tar_hasher
     } else {
         let encoder = flate2::GzBuilder::new()
             .mtime(0)
             .operating_system(3)
             .write(hashing, flate2::Compression::new(6));
-        let tar = Hashing {
-            inner: encoder,
-            hasher: uncompressed.clone(),
-        };
+        let (tar, tar_hasher) = Hashing::new(encoder);
         write_tar(root, nodes, tar)?
             .inner
             .finish()
             .map_err(write_error)?;
-    }
-    let compressed = compressed.borrow().clone();
-    let uncompressed = uncompressed.borrow().clone();
+        tar_hasher
+    };
+    let (sha256, bytes) = compressed.finish().map_err(write_error)?;
+    let (diff_id, _) = uncompressed.finish().map_err(write_error)?;
     Ok(Layer {
-        bytes: compressed.len(),
-        sha256: compressed.finish(),
-        diff_id: uncompressed.finish(),
+        bytes,
+        sha256,
+        diff_id,
     })
 }
 

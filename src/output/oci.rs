@@ -343,11 +343,7 @@ pub fn write_archive<W: Write>(
     epoch: i64,
     writer: W,
 ) -> Result<(Sha256Digest, u64), OutputError> {
-    let hasher = std::rc::Rc::new(std::cell::RefCell::new(crate::digest::Hasher::new()));
-    let hashing = super::Hashing {
-        inner: writer,
-        hasher: hasher.clone(),
-    };
+    let (hashing, hasher) = super::Hashing::new(writer);
     let node = |path: &str, kind: NodeKind, mode: u32| Node {
         path: path.as_bytes().to_vec(),
         kind,
@@ -383,15 +379,14 @@ pub fn write_archive<W: Write>(
         nodes.push(node(&file, NodeKind::File { size }, 0o644));
     }
     nodes.sort_by(|a, b| super::tree_order(&a.path, &b.path));
+    let write_error = |source| OutputError::Write {
+        path: layout.to_path_buf(),
+        source,
+    };
     super::write_tar(layout, &nodes, hashing)?
         .flush()
-        .map_err(|source| OutputError::Write {
-            path: layout.to_path_buf(),
-            source,
-        })?;
-    let hasher = hasher.borrow().clone();
-    let size = hasher.len();
-    Ok((hasher.finish(), size))
+        .map_err(write_error)?;
+    hasher.finish().map_err(write_error)
 }
 
 /// Writes `bytes` as `path` in a layout being made (mode 0644).
