@@ -299,24 +299,44 @@ pub fn build_root(
             (owners, filtered)
         }
         Mode::Root | Mode::Unshare | Mode::Auto => {
-            let mut installer = crate::install::Installer::new(
-                env.printer,
-                job.root,
-                job.profile,
-                &packages,
-                &plan,
-                job.epoch,
-                job.cache,
-            )?;
-            installer.unpack_essential()?;
-            timings.record("extract", phase);
-            hooks.run(Phase::Extract)?;
-            installer.configure_essential()?;
-            hooks.run(Phase::Essential)?;
-            installer.install_batches()?;
-            timings.0.push(("install-unpack", installer.unpack_time));
-            timings.0.push(("configure", installer.configure_time));
-            (Box::new(crate::output::OnDisk), installer.filtered)
+            // The batches' cached data verified while the Essential set's scripts run, and
+            // the next batches' while this one's do (`verify_ahead`); stopped when the install
+            // ends, whichever way.
+            // Each copy verified ahead stays open until its package is unpacked.
+            crate::cache::reserve_open_files(2 * packages.len());
+            let stop = std::sync::atomic::AtomicBool::new(false);
+            let later: Vec<usize> = plan.batches.iter().flatten().copied().collect();
+            std::thread::scope(|scope| {
+                let installed = (|| {
+                    let mut installer = crate::install::Installer::new(
+                        env.printer,
+                        job.root,
+                        job.profile,
+                        &packages,
+                        &plan,
+                        job.epoch,
+                        job.cache,
+                    )?;
+                    installer.unpack_essential()?;
+                    // Not before: that unpack keeps both cores busy.
+                    scope.spawn(|| {
+                        crate::unpack::batch::verify_ahead(&packages, &later, job.cache, &stop)
+                    });
+                    timings.record("extract", phase);
+                    hooks.run(Phase::Extract)?;
+                    installer.configure_essential()?;
+                    hooks.run(Phase::Essential)?;
+                    installer.install_batches()?;
+                    timings.0.push(("install-unpack", installer.unpack_time));
+                    timings.0.push(("configure", installer.configure_time));
+                    Ok::<_, Failure>((
+                        Box::new(crate::output::OnDisk) as Box<dyn crate::output::Owners>,
+                        installer.filtered,
+                    ))
+                })();
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                installed
+            })?
         }
     };
     hooks.run(Phase::Customize)?;
