@@ -88,6 +88,7 @@ awk -F'\t' '{
     d = ($2 == "-") ? "-" : $2 " s"; a = ($4 == "-") ? "-" : $4 " s"
     r = ($5 == "-") ? "-" : $5 "x"
     p = $8 " MiB"; if ($9 != "-") p = p " / " $9 " MiB"
+    if ($10 != "" && $10 != "-") p = p " (largest process of debroot'"'"'s run: " $10 " MiB)"
     printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, d, $3, a, r, $6, $7, p
 }' "$rows"
 echo "bench/all.sh: each script's own report is in $log" >&2

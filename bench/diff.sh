@@ -41,7 +41,7 @@ timed() {
     local status=0 seconds peak
     python3 bench/peak.py "$work/report" -- "$@" > /dev/null 2>&1 || status=$?
     [ "$status" = 1 ] || { echo "bench/diff.sh: $1 exited $status, expected 1" >&2; exit 2; }
-    read -r seconds peak < "$work/report"
+    read -r seconds peak _ < "$work/report"
     echo "$peak" > "$work/peak"
     python3 -c "print(round($seconds, 3))"
 }

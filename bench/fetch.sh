@@ -62,7 +62,7 @@ apt_peaks=()
 for run in $(seq "$runs"); do
     rm -rf "$work/cache"
     python3 bench/peak.py "$work/report" -- "$debroot" -q fetch "$lock" --cache-dir "$work/cache"
-    read -r seconds peak < "$work/report"
+    read -r seconds peak _ < "$work/report"
     debroot_times+=("$seconds")
     debroot_peaks+=("$peak")
 
@@ -70,7 +70,7 @@ for run in $(seq "$runs"); do
     # shellcheck disable=SC2086
     (cd "$work/download" && python3 "$OLDPWD/bench/peak.py" "$work/report" -- \
         apt-get "${apt_opts[@]}" -qq download $packages >/dev/null)
-    read -r seconds peak < "$work/report"
+    read -r seconds peak _ < "$work/report"
     apt_times+=("$seconds")
     apt_peaks+=("$peak")
     echo "run $run: debroot ${debroot_times[-1]} s, apt-get download ${apt_times[-1]} s"

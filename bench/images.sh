@@ -46,7 +46,7 @@ seconds() { # COMMAND...: runs it, prints its wall time in seconds; its peak (Ki
     python3 bench/peak.py "$work/report" -- "$@" >/dev/null 2>"$work/last.log" \
         || { cat "$work/last.log" >&2; exit 1; }
     local t p
-    read -r t p < "$work/report"
+    read -r t p _ < "$work/report"
     echo "$p" > "$work/peak"
     python3 -c "print(round($t, 2))"
 }

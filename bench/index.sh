@@ -24,7 +24,7 @@ for _ in $(seq "$runs"); do
     python3 bench/peak.py "$cache/report" -- ./target/release/debroot -q index profiles/minbase.toml \
         --cache-dir "$cache" --format json > "$cache/index.json"
     json=$(cat "$cache/index.json")
-    read -r seconds peak < "$cache/report"
+    read -r seconds peak _ < "$cache/report"
     suite_times+=("$(python3 -c 'import json,sys; print(json.load(sys.stdin)["suites"][0]["seconds"])' <<<"$json")")
     total_times+=("$seconds")
     peaks+=("$peak")

@@ -30,7 +30,7 @@ for profile in minbase kiosk; do
         /usr/bin/time -f '%U %S' -o "$work/cpu" \
             python3 bench/peak.py "$work/peak" -- \
             "$debroot" -q lock --update "$work/$profile.toml" --cache-dir "$work/cache"
-        read -r seconds peak_kib <"$work/peak"
+        read -r seconds peak_kib _ <"$work/peak"
         times+=("$(python3 -c "print(round($seconds, 3))")")
         peaks+=("$((peak_kib / 1024))")
         kibs+=("$peak_kib")
