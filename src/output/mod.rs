@@ -404,7 +404,7 @@ struct BackgroundHasher {
     worker: Option<std::thread::JoinHandle<Hasher>>,
 }
 
-const HASH_CHUNK: usize = 1 << 20;
+const HASH_CHUNK: usize = 256 << 10;
 const HASH_DEPTH: usize = 4;
 
 impl BackgroundHasher {
@@ -485,8 +485,8 @@ pub struct Pipelined {
 }
 
 /// Bytes handed over at once (a multiple of [`ALIGNMENT`]), and how many may wait.
-const PIPELINE_BUFFER: usize = 4 << 20;
-const PIPELINE_DEPTH: usize = 3;
+const PIPELINE_BUFFER: usize = 1 << 20;
+const PIPELINE_DEPTH: usize = 4;
 /// The alignment `O_DIRECT` needs of memory, offsets and lengths (a page covers every
 /// logical block size in use).
 const ALIGNMENT: usize = 4096;
