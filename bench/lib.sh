@@ -40,7 +40,8 @@ elif target.startswith("<") and dn is not None:
     met = "yes" if dn < float(target[1:].split()[0]) else "no"
 if peak_target is not None:
     bound = largest if largest is not None else pd
-    within = bound.isdigit() and int(bound) / 1024 <= float(peak_target)
+    # In whole MiB, as the targets are written (issue 19's 69 MiB was 70,652 KiB).
+    within = bound.isdigit() and round(int(bound) / 1024) <= float(peak_target)
     what_peak = "largest process" if largest is not None else "peak"
     target = (f"{target}, {what_peak} <= {peak_target} MiB" if target != "-"
               else f"{what_peak} <= {peak_target} MiB")
