@@ -92,6 +92,7 @@ fn sealed(env: &Env<'_>, root: &Path, command: &[std::ffi::OsString]) -> Result<
         env: crate::sandbox::Sandbox::default_env(epoch),
         binds: Vec::new(),
         helper: None,
+        instant_sleep: false,
     };
     let outcome = sandbox.run(&argv)?;
     let _ = std::io::stdout().write_all(&outcome.output);
@@ -131,6 +132,7 @@ fn confined(context: &Context, root: &Path, command: &[std::ffi::OsString]) -> R
         env: crate::sandbox::Sandbox::default_env(epoch),
         binds: Vec::new(),
         helper: None,
+        instant_sleep: false,
     };
     let code = sandbox
         .run_attached(&argv)

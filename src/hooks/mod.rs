@@ -426,6 +426,7 @@ impl Runner<'_> {
                     env: env.clone(),
                     binds: Vec::new(),
                     helper: None,
+                    instant_sleep: false,
                 };
                 sandbox
                     .run_outside(&argv, &self.cwd, phase != Phase::Setup, Some(self.timeout))

@@ -142,6 +142,11 @@ fn sandbox_of(root: &Path, profile: &Profile, epoch: i64) -> sandbox::Sandbox {
         env: sandbox::Sandbox::default_env(epoch),
         binds: Vec::new(),
         helper: None,
+        // Not for a root under emulation: QEMU's own threads sleep to wait.
+        instant_sleep: crate::binfmt::runs_natively(
+            crate::debian::Architecture::build_default().as_str(),
+            profile.source.native_architecture().as_str(),
+        ),
     }
 }
 

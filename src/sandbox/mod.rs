@@ -40,6 +40,7 @@
 //! Without namespaces (the hooks of an `extract` build run by a user who may not create them),
 //! [`reaper`] contains a command as well as a process can.
 
+pub mod nosleep;
 pub mod reaper;
 
 use std::ffi::{OsStr, OsString};
@@ -137,6 +138,8 @@ pub struct Sandbox {
     pub binds: Vec<(PathBuf, PathBuf)>,
     /// The debroot executable that runs the namespace helpers (default: this one).
     pub helper: Option<PathBuf>,
+    /// Commands' sleeps return at once ([`nosleep`]): for what dpkg runs, never for hooks.
+    pub instant_sleep: bool,
 }
 
 impl Sandbox {
@@ -303,6 +306,9 @@ impl Sandbox {
         }
         if attached {
             args.push("--attached".into());
+        }
+        if self.instant_sleep {
+            args.push("--instant-sleep".into());
         }
         args.push("--hostname".into());
         args.push(self.hostname.clone().into());
@@ -513,14 +519,16 @@ pub struct InnerArgs {
     pub no_mounts: bool,
     /// The command keeps the standard streams (stdin is not `/dev/null`).
     pub attached: bool,
+    /// The command's sleeps return at once ([`nosleep`]).
+    pub instant_sleep: bool,
     pub hostname: String,
     pub env: Vec<(String, String)>,
     pub binds: Vec<(PathBuf, PathBuf)>,
     pub argv: Vec<OsString>,
 }
 
-/// Parses `--root R [--outside CWD] [--no-mounts] [--attached] --hostname H --env K=V...
-/// --bind A:B... -- ARGV...`.
+/// Parses `--root R [--outside CWD] [--no-mounts] [--attached] [--instant-sleep] --hostname H
+/// --env K=V... --bind A:B... -- ARGV...`.
 pub fn parse_inner(args: &[OsString]) -> Result<InnerArgs, String> {
     let mut inner = InnerArgs::default();
     let mut i = 0;
@@ -539,6 +547,11 @@ pub fn parse_inner(args: &[OsString]) -> Result<InnerArgs, String> {
             }
             "--attached" => {
                 inner.attached = true;
+                i += 1;
+                continue;
+            }
+            "--instant-sleep" => {
+                inner.instant_sleep = true;
                 i += 1;
                 continue;
             }
@@ -857,6 +870,14 @@ pub fn init_main(args: &[OsString]) -> i32 {
     }
     for (key, value) in &inner.env {
         command.env(key, value);
+    }
+    if inner.instant_sleep {
+        let filter = nosleep::Filter::new();
+        // SAFETY: between fork and exec only system calls are made (prctl, seccomp) on a
+        // program built before the fork; no allocation, no lock.
+        unsafe {
+            command.pre_exec(move || filter.install());
+        }
     }
     let child = match command.spawn() {
         Ok(child) => child,

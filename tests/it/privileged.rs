@@ -52,6 +52,7 @@ fn sandbox(root: &Path) -> Sandbox {
         env: Sandbox::default_env(1_700_000_000),
         binds: Vec::new(),
         helper: Some(PathBuf::from(env!("CARGO_BIN_EXE_debroot"))),
+        instant_sleep: false,
     }
 }
 
@@ -134,6 +135,35 @@ fn sandbox_runs_sealed_and_leaves_nothing() {
         )
         .unwrap();
     assert_eq!(timed.status, Status::Signaled(9));
+}
+
+/// With `instant_sleep` (what dpkg runs in a build) a command's sleeps return at once and the
+/// command goes on; without it (hooks) a sleep sleeps.
+#[test]
+#[ignore = "privileged: needs root and namespaces"]
+fn instant_sleep_only_where_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = host_tools_root(dir.path());
+    let instant = Sandbox {
+        instant_sleep: true,
+        ..sandbox(&root)
+    };
+    let started = std::time::Instant::now();
+    let outcome = instant
+        .run(&["/bin/sh", "-c", "sleep 30 && sleep 30 && echo slept"])
+        .unwrap();
+    let took = started.elapsed();
+    assert!(outcome.status.success(), "{:?}", outcome.status);
+    assert!(String::from_utf8_lossy(&outcome.output).contains("slept"));
+    assert!(took < std::time::Duration::from_secs(10), "took {took:?}");
+
+    let started = std::time::Instant::now();
+    let outcome = sandbox(&root).run(&["/bin/sh", "-c", "sleep 1"]).unwrap();
+    assert!(outcome.status.success(), "{:?}", outcome.status);
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(1),
+        "a sleep without instant_sleep sleeps"
+    );
 }
 
 /// `debroot hook chroot --root DIR CMD` on a plain tree, as snapshots: CMD's output relayed,

@@ -950,6 +950,7 @@ fn check_matches_dpkg(build: &Build, built: &Path, runs: &[&[&str]]) {
         env: debroot::sandbox::Sandbox::default_env(EPOCH),
         binds: Vec::new(),
         helper: Some(PathBuf::from(env!("CARGO_BIN_EXE_debroot"))),
+        instant_sleep: false,
     };
     let outcome = sandbox.run(&["/bin/sh", "-c", &script]).unwrap();
     assert!(

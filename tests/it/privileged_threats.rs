@@ -8,8 +8,10 @@
 //!
 //! Hostile scripts leave what they saw in `/var/lib/t-markers/` of the root (cleanup leaves it
 //! alone), which the tests read in the output, or in the work directory while the build runs.
-//! The processes a script starts run `sleep TOKEN`, [`token`] being unique to the test
-//! process, so that a survivor is found by its command line wherever its root is.
+//! The processes a script starts carry TOKEN in their arguments, [`token`] being unique to the
+//! test process, so that a survivor is found by its command line wherever its root is: hooks run
+//! `sleep TOKEN`; maintainer scripts, whose sleeps return at once, block in a `cat` of a FIFO
+//! named after it ([`hang_prelude`]).
 //!
 //! debroot runs with its stdin a pipe the test keeps open (a script that read debroot's stdin
 //! would wait forever) and under a deadline (a hang fails the test instead of blocking it).
@@ -56,9 +58,21 @@ const TEARDOWN: Duration = Duration::from_secs(10);
 /// Files of `t-many`: empty files cost a tmpfs no pages but the tarball a 512-byte header each.
 const MANY_FILES: usize = 30_000;
 
-/// The argument of every `sleep` a test script starts: unique to this test process.
+/// The token in the arguments of every process a test script starts: unique to this test
+/// process.
 fn token() -> String {
     format!("9{}", std::process::id())
+}
+
+/// Shell that makes `hang` block forever, for maintainer scripts: their sleeps return at once
+/// (`sandbox::nosleep`), so a script waits by reading a FIFO nobody writes. The blocked `cat`
+/// carries [`token`] in its arguments, as a `sleep` did.
+fn hang_prelude() -> String {
+    format!(
+        "mkdir -p /{MARKERS}\nrm -f /{MARKERS}/hang-{token}\nmkfifo /{MARKERS}/hang-{token}\n\
+         hang() {{ exec cat /{MARKERS}/hang-{token}; }}\n",
+        token = token()
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -485,8 +499,8 @@ fn sleeping_package() -> Package {
     with_postinst(
         "t-sleep",
         &format!(
-            "#!/bin/sh\nmkdir -p /{MARKERS}\necho asleep > /{MARKERS}/asleep\nexec sleep {}\n",
-            token()
+            "#!/bin/sh\n{}echo asleep > /{MARKERS}/asleep\nhang\n",
+            hang_prelude()
         ),
     )
 }
@@ -573,14 +587,15 @@ fn d1_prompting_postinst_reads_end_of_file() {
 /// A package whose postinst starts services every way a package does, and leaves daemons.
 fn daemon_package() -> Package {
     let postinst = format!(
-        "#!/bin/sh\nM=/{MARKERS}\nmkdir -p $M\n\
+        "#!/bin/sh\n{prelude}M=/{MARKERS}\nmkdir -p $M\n\
          /usr/sbin/policy-rc.d t-daemon start\necho \"policy=$?\" >> $M/t-daemon\n\
          t-invoke-rc.d t-daemon start\necho \"invoke=$?\" >> $M/t-daemon\n\
          start-stop-daemon --start --exec /usr/bin/mkdir -- $M/started-by-start-stop-daemon\n\
          echo \"start-stop-daemon=$?\" >> $M/t-daemon\n\
-         setsid sh -c 'sleep {token} &'\n\
-         sh -c 'trap \"\" TERM HUP INT; exec sleep {token}' &\n\
+         setsid sh -c 'cat /{MARKERS}/hang-{token} &'\n\
+         (trap \"\" TERM HUP INT; hang) &\n\
          echo done >> $M/t-daemon\n",
+        prelude = hang_prelude(),
         token = token()
     );
     // What invoke-rc.d does first (README.policy-rc.d): ask policy-rc.d; 101 forbids.
@@ -593,8 +608,8 @@ fn daemon_package() -> Package {
 }
 
 /// docs/THREATS.md D2: during the build `policy-rc.d` answers 101 (an invoke-rc.d-style start is
-/// refused), `start-stop-daemon --start` is a no-op; a double-forked `sleep` and one that
-/// ignores SIGTERM are dead after the build (I4); the result has no `policy-rc.d` and the real
+/// refused), `start-stop-daemon --start` is a no-op; a double-forked process blocked forever
+/// and one that ignores SIGTERM are dead after the build (I4); the result has no `policy-rc.d` and the real
 /// `start-stop-daemon`, byte for byte the `dpkg` package's; I1–I7 hold.
 #[test]
 #[ignore = "privileged: needs root (chroot, namespaces, chown)"]
@@ -2239,8 +2254,9 @@ fn f4b_a_pre_depends_cycle_installs_in_a_defined_order() {
 fn d2_a_daemon_started_by_service_dies_with_the_phase() {
     let host = |path: &str| std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let init = format!(
-        "#!/bin/sh\ncase \"$1\" in\n  start)\n    mkdir -p /{MARKERS}\n    echo started >> /{MARKERS}/t-svc\n    \
-         setsid sleep {token} &\n    sleep {token} &\n    ;;\nesac\nexit 0\n",
+        "#!/bin/sh\n{prelude}case \"$1\" in\n  start)\n    echo started >> /{MARKERS}/t-svc\n    \
+         setsid cat /{MARKERS}/hang-{token} &\n    cat /{MARKERS}/hang-{token} &\n    ;;\nesac\nexit 0\n",
+        prelude = hang_prelude(),
         token = token()
     );
     let package = with_postinst(

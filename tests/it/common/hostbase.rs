@@ -38,7 +38,7 @@ pub const TOOLS: &[&str] = &[
     // What debroot's driver scripts and the test scripts run.
     "mv", "cp", "cat", "ln", "mkdir", "rmdir", "env", "readlink", "setcap",
     // What the hostile scripts of `privileged_threats` run (docs/THREATS.md D2, D3, D5).
-    "ls", "sleep", "setsid", "mount", "umount", "mknod",
+    "ls", "sleep", "setsid", "mount", "umount", "mknod", "mkfifo",
 ];
 
 /// Programs of the `dpkg` package.
