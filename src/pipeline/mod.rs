@@ -301,8 +301,8 @@ pub fn build_root(
         Mode::Root | Mode::Unshare | Mode::Auto => {
             // The batches' cached data verified while the Essential set's scripts run, and
             // the next batches' while this one's do (`verify_ahead`); stopped when the install
-            // ends, whichever way.
-            // Each copy verified ahead stays open until its package is unpacked.
+            // ends, whichever way. Each copy verified ahead stays open until its package is
+            // unpacked: two descriptors per package.
             crate::cache::reserve_open_files(2 * packages.len());
             let stop = std::sync::atomic::AtomicBool::new(false);
             let later: Vec<usize> = plan.batches.iter().flatten().copied().collect();

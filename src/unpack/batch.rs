@@ -35,8 +35,8 @@ pub struct Package {
 }
 
 /// A package's cached `data.tar` copy: looked up and verified once (whoever comes first, the
-/// other waits for it), then handed to the unpack and closed with it, so that no more than a
-/// build's `.deb`s are open at once for long.
+/// other waits for it), then handed to the unpack and closed with it. A copy verified ahead
+/// stays open until then, which is why the build reserves two descriptors per package.
 #[derive(Default)]
 struct DataSlot(std::sync::Mutex<DataState>);
 
