@@ -205,6 +205,7 @@ impl Classify for ResolveError {
 fn suggestions(universe: &Universe, name: &str) -> Vec<String> {
     let mut scored: Vec<(usize, String)> = universe
         .names()
+        .into_iter()
         .map(PackageName::as_str)
         .filter_map(|candidate| {
             let d = crate::debian::distance(name, candidate);
@@ -262,8 +263,7 @@ fn include_root(universe: &Universe, requested: &Requested) -> Result<Root, Reso
         // A virtual name: apt installs its provider when there is exactly one.
         let mut providers: Vec<Key> = universe
             .providers(&spec.name)
-            .iter()
-            .map(|&i| universe.entry(i))
+            .map(|i| universe.entry(i))
             .filter(|e| e.arch == arch)
             .map(|e| (e.record.name.clone(), e.arch.clone()))
             .collect();
@@ -688,9 +688,8 @@ fn recommended_keys(universe: &Universe, selected: &[usize], excluded: &[Package
                 }
                 let mut providers: Vec<_> = universe
                     .providers(&alternative.name)
-                    .iter()
-                    .filter(|&&p| universe.satisfies(p, alternative, arch))
-                    .map(|&p| (universe.provider_rank(p), universe.entry(p)))
+                    .filter(|&p| universe.satisfies(p, alternative, arch))
+                    .map(|p| (universe.provider_rank(p), universe.entry(p)))
                     .collect();
                 providers.sort_by(|a, b| a.0.cmp(&b.0));
                 providers

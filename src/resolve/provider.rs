@@ -212,7 +212,7 @@ impl<'u> Provider<'u> {
         }
         // Then the providers, best first, one set per providing key.
         let mut providers: Vec<(_, Key, ArchRule)> = Vec::new();
-        for &index in universe.providers(&dependency.name) {
+        for index in universe.providers(&dependency.name) {
             let entry = universe.entry(index);
             let Some(rule) = arch_rule(dependency, depending_arch, &entry.arch, universe.native())
             else {
@@ -540,7 +540,7 @@ impl DependencyProvider for Provider<'_> {
                 ));
             }
             let mut seen: Vec<Key> = Vec::new();
-            for &provider in universe.providers(&conflict.name) {
+            for provider in universe.providers(&conflict.name) {
                 let provider_entry = universe.entry(provider);
                 let key = (
                     provider_entry.record.name.clone(),

@@ -14,6 +14,8 @@
 use std::cell::OnceCell;
 use std::collections::BTreeMap;
 
+use indexmap::IndexMap;
+
 use crate::debian::relation::{self, Dependency, FieldKind, Relation};
 use crate::debian::{Architecture, PackageName, Version};
 use crate::debian::{MultiArch, Priority};
@@ -95,9 +97,10 @@ pub struct Universe {
     architectures: Vec<Architecture>,
     suites: Vec<String>,
     entries: Vec<Entry>,
-    by_key: BTreeMap<Key, Vec<usize>>,
-    /// Virtual name to the entries that provide it.
-    providers: BTreeMap<PackageName, Vec<usize>>,
+    by_key: IndexMap<Key, Vec<usize>>,
+    /// Virtual name to the entries that provide it, in two parts: the entries before the
+    /// split of [`Universe::from_parts`] and those after it, each built on its own thread.
+    providers: [IndexMap<PackageName, Vec<usize>>; 2],
     rejected: BTreeMap<String, Vec<(String, Rejected)>>,
     relations: Vec<OnceCell<Result<Relations, String>>>,
 }
@@ -109,60 +112,35 @@ fn parse_field(kind: FieldKind, text: &Option<Box<str>>) -> Result<Vec<Relation>
     }
 }
 
-/// How many bytes of a name [`key_map`] sorts by before it compares whole names.
-const NAME_PREFIX: usize = 24;
-
-/// Every version of a key together, candidate first. The keys are ordered by one sort of the
-/// entries' positions and the map is built from the sorted runs, without a search per key;
-/// ties (which a well-formed archive does not have) keep the order the entries were read in,
-/// as the sort is stable.
-fn key_map(entries: &[Entry]) -> BTreeMap<Key, Vec<usize>> {
-    // The first bytes of each name sit beside its position, so that most comparisons need not
-    // follow a pointer to the name. Zero padding keeps byte order: a name has no zero byte.
-    let mut order: Vec<([u8; NAME_PREFIX], usize)> = entries
-        .iter()
-        .enumerate()
-        .map(|(index, entry)| {
-            let mut prefix = [0u8; NAME_PREFIX];
-            let name = entry.record.name.as_str().as_bytes();
-            let len = name.len().min(NAME_PREFIX);
-            prefix[..len].copy_from_slice(&name[..len]);
-            (prefix, index)
-        })
-        .collect();
-    order.sort_by(|(a_prefix, a), (b_prefix, b)| {
-        a_prefix.cmp(b_prefix).then_with(|| {
-            let (a, b) = (&entries[*a], &entries[*b]);
-            (&a.record.name, &a.arch)
-                .cmp(&(&b.record.name, &b.arch))
-                .then_with(|| candidate_order(a, b))
-                .then_with(|| a.record.filename.cmp(&b.record.filename))
-        })
-    });
-    let mut by_key: Vec<(Key, Vec<usize>)> = Vec::new();
-    for (_, index) in order {
-        let entry = &entries[index];
-        match by_key.last_mut() {
-            Some(((name, arch), versions)) if *name == entry.record.name && *arch == entry.arch => {
-                versions.push(index)
-            }
-            _ => by_key.push(((entry.record.name.clone(), entry.arch.clone()), vec![index])),
+/// Every version of a key together, candidate first (ties, which a well-formed archive does
+/// not have, keep the order the entries were read in: the sort is stable). The map is looked
+/// up by key ([`Universe::names`] and [`Universe::keys`] sort what they list), so the ~70,000
+/// entries of a suite are grouped by hashing their keys rather than by sorting them by name
+/// (names such as `librust-*` share long prefixes); its own order is the entries' order.
+fn key_map(entries: &[Entry]) -> IndexMap<Key, Vec<usize>> {
+    let mut by_key: IndexMap<Key, Vec<usize>> = IndexMap::with_capacity(entries.len());
+    for (index, entry) in entries.iter().enumerate() {
+        by_key
+            .entry((entry.record.name.clone(), entry.arch.clone()))
+            .or_default()
+            .push(index);
+    }
+    for versions in by_key.values_mut() {
+        if versions.len() > 1 {
+            versions.sort_by(|a, b| {
+                let (a, b) = (&entries[*a], &entries[*b]);
+                candidate_order(a, b).then_with(|| a.record.filename.cmp(&b.record.filename))
+            });
         }
     }
-    by_key.into_iter().collect()
+    by_key
 }
 
-/// Every entry's `Provides`, parsed: (virtual name, provided version). A malformed `Provides`
+/// Each entry's `Provides`, parsed: (virtual name, provided version). A malformed `Provides`
 /// makes the package provide nothing; its other relations are checked when the resolver
-/// reaches it. With them, the entries providing each virtual name, in entry order.
-#[allow(clippy::type_complexity)]
-fn parse_provides(
-    entries: &[Entry],
-) -> (
-    Vec<Vec<(PackageName, Option<Version>)>>,
-    BTreeMap<PackageName, Vec<usize>>,
-) {
-    let provides: Vec<Vec<(PackageName, Option<Version>)>> = entries
+/// reaches it.
+fn parse_provides(entries: &[Entry]) -> Vec<Vec<(PackageName, Option<Version>)>> {
+    entries
         .iter()
         .map(|entry| {
             entry
@@ -178,22 +156,52 @@ fn parse_provides(
                 .map(|d| (d.name, d.constraint.map(|c| c.version)))
                 .collect()
         })
-        .collect();
-    let mut provided: Vec<(&PackageName, usize)> = provides
+        .collect()
+}
+
+/// Where to split `entries` so that the first part holds about 55% of the `Provides` text.
+fn provides_split(entries: &[Entry]) -> usize {
+    let length = |entry: &Entry| {
+        entry
+            .record
+            .relations
+            .provides
+            .as_deref()
+            .map_or(0, str::len)
+    };
+    let total: usize = entries.iter().map(length).sum();
+    let mut sum = 0;
+    entries
         .iter()
-        .enumerate()
-        .flat_map(|(index, names)| names.iter().map(move |(name, _)| (name, index)))
-        .collect();
-    // Stable: a name's providers stay in entry order.
-    provided.sort_by(|a, b| a.0.cmp(b.0));
-    let mut providers: Vec<(PackageName, Vec<usize>)> = Vec::new();
-    for (name, index) in provided {
-        match providers.last_mut() {
-            Some((last, indexes)) if last == name => indexes.push(index),
-            _ => providers.push((name.clone(), vec![index])),
+        .position(|entry| {
+            sum += length(entry);
+            sum * 20 >= total * 11
+        })
+        .map_or(entries.len(), |last| last + 1)
+}
+
+/// The parsed `Provides` of a run of entries starting at entry `offset`, and the entries of the
+/// run providing each virtual name, in entry order (a hash map, as [`key_map`]).
+#[allow(clippy::type_complexity)]
+fn provides_part(
+    entries: &[Entry],
+    offset: usize,
+) -> (
+    Vec<Vec<(PackageName, Option<Version>)>>,
+    IndexMap<PackageName, Vec<usize>>,
+) {
+    let provides = parse_provides(entries);
+    let mut providers: IndexMap<PackageName, Vec<usize>> =
+        IndexMap::with_capacity(provides.iter().map(Vec::len).sum());
+    for (index, provided) in provides.iter().enumerate() {
+        for (name, _) in provided {
+            providers
+                .entry(name.clone())
+                .or_default()
+                .push(offset + index);
         }
     }
-    (provides, providers.into_iter().collect())
+    (provides, providers)
 }
 
 fn single(relations: Vec<Relation>) -> Vec<Dependency> {
@@ -218,8 +226,8 @@ impl Universe {
     ///
     /// The ~70,000 records of a suite make this the largest step of a `lock` after reading the
     /// indexes, so it is built in bulk and on both cores: the entries in order, then the key map
-    /// ([`key_map`]) on this thread while a second one parses the `Provides` fields and builds
-    /// the provider map.
+    /// ([`key_map`]) and the `Provides` of some of the entries on this thread while a second
+    /// one parses those of the others ([`provides_split`]), each part with its provider map.
     pub fn from_parts(architectures: &[Architecture], parts: Vec<Part>) -> Self {
         let native = architectures
             .first()
@@ -269,19 +277,25 @@ impl Universe {
                 });
             }
         }
-        let (by_key, parsed) = std::thread::scope(|scope| {
+        // The `Provides` fields are parsed on a second thread while this one groups the keys
+        // and parses the rest. They are far from evenly spread (most are the `librust-*`
+        // packages' feature lists), so the entries are split by the fields' length: the second
+        // thread takes a little more than half, this one also has the keys to group.
+        let (first, second) = entries.split_at(provides_split(&entries));
+        let (by_key, provides, providers) = std::thread::scope(|scope| {
             let parsing = std::thread::Builder::new()
                 .name("provides".into())
-                .spawn_scoped(scope, || parse_provides(&entries));
+                .spawn_scoped(scope, || provides_part(first, 0));
             let by_key = key_map(&entries);
-            let parsed = match parsing {
-                Ok(handle) => handle.join().ok(),
-                Err(_) => None,
-            };
-            (by_key, parsed)
+            let (second, second_map) = provides_part(second, first.len());
+            // No thread to spare (or it failed): the first part is done here.
+            let (mut provides, first_map) = parsing
+                .ok()
+                .and_then(|handle| handle.join().ok())
+                .unwrap_or_else(|| provides_part(first, 0));
+            provides.extend(second);
+            (by_key, provides, [first_map, second_map])
         });
-        // No thread to spare (or it failed): parse them here.
-        let (provides, providers) = parsed.unwrap_or_else(|| parse_provides(&entries));
         for (entry, provided) in entries.iter_mut().zip(provides) {
             entry.provides = provided;
         }
@@ -328,13 +342,18 @@ impl Universe {
     }
 
     /// Every key, sorted.
-    pub fn keys(&self) -> impl Iterator<Item = &Key> {
-        self.by_key.keys()
+    pub fn keys(&self) -> Vec<&Key> {
+        let mut keys: Vec<&Key> = self.by_key.keys().collect();
+        keys.sort();
+        keys
     }
 
-    /// The entries providing the virtual `name`.
-    pub fn providers(&self, name: &PackageName) -> &[usize] {
-        self.providers.get(name).map_or(&[], Vec::as_slice)
+    /// The entries providing the virtual `name`, in entry order.
+    pub fn providers<'a>(&'a self, name: &'a PackageName) -> impl Iterator<Item = usize> + 'a {
+        self.providers
+            .iter()
+            .flat_map(move |part| part.get(name).map_or(&[][..], Vec::as_slice))
+            .copied()
     }
 
     /// Whether `name` exists at all, as a package (any architecture) or a virtual.
@@ -342,7 +361,7 @@ impl Universe {
         self.architectures
             .iter()
             .any(|arch| self.by_key.contains_key(&(name.clone(), arch.clone())))
-            || self.providers.contains_key(name)
+            || self.providers.iter().any(|part| part.contains_key(name))
     }
 
     /// Index stanzas rejected for `name`, with their suite.
@@ -350,12 +369,17 @@ impl Universe {
         self.rejected.get(name).map_or(&[], Vec::as_slice)
     }
 
-    /// Every package name (for suggestions).
-    pub fn names(&self) -> impl Iterator<Item = &PackageName> {
-        self.by_key
+    /// Every package and virtual name, sorted, once each (for suggestions).
+    pub fn names(&self) -> Vec<&PackageName> {
+        let mut names: Vec<&PackageName> = self
+            .by_key
             .keys()
             .map(|(name, _)| name)
-            .chain(self.providers.keys())
+            .chain(self.providers.iter().flat_map(IndexMap::keys))
+            .collect();
+        names.sort();
+        names.dedup();
+        names
     }
 
     /// The relations of an entry, parsed on first use.
