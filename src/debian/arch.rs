@@ -169,6 +169,11 @@ impl Architecture {
         &self.0
     }
 
+    /// `all`, the pseudo-architecture of architecture-independent packages.
+    pub fn all() -> Self {
+        Architecture("all".into())
+    }
+
     /// True for `all`, the pseudo-architecture of architecture-independent packages.
     pub fn is_all(&self) -> bool {
         &*self.0 == "all"

@@ -434,6 +434,7 @@ async fn load_suite(
         .join("InRelease")
         .map_err(|e| IndexError::Internal(e.to_string()))?;
     let shown = redact(&inrelease_url);
+    let speculation = speculate(cache, &inrelease_url, request);
     // Offline: the InRelease last verified from this URL, still verified again below.
     let offline_copy = if fetcher.offline() {
         let cached = cache
@@ -523,24 +524,35 @@ async fn load_suite(
     cache.insert(inrelease_sha256, &bytes)?;
     cache.set_ref(inrelease_url.as_str(), &inrelease_sha256)?;
 
-    let mut wanted: Vec<(String, Architecture)> = Vec::new();
-    for component in request.components {
-        for arch in request.architectures {
-            wanted.push((component.clone(), arch.clone()));
-        }
-        // Like apt: a separate `binary-all` index only when the Release has the architecture
-        // `all` and does not say its packages are in every `binary-ARCH` index.
-        let has_all = release.architectures.iter().any(|a| a == "all");
-        if has_all && !release.all_in_arch_indexes {
-            wanted.push((
-                component.clone(),
-                Architecture::parse("all").map_err(|e| IndexError::Internal(e.to_string()))?,
-            ));
-        }
-    }
+    let wanted = wanted_indexes(&release, request.components, request.architectures);
+    // The speculation's indexes that this Release names too; the others are dropped before
+    // any index is read.
+    let mut speculated = match speculation {
+        Some(task) => task.await.unwrap_or_default(),
+        None => Vec::new(),
+    };
+    speculated.retain(|(source, arch, _)| {
+        wanted.iter().any(|(component, wanted_arch)| {
+            wanted_arch == arch
+                && release
+                    .files
+                    .get(&format!("{component}/binary-{arch}/Packages"))
+                    .is_some_and(|entry| entry.sha256 == *source)
+        })
+    });
     let mut indexes = Vec::new();
     for (component, arch) in wanted {
-        let index = load_index(fetcher, cache, &release, &dists, &shown, &component, &arch).await?;
+        let index = load_index(
+            fetcher,
+            cache,
+            &release,
+            &dists,
+            &shown,
+            &component,
+            &arch,
+            &mut speculated,
+        )
+        .await?;
         indexes.push(index);
     }
     Ok(Found::Suite(Box::new(Suite {
@@ -555,6 +567,75 @@ async fn load_suite(
     })))
 }
 
+/// The `Packages` indexes of a suite to read, by component and architecture: each requested
+/// architecture, and like apt a separate `binary-all` index only when the Release has the
+/// architecture `all` and does not say its packages are in every `binary-ARCH` index.
+fn wanted_indexes(
+    release: &Release,
+    components: &[String],
+    architectures: &[Architecture],
+) -> Vec<(String, Architecture)> {
+    let all = release.architectures.iter().any(|a| a == "all") && !release.all_in_arch_indexes;
+    let mut wanted = Vec::new();
+    for component in components {
+        for arch in architectures {
+            wanted.push((component.clone(), arch.clone()));
+        }
+        if all {
+            wanted.push((component.clone(), Architecture::all()));
+        }
+    }
+    wanted
+}
+
+/// Indexes decoded ahead: (digest of the index text, architecture, the parsed index).
+type Speculated = Vec<(Sha256Digest, Architecture, PackagesIndex)>;
+
+/// Reads and decodes, on a blocking thread, the parsed indexes (`compact`) that the InRelease
+/// last verified from `inrelease_url` named, while the fresh InRelease is fetched and
+/// verified: a suite that did not change since (the common case) then has its indexes ready
+/// when the fresh Release names them. Nothing is trusted from it: the old InRelease is only
+/// read to know which cached blobs to decode (its signature is not checked), every blob is
+/// verified as on any read, and an index is used only when the fresh, verified Release names
+/// its digest ([`load_suite`]). `None` when the cache has no InRelease from this URL.
+fn speculate(
+    cache: &Cache,
+    inrelease_url: &Url,
+    request: &Request<'_>,
+) -> Option<tokio::task::JoinHandle<Speculated>> {
+    let digest = cache.get_ref(inrelease_url.as_str())?;
+    let cache = cache.clone();
+    let components = request.components.to_vec();
+    let architectures = request.architectures.to_vec();
+    Some(tokio::task::spawn_blocking(move || {
+        let Ok(Lookup::Hit(bytes)) = cache.read_unsized(&digest, MAX_INRELEASE_BYTES) else {
+            return Vec::new();
+        };
+        let Some(release) = clearsign::split(&bytes)
+            .ok()
+            .and_then(|cleartext| release::parse(&cleartext.text()).ok())
+        else {
+            return Vec::new();
+        };
+        let mut decoded = Vec::new();
+        for (component, arch) in wanted_indexes(&release, &components, &architectures) {
+            let Some(entry) = release
+                .files
+                .get(&format!("{component}/binary-{arch}/Packages"))
+            else {
+                continue;
+            };
+            if let Ok(Some(bytes)) =
+                cache.read_derived(compact::KIND, &entry.sha256, MAX_INDEX_BYTES)
+                && let Ok(index) = compact::decode(&bytes, &entry.sha256, &arch)
+            {
+                decoded.push((entry.sha256, arch, index));
+            }
+        }
+        decoded
+    }))
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn load_index(
     fetcher: &Fetcher,
@@ -564,6 +645,7 @@ async fn load_index(
     release_url: &str,
     component: &str,
     arch: &Architecture,
+    speculated: &mut Speculated,
 ) -> Result<IndexFile, IndexError> {
     // The security archive lists `main/...` while its Components say `updates/main`.
     let plain = format!("{component}/binary-{arch}/Packages");
@@ -614,7 +696,13 @@ async fn load_index(
     // digest the Release gives it), verified like every blob and decoded with every value
     // checked again (`compact`): a warm run neither reads nor parses the text.
     let source = uncompressed.sha256;
-    let parsed = {
+    let ahead = speculated
+        .iter()
+        .position(|(digest, decoded_arch, _)| *digest == source && decoded_arch == arch)
+        .map(|at| speculated.swap_remove(at).2);
+    let parsed = if ahead.is_some() {
+        ahead
+    } else {
         let (cache, arch) = (cache.clone(), arch.clone());
         tokio::task::spawn_blocking(move || -> Result<Option<PackagesIndex>, CacheError> {
             let Some(bytes) = cache.read_derived(compact::KIND, &source, MAX_INDEX_BYTES)? else {
