@@ -18,7 +18,7 @@
 #   --only L   comma-separated subset of: index,resolve,fetch,build,images,diff
 #
 # Run it on a quiet machine: the figures of a loaded one are not the machine's (the header
-# prints the load average so a reader can tell). A full run (3 runs) takes about an hour on
+# prints the load average so a reader can tell). A full run (3 runs) takes about 35 minutes on
 # the 2-core machine type, most of it mmdebstrap's kiosk builds and images.
 set -euo pipefail
 cd "$(dirname "$0")/.."
