@@ -531,14 +531,11 @@ async fn load_suite(
         Some(task) => task.await.unwrap_or_default(),
         None => Vec::new(),
     };
-    speculated.retain(|(source, arch, _)| {
-        wanted.iter().any(|(component, wanted_arch)| {
-            wanted_arch == arch
-                && release
-                    .files
-                    .get(&format!("{component}/binary-{arch}/Packages"))
-                    .is_some_and(|entry| entry.sha256 == *source)
-        })
+    speculated.retain(|(path, source, _)| {
+        release
+            .files
+            .get(path)
+            .is_some_and(|entry| entry.sha256 == *source)
     });
     let mut indexes = Vec::new();
     for (component, arch) in wanted {
@@ -588,8 +585,13 @@ fn wanted_indexes(
     wanted
 }
 
-/// Indexes decoded ahead: (digest of the index text, architecture, the parsed index).
-type Speculated = Vec<(Sha256Digest, Architecture, PackagesIndex)>;
+/// The path a Release lists for the uncompressed `Packages` index of `component` and `arch`.
+fn packages_path(component: &str, arch: &Architecture) -> String {
+    format!("{component}/binary-{arch}/Packages")
+}
+
+/// Indexes decoded ahead: ([`packages_path`], digest of the index text, the parsed index).
+type Speculated = Vec<(String, Sha256Digest, PackagesIndex)>;
 
 /// Reads and decodes, on a blocking thread, the parsed indexes (`compact`) that the InRelease
 /// last verified from `inrelease_url` named, while the fresh InRelease is fetched and
@@ -619,17 +621,15 @@ fn speculate(
         };
         let mut decoded = Vec::new();
         for (component, arch) in wanted_indexes(&release, &components, &architectures) {
-            let Some(entry) = release
-                .files
-                .get(&format!("{component}/binary-{arch}/Packages"))
-            else {
+            let path = packages_path(&component, &arch);
+            let Some(entry) = release.files.get(&path) else {
                 continue;
             };
             if let Ok(Some(bytes)) =
                 cache.read_derived(compact::KIND, &entry.sha256, MAX_INDEX_BYTES)
                 && let Ok(index) = compact::decode(&bytes, &entry.sha256, &arch)
             {
-                decoded.push((entry.sha256, arch, index));
+                decoded.push((path, entry.sha256, index));
             }
         }
         decoded
@@ -648,7 +648,7 @@ async fn load_index(
     speculated: &mut Speculated,
 ) -> Result<IndexFile, IndexError> {
     // The security archive lists `main/...` while its Components say `updates/main`.
-    let plain = format!("{component}/binary-{arch}/Packages");
+    let plain = packages_path(component, arch);
     let uncompressed = *release.files.get(&plain).ok_or_else(|| {
         let any_listed = PREFERRED
             .iter()
@@ -698,7 +698,7 @@ async fn load_index(
     let source = uncompressed.sha256;
     let ahead = speculated
         .iter()
-        .position(|(digest, decoded_arch, _)| *digest == source && decoded_arch == arch)
+        .position(|(path, digest, _)| *path == plain && *digest == source)
         .map(|at| speculated.swap_remove(at).2);
     let parsed = if ahead.is_some() {
         ahead

@@ -205,7 +205,6 @@ impl Classify for ResolveError {
 fn suggestions(universe: &Universe, name: &str) -> Vec<String> {
     let mut scored: Vec<(usize, String)> = universe
         .names()
-        .into_iter()
         .map(PackageName::as_str)
         .filter_map(|candidate| {
             let d = crate::debian::distance(name, candidate);

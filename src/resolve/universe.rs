@@ -114,9 +114,9 @@ fn parse_field(kind: FieldKind, text: &Option<Box<str>>) -> Result<Vec<Relation>
 
 /// Every version of a key together, candidate first (ties, which a well-formed archive does
 /// not have, keep the order the entries were read in: the sort is stable). The map is looked
-/// up by key ([`Universe::names`] and [`Universe::keys`] sort what they list), so the ~70,000
-/// entries of a suite are grouped by hashing their keys rather than by sorting them by name
-/// (names such as `librust-*` share long prefixes); its own order is the entries' order.
+/// up by key, so the ~70,000 entries of a suite are grouped by hashing their keys rather than
+/// by sorting them by name (names such as `librust-*` share long prefixes); its own order,
+/// which [`Universe::names`] lists, is the entries' order.
 fn key_map(entries: &[Entry]) -> IndexMap<Key, Vec<usize>> {
     let mut by_key: IndexMap<Key, Vec<usize>> = IndexMap::with_capacity(entries.len());
     for (index, entry) in entries.iter().enumerate() {
@@ -341,13 +341,6 @@ impl Universe {
         self.by_key.get(key).map_or(&[], Vec::as_slice)
     }
 
-    /// Every key, sorted.
-    pub fn keys(&self) -> Vec<&Key> {
-        let mut keys: Vec<&Key> = self.by_key.keys().collect();
-        keys.sort();
-        keys
-    }
-
     /// The entries providing the virtual `name`, in entry order.
     pub fn providers<'a>(&'a self, name: &'a PackageName) -> impl Iterator<Item = usize> + 'a {
         self.providers
@@ -369,17 +362,12 @@ impl Universe {
         self.rejected.get(name).map_or(&[], Vec::as_slice)
     }
 
-    /// Every package and virtual name, sorted, once each (for suggestions).
-    pub fn names(&self) -> Vec<&PackageName> {
-        let mut names: Vec<&PackageName> = self
-            .by_key
+    /// Every package and virtual name, in the entries' order (for suggestions, which sort).
+    pub fn names(&self) -> impl Iterator<Item = &PackageName> {
+        self.by_key
             .keys()
             .map(|(name, _)| name)
             .chain(self.providers.iter().flat_map(IndexMap::keys))
-            .collect();
-        names.sort();
-        names.dedup();
-        names
     }
 
     /// The relations of an entry, parsed on first use.
